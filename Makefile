@@ -1,0 +1,64 @@
+# rollcall — one Makefile: build, test, demo, install.
+#
+#   make            build build/rollcall
+#   make test       install missing packages, build, run every test
+#   make demo       install missing packages, build, load the example data, show figures
+#   make format     apply .clang-format
+
+CC       = gcc
+CFLAGS  ?= -O2 -g
+PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto
+WARN     = -Wall -Wextra -Wpedantic -std=c11
+CPPFLAGS = -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+PREFIX  ?= /usr/local
+B        = build
+
+ENGINE  = $(filter-out engine/main.c, $(wildcard engine/*.c))
+OBJS    = $(ENGINE:engine/%.c=$(B)/%.o)
+TESTS   = $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+
+all: $(B)/rollcall $(B)/gen
+
+$(B)/%.o: engine/%.c $(wildcard engine/*.h) | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(B)/librollcall.a: $(OBJS)
+	$(AR) rcs $@ $^
+
+$(B)/rollcall: $(B)/main.o $(B)/librollcall.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/gen: examples/gen.c $(B)/librollcall.a
+	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/%.c tests/testutil.h $(B)/librollcall.a | $(B)
+	@mkdir -p $(B)/tests
+	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
+		$(LDLIBS) -lcmocka
+
+$(B):
+	mkdir -p $(B)
+
+deps:
+	@sh tools/deps
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@sh tests/run $(TESTS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo
+
+format:
+	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h examples/*.c
+
+install: $(B)/rollcall
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(B)/rollcall $(DESTDIR)$(PREFIX)/bin/rollcall
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps test demo format install clean

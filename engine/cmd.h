@@ -1,0 +1,37 @@
+/*
+ * cmd.h — what every subcommand gets, and the subcommands themselves.
+ *
+ * main.c parses the global options, opens the database for commands that
+ * need it, and dispatches through its table; each cmd_*.c is one subcommand.
+ * A subcommand returns its exit status.
+ */
+#ifndef ROLLCALL_CMD_H
+#define ROLLCALL_CMD_H
+
+#include "db.h"
+
+#include <stdlib.h>
+
+/* Exit status: EXIT_SUCCESS, EXIT_FAILURE for a runtime failure (database,
+ * I/O), EXIT_USAGE for bad usage or bad input. */
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *db_path;
+	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+	struct db db;  /* open when the command needs the database */
+	const char *usage; /* the running command's usage line */
+};
+
+/* Print "usage: rollcall <usage>" and return EXIT_USAGE. */
+int cmd_usage(const struct cli *cli);
+
+/* The next option-looking argument, for simple hand-rolled parsing: returns
+ * 1 and advances *i when argv[*i] equals name. */
+int cmd_flag(char **argv, int *i, const char *name);
+
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_pupil(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * db.c — connection, schema and migrations.
+ *
+ * Two tables carry the hot path and are keyed so that a day's marks append
+ * rather than scatter (a random-order B-tree insert costs ~30x an append, see
+ * LIMITS.md):
+ *
+ *   marks.id      = (2 * day + session) << 32 | pupil
+ *                   -> a day's batch, sorted, lands at the end of the table;
+ *                      the id also finds a mark by (pupil, date, session)
+ *                      without a secondary index.
+ *   registers.id  = academic_year << 32 | pupil; slots = one byte a session
+ *                   -> a pupil's year of codes in one row, read in a single
+ *                      lookup when figures are computed; the current year's
+ *                      rows sit together, so a day rewrites only them.
+ *
+ * registers is derived from marks and is kept in the same transaction; it is
+ * to the figures what a covering index is to a query, at 1 byte a session.
+ */
+#include "db.h"
+
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* migrations[i] takes a database from version i to i + 1. Never edit one
+ * that has shipped: add the next. */
+static const char *const migrations[DB_SCHEMA_VERSION] = {
+	/* 0 -> 1: the foundation */
+	"CREATE TABLE schools("
+	"  urn      INTEGER PRIMARY KEY," /* 6 digits */
+	"  name     TEXT NOT NULL,"
+	"  la_code  TEXT NOT NULL," /* 3 digits */
+	"  trust_id TEXT,"
+	"  phase    TEXT);"
+	"CREATE INDEX schools_la ON schools(la_code);"
+	"CREATE INDEX schools_trust ON schools(trust_id);"
+
+	"CREATE TABLE pupils("
+	"  id            INTEGER PRIMARY KEY,"
+	"  upn           TEXT NOT NULL UNIQUE,"
+	"  urn           INTEGER NOT NULL," /* schools.urn */
+	"  year_group    TEXT NOT NULL,"
+	"  social_worker INTEGER NOT NULL DEFAULT 0,"
+	"  sen           TEXT NOT NULL DEFAULT 'N',"
+	"  fsm           INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX pupils_urn ON pupils(urn);"
+
+	"CREATE TABLE marks("
+	"  id           INTEGER PRIMARY KEY," /* (2 * day + session) << 32 | pupil */
+	"  pupil        INTEGER NOT NULL,"    /* pupils.id */
+	"  urn          INTEGER NOT NULL,"
+	"  date         TEXT NOT NULL,"
+	"  session      TEXT NOT NULL,"
+	"  code         TEXT NOT NULL,"
+	"  minutes_late INTEGER,"
+	"  recorded_at  TEXT);"
+
+	/* The codes a mark had before each amendment. */
+	"CREATE TABLE mark_history("
+	"  id           INTEGER PRIMARY KEY,"
+	"  mark         INTEGER NOT NULL," /* marks.id */
+	"  code         TEXT NOT NULL,"
+	"  minutes_late INTEGER,"
+	"  recorded_at  TEXT,"
+	"  replaced_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
+	"CREATE INDEX mark_history_mark ON mark_history(mark);"
+
+	"CREATE TABLE registers("
+	"  id    INTEGER PRIMARY KEY," /* academic_year << 32 | pupil */
+	"  slots BLOB NOT NULL);"
+
+	/* Rows other programs insert; a row leaves in the transaction that stores
+	 * it as a mark or a rejection, so count(*) is the backlog. Loosely typed
+	 * on purpose: validation is rollcall's, with the same rules as import. */
+	"CREATE TABLE incoming("
+	"  id           INTEGER PRIMARY KEY,"
+	"  upn, urn, date, session, code, minutes_late, recorded_at,"
+	"  received_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
+
+	"CREATE TABLE rejected("
+	"  id          INTEGER PRIMARY KEY,"
+	"  source      TEXT NOT NULL," /* a file name, or 'incoming' */
+	"  line        INTEGER,"       /* the file's line, or the incoming row's id */
+	"  row         TEXT NOT NULL," /* the row as CSV */
+	"  reason      TEXT NOT NULL,"
+	"  rejected_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
+
+	/* Pupils whose register changed, in order; evaluation reads past its
+	 * cursor (meta 'evaluated_seq'). Appending is what keeps it cheap. */
+	"CREATE TABLE changes("
+	"  seq   INTEGER PRIMARY KEY,"
+	"  pupil INTEGER NOT NULL);"
+
+	"CREATE TABLE meta("
+	"  key   TEXT PRIMARY KEY,"
+	"  value);",
+};
+
+int db_fail(struct db *db, const char *what)
+{
+	error("%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
+	return -1;
+}
+
+int db_open(struct db *db, const char *path, int create)
+{
+	struct stat st;
+	int existed = stat(path, &st) == 0;
+	memset(db, 0, sizeof *db);
+	db->path = xstrdup(path);
+	if (!existed && !create) {
+		error("%s: no such database (create it with: rollcall init)", path);
+		goto fail;
+	}
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
+		db_fail(db, "cannot open");
+		goto fail;
+	}
+	/* Attendance records are personal data: owner-only from the start.
+	 * SQLite gives the -wal and -shm files the database's mode. */
+	if (!existed && chmod(path, 0600) != 0) {
+		error("%s: cannot set mode 0600: %s", path, strerror(errno));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, 5000);
+	/* synchronous=FULL: a commit survives power loss, and commits are per
+	 * batch, so the fsync is paid once per batch, not per mark. */
+	if (db_exec(db, "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
+			"PRAGMA cache_size=-131072; PRAGMA foreign_keys=OFF;") < 0)
+		goto fail;
+	return 0;
+fail:
+	db_close(db);
+	return -1;
+}
+
+void db_close(struct db *db)
+{
+	if (db->h)
+		sqlite3_close_v2(db->h);
+	free(db->path);
+	memset(db, 0, sizeof *db);
+}
+
+static int user_version(struct db *db)
+{
+	sqlite3_stmt *st = db_prepare(db, "PRAGMA user_version");
+	int v = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int db_check_version(struct db *db)
+{
+	int v = user_version(db);
+	if (v < 0)
+		return db_fail(db, "cannot read schema version");
+	if (v == DB_SCHEMA_VERSION)
+		return 0;
+	if (v == 0)
+		error("%s: not a rollcall database yet (run: rollcall init)", db->path);
+	else if (v < DB_SCHEMA_VERSION)
+		error("%s: schema version %d is older than %d (run: rollcall init to migrate)",
+		      db->path, v, DB_SCHEMA_VERSION);
+	else
+		error("%s: schema version %d was made by a newer rollcall (this one knows %d)",
+		      db->path, v, DB_SCHEMA_VERSION);
+	return -1;
+}
+
+int db_migrate(struct db *db)
+{
+	if (db_exec(db, "PRAGMA journal_mode=WAL") < 0)
+		return -1;
+	if (db_begin(db) < 0)
+		return -1;
+	int v = user_version(db);
+	if (v < 0 || v > DB_SCHEMA_VERSION) {
+		db_rollback(db);
+		return v < 0 ? -1 : db_check_version(db);
+	}
+	for (; v < DB_SCHEMA_VERSION; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (db_exec(db, migrations[v]) < 0 || db_exec(db, pragma) < 0) {
+			db_rollback(db);
+			return -1;
+		}
+	}
+	return db_commit(db);
+}
+
+int db_exec(struct db *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	error("%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->h));
+	sqlite3_free(msg);
+	return -1;
+}
+
+int db_begin(struct db *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct db *db)
+{
+	return db_exec(db, "COMMIT");
+}
+
+void db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *db_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		db_fail(db, "SQL error");
+		return NULL;
+	}
+	return st;
+}

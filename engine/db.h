@@ -1,0 +1,45 @@
+/*
+ * db.h — the SQLite database: connection, schema, migrations, transactions.
+ *
+ * The schema is versioned with PRAGMA user_version; db_migrate brings any
+ * older rollcall database up to date and is harmless to run twice. Every
+ * other command refuses a database whose version it does not know.
+ */
+#ifndef ROLLCALL_DB_H
+#define ROLLCALL_DB_H
+
+#include <sqlite3.h>
+
+#define DB_SCHEMA_VERSION 1
+
+struct db {
+	sqlite3 *h;
+	char *path;
+};
+
+/* Open path. create: make the file (mode 0600) if missing. Reports errors
+ * naming the file; returns 0 or -1. */
+int db_open(struct db *db, const char *path, int create);
+void db_close(struct db *db);
+
+/* Create or migrate the schema, set WAL mode. Returns 0 or -1. */
+int db_migrate(struct db *db);
+
+/* Refuse a database that is not at DB_SCHEMA_VERSION. */
+int db_check_version(struct db *db);
+
+/* Run SQL with no results; reports the error. Returns 0 or -1. */
+int db_exec(struct db *db, const char *sql);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/* Prepare a statement; reports the error and returns NULL on failure. */
+sqlite3_stmt *db_prepare(struct db *db, const char *sql);
+
+/* Report the connection's last error as "PATH: what: message". */
+int db_fail(struct db *db, const char *what);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * util.c — error reporting and checked allocation.
+ */
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("rollcall: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void *checked(void *p, size_t n)
+{
+	if (!p && n) {
+		fprintf(stderr, "rollcall: out of memory (%zu bytes)\n", n);
+		abort();
+	}
+	return p;
+}
+
+void *xmalloc(size_t n)
+{
+	return checked(malloc(n), n);
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	return checked(calloc(n, size), n * size);
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	return checked(realloc(p, n), n);
+}
+
+char *xstrdup(const char *s)
+{
+	return strcpy(xmalloc(strlen(s) + 1), s);
+}
+
+int text_clean(const char *s, int len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p++;
+		int more;
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3;
+		else
+			return 0;
+		if (end - p < more)
+			return 0;
+		unsigned cp = c & (0x3f >> more);
+		for (int i = 0; i < more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* overlong forms, surrogates and values past U+10FFFF */
+		if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += more;
+	}
+	return 1;
+}

@@ -1,0 +1,28 @@
+/*
+ * util.h — the few helpers every module shares: one error path to stderr and
+ * allocation that never returns NULL (running out of memory is not an input
+ * error; the process stops before it can store anything half-done).
+ */
+#ifndef ROLLCALL_UTIL_H
+#define ROLLCALL_UTIL_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+/* "rollcall: <message>" on stderr. */
+void error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* 1 if s[0..len) is valid UTF-8 with no control characters. */
+int text_clean(const char *s, int len);
+
+#endif
