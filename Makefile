@@ -3,6 +3,7 @@
 #   make            build build/rollcall
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, load the example data, show figures
+#   make bench      import and figure rates on generated data (PUPILS=, DAYS=)
 #   make format     apply .clang-format
 
 CC       = gcc
@@ -32,6 +33,9 @@ $(B)/rollcall: $(B)/main.o $(B)/librollcall.a
 $(B)/gen: examples/gen.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/bench-figures: bench/figures.c $(B)/librollcall.a
+	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/librollcall.a | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
@@ -51,8 +55,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/demo
 
+bench: deps
+	@$(MAKE) --no-print-directory all $(B)/bench-figures
+	@sh bench/run
+
 format:
-	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h examples/*.c
+	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h examples/*.c bench/*.c
 
 install: $(B)/rollcall
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -61,4 +69,4 @@ install: $(B)/rollcall
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo format install clean
+.PHONY: all deps test demo bench format install clean

@@ -18,8 +18,8 @@
 
 struct cli {
 	const char *db_path;
-	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
-	struct db db;  /* open when the command needs the database */
+	int verbosity;	   /* -1 quiet, 0 normal, 1 verbose */
+	struct db db;	   /* open when the command needs the database */
 	const char *usage; /* the running command's usage line */
 };
 

@@ -26,7 +26,7 @@ struct source {
 	FILE *f;
 	struct csv *csv;
 	enum row_kind kind;
-	int ncolumns;               /* fields in the header */
+	int ncolumns;		    /* fields in the header */
 	int column[CSV_MAX_FIELDS]; /* header field -> kind column, or -1 (ignored) */
 	int bad_header;
 };
@@ -62,8 +62,10 @@ static int read_header(struct source *src, int ignore_extra)
 	for (int k = 0; k < KIND_COUNT; k++) {
 		int hits = 0;
 		for (int i = 0; i < c->nfields; i++)
-			hits += header_column(&ingest_kinds[k], csv_field(c, i), csv_field_len(c, i)) >= 0;
-		/* marks and pupils share upn and urn: prefer the kind with most required columns present */
+			hits += header_column(&ingest_kinds[k], csv_field(c, i),
+					      csv_field_len(c, i)) >= 0;
+		/* marks and pupils share upn and urn: prefer the kind with most required columns
+		 * present */
 		if (hits > best_hits) {
 			best = k;
 			best_hits = hits;
@@ -76,7 +78,7 @@ static int read_header(struct source *src, int ignore_extra)
 		return -1;
 	}
 	const struct row_kind_info *k = &ingest_kinds[best];
-	int seen[ROW_MAX_COLUMNS] = {0}, status = 0;
+	int seen[ROW_MAX_COLUMNS] = { 0 }, status = 0;
 	src->kind = (enum row_kind)best;
 	src->ncolumns = c->nfields;
 	for (int i = 0; i < c->nfields; i++) {
@@ -123,7 +125,7 @@ static void fill_row(const struct source *src, struct row *row)
 /* The record as CSV text for `rejected`, whatever shape it had. */
 static void record_text(const struct csv *c, char *buf, size_t size)
 {
-	struct row all = {0};
+	struct row all = { 0 };
 	size_t n = 0;
 	buf[0] = '\0';
 	for (int i = 0; i < c->nfields && n + 2 < size; i += ROW_MAX_COLUMNS) {
@@ -218,7 +220,7 @@ fail:
 int cmd_import(struct cli *cli, int argc, char **argv)
 {
 	int skip_invalid = 0, ignore_extra = 0, i = 1, status = EXIT_SUCCESS;
-	for (; i < argc && argv[i][0] == '-' && argv[i][1]; ) {
+	for (; i < argc && argv[i][0] == '-' && argv[i][1];) {
 		if (cmd_flag(argv, &i, "--skip-invalid"))
 			skip_invalid = 1;
 		else if (cmd_flag(argv, &i, "--ignore-extra"))

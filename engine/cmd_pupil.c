@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const default_windows[] = {"sessions=20", "school_weeks=6", "school_weeks=10",
-					      "days=28", "academic_year"};
+static const char *const default_windows[] = { "sessions=20", "school_weeks=6", "school_weeks=10",
+					       "days=28", "academic_year" };
 
 #define MAX_WINDOWS 16
 
@@ -25,11 +25,11 @@ static int parse_window(const char *spec, struct window *w)
 	static const struct {
 		const char *name;
 		enum window_kind kind;
-	} kinds[] = {{"sessions", WINDOW_SESSIONS},
-		     {"school_weeks", WINDOW_SCHOOL_WEEKS},
-		     {"days", WINDOW_DAYS},
-		     {"since", WINDOW_SINCE},
-		     {"academic_year", WINDOW_ACADEMIC_YEAR}};
+	} kinds[] = { { "sessions", WINDOW_SESSIONS },
+		      { "school_weeks", WINDOW_SCHOOL_WEEKS },
+		      { "days", WINDOW_DAYS },
+		      { "since", WINDOW_SINCE },
+		      { "academic_year", WINDOW_ACADEMIC_YEAR } };
 	const char *eq = strchr(spec, '=');
 	size_t len = eq ? (size_t)(eq - spec) : strlen(spec);
 	memset(w, 0, sizeof *w);
@@ -100,7 +100,8 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	if (!upn)
 		return cmd_usage(cli);
 	if (!upn_valid(upn, (int)strlen(upn))) {
-		error("\"%s\" is not a valid UPN (13 characters with a matching check letter)", upn);
+		error("\"%s\" is not a valid UPN (13 characters with a matching check letter)",
+		      upn);
 		return EXIT_USAGE;
 	}
 	if (!nspecs)
@@ -119,8 +120,8 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 		&cli->db, "SELECT p.id, p.urn, p.year_group, p.social_worker, p.sen, p.fsm, "
 			  "s.la_code, s.trust_id FROM pupils p JOIN schools s ON s.urn = p.urn "
 			  "WHERE p.upn = ?");
-	struct registers reg = {0};
-	struct history h = {0};
+	struct registers reg = { 0 };
+	struct history h = { 0 };
 	json_t *out = NULL;
 	if (!st)
 		return EXIT_FAILURE;
@@ -155,8 +156,8 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	if (json) {
 		out = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:i, s:s, s:i, s:i, s:i}", "upn", upn,
 				"urn", urn_text, "la_code", la_code, "trust_id", trust_id,
-				"year_group", year_group, "social_worker", social_worker, "sen", sen,
-				"fsm", fsm, "consecutive_absent_days", absent_days,
+				"year_group", year_group, "social_worker", social_worker, "sen",
+				sen, "fsm", fsm, "consecutive_absent_days", absent_days,
 				"consecutive_unauthorised_days", unauthorised_days);
 		json_object_set_new(out, "last",
 				    has_last ? json_pack("{s:s, s:s, s:s}", "date", date, "session",

@@ -18,10 +18,10 @@ enum category {
 };
 
 struct code {
-	const char *text;    /* "/", "C1", "Y3" ... never a single char */
+	const char *text; /* "/", "C1", "Y3" ... never a single char */
 	enum category category;
-	int valid_from;      /* first day the code may be used */
-	int valid_to;        /* last day the code may be used */
+	int valid_from;	     /* first day the code may be used */
+	int valid_to;	     /* last day the code may be used */
 	const char *meaning; /* short description for listings and docs */
 };
 

@@ -18,7 +18,7 @@
 
 struct csv {
 	FILE *f;
-	long line;        /* physical line of the next character */
+	long line;	  /* physical line of the next character */
 	long record_line; /* line the last record started on */
 	int nfields;
 	char err[160]; /* why the last record was refused */
@@ -28,7 +28,7 @@ struct csv {
 	int started; /* the byte-order mark check is done */
 	int eof;
 
-	size_t len;                       /* bytes used in data */
+	size_t len;			  /* bytes used in data */
 	unsigned off[CSV_MAX_FIELDS + 1]; /* field i is data[off[i]] .. NUL */
 	char data[CSV_MAX_RECORD + CSV_MAX_FIELDS + 1];
 };

@@ -7,7 +7,6 @@
  */
 #include "date.h"
 
-
 int date_from_ymd(int y, int m, int d)
 {
 	y -= m <= 2;
@@ -33,7 +32,7 @@ void date_to_ymd(int day, int *y, int *m, int *d)
 
 static int days_in_month(int y, int m)
 {
-	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return mdays[m - 1];
@@ -65,7 +64,7 @@ char *date_format(int day, char buf[11])
 {
 	int y, m, d;
 	date_to_ymd(day, &y, &m, &d);
-	const int parts[3][2] = {{y, 4}, {m, 2}, {d, 2}};
+	const int parts[3][2] = { { y, 4 }, { m, 2 }, { d, 2 } };
 	char *p = buf;
 	for (int i = 0; i < 3; i++) {
 		if (i)

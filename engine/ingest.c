@@ -23,11 +23,14 @@
 #include <string.h>
 
 const struct row_kind_info ingest_kinds[KIND_COUNT] = {
-	[KIND_SCHOOLS] = {"schools", 3, {"urn", "name", "la_code", "trust_id", "phase"}},
-	[KIND_PUPILS] = {"pupils", 3, {"upn", "urn", "year_group", "social_worker", "sen", "fsm"}},
-	[KIND_MARKS] = {"marks",
-			5,
-			{"upn", "urn", "date", "session", "code", "minutes_late", "recorded_at"}},
+	[KIND_SCHOOLS] = { "schools", 3, { "urn", "name", "la_code", "trust_id", "phase" } },
+	[KIND_PUPILS] = { "pupils",
+			  3,
+			  { "upn", "urn", "year_group", "social_worker", "sen", "fsm" } },
+	[KIND_MARKS] = { "marks",
+			 5,
+			 { "upn", "urn", "date", "session", "code", "minutes_late",
+			   "recorded_at" } },
 };
 
 enum {
@@ -191,10 +194,10 @@ static const char *shown(const char *s, int len, char buf[200])
 	return buf;
 }
 
-#define INVALID(...)                                 \
-	do {                                         \
-		snprintf(why, whylen, __VA_ARGS__); \
-		return 1;                            \
+#define INVALID(...)                                                                               \
+	do {                                                                                       \
+		snprintf(why, whylen, __VA_ARGS__);                                                \
+		return 1;                                                                          \
 	} while (0)
 
 static int present(const struct row *row, int col)
@@ -229,7 +232,8 @@ static int check_school(struct ingest *in, const struct row *row, char *why, siz
 		INVALID("trust_id %s: must be 1-16 letters or digits",
 			shown(row->s[SCHOOL_TRUST_ID], row->len[SCHOOL_TRUST_ID], b));
 	if (present(row, SCHOOL_PHASE) &&
-	    (row->len[SCHOOL_PHASE] > 64 || !text_clean(row->s[SCHOOL_PHASE], row->len[SCHOOL_PHASE])))
+	    (row->len[SCHOOL_PHASE] > 64 ||
+	     !text_clean(row->s[SCHOOL_PHASE], row->len[SCHOOL_PHASE])))
 		INVALID("phase: must be at most 64 bytes of UTF-8 text with no control characters");
 
 	sqlite3_stmt *st = in->stmt[ST_UPSERT_SCHOOL];
@@ -390,7 +394,7 @@ static int check_mark(struct ingest *in, const struct row *row, char *why, size_
 		INVALID("recorded_at %s: must be an ISO 8601 date and time",
 			shown(row->s[MARK_RECORDED_AT], row->len[MARK_RECORDED_AT], b));
 
-	uint32_t pupil, pupil_urn, mark_urn = (uint32_t)atoi(urn);
+	uint32_t pupil = 0, pupil_urn = 0, mark_urn = (uint32_t)atoi(urn);
 	if ((rc = find_pupil(in, row->s[MARK_UPN], &pupil, &pupil_urn)) <= 0) {
 		if (rc < 0)
 			return -1;
@@ -505,23 +509,21 @@ static int stored_mark(struct ingest *in, int64_t id, int *code, int *minutes_la
 	if (rc == SQLITE_ROW) {
 		*code = codes_find((const char *)sqlite3_column_text(st, 0),
 				   sqlite3_column_bytes(st, 0));
-		*minutes_late = sqlite3_column_type(st, 1) == SQLITE_NULL
-					? -1
-					: sqlite3_column_int(st, 1);
+		*minutes_late =
+			sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
-		error("%s: register and marks disagree for mark %lld", in->db->path,
-		      (long long)id);
+		error("%s: register and marks disagree for mark %lld", in->db->path, (long long)id);
 	return db_fail(in->db, "reading a mark");
 }
 
 /* Apply one slot's run of marks [m, end) to the register buf. A new final
  * version is queued in *queue; amendments are written now. */
-static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8_t *buf,
-		      int base, struct mark ***queue, int *changed)
+static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8_t *buf, int base,
+		      struct mark ***queue, int *changed)
 {
 	int64_t id = mark_id(m);
 	int idx = (int)m->pos - base;
@@ -555,7 +557,7 @@ static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8
 	buf[idx] = final->code;
 	if (!was_stored) {
 		in->added++;
-		*(*queue)++ = (struct mark *)final;
+		*(*queue)++ = (struct mark *) final;
 		return 0;
 	}
 	sqlite3_stmt *st = in->stmt[ST_UPDATE_MARK];
@@ -575,7 +577,8 @@ static int insert_marks(struct ingest *in, struct mark **queue, size_t n)
 		sqlite3_bind_int64(st, 1, mark_id(m));
 		sqlite3_bind_int64(st, 2, m->pupil);
 		sqlite3_bind_int64(st, 3, m->urn);
-		sqlite3_bind_text(st, 4, date_format((int)(m->pos / 2), date), 10, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, date_format((int)(m->pos / 2), date), 10,
+				  SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 5, m->pos % 2 ? "PM" : "AM", 2, SQLITE_STATIC);
 		bind_mark_values(in, st, 6, m);
 		if (step_done(in, st, "storing a mark") < 0)
@@ -679,7 +682,7 @@ long ingest_incoming(struct ingest *in, int limit, long *rejected)
 	sqlite3_bind_int(st, 1, limit);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct row row = {0};
+		struct row row = { 0 };
 		last = sqlite3_column_int64(st, 0);
 		for (int c = 0; c < ROW_MAX_COLUMNS; c++) {
 			row.s[c] = (const char *)sqlite3_column_text(st, c + 1);

@@ -31,8 +31,15 @@ extern const struct row_kind_info ingest_kinds[KIND_COUNT];
 /* Column indices, in the order of ingest_kinds[].columns. */
 enum { SCHOOL_URN, SCHOOL_NAME, SCHOOL_LA_CODE, SCHOOL_TRUST_ID, SCHOOL_PHASE };
 enum { PUPIL_UPN, PUPIL_URN, PUPIL_YEAR_GROUP, PUPIL_SOCIAL_WORKER, PUPIL_SEN, PUPIL_FSM };
-enum { MARK_UPN, MARK_URN, MARK_DATE, MARK_SESSION, MARK_CODE, MARK_MINUTES_LATE,
-       MARK_RECORDED_AT };
+enum {
+	MARK_UPN,
+	MARK_URN,
+	MARK_DATE,
+	MARK_SESSION,
+	MARK_CODE,
+	MARK_MINUTES_LATE,
+	MARK_RECORDED_AT
+};
 
 /* One row as text; an absent optional column has s = NULL. */
 struct row {
@@ -41,10 +48,10 @@ struct row {
 };
 
 struct mark {
-	uint64_t group;       /* register id: academic year << 32 | pupil */
-	uint32_t pos;         /* 2 * day + session */
+	uint64_t group; /* register id: academic year << 32 | pupil */
+	uint32_t pos;	/* 2 * day + session */
 	uint32_t pupil, urn;
-	uint32_t seq;         /* arrival order in the batch */
+	uint32_t seq;	      /* arrival order in the batch */
 	uint32_t recorded_at; /* 1 + offset in the text arena, 0 if none */
 	int16_t minutes_late; /* -1 if none */
 	uint8_t code;

@@ -22,11 +22,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"init", cmd_init, 0, "init", "create or migrate the database"},
-	{"import", cmd_import, NEED_DB, "import [--skip-invalid] [--ignore-extra] FILE...",
-	 "load schools, pupils or marks CSV files ('-' is standard input)"},
-	{"pupil", cmd_pupil, NEED_DB, "pupil UPN [--json] [--window KIND=N]...",
-	 "a pupil's attendance figures as a policy sees them"},
+	{ "init", cmd_init, 0, "init", "create or migrate the database" },
+	{ "import", cmd_import, NEED_DB, "import [--skip-invalid] [--ignore-extra] FILE...",
+	  "load schools, pupils or marks CSV files ('-' is standard input)" },
+	{ "pupil", cmd_pupil, NEED_DB, "pupil UPN [--json] [--window KIND=N]...",
+	  "a pupil's attendance figures as a policy sees them" },
 };
 
 static int help(FILE *out)
@@ -54,7 +54,7 @@ int cmd_flag(char **argv, int *i, const char *name)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = {0};
+	struct cli cli = { 0 };
 	int i = 1;
 
 	cli.db_path = getenv("ROLLCALL_DB");
@@ -65,8 +65,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			cli.db_path = argv[i];
-		}
-		else if (strcmp(argv[i], "-q") == 0)
+		} else if (strcmp(argv[i], "-q") == 0)
 			cli.verbosity = -1;
 		else if (strcmp(argv[i], "-v") == 0)
 			cli.verbosity = 1;

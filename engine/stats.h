@@ -18,11 +18,11 @@
 #include <stdint.h>
 
 struct history {
-	int first_day;  /* the day of slot[0]; always a 1 September */
-	int nslots;     /* slot[nslots - 1] is the latest mark, if nslots > 0 */
-	uint8_t *slot;  /* slot[2 * (day - first_day) + session] */
-	size_t cap;     /* bytes allocated at slot */
-	int complete;   /* no marks exist before first_day */
+	int first_day; /* the day of slot[0]; always a 1 September */
+	int nslots;    /* slot[nslots - 1] is the latest mark, if nslots > 0 */
+	uint8_t *slot; /* slot[2 * (day - first_day) + session] */
+	size_t cap;    /* bytes allocated at slot */
+	int complete;  /* no marks exist before first_day */
 	/* Called when a window reaches before first_day and the history is not
 	 * complete: prepend at least one earlier year (or set complete). Returns
 	 * 0, or -1 on failure. */
@@ -34,22 +34,22 @@ struct history {
 enum window_kind {
 	WINDOW_SESSIONS,      /* the last n possible sessions */
 	WINDOW_SCHOOL_WEEKS,  /* the last n Monday-Sunday weeks with a possible session */
-	WINDOW_DAYS,          /* the n calendar days ending on the latest mark */
-	WINDOW_SINCE,         /* from day `since` through the latest mark */
+	WINDOW_DAYS,	      /* the n calendar days ending on the latest mark */
+	WINDOW_SINCE,	      /* from day `since` through the latest mark */
 	WINDOW_ACADEMIC_YEAR, /* from the 1 September on or before the latest mark */
 };
 
 struct window {
 	enum window_kind kind;
-	int n;     /* sessions, school_weeks, days: at least 1 */
+	int n;	   /* sessions, school_weeks, days: at least 1 */
 	int since; /* WINDOW_SINCE: a day number */
 };
 
 struct figures {
 	int possible, present, aea, authorised, unauthorised, late, not_counted;
-	double rate;         /* (present + aea) / possible, 0 when possible is 0 */
-	double absence_rate; /* (authorised + unauthorised) / possible */
-	int from, to;        /* day numbers; -1 when the pupil has no marks */
+	double rate;		    /* (present + aea) / possible, 0 when possible is 0 */
+	double absence_rate;	    /* (authorised + unauthorised) / possible */
+	int from, to;		    /* day numbers; -1 when the pupil has no marks */
 	int codes[CODES_COUNT + 1]; /* sessions per code index */
 };
 

@@ -89,8 +89,8 @@ int session_parse(const char *s, int len)
 
 int year_group_valid(const char *s, int len)
 {
-	static const char *const groups[] = {"N1", "N2", "R", "X", "1", "2",  "3",  "4", "5",
-					     "6",  "7",  "8", "9", "10", "11", "12", "13", "14"};
+	static const char *const groups[] = { "N1", "N2", "R", "X", "1",  "2",	"3",  "4",  "5",
+					      "6",  "7",  "8", "9", "10", "11", "12", "13", "14" };
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		if ((int)strlen(groups[i]) == len && memcmp(groups[i], s, (size_t)len) == 0)
 			return 1;

@@ -14,7 +14,7 @@ int upn_valid(const char *s, int len);
  * not a UPN body. Used by the generator to make valid UPNs. */
 char upn_check_letter(const char *body12);
 
-int urn_valid(const char *s, int len);      /* 6 digits */
+int urn_valid(const char *s, int len);	    /* 6 digits */
 int la_code_valid(const char *s, int len);  /* 3 digits */
 int trust_id_valid(const char *s, int len); /* 1-16 of [A-Za-z0-9] */
 

@@ -1,8 +1,8 @@
 /*
  * gen.c — a deterministic generator of national-like attendance data.
  *
- *   gen [--pupils N] [--days D] [--start YYYY-MM-DD] [--seed S] [--las 355,846]
- *       [--skip-days K] [--marks-only] [--out DIR]
+ *   gen [--pupils N] [--schools N] [--days D] [--start YYYY-MM-DD] [--seed S]
+ *       [--las 355,846] [--skip-days K] [--marks-only] [--out DIR]
  *
  * Writes DIR/schools.csv, DIR/pupils.csv and DIR/marks.csv. The same options
  * always give the same bytes. Rates follow DOMAIN.md "National scale": about
@@ -61,7 +61,7 @@ struct pupil {
  * 0.78 * 3.5% + 0.20 * 17% + 0.02 * 60% = 7.1% absence. */
 static const struct {
 	double share, absence, unauthorised;
-} profiles[] = {{0.78, 0.035, 0.25}, {0.20, 0.17, 0.40}, {0.02, 0.60, 0.55}};
+} profiles[] = { { 0.78, 0.035, 0.25 }, { 0.20, 0.17, 0.40 }, { 0.02, 0.60, 0.55 } };
 
 /* English school holidays, roughly: October half-term, Christmas, February
  * half-term, Easter, May half-term, summer. */
@@ -78,12 +78,12 @@ static int holiday(int day)
 	       (m == 7 && d >= 23) || m == 8 || (m == 9 && d <= 2);
 }
 
-static const char *const saints[] = {"St Mary's", "St Peter's", "Oakwood", "Hillside",
-				     "Holy Trinity", "Brookfield", "St Luke's", "Meadowbank"};
-static const char *const places[] = {"Eccles", "Swinton",    "Walkden",  "Pendleton",
-				     "Irlam",  "Cadishead",  "Worsley",  "Little Hulton",
-				     "Hove",   "Portslade",  "Patcham",  "Whitehawk",
-				     "Moulsecoomb", "Hangleton", "Kemptown", "Rottingdean"};
+static const char *const saints[] = { "St Mary's",    "St Peter's", "Oakwood",	 "Hillside",
+				      "Holy Trinity", "Brookfield", "St Luke's", "Meadowbank" };
+static const char *const places[] = { "Eccles",	     "Swinton",	  "Walkden",  "Pendleton",
+				      "Irlam",	     "Cadishead", "Worsley",  "Little Hulton",
+				      "Hove",	     "Portslade", "Patcham",  "Whitehawk",
+				      "Moulsecoomb", "Hangleton", "Kemptown", "Rottingdean" };
 
 static const char *absence_code(struct pupil *p, int session)
 {
@@ -101,6 +101,7 @@ static const char *absence_code(struct pupil *p, int session)
 int main(int argc, char **argv)
 {
 	long npupils = 300;
+	int fixed_schools = 0; /* --schools: that many schools of equal size */
 	int ndays = 20, skip = 0, marks_only = 0;
 	int start = date_parse("2025-09-03", 10);
 	const char *out = ".", *las_arg = NULL;
@@ -117,6 +118,8 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--pupils"))
 			npupils = atol(v);
+		else if (!strcmp(a, "--schools"))
+			fixed_schools = atoi(v);
 		else if (!strcmp(a, "--days"))
 			ndays = atoi(v);
 		else if (!strcmp(a, "--skip-days"))
@@ -149,17 +152,21 @@ int main(int argc, char **argv)
 	 * schools. */
 	struct school *schools = NULL;
 	struct pupil *pupils = xcalloc((size_t)npupils, sizeof *pupils);
-	int nschools = 0, cap = 0, trust_no = 0, trust_left = 0, estab[200] = {0};
+	int nschools = 0, cap = 0, trust_no = 0, trust_left = 0, estab[200] = { 0 };
 	for (long placed = 0; placed < npupils; nschools++) {
 		if (nschools == cap)
-			schools = xrealloc(schools, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *schools);
+			schools = xrealloc(schools,
+					   (size_t)(cap = cap ? cap * 2 : 64) * sizeof *schools);
 		struct school *s = &schools[nschools];
 		memset(s, 0, sizeof *s);
 		int la = nschools % nlas;
 		s->urn = 100000 + nschools;
 		s->la = las[la];
-		s->estab = (s->secondary = uniform() < 0.15) ? 4000 + estab[la]++ : 2000 + estab[la]++;
+		s->estab =
+			(s->secondary = uniform() < 0.15) ? 4000 + estab[la]++ : 2000 + estab[la]++;
 		s->size = s->secondary ? 600 + below(900) : 100 + below(350);
+		if (fixed_schools > 0)
+			s->size = (int)((npupils + fixed_schools - 1) / fixed_schools);
 		if (uniform() < (s->secondary ? 0.80 : 0.48)) {
 			if (trust_left-- <= 0) {
 				trust_no++;
@@ -170,8 +177,8 @@ int main(int argc, char **argv)
 		for (int k = 0; k < s->size && placed < npupils; k++, placed++) {
 			struct pupil *p = &pupils[placed];
 			char body[32];
-			snprintf(body, sizeof body, "%03d%04d%02d%03d", s->la % 1000, s->estab % 10000,
-				 (20 + k / 1000) % 100, k % 1000);
+			snprintf(body, sizeof body, "%03d%04d%02d%03d", s->la % 1000,
+				 s->estab % 10000, (20 + k / 1000) % 100, k % 1000);
 			p->upn[0] = upn_check_letter(body);
 			memcpy(p->upn + 1, body, 12);
 			p->school = nschools;
@@ -196,10 +203,9 @@ int main(int argc, char **argv)
 		fprintf(f, "urn,name,la_code,trust_id,phase\r\n");
 		for (int i = 0; i < nschools; i++) {
 			const struct school *s = &schools[i];
-			fprintf(f, "%06d,\"%s %s, %s\",%03d,%s,%s\r\n", s->urn,
-				saints[i % 8], s->secondary ? "Academy" : "Primary School",
-				places[i / 8 % 16], s->la, s->trust,
-				s->secondary ? "secondary" : "primary");
+			fprintf(f, "%06d,\"%s %s, %s\",%03d,%s,%s\r\n", s->urn, saints[i % 8],
+				s->secondary ? "Academy" : "Primary School", places[i / 8 % 16],
+				s->la, s->trust, s->secondary ? "secondary" : "primary");
 		}
 		fclose(f);
 		snprintf(path, sizeof path, "%s/pupils.csv", out);
@@ -213,7 +219,10 @@ int main(int argc, char **argv)
 			double sen = uniform();
 			fprintf(f, "%s,%06d,%s%.0d,%d,%c,%d\r\n", p->upn, s->urn, year ? "" : "R",
 				year, uniform() < 0.03 + 0.05 * p->profile,
-				sen < 0.83 ? 'N' : sen < 0.96 ? 'K' : 'E', uniform() < 0.25);
+				sen < 0.83   ? 'N'
+				: sen < 0.96 ? 'K'
+					     : 'E',
+				uniform() < 0.25);
 		}
 		fclose(f);
 	}
@@ -241,9 +250,13 @@ int main(int argc, char **argv)
 			} else if (uniform() < 0.4 * a / (1 - a)) {
 				p->spell_days = 1;
 				double r = uniform(), u = profiles[p->profile].unauthorised;
-				p->spell_reason = r < u * 0.7 ? 3 : r < u * 0.85 ? 4 : r < u ? 2
-					: r < u + (1 - u) * 0.75 ? 0 : r < u + (1 - u) * 0.85 ? 1
-					: r < u + (1 - u) * 0.95 ? 5 : 6;
+				p->spell_reason = r < u * 0.7		   ? 3
+						  : r < u * 0.85	   ? 4
+						  : r < u		   ? 2
+						  : r < u + (1 - u) * 0.75 ? 0
+						  : r < u + (1 - u) * 0.85 ? 1
+						  : r < u + (1 - u) * 0.95 ? 5
+									   : 6;
 			}
 			if (!write)
 				continue;
@@ -277,7 +290,8 @@ io:
 	error("%s: %s", path, strerror(errno));
 	return 1;
 usage:
-	fprintf(stderr, "usage: gen [--pupils N] [--days D] [--start YYYY-MM-DD] [--seed S] "
-			"[--las 355,846] [--skip-days K] [--marks-only] [--out DIR]\n");
+	fprintf(stderr,
+		"usage: gen [--pupils N] [--days D] [--start YYYY-MM-DD] [--seed S] "
+		"[--schools N] [--las 355,846] [--skip-days K] [--marks-only] [--out DIR]\n");
 	return 2;
 }

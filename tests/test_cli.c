@@ -42,8 +42,8 @@ static struct result *run_in(struct env *e, const char *cwd, const char *args)
 	char cmd[5 * PATH_MAX + 4096], out[PATH_MAX + 8], err[PATH_MAX + 8];
 	snprintf(out, sizeof out, "%s/out", e->dir);
 	snprintf(err, sizeof err, "%s/err", e->dir);
-	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --db '%s' %s >'%s' 2>'%s'", cwd, bin, e->db, args,
-		 out, err);
+	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --db '%s' %s >'%s' 2>'%s'", cwd, bin, e->db,
+		 args, out, err);
 	int st = system(cmd);
 	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 	slurp(out, r.out, sizeof r.out);
@@ -92,8 +92,9 @@ static uint64_t fingerprint(const char *path)
 	sqlite3_stmt *tables, *rows;
 	uint64_t h = 1469598103934665603u;
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = "
-						"'table' ORDER BY name",
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT name FROM sqlite_master WHERE type = "
+					    "'table' ORDER BY name",
 					    -1, &tables, NULL),
 			 SQLITE_OK);
 	while (sqlite3_step(tables) == SQLITE_ROW) {
@@ -205,7 +206,8 @@ static void import_counts_and_reimport_changes_nothing(void **state)
 		 data, data);
 	struct result *r = run(e, args);
 	assert_int_equal(r->status, 0);
-	assert_non_null(strstr(r->out, "50 marks (0 new, 0 amended, 50 unchanged; 0 pupils changed)"));
+	assert_non_null(
+		strstr(r->out, "50 marks (0 new, 0 amended, 50 unchanged; 0 pupils changed)"));
 	assert_true(fingerprint(e->db) == before);
 	/* init again is harmless too */
 	assert_int_equal(run(e, "init")->status, 0);
@@ -354,6 +356,18 @@ static void pupil_figures_as_json(void **state)
 	assert_non_null(strstr(r->err, "no pupil with upn P207000016049"));
 }
 
+/* The bundled example data is exactly what the generator makes. */
+static void example_data_is_reproducible(void **state)
+{
+	struct env *e = *state;
+	char cmd[PATH_MAX * 4];
+	snprintf(cmd, sizeof cmd,
+		 "sh examples/regen '%s/gen' && for f in schools pupils marks; do "
+		 "cmp -s examples/data/$f.csv '%s/gen/'$f.csv || exit 1; done",
+		 e->dir, e->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	if (!realpath(getenv("ROLLCALL_BIN") ? getenv("ROLLCALL_BIN") : "build/rollcall", bin) ||
@@ -362,16 +376,17 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(hostile_inputs_are_refused_and_change_nothing, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(hostile_inputs_are_refused_and_change_nothing,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_ten_megabyte_field_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(import_counts_and_reimport_changes_nothing, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(skip_invalid_keeps_good_rows_and_every_bad_one, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(skip_invalid_keeps_good_rows_and_every_bad_one,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(sql_in_a_name_is_just_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(standard_input_and_missing_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(pupil_figures_as_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(example_data_is_reproducible, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -13,19 +13,19 @@ static const struct {
 	const char *code;
 	enum category category;
 } expected[] = {
-	{"/", CAT_PRESENT},        {"\\", CAT_PRESENT},       {"L", CAT_PRESENT},
-	{"K", CAT_AEA},            {"V", CAT_AEA},            {"P", CAT_AEA},
-	{"W", CAT_AEA},            {"B", CAT_AEA},            {"C", CAT_AUTHORISED},
-	{"C1", CAT_AUTHORISED},    {"C2", CAT_AUTHORISED},    {"E", CAT_AUTHORISED},
-	{"I", CAT_AUTHORISED},     {"J1", CAT_AUTHORISED},    {"M", CAT_AUTHORISED},
-	{"R", CAT_AUTHORISED},     {"S", CAT_AUTHORISED},     {"T", CAT_AUTHORISED},
-	{"G", CAT_UNAUTHORISED},   {"N", CAT_UNAUTHORISED},   {"O", CAT_UNAUTHORISED},
-	{"U", CAT_UNAUTHORISED},   {"Q", CAT_NOT_COUNTED},    {"Y1", CAT_NOT_COUNTED},
-	{"Y2", CAT_NOT_COUNTED},   {"Y3", CAT_NOT_COUNTED},   {"Y4", CAT_NOT_COUNTED},
-	{"Y5", CAT_NOT_COUNTED},   {"Y6", CAT_NOT_COUNTED},   {"Y7", CAT_NOT_COUNTED},
-	{"X", CAT_NOT_COUNTED},    {"Z", CAT_NOT_COUNTED},    {"#", CAT_NOT_COUNTED},
-	{"D", CAT_NOT_COUNTED},    {"H", CAT_AUTHORISED},     {"J", CAT_AEA},
-	{"Y", CAT_NOT_COUNTED},    {"F", CAT_AUTHORISED},
+	{ "/", CAT_PRESENT },	   { "\\", CAT_PRESENT },     { "L", CAT_PRESENT },
+	{ "K", CAT_AEA },	   { "V", CAT_AEA },	      { "P", CAT_AEA },
+	{ "W", CAT_AEA },	   { "B", CAT_AEA },	      { "C", CAT_AUTHORISED },
+	{ "C1", CAT_AUTHORISED },  { "C2", CAT_AUTHORISED },  { "E", CAT_AUTHORISED },
+	{ "I", CAT_AUTHORISED },   { "J1", CAT_AUTHORISED },  { "M", CAT_AUTHORISED },
+	{ "R", CAT_AUTHORISED },   { "S", CAT_AUTHORISED },   { "T", CAT_AUTHORISED },
+	{ "G", CAT_UNAUTHORISED }, { "N", CAT_UNAUTHORISED }, { "O", CAT_UNAUTHORISED },
+	{ "U", CAT_UNAUTHORISED }, { "Q", CAT_NOT_COUNTED },  { "Y1", CAT_NOT_COUNTED },
+	{ "Y2", CAT_NOT_COUNTED }, { "Y3", CAT_NOT_COUNTED }, { "Y4", CAT_NOT_COUNTED },
+	{ "Y5", CAT_NOT_COUNTED }, { "Y6", CAT_NOT_COUNTED }, { "Y7", CAT_NOT_COUNTED },
+	{ "X", CAT_NOT_COUNTED },  { "Z", CAT_NOT_COUNTED },  { "#", CAT_NOT_COUNTED },
+	{ "D", CAT_NOT_COUNTED },  { "H", CAT_AUTHORISED },   { "J", CAT_AEA },
+	{ "Y", CAT_NOT_COUNTED },  { "F", CAT_AUTHORISED },
 };
 
 static void every_code_has_its_category(void **state)
@@ -51,7 +51,7 @@ static void late_is_L_and_U_only(void **state)
 static void not_codes_are_refused(void **state)
 {
 	(void)state;
-	const char *bad[] = {"-", "Q9", "Y8", "C3", "/ ", "", "l", "i", "YY", "AM"};
+	const char *bad[] = { "-", "Q9", "Y8", "C3", "/ ", "", "l", "i", "YY", "AM" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(codes_find(bad[i], (int)strlen(bad[i])), 0);
 }
@@ -61,10 +61,12 @@ static void codes_are_valid_only_in_their_period(void **state)
 {
 	(void)state;
 	int before = day_of("2024-08-18"), from = day_of("2024-08-19");
-	const char *old[] = {"H", "J", "Y", "F"};
-	const char *new[] = {"K", "C1", "C2", "J1", "Q", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"};
-	const char *always[] = {"/", "\\", "L", "V", "P", "W", "B", "C", "E", "I", "M", "R",
-				"S", "T", "G", "N", "O", "U", "X", "Z", "#", "D"};
+	const char *old[] = { "H", "J", "Y", "F" };
+	const char *new[] = {
+		"K", "C1", "C2", "J1", "Q", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"
+	};
+	const char *always[] = { "/", "\\", "L", "V", "P", "W", "B", "C", "E", "I", "M",
+				 "R", "S",  "T", "G", "N", "O", "U", "X", "Z", "#", "D" };
 	for (size_t i = 0; i < 4; i++) {
 		assert_true(codes_valid_on(code_of(old[i]), before));
 		assert_false(codes_valid_on(code_of(old[i]), from));
@@ -100,10 +102,10 @@ static void upn_check_letter_rule(void **state)
 		upn[0] = c;
 		assert_int_equal(upn_ok(upn), c == 'B');
 	}
-	assert_false(upn_ok("B80120000500"));   /* 12 characters */
+	assert_false(upn_ok("B80120000500"));	/* 12 characters */
 	assert_false(upn_ok("B8012000050011")); /* 14 */
-	assert_false(upn_ok("b801200005001"));  /* lower case */
-	assert_false(upn_ok("B8012000X5001"));  /* a letter in the middle */
+	assert_false(upn_ok("b801200005001"));	/* lower case */
+	assert_false(upn_ok("B8012000X5001"));	/* a letter in the middle */
 }
 
 /* A temporary UPN ends in a letter, valued by the same table (A=0 ... Z=22). */

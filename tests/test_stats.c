@@ -41,7 +41,7 @@ static void weekdays(const char *from, const char *to, const char *am, const cha
 
 static struct figures window(enum window_kind kind, int n)
 {
-	struct window w = {.kind = kind, .n = n, .since = n};
+	struct window w = { .kind = kind, .n = n, .since = n };
 	struct figures f;
 	assert_int_equal(stats_window(&h, &w, &f), 0);
 	return f;
@@ -181,7 +181,7 @@ static void no_marks_no_figures(void **state)
 	int a, u;
 	assert_int_equal(stats_consecutive(&h, &a, &u), 0);
 	assert_int_equal(a + u, 0);
-	struct window bad = {.kind = WINDOW_SESSIONS, .n = 0};
+	struct window bad = { .kind = WINDOW_SESSIONS, .n = 0 };
 	assert_int_equal(stats_window(&h, &bad, &f), -1);
 }
 
@@ -201,7 +201,7 @@ static void consecutive_days_across_weekends_and_closures(void **state)
 	mark("2025-09-17", 1, "O");
 	int absent, unauthorised;
 	assert_int_equal(stats_consecutive(&h, &absent, &unauthorised), 0);
-	assert_int_equal(absent, 7);       /* Wed, Mon, and five days of N */
+	assert_int_equal(absent, 7);	   /* Wed, Mon, and five days of N */
 	assert_int_equal(unauthorised, 1); /* Mon's illness is authorised */
 
 	/* a half-day of presence breaks both runs */
@@ -224,7 +224,7 @@ static void unauthorised_run_over_a_weekend(void **state)
 	fresh("2025-09-01");
 	weekdays("2025-09-01", "2025-09-03", "/", "\\");
 	weekdays("2025-09-04", "2025-09-09", "N", "O"); /* Thu, Fri, Mon, Tue */
-	mark("2025-09-06", 0, "Y4");                    /* a Saturday mark that is not possible */
+	mark("2025-09-06", 0, "Y4");			/* a Saturday mark that is not possible */
 	int absent, unauthorised;
 	assert_int_equal(stats_consecutive(&h, &absent, &unauthorised), 0);
 	assert_int_equal(absent, 4);

@@ -57,8 +57,8 @@ static int add(struct fixture *fx, enum row_kind kind, const char *const *fields
 	return rc;
 }
 
-#define ROW(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define PUPIL "B801200005001"
+#define ROW(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define PUPIL	 "B801200005001"
 
 static int setup(void **state)
 {
@@ -69,7 +69,8 @@ static int setup(void **state)
 	assert_int_equal(db_migrate(&fx->db), 0);
 	assert_int_equal(ingest_open(&fx->in, &fx->db), 0);
 	assert_int_equal(db_begin(&fx->db), 0);
-	assert_int_equal(add(fx, KIND_SCHOOLS, ROW("100001", "Eccles High", "355", "TR00092", "")), 0);
+	assert_int_equal(add(fx, KIND_SCHOOLS, ROW("100001", "Eccles High", "355", "TR00092", "")),
+			 0);
 	assert_int_equal(add(fx, KIND_SCHOOLS, ROW("100002", "Hove Park", "846", "", "")), 0);
 	assert_int_equal(add(fx, KIND_PUPILS, ROW(PUPIL, "100001", "9", "0", "N", "1")), 0);
 	assert_int_equal(db_commit(&fx->db), 0);
@@ -136,9 +137,9 @@ static void amendment_replaces_and_keeps_history(void **state)
 
 	/* and the figures follow the amendment */
 	struct registers reg;
-	struct history h = {0};
+	struct history h = { 0 };
 	struct figures f;
-	struct window w = {.kind = WINDOW_ACADEMIC_YEAR};
+	struct window w = { .kind = WINDOW_ACADEMIC_YEAR };
 	assert_int_equal(register_open(&reg, &fx->db), 0);
 	assert_int_equal(register_history(&reg, 1, 0, &h), 0);
 	assert_int_equal(stats_window(&h, &w, &f), 0);
@@ -170,18 +171,18 @@ static void invalid_marks_say_why(void **state)
 		const char *const *fields;
 		const char *why;
 	} cases[] = {
-		{ROW("B207000016049", "100001", "2025-09-01", "AM", "/"), "wrong check letter"},
-		{ROW(PUPIL, "100001", "2025-02-29", "AM", "/"), "real calendar date"},
-		{ROW(PUPIL, "100001", "2025-09-01", "XX", "/"), "must be AM or PM"},
-		{ROW(PUPIL, "100001", "2025-09-01", "AM", "Q9"), "not a DfE attendance code"},
-		{ROW(PUPIL, "100001", "2024-09-02", "AM", "H"), "pre-2024 code"},
-		{ROW(PUPIL, "100001", "2024-08-16", "AM", "K"), "valid only from 2024-08-19"},
-		{ROW(PUPIL, "100001", "2025-09-01", "AM", "-"), "no mark yet"},
-		{ROW("P207000016049", "100001", "2025-09-01", "AM", "/"), "unknown pupil"},
-		{ROW(PUPIL, "999999", "2025-09-01", "AM", "/"), "unknown school"},
-		{ROW(PUPIL, "100002", "2025-09-01", "AM", "/"), "on roll at urn 100001"},
-		{ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "-5"), "minutes_late"},
-		{ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "yesterday"), "recorded_at"},
+		{ ROW("B207000016049", "100001", "2025-09-01", "AM", "/"), "wrong check letter" },
+		{ ROW(PUPIL, "100001", "2025-02-29", "AM", "/"), "real calendar date" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "XX", "/"), "must be AM or PM" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "Q9"), "not a DfE attendance code" },
+		{ ROW(PUPIL, "100001", "2024-09-02", "AM", "H"), "pre-2024 code" },
+		{ ROW(PUPIL, "100001", "2024-08-16", "AM", "K"), "valid only from 2024-08-19" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "-"), "no mark yet" },
+		{ ROW("P207000016049", "100001", "2025-09-01", "AM", "/"), "unknown pupil" },
+		{ ROW(PUPIL, "999999", "2025-09-01", "AM", "/"), "unknown school" },
+		{ ROW(PUPIL, "100002", "2025-09-01", "AM", "/"), "on roll at urn 100001" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "-5"), "minutes_late" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "yesterday"), "recorded_at" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct row r;
@@ -194,19 +195,21 @@ static void invalid_marks_say_why(void **state)
 	assert_int_equal(fx->in.nmarks, 0);
 	/* pre-2024 codes are fine in their time */
 	assert_int_equal(add(fx, KIND_MARKS, ROW(PUPIL, "100001", "2023-09-04", "AM", "H")), 0);
-	assert_int_equal(add(fx, KIND_MARKS,
-			     ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "12", "2025-09-01T08:52:00Z")),
-			 0);
+	assert_int_equal(
+		add(fx, KIND_MARKS,
+		    ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "12", "2025-09-01T08:52:00Z")),
+		0);
 }
 
 static void incoming_rows_are_moved_or_rejected(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(db_exec(&fx->db, "INSERT INTO incoming(upn, urn, date, session, code) VALUES"
-					  "('" PUPIL "', 100001, '2025-09-01', 'AM', '/'),"
-					  "('" PUPIL "', '100001', '2025-09-01', 'PM', 'Q9'),"
-					  "('P207000016049', 100001, '2025-09-01', 'AM', '/'),"
-					  "(NULL, NULL, NULL, NULL, NULL)"),
+	assert_int_equal(db_exec(&fx->db,
+				 "INSERT INTO incoming(upn, urn, date, session, code) VALUES"
+				 "('" PUPIL "', 100001, '2025-09-01', 'AM', '/'),"
+				 "('" PUPIL "', '100001', '2025-09-01', 'PM', 'Q9'),"
+				 "('P207000016049', 100001, '2025-09-01', 'AM', '/'),"
+				 "(NULL, NULL, NULL, NULL, NULL)"),
 			 0);
 	long rejected;
 	assert_int_equal(db_begin(&fx->db), 0);
@@ -216,14 +219,16 @@ static void incoming_rows_are_moved_or_rejected(void **state)
 	assert_int_equal(db_commit(&fx->db), 0);
 	assert_int_equal(one(&fx->db, "SELECT count(*) FROM incoming"), 0);
 	assert_int_equal(one(&fx->db, "SELECT count(*) FROM marks"), 1);
-	assert_int_equal(one(&fx->db, "SELECT count(*) FROM rejected WHERE source = 'incoming'"), 3);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM rejected WHERE source = 'incoming'"),
+			 3);
 	char why[256];
-	assert_non_null(strstr(text(&fx->db, "SELECT reason FROM rejected WHERE line = 2", why, 256),
-			       "Q9"));
+	assert_non_null(strstr(
+		text(&fx->db, "SELECT reason FROM rejected WHERE line = 2", why, 256), "Q9"));
 	assert_non_null(strstr(text(&fx->db, "SELECT row FROM rejected WHERE line = 2", why, 256),
 			       PUPIL ",100001,2025-09-01,PM,Q9"));
-	assert_non_null(strstr(text(&fx->db, "SELECT reason FROM rejected WHERE line = 4", why, 256),
-			       "upn: missing"));
+	assert_non_null(
+		strstr(text(&fx->db, "SELECT reason FROM rejected WHERE line = 4", why, 256),
+		       "upn: missing"));
 }
 
 /* The history is loaded from this academic year; a window reaching back into
@@ -237,14 +242,14 @@ static void history_extends_into_earlier_years(void **state)
 	assert_int_equal(add(fx, KIND_MARKS, ROW(PUPIL, "100001", "2025-09-01", "AM", "/")), 0);
 	store(fx);
 	struct registers reg;
-	struct history h = {0};
+	struct history h = { 0 };
 	struct figures f;
 	assert_int_equal(register_open(&reg, &fx->db), 0);
 	assert_int_equal(reg.nyears, 2);
 	assert_int_equal(register_history(&reg, 1, 2025, &h), 0);
 	assert_int_equal(h.first_day, day_of("2025-09-01"));
 	assert_false(h.complete);
-	struct window w = {.kind = WINDOW_SCHOOL_WEEKS, .n = 2};
+	struct window w = { .kind = WINDOW_SCHOOL_WEEKS, .n = 2 };
 	assert_int_equal(stats_window(&h, &w, &f), 0);
 	assert_int_equal(f.from, day_of("2025-07-14"));
 	assert_int_equal(f.unauthorised, 2);
@@ -261,13 +266,17 @@ static void history_extends_into_earlier_years(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(init_is_versioned_wal_and_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(amendment_replaces_and_keeps_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(init_is_versioned_wal_and_idempotent, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(amendment_replaces_and_keeps_history, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(later_row_in_a_batch_amends_the_earlier, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(invalid_marks_say_why, setup, teardown),
-		cmocka_unit_test_setup_teardown(incoming_rows_are_moved_or_rejected, setup, teardown),
-		cmocka_unit_test_setup_teardown(history_extends_into_earlier_years, setup, teardown),
+		cmocka_unit_test_setup_teardown(incoming_rows_are_moved_or_rejected, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(history_extends_into_earlier_years, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
