@@ -8,6 +8,7 @@
 #ifndef ROLLCALL_CMD_H
 #define ROLLCALL_CMD_H
 
+#include "config.h"
 #include "db.h"
 
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 struct cli {
 	const char *db_path;
+	struct config cfg; /* rollcall.conf, or the defaults */
 	int verbosity;	   /* -1 quiet, 0 normal, 1 verbose */
 	struct db db;	   /* open when the command needs the database */
 	const char *usage; /* the running command's usage line */
@@ -33,5 +35,9 @@ int cmd_flag(char **argv, int *i, const char *name);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_pupil(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_actions(struct cli *cli, int argc, char **argv);
+int cmd_params(struct cli *cli, int argc, char **argv);
 
 #endif

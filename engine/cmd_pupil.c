@@ -55,18 +55,9 @@ static int parse_window(const char *spec, struct window *w)
 
 static json_t *figures_json(const char *name, const struct figures *f)
 {
-	char from[11], to[11];
-	json_t *codes = json_object();
-	for (int c = 1; c <= CODES_COUNT; c++)
-		if (f->codes[c])
-			json_object_set_new(codes, codes_get(c)->text, json_integer(f->codes[c]));
-	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:s?, s:s?, s:o}",
-			 "window", name, "possible", f->possible, "present", f->present, "aea",
-			 f->aea, "authorised", f->authorised, "unauthorised", f->unauthorised,
-			 "late", f->late, "not_counted", f->not_counted, "rate", f->rate,
-			 "absence_rate", f->absence_rate, "from",
-			 f->from >= 0 ? date_format(f->from, from) : NULL, "to",
-			 f->to >= 0 ? date_format(f->to, to) : NULL, "codes", codes);
+	json_t *o = stats_figures_json(f);
+	json_object_set_new(o, "window", json_string(name));
+	return o;
 }
 
 static void figures_text(const char *name, const struct figures *f)

@@ -100,6 +100,45 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"CREATE TABLE meta("
 	"  key   TEXT PRIMARY KEY,"
 	"  value);",
+
+	/* 1 -> 2: what policies decide */
+	"CREATE TABLE actions("
+	"  id            INTEGER PRIMARY KEY,"
+	"  org           TEXT NOT NULL," /* la:NNN or trust:ID */
+	"  pupil         INTEGER NOT NULL,"
+	"  action        TEXT NOT NULL," /* alert, referral, legal_step */
+	"  kind          TEXT NOT NULL," /* alert kind, legal step, or mentor */
+	"  severity      TEXT,"
+	"  message       TEXT,"
+	"  evidence      TEXT,"		 /* JSON: the figures the policy saw */
+	"  data          TEXT,"		 /* JSON */
+	"  date          TEXT NOT NULL," /* the evaluated date */
+	"  day           INTEGER NOT NULL,"
+	"  policy        TEXT NOT NULL,"
+	"  policy_sha256 TEXT NOT NULL,"
+	"  case_id       INTEGER,"
+	"  created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
+	"CREATE INDEX actions_repeat ON actions(org, pupil, action, kind, day);"
+	"CREATE INDEX actions_case ON actions(case_id) WHERE case_id IS NOT NULL;"
+
+	"CREATE TABLE cases("
+	"  id            INTEGER PRIMARY KEY,"
+	"  org           TEXT NOT NULL,"
+	"  pupil         INTEGER NOT NULL,"
+	"  stage         TEXT NOT NULL,"
+	"  opened        TEXT NOT NULL,"
+	"  closed        TEXT,"
+	"  close_reason  TEXT,"
+	"  referral_open INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX cases_open ON cases(org, pupil) WHERE closed IS NULL;"
+
+	/* Thresholds set with `rollcall params`, within the policy's bounds. */
+	"CREATE TABLE params("
+	"  org    TEXT NOT NULL,"
+	"  name   TEXT NOT NULL,"
+	"  value  REAL NOT NULL,"
+	"  set_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
+	"  PRIMARY KEY (org, name)) WITHOUT ROWID;",
 };
 
 int db_fail(struct db *db, const char *what)

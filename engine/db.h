@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 struct db {
 	sqlite3 *h;

@@ -2,9 +2,10 @@
  * main.c — rollcall's entry point: global options, then one subcommand from
  * the table below (git's git.c, tmux's cmd-*.c).
  *
- *   rollcall [--db PATH] [-q|-v] SUBCOMMAND [ARGS]
+ *   rollcall [--db PATH] [--config PATH] [-q|-v] SUBCOMMAND [ARGS]
  */
 #include "cmd.h"
+#include "log.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -27,14 +28,24 @@ static const struct command commands[] = {
 	  "load schools, pupils or marks CSV files ('-' is standard input)" },
 	{ "pupil", cmd_pupil, NEED_DB, "pupil UPN [--json] [--window KIND=N]...",
 	  "a pupil's attendance figures as a policy sees them" },
+	{ "check", cmd_check, 0, "check [POLICY...]",
+	  "load policies in the sandbox and report errors with file:line" },
+	{ "run", cmd_run, NEED_DB, "run --once [--no-deliver]",
+	  "take new marks, evaluate policies, record actions" },
+	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
+	  "list recorded actions" },
+	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE...]",
+	  "show or set an organisation's policy thresholds" },
 };
 
 static int help(FILE *out)
 {
-	fprintf(out, "usage: rollcall [--db PATH] [-q|-v] SUBCOMMAND [ARGS]\n\n");
+	fprintf(out, "usage: rollcall [--db PATH] [--config PATH] [-q|-v] SUBCOMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-52s %s\n", commands[i].usage, commands[i].summary);
-	fprintf(out, "\nThe database is --db, else $ROLLCALL_DB, else rollcall.db.\n");
+	fprintf(out, "\nThe database is --db, else $ROLLCALL_DB, else the config's database, else "
+		     "rollcall.db.\nThe config is --config, else $ROLLCALL_CONFIG, else "
+		     "rollcall.conf if it exists.\n");
 	return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
 }
 
@@ -55,16 +66,18 @@ int cmd_flag(char **argv, int *i, const char *name)
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
+	const char *config = getenv("ROLLCALL_CONFIG");
 	int i = 1;
 
 	cli.db_path = getenv("ROLLCALL_DB");
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--db") == 0) {
-			if (++i == argc) {
-				error("--db needs a path");
+		if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 == argc) {
+				error("%s needs a path", argv[i]);
 				return EXIT_USAGE;
 			}
-			cli.db_path = argv[i];
+			*(argv[i][2] == 'd' ? &cli.db_path : &config) = argv[i + 1];
+			i++;
 		} else if (strcmp(argv[i], "-q") == 0)
 			cli.verbosity = -1;
 		else if (strcmp(argv[i], "-v") == 0)
@@ -76,8 +89,7 @@ int main(int argc, char **argv)
 			return help(stderr);
 		}
 	}
-	if (!cli.db_path || !*cli.db_path)
-		cli.db_path = "rollcall.db";
+	log_threshold = cli.verbosity < 0 ? LOG_WARN : cli.verbosity > 0 ? LOG_DEBUG : LOG_INFO;
 	if (i == argc)
 		return help(stderr);
 	if (strcmp(argv[i], "help") == 0)
@@ -88,17 +100,23 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], cmd->name) != 0)
 			continue;
 		cli.usage = cmd->usage;
+		/* An explicit config must exist; the default one is optional. */
+		if (config_load(&cli.cfg, config && *config ? config : "rollcall.conf",
+				!(config && *config)) < 0)
+			return EXIT_USAGE;
+		if (!cli.db_path || !*cli.db_path)
+			cli.db_path = cli.cfg.database;
 		if (cmd->flags & NEED_DB) {
-			if (db_open(&cli.db, cli.db_path, 0) < 0)
-				return EXIT_FAILURE;
-			if (db_check_version(&cli.db) < 0) {
+			if (db_open(&cli.db, cli.db_path, 0) < 0 || db_check_version(&cli.db) < 0) {
 				db_close(&cli.db);
+				config_free(&cli.cfg);
 				return EXIT_FAILURE;
 			}
 		}
 		int status = cmd->run(&cli, argc - i, argv + i);
 		if (cli.db.h)
 			db_close(&cli.db);
+		config_free(&cli.cfg);
 		return status;
 	}
 	error("'%s' is not a rollcall command (see: rollcall help)", argv[i]);

@@ -163,5 +163,10 @@ int register_history(struct registers *r, uint32_t pupil, int from_year, struct 
 	for (int i = 0; i < r->nyears; i++)
 		if (r->years[i] >= first && place_year(r, pupil, r->years[i], h) < 0)
 			return -1;
+	/* A pupil with no marks in those years (one who has left) still has
+	 * a latest mark: reach back to it. */
+	while (h->nslots == 0 && !h->complete)
+		if (extend(h, r) < 0)
+			return -1;
 	return 0;
 }

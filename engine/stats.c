@@ -8,6 +8,7 @@
 
 #include "date.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,4 +236,19 @@ int stats_consecutive(struct history *h, int *absent_days, int *unauthorised_day
 	*absent_days = absent;
 	*unauthorised_days = unauth;
 	return 0;
+}
+
+json_t *stats_figures_json(const struct figures *f)
+{
+	char from[11], to[11];
+	json_t *codes = json_object();
+	for (int c = 1; c <= CODES_COUNT; c++)
+		if (f->codes[c])
+			json_object_set_new(codes, codes_get(c)->text, json_integer(f->codes[c]));
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:s?, s:s?, s:o}",
+			 "possible", f->possible, "present", f->present, "aea", f->aea,
+			 "authorised", f->authorised, "unauthorised", f->unauthorised, "late",
+			 f->late, "not_counted", f->not_counted, "rate", f->rate, "absence_rate",
+			 f->absence_rate, "from", f->from >= 0 ? date_format(f->from, from) : NULL,
+			 "to", f->to >= 0 ? date_format(f->to, to) : NULL, "codes", codes);
 }

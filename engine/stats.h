@@ -65,6 +65,10 @@ int stats_window(struct history *h, const struct window *w, struct figures *f);
  * unauthorised absence. Days with no possible session are skipped. */
 int stats_consecutive(struct history *h, int *absent_days, int *unauthorised_days);
 
+/* The figures as a JSON object (from and to as dates, codes by text). */
+struct json_t;
+struct json_t *stats_figures_json(const struct figures *f);
+
 /* Grow or free the slot buffer (used by whoever loads histories). */
 int history_reserve(struct history *h, size_t slots);
 void history_free(struct history *h);

@@ -1,0 +1,320 @@
+/*
+ * actions.c — recording actions and keeping cases, under the repeat rule and
+ * the national framework. Each rule is checked in actions_record in the
+ * order a caseworker would: is this a repeat, is it allowed, then record it
+ * and move the case on.
+ */
+#include "actions.h"
+
+#include "date.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const action_names[ACTION_TYPES] = { "alert", "referral", "legal_step" };
+
+/* DfE "Working together to improve school attendance" (2024): the ladder,
+ * support first, legal steps as a last resort. */
+const char *const legal_steps[LEGAL_STEPS] = {
+	"letter",
+	"meeting",
+	"attendance_contract",	       /* formerly parenting contract */
+	"notice_to_improve",	       /* 3-6 week improvement period */
+	"penalty_notice",	       /* GBP 80 in 21 days, 160 in 28 */
+	"education_supervision_order", /* s36 Children Act 1989 */
+	"school_attendance_order",     /* s437 Education Act 1996 */
+	"prosecution",		       /* s444(1) / s444(1A) Education Act 1996 */
+};
+
+/* National framework: at most 2 penalty notices per child within a rolling
+ * 3 years (applied per pupil per organisation: rollcall does not model
+ * parents). */
+#define PENALTY_NOTICES_MAX  2
+#define PENALTY_WINDOW_YEARS 3
+
+enum {
+	ST_LAST_SAME,
+	ST_PENALTIES,
+	ST_OPEN_CASE,
+	ST_CASE_STEPS,
+	ST_HAS_STEP,
+	ST_NEW_CASE,
+	ST_UPDATE_CASE,
+	ST_INSERT,
+	ST_CLOSE_CASE,
+	ST_COUNT
+};
+
+static const char *const statements[ST_COUNT] = {
+	[ST_LAST_SAME] = "SELECT max(day) FROM actions WHERE org = ? AND pupil = ? AND action = ? "
+			 "AND kind = ?",
+	[ST_PENALTIES] = "SELECT count(*) FROM actions WHERE org = ? AND pupil = ? AND action = "
+			 "'legal_step' AND kind = 'penalty_notice' AND day > ?",
+	[ST_OPEN_CASE] = "SELECT id, stage, opened, referral_open FROM cases WHERE org = ? AND "
+			 "pupil = ? AND closed IS NULL",
+	[ST_CASE_STEPS] =
+		"SELECT kind, day FROM (SELECT id, kind, day FROM actions WHERE case_id = "
+		"? ORDER BY id DESC LIMIT 32) ORDER BY id",
+	[ST_HAS_STEP] =
+		"SELECT 1 FROM actions WHERE case_id = ? AND action = 'legal_step' AND kind "
+		"= ? LIMIT 1",
+	[ST_NEW_CASE] = "INSERT INTO cases(org, pupil, stage, opened, referral_open) "
+			"VALUES (?, ?, ?, ?, ?)",
+	[ST_UPDATE_CASE] = "UPDATE cases SET stage = ?, referral_open = ? WHERE id = ?",
+	[ST_INSERT] = "INSERT INTO actions(org, pupil, action, kind, severity, message, evidence, "
+		      "data, date, day, policy, policy_sha256, case_id) "
+		      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_CLOSE_CASE] = "UPDATE cases SET closed = ?, close_reason = ?, referral_open = 0 "
+			  "WHERE id = ?",
+};
+
+int actions_legal_step(const char *name)
+{
+	for (int i = 0; i < LEGAL_STEPS; i++)
+		if (strcmp(legal_steps[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int actions_open(struct actions *a, struct db *db)
+{
+	memset(a, 0, sizeof *a);
+	a->db = db;
+	for (int i = 0; i < ST_COUNT; i++)
+		if (!(a->stmt[i] = db_prepare(db, statements[i]))) {
+			actions_close(a);
+			return -1;
+		}
+	return 0;
+}
+
+void actions_close(struct actions *a)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(a->stmt[i]);
+	memset(a, 0, sizeof *a);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Step a statement expected to give at most one row; *found says whether it
+ * did. Leaves the row readable; the caller resets. */
+static int step_row(struct actions *a, sqlite3_stmt *st, int *found, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return db_fail(a->db, what);
+	}
+	*found = rc == SQLITE_ROW;
+	return 0;
+}
+
+static int step_done(struct actions *a, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(a->db, what);
+}
+
+int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c)
+{
+	sqlite3_stmt *st = a->stmt[ST_OPEN_CASE];
+	int found = 0;
+	memset(c, 0, sizeof *c);
+	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pupil);
+	if (step_row(a, st, &found, "reading a case") < 0)
+		return -1;
+	if (found) {
+		c->id = sqlite3_column_int64(st, 0);
+		snprintf(c->stage, sizeof c->stage, "%s", (const char *)sqlite3_column_text(st, 1));
+		const char *opened = (const char *)sqlite3_column_text(st, 2);
+		c->opened = date_parse(opened, (int)strlen(opened));
+		c->referral_open = sqlite3_column_int(st, 3);
+	}
+	sqlite3_reset(st);
+	if (!found)
+		return 0;
+
+	st = a->stmt[ST_CASE_STEPS];
+	sqlite3_bind_int64(st, 1, c->id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nsteps < CASE_STEPS_MAX) {
+		snprintf(c->steps[c->nsteps].step, sizeof c->steps[0].step, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		c->steps[c->nsteps++].date = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : db_fail(a->db, "reading a case");
+}
+
+/* The same action within the cooldown? 1 yes, 0 no, -1 error. */
+static int repeated(struct actions *a, const struct action_request *r)
+{
+	if (r->cooldown_days <= 0)
+		return 0;
+	sqlite3_stmt *st = a->stmt[ST_LAST_SAME];
+	int found = 0;
+	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->pupil);
+	sqlite3_bind_text(st, 3, action_names[r->type], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
+	if (step_row(a, st, &found, "checking repeats") < 0)
+		return -1;
+	int last_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
+	int last = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return !last_null && r->date - last < r->cooldown_days && r->date >= last;
+}
+
+/* The day PENALTY_WINDOW_YEARS before day (29 February falls back to the 28th). */
+static int years_before(int day, int years)
+{
+	int y, m, d;
+	date_to_ymd(day, &y, &m, &d);
+	if (m == 2 && d == 29)
+		d = 28;
+	return date_from_ymd(y - years, m, d);
+}
+
+/* A national-framework refusal for a legal step, written into why; 0 if
+ * allowed, 1 refused, -1 error. */
+static int refused(struct actions *a, const struct action_request *r, const struct pupil_case *c,
+		   int has_case, char *why, size_t whylen)
+{
+	if (r->type != ACTION_LEGAL_STEP || strcmp(r->kind, "penalty_notice") != 0)
+		return 0;
+	sqlite3_stmt *st = a->stmt[ST_PENALTIES];
+	int found = 0;
+	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->pupil);
+	/* the limit counts notices from the framework's start, 19 August 2024 */
+	int since = years_before(r->date, PENALTY_WINDOW_YEARS);
+	sqlite3_bind_int(st, 3, since >= DATE_REGS_2024 ? since : DATE_REGS_2024 - 1);
+	if (step_row(a, st, &found, "counting penalty notices") < 0)
+		return -1;
+	int issued = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (issued >= PENALTY_NOTICES_MAX) {
+		snprintf(why, whylen,
+			 "national framework: %d penalty notices already within 3 years; use "
+			 "another step (usually prosecution)",
+			 issued);
+		return 1;
+	}
+	if (r->support_inappropriate)
+		return 0;
+	int nti = 0;
+	if (has_case) {
+		st = a->stmt[ST_HAS_STEP];
+		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_text(st, 2, "notice_to_improve", -1, SQLITE_STATIC);
+		if (step_row(a, st, &nti, "reading a case") < 0)
+			return -1;
+		sqlite3_reset(st);
+	}
+	if (!nti) {
+		snprintf(why, whylen,
+			 "national framework: a penalty notice needs an earlier notice_to_improve "
+			 "in "
+			 "the case, unless support is inappropriate (opts.support_inappropriate)");
+		return 1;
+	}
+	return 0;
+}
+
+int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
+{
+	struct pupil_case c;
+	char date[11];
+	int rc, has_case;
+
+	why[0] = '\0';
+	if ((rc = repeated(a, r)) != 0) {
+		if (rc > 0)
+			a->suppressed++;
+		return rc < 0 ? -1 : 0;
+	}
+	if ((has_case = actions_case(a, r->org, r->pupil, &c)) < 0)
+		return -1;
+	if (r->type == ACTION_REFERRAL && has_case && c.referral_open) {
+		snprintf(why, whylen, "an open mentor referral already exists for this pupil");
+		a->refused++;
+		return 0;
+	}
+	if ((rc = refused(a, r, &c, has_case, why, whylen)) != 0) {
+		if (rc > 0)
+			a->refused++;
+		return rc < 0 ? -1 : 0;
+	}
+
+	/* Referrals and legal steps belong to a case: open one if needed, and
+	 * keep it at the stage of its latest step. */
+	date_format(r->date, date);
+	if (r->type != ACTION_ALERT) {
+		const char *stage = r->type == ACTION_LEGAL_STEP ? r->kind
+				    : has_case			 ? c.stage
+								 : "referral";
+		int referral_open = (has_case && c.referral_open) || r->type == ACTION_REFERRAL;
+		sqlite3_stmt *st = a->stmt[has_case ? ST_UPDATE_CASE : ST_NEW_CASE];
+		if (has_case) {
+			sqlite3_bind_text(st, 1, stage, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 2, referral_open);
+			sqlite3_bind_int64(st, 3, c.id);
+		} else {
+			sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, r->pupil);
+			sqlite3_bind_text(st, 3, stage, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, date, 10, SQLITE_STATIC);
+			sqlite3_bind_int(st, 5, referral_open);
+		}
+		if (step_done(a, st, "keeping a case") < 0)
+			return -1;
+		if (!has_case)
+			c.id = sqlite3_last_insert_rowid(a->db->h);
+	}
+
+	sqlite3_stmt *st = a->stmt[ST_INSERT];
+	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->pupil);
+	sqlite3_bind_text(st, 3, action_names[r->type], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
+	bind_text(st, 5, r->severity);
+	bind_text(st, 6, r->message);
+	bind_text(st, 7, r->evidence);
+	bind_text(st, 8, r->data);
+	sqlite3_bind_text(st, 9, date, 10, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, r->date);
+	sqlite3_bind_text(st, 11, r->policy, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, r->policy_sha256, -1, SQLITE_STATIC);
+	if (r->type == ACTION_ALERT)
+		sqlite3_bind_null(st, 13);
+	else
+		sqlite3_bind_int64(st, 13, c.id);
+	if (step_done(a, st, "recording an action") < 0)
+		return -1;
+	a->recorded++;
+	return 1;
+}
+
+int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
+		       const char *reason)
+{
+	struct pupil_case c;
+	int rc = actions_case(a, org, pupil, &c);
+	if (rc <= 0)
+		return rc;
+	char d[11];
+	sqlite3_stmt *st = a->stmt[ST_CLOSE_CASE];
+	sqlite3_bind_text(st, 1, date_format(date, d), 10, SQLITE_STATIC);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, c.id);
+	return step_done(a, st, "closing a case") < 0 ? -1 : 1;
+}

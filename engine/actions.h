@@ -1,0 +1,86 @@
+/*
+ * actions.h — recording what policies decide: alerts, mentor referrals and
+ * legal steps, with the rules that hold whatever a policy says:
+ *
+ * - repeats: the same (organisation, pupil, action, kind or step) within
+ *   cooldown_days of the last one is suppressed (default 28; 0 never);
+ * - at most one open mentor referral per pupil per organisation;
+ * - a case per pupil per organisation, at the stage of its latest step;
+ * - the national framework (DfE, from 19 August 2024): no third
+ *   penalty_notice within 3 years; no penalty_notice without an earlier
+ *   notice_to_improve in the case unless support is inappropriate.
+ *
+ * Every action keeps its evidence and the policy's SHA-256 so a council can
+ * later show why it acted. Knows nothing of Lua or HTTP.
+ */
+#ifndef ROLLCALL_ACTIONS_H
+#define ROLLCALL_ACTIONS_H
+
+#include "db.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum action_type { ACTION_ALERT, ACTION_REFERRAL, ACTION_LEGAL_STEP, ACTION_TYPES };
+
+extern const char *const action_names[ACTION_TYPES]; /* "alert", "referral", "legal_step" */
+
+/* The legal-intervention ladder, in the order usually applied. */
+#define LEGAL_STEPS 8
+extern const char *const legal_steps[LEGAL_STEPS];
+
+/* Index of a legal step's name, or -1. */
+int actions_legal_step(const char *name);
+
+#define COOLDOWN_DEFAULT 28
+
+struct action_request {
+	const char *org, *policy, *policy_sha256;
+	uint32_t pupil;
+	enum action_type type;
+	const char *kind;     /* alert kind, legal step; "mentor" for referrals */
+	const char *severity; /* low, medium, high, urgent */
+	const char *message;  /* may be NULL */
+	const char *evidence; /* JSON text, may be NULL */
+	const char *data;     /* JSON text, may be NULL */
+	int cooldown_days;
+	int support_inappropriate;
+	int date; /* the evaluated day */
+};
+
+#define CASE_STEPS_MAX 32
+
+struct pupil_case {
+	long long id;
+	char stage[32];
+	int opened; /* day */
+	int referral_open;
+	int nsteps; /* the latest CASE_STEPS_MAX steps */
+	struct {
+		char step[32];
+		int date;
+	} steps[CASE_STEPS_MAX];
+};
+
+struct actions {
+	struct db *db;
+	sqlite3_stmt *stmt[12];
+	long recorded, suppressed, refused; /* since open */
+};
+
+int actions_open(struct actions *a, struct db *db);
+void actions_close(struct actions *a);
+
+/* Record r, or say why not. Returns 1 recorded, 0 not recorded (why is empty
+ * for a repeat suppressed by the cooldown, else the rule that refused it),
+ * -1 on a database error. */
+int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen);
+
+/* The open case of pupil in org: 1 and *c filled, 0 if none, -1 on error. */
+int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c);
+
+/* Close the open case (and its referral). 1 closed, 0 none open, -1 error. */
+int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
+		       const char *reason);
+
+#endif

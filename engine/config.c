@@ -1,0 +1,355 @@
+/*
+ * config.c — reading rollcall.conf.
+ *
+ * The file runs in a Lua state with no libraries and no globals at all, so
+ * it can only assign data; an instruction budget stops a loop. Assignments to
+ * globals go through __newindex, which notes the line of each key so that an
+ * unknown or ill-typed key is reported as FILE:LINE.
+ */
+#include "config.h"
+
+#include "sandbox.h"
+#include "util.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CONFIG_FILE_MAX	    (1 << 20)
+#define CONFIG_INSTRUCTIONS 1000000
+
+#define LINES_KEY "rollcall.config.lines"
+
+struct delivery_key {
+	const char *name;
+	size_t offset;
+	long def, min, max;
+};
+
+#define D(field) offsetof(struct config, delivery.field)
+static const struct delivery_key delivery_keys[] = {
+	{ "timeout_ms", D(timeout_ms), 10000, 100, 600000 },
+	{ "concurrency", D(concurrency), 32, 1, 1024 },
+	{ "per_endpoint", D(per_endpoint), 8, 1, 1024 },
+	{ "max_attempts", D(max_attempts), 10, 1, 100 },
+	{ "backoff_ms", D(backoff_ms), 5000, 1, 86400000 },
+	{ "backoff_max_ms", D(backoff_max_ms), 3600000, 1, 604800000 },
+};
+#undef D
+
+static const char *const top_keys[] = { "database", "policies", "scripts", "endpoints",
+					"delivery", "limits",	NULL };
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	luaL_error(L, "the configuration runs too long (it should only assign values)");
+}
+
+/* _ENV.__newindex: remember the line each global was set on. */
+static int note_line(lua_State *L)
+{
+	lua_Debug ar;
+	int line = 0;
+	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+		line = ar.currentline;
+	lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+	lua_pushvalue(L, 2);
+	lua_pushinteger(L, line);
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
+	lua_rawset(L, 1);
+	return 0;
+}
+
+static int undefined(lua_State *L)
+{
+	return luaL_error(L, "'%s' is not defined (the configuration holds only data)",
+			  lua_tostring(L, 2));
+}
+
+struct reader {
+	struct config *c;
+	lua_State *L;
+	const char *path;
+	int line; /* of the key being read */
+};
+
+static int fail(struct reader *r, const char *fmt, const char *a, const char *b)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, fmt, a, b);
+	error("%s:%d: %s", r->path, r->line, msg);
+	return -1;
+}
+
+/* A path relative to the config file's directory. */
+static char *resolve(struct reader *r, const char *p)
+{
+	const char *slash = strrchr(r->path, '/');
+	if (p[0] == '/' || !slash)
+		return xstrdup(p);
+	size_t n = (size_t)(slash - r->path) + 1 + strlen(p) + 1;
+	char *out = xmalloc(n);
+	snprintf(out, n, "%.*s/%s", (int)(slash - r->path), r->path, p);
+	return out;
+}
+
+static int read_string(struct reader *r, const char *key, char **out)
+{
+	if (lua_type(r->L, -1) != LUA_TSTRING || !*lua_tostring(r->L, -1))
+		return fail(r, "%s must be a non-empty string", key, NULL);
+	free(*out);
+	*out = xstrdup(lua_tostring(r->L, -1));
+	return 0;
+}
+
+static int read_integer(struct reader *r, const char *where, const char *key, long min, long max,
+			long *out)
+{
+	lua_State *L = r->L;
+	if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < min || lua_tointeger(L, -1) > max) {
+		char range[80];
+		snprintf(range, sizeof range, "%s must be a whole number from %ld to %ld", key, min,
+			 max);
+		return fail(r, "%s.%s", where, range);
+	}
+	*out = (long)lua_tointeger(L, -1);
+	return 0;
+}
+
+static int read_delivery(struct reader *r)
+{
+	lua_State *L = r->L;
+	if (!lua_istable(L, -1))
+		return fail(r, "delivery must be a table", NULL, NULL);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		const struct delivery_key *k = NULL;
+		for (size_t i = 0; i < sizeof delivery_keys / sizeof *delivery_keys; i++)
+			if (!strcmp(key, delivery_keys[i].name))
+				k = &delivery_keys[i];
+		if (!k)
+			return fail(r, "delivery: unknown key '%s'", key, NULL);
+		if (read_integer(r, "delivery", key, k->min, k->max,
+				 (long *)((char *)r->c + k->offset)) < 0)
+			return -1;
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+static int read_limits(struct reader *r)
+{
+	lua_State *L = r->L;
+	if (!lua_istable(L, -1))
+		return fail(r, "limits must be a table", NULL, NULL);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		long v;
+		if (!strcmp(key, "policy_memory_mb")) {
+			if (read_integer(r, "limits", key, 1, 4096, &v) < 0)
+				return -1;
+			r->c->policy_memory = (size_t)v << 20;
+		} else if (!strcmp(key, "policy_instructions")) {
+			if (read_integer(r, "limits", key, 1000, 1000000000L, &v) < 0)
+				return -1;
+			r->c->policy_instructions = v;
+		} else {
+			return fail(r, "limits: unknown key '%s'", key, NULL);
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+static int read_endpoints(struct reader *r)
+{
+	static const char *const keys[] = { "url", "secret_env", "secret_file", "insecure", NULL };
+	lua_State *L = r->L;
+	struct config *c = r->c;
+	if (!lua_istable(L, -1))
+		return fail(r,
+			    "endpoints must be a table of name = { url = ..., secret_env = ... }",
+			    NULL, NULL);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			return fail(r, "endpoints: names must be strings", NULL, NULL);
+		const char *name = lua_tostring(L, -2);
+		if (!lua_istable(L, -1))
+			return fail(r, "endpoints[\"%s\"] must be a table", name, NULL);
+		c->endpoints =
+			xrealloc(c->endpoints, (size_t)(c->nendpoints + 1) * sizeof *c->endpoints);
+		struct endpoint_conf *e = &c->endpoints[c->nendpoints++];
+		memset(e, 0, sizeof *e);
+		e->name = xstrdup(name);
+		e->line = r->line;
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			const char *key =
+				lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+			int k = 0;
+			while (keys[k] && strcmp(keys[k], key))
+				k++;
+			if (!keys[k])
+				return fail(r, "endpoints[\"%s\"]: unknown key '%s'", name, key);
+			if (k == 3) {
+				if (!lua_isboolean(L, -1))
+					return fail(
+						r,
+						"endpoints[\"%s\"].insecure must be true or false",
+						name, NULL);
+				e->insecure = lua_toboolean(L, -1);
+			} else {
+				char **field = k == 0	? &e->url
+					       : k == 1 ? &e->secret_env
+							: &e->secret_file;
+				if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
+					return fail(
+						r,
+						"endpoints[\"%s\"].%s must be a non-empty string",
+						name, key);
+				*field = k == 2 ? resolve(r, lua_tostring(L, -1))
+						: xstrdup(lua_tostring(L, -1));
+			}
+			lua_pop(L, 1);
+		}
+		if (!e->url)
+			return fail(r, "endpoints[\"%s\"] has no url", name, NULL);
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+static void defaults(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->database = xstrdup("rollcall.db");
+	c->policies = xstrdup("policies");
+	c->scripts = xstrdup("scripts");
+	for (size_t i = 0; i < sizeof delivery_keys / sizeof *delivery_keys; i++)
+		*(long *)((char *)c + delivery_keys[i].offset) = delivery_keys[i].def;
+	c->policy_memory = SANDBOX_MEMORY_DEFAULT;
+	c->policy_instructions = SANDBOX_INSTRUCTIONS_DEFAULT;
+}
+
+int config_load(struct config *c, const char *path, int optional)
+{
+	struct stat st;
+	char err[512];
+	size_t len;
+	defaults(c);
+	if (!path || (optional && stat(path, &st) != 0 && errno == ENOENT))
+		return 0;
+	char *text = sandbox_read_file(path, CONFIG_FILE_MAX, &len, err, sizeof err);
+	if (!text) {
+		error("%s", err);
+		return -1;
+	}
+	c->path = xstrdup(path);
+
+	lua_State *L = luaL_newstate();
+	struct reader r = { .c = c, .L = L, .path = path };
+	int rc = -1;
+	lua_sethook(L, hook, LUA_MASKCOUNT, CONFIG_INSTRUCTIONS);
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+	char chunk[4200];
+	snprintf(chunk, sizeof chunk, "@%s", path);
+	if (luaL_loadbufferx(L, text, len, chunk, "t") != LUA_OK) {
+		error("%s", lua_tostring(L, -1));
+		goto out;
+	}
+	/* The chunk's _ENV: an empty table that notes lines and refuses reads
+	 * of anything undefined (there are no functions to call). */
+	lua_newtable(L);
+	lua_newtable(L);
+	lua_pushcfunction(L, note_line);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, undefined);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+	lua_pushvalue(L, -1);
+	lua_setupvalue(L, -3, 1);
+	int env = lua_gettop(L);
+	lua_pushvalue(L, env - 1);
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		error("%s", lua_tostring(L, -1));
+		goto out;
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+	int lines = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, env)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		lua_pushvalue(L, -2);
+		lua_rawget(L, lines);
+		r.line = (int)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		int k = 0;
+		while (top_keys[k] && strcmp(top_keys[k], key))
+			k++;
+		int bad;
+		switch (k) {
+		case 0: bad = read_string(&r, key, &c->database); break;
+		case 1: bad = read_string(&r, key, &c->policies); break;
+		case 2: bad = read_string(&r, key, &c->scripts); break;
+		case 3: bad = read_endpoints(&r); break;
+		case 4: bad = read_delivery(&r); break;
+		case 5: bad = read_limits(&r); break;
+		default:
+			bad = fail(
+				&r,
+				"unknown key '%s' (keys: database, policies, scripts, endpoints, "
+				"delivery, limits)",
+				key, NULL);
+		}
+		if (bad)
+			goto out;
+		if (k <= 2) { /* paths are relative to the file */
+			char **field = k == 0 ? &c->database : k == 1 ? &c->policies : &c->scripts;
+			char *p = resolve(&r, *field);
+			free(*field);
+			*field = p;
+		}
+		lua_pop(L, 1);
+	}
+	rc = 0;
+out:
+	lua_close(L);
+	free(text);
+	if (rc < 0)
+		config_free(c);
+	return rc;
+}
+
+void config_free(struct config *c)
+{
+	for (int i = 0; i < c->nendpoints; i++) {
+		free(c->endpoints[i].name);
+		free(c->endpoints[i].url);
+		free(c->endpoints[i].secret_env);
+		free(c->endpoints[i].secret_file);
+	}
+	free(c->endpoints);
+	free(c->database);
+	free(c->policies);
+	free(c->scripts);
+	free(c->path);
+	memset(c, 0, sizeof *c);
+}
+
+const struct endpoint_conf *config_endpoint(const struct config *c, const char *name)
+{
+	for (int i = 0; i < c->nendpoints; i++)
+		if (!strcmp(c->endpoints[i].name, name))
+			return &c->endpoints[i];
+	return NULL;
+}

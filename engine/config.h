@@ -1,0 +1,47 @@
+/*
+ * config.h — rollcall.conf: Lua syntax read as data in an empty state (no
+ * function is callable), every key checked. Relative paths in it are taken
+ * from the directory the file is in.
+ *
+ *   database  = "rollcall.db"
+ *   policies  = "policies"
+ *   scripts   = "scripts"
+ *   endpoints = { name = { url = "...", secret_env = "..." | secret_file = "...",
+ *                          insecure = false }, ... }
+ *   delivery  = { timeout_ms = 10000, concurrency = 32, per_endpoint = 8,
+ *                 max_attempts = 10, backoff_ms = 5000, backoff_max_ms = 3600000 }
+ *   limits    = { policy_memory_mb = 64, policy_instructions = 10000000 }
+ */
+#ifndef ROLLCALL_CONFIG_H
+#define ROLLCALL_CONFIG_H
+
+#include <stddef.h>
+
+struct endpoint_conf {
+	char *name, *url, *secret_env, *secret_file;
+	int insecure;
+	int line; /* where `endpoints` was set */
+};
+
+struct config {
+	char *path; /* NULL when there is no config file */
+	char *database, *policies, *scripts;
+	struct endpoint_conf *endpoints;
+	int nendpoints;
+	struct {
+		long timeout_ms, concurrency, per_endpoint, max_attempts, backoff_ms,
+			backoff_max_ms;
+	} delivery;
+	size_t policy_memory;	  /* bytes */
+	long policy_instructions; /* per call */
+};
+
+/* Read path; if path is NULL or (when optional) missing, use the defaults.
+ * Errors are reported as "FILE:LINE: reason"; returns 0 or -1. */
+int config_load(struct config *c, const char *path, int optional);
+void config_free(struct config *c);
+
+/* The endpoint called name, or NULL. */
+const struct endpoint_conf *config_endpoint(const struct config *c, const char *name);
+
+#endif

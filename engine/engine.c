@@ -1,0 +1,325 @@
+/*
+ * engine.c — batches: incoming -> marks -> changed pupils -> policies.
+ *
+ * The cursor over `changes` lives in meta ('evaluated_seq') and moves in the
+ * batch's transaction. Rows of `changes` below the cursor are pruned, but the
+ * row at the cursor is kept so that SQLite's next seq (max + 1) stays above
+ * it.
+ */
+#include "engine.h"
+
+#include "date.h"
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int by_org(const void *a, const void *b)
+{
+	return strcmp((*(struct policy *const *)a)->org, (*(struct policy *const *)b)->org);
+}
+
+static int lua_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".lua") == 0;
+}
+
+int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
+{
+	const struct config *c = e->cfg;
+	struct dirent **list = NULL;
+	char **paths = files;
+	int n = nfiles, failed = 0;
+	char err[2048];
+
+	if (nfiles == 0) {
+		n = scandir(c->policies, &list, lua_file, alphasort);
+		if (n < 0) {
+			snprintf(err, sizeof err, "%s: cannot read the policies directory",
+				 c->policies);
+			on_error(c->policies, err);
+			return -1;
+		}
+		paths = xcalloc((size_t)n + 1, sizeof *paths);
+		for (int i = 0; i < n; i++) {
+			size_t len = strlen(c->policies) + strlen(list[i]->d_name) + 2;
+			paths[i] = xmalloc(len);
+			snprintf(paths[i], len, "%s/%s", c->policies, list[i]->d_name);
+			free(list[i]);
+		}
+		free(list);
+	}
+	e->policies = xcalloc((size_t)n + 1, sizeof *e->policies);
+	for (int i = 0; i < n; i++) {
+		struct policy *p = xmalloc(sizeof *p);
+		if (policy_load(p, paths[i], c->scripts, c->policy_memory, c->policy_instructions,
+				err, sizeof err) < 0) {
+			on_error(paths[i], err);
+			free(p);
+			failed++;
+			continue;
+		}
+		struct policy *twin = NULL;
+		for (int k = 0; k < e->npolicies && !twin; k++)
+			if (!strcmp(e->policies[k]->org, p->org))
+				twin = e->policies[k];
+		if (twin) {
+			snprintf(err, sizeof err, "%s:%d: %s already has a policy in %s", paths[i],
+				 p->line, p->org, twin->path);
+			on_error(paths[i], err);
+			policy_free(p);
+			free(p);
+			failed++;
+			continue;
+		}
+		e->policies[e->npolicies++] = p;
+	}
+	qsort(e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
+	if (paths != files) {
+		for (int i = 0; i < n; i++)
+			free(paths[i]);
+		free(paths);
+	}
+	return failed;
+}
+
+struct policy *engine_policy(struct engine *e, const char *org)
+{
+	struct policy key, *k = &key;
+	snprintf(key.org, sizeof key.org, "%s", org);
+	struct policy **found =
+		bsearch(&k, e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
+	return found ? *found : NULL;
+}
+
+int engine_open(struct engine *e, struct db *db, const struct config *cfg)
+{
+	memset(e, 0, sizeof *e);
+	e->db = db;
+	e->cfg = cfg;
+	if (ingest_open(&e->in, db) < 0 || actions_open(&e->actions, db) < 0)
+		goto fail;
+	e->changes = db_prepare(db, "SELECT seq, pupil FROM changes WHERE seq > ? ORDER BY seq "
+				    "LIMIT ?");
+	e->facts = db_prepare(db, "SELECT p.upn, p.urn, p.year_group, p.social_worker, p.sen, "
+				  "p.fsm, s.la_code, s.trust_id FROM pupils p JOIN schools s ON "
+				  "s.urn = p.urn WHERE p.id = ?");
+	e->params = db_prepare(db, "SELECT name, value FROM params WHERE org = ?");
+	e->cursor_get = db_prepare(db, "SELECT value FROM meta WHERE key = 'evaluated_seq'");
+	e->cursor_set = db_prepare(db, "INSERT INTO meta(key, value) VALUES ('evaluated_seq', ?) "
+				       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	e->prune = db_prepare(db, "DELETE FROM changes WHERE seq < ?");
+	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set || !e->prune)
+		goto fail;
+	return 0;
+fail:
+	engine_close(e);
+	return -1;
+}
+
+void engine_close(struct engine *e)
+{
+	for (int i = 0; i < e->npolicies; i++) {
+		policy_free(e->policies[i]);
+		free(e->policies[i]);
+	}
+	free(e->policies);
+	sqlite3_stmt *st[] = { e->changes,    e->facts,	     e->params,
+			       e->cursor_get, e->cursor_set, e->prune };
+	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
+		sqlite3_finalize(st[i]);
+	if (e->in.db)
+		ingest_close(&e->in);
+	if (e->actions.db)
+		actions_close(&e->actions);
+	memset(e, 0, sizeof *e);
+}
+
+/* Thresholds from `rollcall params`, within the policy's bounds. */
+static int apply_params(struct engine *e, struct policy *p)
+{
+	for (int i = 0; i < p->nparams; i++)
+		p->params[i].value = p->params[i].def;
+	sqlite3_bind_text(e->params, 1, p->org, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(e->params)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(e->params, 0);
+		double v = sqlite3_column_double(e->params, 1);
+		int i = policy_param(p, name);
+		if (i < 0)
+			continue; /* a param the policy no longer declares */
+		if (v < p->params[i].min || v > p->params[i].max) {
+			char value[32];
+			snprintf(value, sizeof value, "%g", v);
+			log_event(LOG_WARN, "param outside the policy's bounds: using the default",
+				  "org", p->org, "param", name, "value", value, NULL);
+			continue;
+		}
+		p->params[i].value = v;
+	}
+	sqlite3_reset(e->params);
+	return rc == SQLITE_DONE ? 0 : db_fail(e->db, "reading params");
+}
+
+static int by_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Run the policies covering one pupil. Returns 0, or -1 on a database error. */
+static int evaluate(struct engine *e, uint32_t pupil, struct history *h, struct batch_stats *st)
+{
+	sqlite3_stmt *f = e->facts;
+	sqlite3_bind_int64(f, 1, pupil);
+	int rc = sqlite3_step(f);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(f);
+		return rc == SQLITE_DONE ? 0 : db_fail(e->db, "reading a pupil");
+	}
+	struct pupil_view v = {
+		.id = pupil,
+		.upn = (const char *)sqlite3_column_text(f, 0),
+		.urn = sqlite3_column_int(f, 1),
+		.year_group = (const char *)sqlite3_column_text(f, 2),
+		.social_worker = sqlite3_column_int(f, 3),
+		.sen = *(const char *)sqlite3_column_text(f, 4),
+		.fsm = sqlite3_column_int(f, 5),
+		.la_code = (const char *)sqlite3_column_text(f, 6),
+		.trust_id = (const char *)sqlite3_column_text(f, 7),
+		.h = h,
+	};
+	struct registers *reg = &e->in.reg;
+	int year = reg->nyears ? reg->years[reg->nyears - 1] : 0;
+	if (register_history(reg, pupil, year, h) < 0) {
+		sqlite3_reset(f);
+		return -1;
+	}
+	char org[24];
+	for (int k = 0; k < 2; k++) {
+		if (k == 1 && !v.trust_id)
+			break;
+		snprintf(org, sizeof org, k == 0 ? "la:%s" : "trust:%s",
+			 k == 0 ? v.la_code : v.trust_id);
+		struct policy *p = engine_policy(e, org);
+		if (!p)
+			continue;
+		char err[4096];
+		long before = e->actions.recorded;
+		st->calls++;
+		rc = policy_evaluate(p, &v, &e->actions, err, sizeof err);
+		st->actions += e->actions.recorded - before;
+		if (rc == -2) {
+			sqlite3_reset(f);
+			return -1;
+		}
+		if (rc < 0) {
+			st->errors++;
+			if (p->errors++ == 0)
+				log_event(LOG_ERROR, "policy error", "org", p->org, "file", p->path,
+					  "pupil", v.upn, "error", err, NULL);
+		}
+	}
+	st->pupils++;
+	sqlite3_reset(f);
+	return 0;
+}
+
+static int set_cursor(struct engine *e, long long seq)
+{
+	sqlite3_bind_int64(e->cursor_set, 1, seq);
+	int rc = sqlite3_step(e->cursor_set);
+	sqlite3_reset(e->cursor_set);
+	sqlite3_bind_int64(e->prune, 1, seq);
+	int rc2 = sqlite3_step(e->prune);
+	sqlite3_reset(e->prune);
+	return rc == SQLITE_DONE && rc2 == SQLITE_DONE ? 0 : db_fail(e->db, "moving the cursor");
+}
+
+int engine_batch(struct engine *e, struct batch_stats *st)
+{
+	double t0 = now();
+	uint32_t *pupils = NULL;
+	struct history h = { 0 };
+	long long cursor = 0, last = 0;
+	size_t n = 0, cap = 0;
+
+	memset(st, 0, sizeof *st);
+	if (db_begin(e->db) < 0)
+		return -1;
+	long taken = ingest_incoming(&e->in, ENGINE_BATCH_ROWS, &st->rejected);
+	if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0))
+		goto fail;
+	st->marks = taken - st->rejected;
+
+	if (sqlite3_step(e->cursor_get) == SQLITE_ROW)
+		cursor = sqlite3_column_int64(e->cursor_get, 0);
+	sqlite3_reset(e->cursor_get);
+	last = cursor;
+	sqlite3_bind_int64(e->changes, 1, cursor);
+	sqlite3_bind_int(e->changes, 2, ENGINE_BATCH_PUPILS);
+	int rc;
+	while ((rc = sqlite3_step(e->changes)) == SQLITE_ROW) {
+		if (n == cap)
+			pupils = xrealloc(pupils, (cap = cap ? cap * 2 : 1024) * sizeof *pupils);
+		last = sqlite3_column_int64(e->changes, 0);
+		pupils[n++] = (uint32_t)sqlite3_column_int64(e->changes, 1);
+	}
+	sqlite3_reset(e->changes);
+	if (rc != SQLITE_DONE) {
+		db_fail(e->db, "reading changes");
+		goto fail;
+	}
+	if (taken == 0 && n == 0) {
+		db_rollback(e->db);
+		return 0;
+	}
+
+	for (int i = 0; i < e->npolicies; i++) {
+		e->policies[i]->errors = e->policies[i]->logs = 0;
+		if (apply_params(e, e->policies[i]) < 0)
+			goto fail;
+	}
+	/* each pupil once, in id order (which is also register order) */
+	qsort(pupils, n, sizeof *pupils, by_id);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && pupils[i] == pupils[i - 1])
+			continue;
+		if (evaluate(e, pupils[i], &h, st) < 0)
+			goto fail;
+	}
+	if (n && set_cursor(e, last) < 0)
+		goto fail;
+	if (db_commit(e->db) < 0)
+		goto fail;
+	for (int i = 0; i < e->npolicies; i++) {
+		struct policy *p = e->policies[i];
+		if (p->errors > 1) {
+			char more[32];
+			snprintf(more, sizeof more, "%ld", p->errors - 1);
+			log_event(LOG_WARN, "more policy errors in this batch", "org", p->org,
+				  "file", p->path, "count", more, NULL);
+		}
+	}
+	free(pupils);
+	history_free(&h);
+	st->seconds = now() - t0;
+	return 1;
+fail:
+	free(pupils);
+	history_free(&h);
+	db_rollback(e->db);
+	return -1;
+}

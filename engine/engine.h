@@ -1,0 +1,54 @@
+/*
+ * engine.h — the evaluation side of `rollcall run`: take rows from incoming,
+ * store them, and run every policy that covers each pupil whose marks
+ * changed. One batch is one transaction: marks, rejects, actions, case
+ * changes and the evaluation cursor commit together or not at all, so a
+ * crash at any moment neither loses an action nor records one twice.
+ */
+#ifndef ROLLCALL_ENGINE_H
+#define ROLLCALL_ENGINE_H
+
+#include "actions.h"
+#include "config.h"
+#include "ingest.h"
+#include "policy.h"
+
+#define ENGINE_BATCH_ROWS   100000 /* incoming rows per batch */
+#define ENGINE_BATCH_PUPILS 50000  /* pupils evaluated per batch */
+
+struct batch_stats {
+	long marks, rejected, pupils, calls, actions, errors;
+	double seconds;
+};
+
+struct engine {
+	struct db *db;
+	const struct config *cfg;
+	struct policy **policies; /* sorted by org; never moved once loaded (the
+				   * Lua state points into its struct policy) */
+	int npolicies;
+	struct ingest in;
+	struct actions actions;
+	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune;
+};
+
+/* Called for each policy that fails to load: path and "FILE:LINE: reason". */
+typedef void (*policy_error_fn)(const char *path, const char *err);
+
+/* Load the policies named in files (or, if nfiles is 0, every *.lua in the
+ * config's policies directory). A policy that fails, or that names an org
+ * an earlier file (in name order) already has, is reported and left out.
+ * Returns the number left out, or -1 if the directory cannot be read. */
+int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error);
+
+int engine_open(struct engine *e, struct db *db, const struct config *cfg);
+void engine_close(struct engine *e);
+
+/* The loaded policy for org, or NULL. */
+struct policy *engine_policy(struct engine *e, const char *org);
+
+/* One batch. Returns 1 if it did any work, 0 if there was nothing to do,
+ * -1 on a database error (the batch is rolled back). */
+int engine_batch(struct engine *e, struct batch_stats *st);
+
+#endif

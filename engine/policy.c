@@ -1,0 +1,785 @@
+/*
+ * policy.c — loading a policy and calling it for a pupil.
+ *
+ * A policy's state is built once at load (sandbox.c) and reused for every
+ * pupil; nothing of one pupil survives into the next because `p` is a fresh
+ * userdata whose link to the engine is cut when on_pupil returns. Actions
+ * and helpers are C closures whose upvalue is the struct policy.
+ */
+#include "policy.h"
+
+#include "date.h"
+#include "log.h"
+#include "luajson.h"
+#include "upn.h"
+#include "util.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal" };
+
+#define PUPIL_META     "rollcall.pupil"
+#define SEEN_MAX       8   /* windows kept as default evidence */
+#define LOGS_PER_BATCH 100 /* log() lines per policy per batch */
+
+struct policy_run {
+	struct policy *policy;
+	struct pupil_view *view;
+	struct actions *actions;
+	int today;
+	int streaks_done, absent_days, unauthorised_days;
+	int nseen;
+	struct {
+		char spec[40];
+		struct figures f;
+	} seen[SEEN_MAX];
+	int db_failed;
+};
+
+struct pupil_ud {
+	struct policy_run *run; /* NULL once on_pupil has returned */
+};
+
+static struct policy *policy_up(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* The run a pupil argument belongs to; raises if p is not this call's pupil. */
+static struct policy_run *check_pupil(lua_State *L, int idx)
+{
+	struct pupil_ud *ud = luaL_checkudata(L, idx, PUPIL_META);
+	if (!ud->run)
+		luaL_error(L, "a pupil can only be used during the on_pupil call it was given to");
+	return ud->run;
+}
+
+static struct policy_run *current_run(lua_State *L, const char *fn)
+{
+	struct policy *p = policy_up(L);
+	if (!p->run)
+		luaL_error(L, "%s() can only be called from on_pupil", fn);
+	return p->run;
+}
+
+int policy_org_valid(const char *org)
+{
+	if (strncmp(org, "la:", 3) == 0)
+		return la_code_valid(org + 3, (int)strlen(org + 3));
+	if (strncmp(org, "trust:", 6) == 0)
+		return trust_id_valid(org + 6, (int)strlen(org + 6));
+	return 0;
+}
+
+int policy_param(const struct policy *p, const char *name)
+{
+	for (int i = 0; i < p->nparams; i++)
+		if (strcmp(p->params[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- policy{...}: the declaration ---- */
+
+static const char *opt_string(lua_State *L, int t, const char *key, int required)
+{
+	lua_getfield(L, t, key);
+	const char *s = NULL;
+	if (lua_type(L, -1) == LUA_TSTRING)
+		s = lua_tostring(L, -1);
+	else if (!lua_isnil(L, -1) || required)
+		luaL_error(L, "policy{}: %s must be a string", key);
+	lua_pop(L, 1); /* the string stays alive in the declaration table */
+	return s;
+}
+
+static double num_field(lua_State *L, int t, const char *param, const char *key)
+{
+	lua_getfield(L, t, key);
+	if (lua_type(L, -1) != LUA_TNUMBER)
+		luaL_error(L, "policy{}: params.%s.%s must be a number", param, key);
+	double v = lua_tonumber(L, -1);
+	lua_pop(L, 1);
+	if (!isfinite(v))
+		luaL_error(L, "policy{}: params.%s.%s must be finite", param, key);
+	return v;
+}
+
+/* Every key of table t must be one of names (NULL-terminated). */
+static void only_keys(lua_State *L, int t, const char *const *names, const char *where)
+{
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		lua_pop(L, 1);
+		int ok = 0;
+		if (lua_type(L, -1) == LUA_TSTRING)
+			for (int i = 0; names[i]; i++)
+				ok |= strcmp(lua_tostring(L, -1), names[i]) == 0;
+		if (!ok)
+			luaL_error(L, "%s: unknown key '%s'", where, luaL_tolstring(L, -1, NULL));
+	}
+}
+
+static int valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static void declare_params(lua_State *L, struct policy *p, int t)
+{
+	static const char *const keys[] = { "default", "min", "max", "doc", NULL };
+	lua_getfield(L, t, "params");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L,
+			   "policy{}: params must be a table of name = {default, min, max, doc}");
+	int params = lua_gettop(L);
+	int n = 0;
+	lua_pushnil(L);
+	while (lua_next(L, params)) {
+		lua_pop(L, 1);
+		n++;
+	}
+	p->params = xcalloc((size_t)n + 1, sizeof *p->params);
+	lua_pushnil(L);
+	while (lua_next(L, params)) {
+		if (lua_type(L, -2) != LUA_TSTRING || !valid_name(lua_tostring(L, -2), 47))
+			luaL_error(L, "policy{}: param names are lower-case letters, digits and _");
+		const char *name = lua_tostring(L, -2);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "policy{}: params.%s must be {default=, min=, max=, doc=}",
+				   name);
+		int d = lua_gettop(L);
+		char where[80];
+		snprintf(where, sizeof where, "policy{}: params.%s", name);
+		only_keys(L, d, keys, where);
+		struct param *q = &p->params[p->nparams++];
+		snprintf(q->name, sizeof q->name, "%s", name);
+		q->def = num_field(L, d, name, "default");
+		q->min = num_field(L, d, name, "min");
+		q->max = num_field(L, d, name, "max");
+		lua_getfield(L, d, "doc");
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "policy{}: params.%s.doc must say what the threshold does",
+				   name);
+		q->doc = xstrdup(lua_tostring(L, -1));
+		lua_pop(L, 2);
+		if (q->min > q->max)
+			luaL_error(L, "policy{}: params.%s: min %g is above max %g", name, q->min,
+				   q->max);
+		if (q->def < q->min || q->def > q->max)
+			luaL_error(L, "policy{}: params.%s: default %g is outside %g..%g", name,
+				   q->def, q->min, q->max);
+		q->value = q->def;
+	}
+	lua_pop(L, 1);
+}
+
+static int api_policy(lua_State *L)
+{
+	static const char *const keys[] = { "org", "name", "endpoints", "params", NULL };
+	struct policy *p = policy_up(L);
+	if (p->line)
+		return luaL_error(L, "policy{} may be declared only once (first on line %d)",
+				  p->line);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	only_keys(L, 1, keys, "policy{}");
+	lua_Debug ar;
+	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+		p->line = ar.currentline > 0 ? ar.currentline : 1;
+
+	const char *org = opt_string(L, 1, "org", 1);
+	if (!policy_org_valid(org) || strlen(org) >= sizeof p->org)
+		return luaL_error(L,
+				  "policy{}: org \"%s\" must be la:NNN (3 digits) or trust:ID "
+				  "(1-16 letters or digits)",
+				  org);
+	snprintf(p->org, sizeof p->org, "%s", org);
+	const char *name = opt_string(L, 1, "name", 1);
+	if (!*name || !text_clean(name, (int)strlen(name)))
+		return luaL_error(L, "policy{}: name must be non-empty text");
+	p->name = xstrdup(name);
+
+	lua_getfield(L, 1, "endpoints");
+	if (!lua_isnil(L, -1)) {
+		if (!lua_istable(L, -1))
+			return luaL_error(L,
+					  "policy{}: endpoints must be a table of role = endpoint");
+		int t = lua_gettop(L);
+		lua_pushnil(L);
+		while (lua_next(L, t)) {
+			const char *role =
+				lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+			int r = -1;
+			for (int i = 0; i < POLICY_ROLES; i++)
+				if (strcmp(role, policy_roles[i]) == 0)
+					r = i;
+			if (r < 0)
+				return luaL_error(L,
+						  "policy{}: unknown endpoint role '%s' (roles are "
+						  "alert, referral, legal)",
+						  role);
+			if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
+				return luaL_error(L, "policy{}: endpoints.%s must name an endpoint",
+						  role);
+			free(p->endpoint[r]);
+			p->endpoint[r] = xstrdup(lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	declare_params(L, p, 1);
+	return 0;
+}
+
+/* ---- the pupil ---- */
+
+static void push_figures(lua_State *L, const struct figures *f)
+{
+	char d[11];
+	lua_createtable(L, 0, 12);
+	static const struct {
+		const char *name;
+		size_t offset;
+	} counts[] = {
+		{ "possible", offsetof(struct figures, possible) },
+		{ "present", offsetof(struct figures, present) },
+		{ "aea", offsetof(struct figures, aea) },
+		{ "authorised", offsetof(struct figures, authorised) },
+		{ "unauthorised", offsetof(struct figures, unauthorised) },
+		{ "late", offsetof(struct figures, late) },
+		{ "not_counted", offsetof(struct figures, not_counted) },
+	};
+	for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+		lua_pushinteger(L, *(const int *)((const char *)f + counts[i].offset));
+		lua_setfield(L, -2, counts[i].name);
+	}
+	lua_pushnumber(L, f->rate);
+	lua_setfield(L, -2, "rate");
+	lua_pushnumber(L, f->absence_rate);
+	lua_setfield(L, -2, "absence_rate");
+	if (f->from >= 0) {
+		lua_pushstring(L, date_format(f->from, d));
+		lua_setfield(L, -2, "from");
+		lua_pushstring(L, date_format(f->to, d));
+		lua_setfield(L, -2, "to");
+	}
+	lua_newtable(L);
+	for (int c = 1; c <= CODES_COUNT; c++)
+		if (f->codes[c]) {
+			lua_pushinteger(L, f->codes[c]);
+			lua_setfield(L, -2, codes_get(c)->text);
+		}
+	lua_setfield(L, -2, "codes");
+}
+
+/* p:window{ sessions = N | school_weeks = N | days = N | since = DATE |
+ * academic_year = true } */
+static int pupil_window(lua_State *L)
+{
+	static const char *const kinds[] = { "sessions", "school_weeks", "days", "since",
+					     "academic_year" };
+	struct policy_run *run = check_pupil(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	struct window w = { 0 };
+	int found = 0;
+	char spec[40] = "";
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		int k = -1;
+		for (int i = 0; i < 5 && lua_type(L, -2) == LUA_TSTRING; i++)
+			if (strcmp(lua_tostring(L, -2), kinds[i]) == 0)
+				k = i;
+		if (k < 0 || found++)
+			return luaL_error(L,
+					  "p:window{}: give exactly one of sessions, school_weeks, "
+					  "days, since or academic_year");
+		w.kind = (enum window_kind)k;
+		if (w.kind == WINDOW_SINCE) {
+			size_t len;
+			const char *s =
+				lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : "";
+			if ((w.since = date_parse(s, (int)strlen(s))) < 0)
+				return luaL_error(
+					L, "p:window{}: since must be a date \"YYYY-MM-DD\"");
+			snprintf(spec, sizeof spec, "since=%s", s);
+		} else if (w.kind == WINDOW_ACADEMIC_YEAR) {
+			if (lua_toboolean(L, -1) != 1 || lua_type(L, -1) != LUA_TBOOLEAN)
+				return luaL_error(L, "p:window{}: academic_year must be true");
+			snprintf(spec, sizeof spec, "academic_year");
+		} else {
+			lua_Integer n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+			if (n < 1 || n > 100000)
+				return luaL_error(L, "p:window{}: %s must be a whole number from 1",
+						  kinds[k]);
+			w.n = (int)n;
+			snprintf(spec, sizeof spec, "%s=%d", kinds[k], w.n);
+		}
+		lua_pop(L, 1);
+	}
+	if (!found)
+		return luaL_error(L,
+				  "p:window{}: give one of sessions, school_weeks, days, since or "
+				  "academic_year");
+	struct figures f;
+	if (stats_window(run->view->h, &w, &f) < 0)
+		return luaL_error(L, "p:window{}: cannot read the pupil's history");
+	int i = 0;
+	while (i < run->nseen && strcmp(run->seen[i].spec, spec) != 0)
+		i++;
+	if (i == run->nseen && i < SEEN_MAX) {
+		snprintf(run->seen[i].spec, sizeof run->seen[i].spec, "%s", spec);
+		run->seen[i].f = f;
+		run->nseen++;
+	}
+	push_figures(L, &f);
+	return 1;
+}
+
+static void load_streaks(lua_State *L, struct policy_run *run)
+{
+	if (run->streaks_done)
+		return;
+	if (stats_consecutive(run->view->h, &run->absent_days, &run->unauthorised_days) < 0)
+		luaL_error(L, "cannot read the pupil's history");
+	run->streaks_done = 1;
+}
+
+static void push_case(lua_State *L, struct policy_run *run)
+{
+	struct pupil_case c;
+	char d[11];
+	int rc = actions_case(run->actions, run->policy->org, run->view->id, &c);
+	if (rc < 0) {
+		run->db_failed = 1;
+		luaL_error(L, "cannot read the pupil's case");
+	}
+	if (rc == 0) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, c.stage);
+	lua_setfield(L, -2, "stage");
+	lua_pushstring(L, date_format(c.opened, d));
+	lua_setfield(L, -2, "opened");
+	lua_pushboolean(L, c.referral_open);
+	lua_setfield(L, -2, "referral_open");
+	lua_createtable(L, c.nsteps, 0);
+	for (int i = 0; i < c.nsteps; i++) {
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, c.steps[i].step);
+		lua_setfield(L, -2, "step");
+		lua_pushstring(L, date_format(c.steps[i].date, d));
+		lua_setfield(L, -2, "date");
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "steps");
+}
+
+static int pupil_index(lua_State *L)
+{
+	struct policy_run *run = check_pupil(L, 1);
+	const struct pupil_view *v = run->view;
+	const char *key = luaL_checkstring(L, 2);
+	char d[11];
+	if (!strcmp(key, "upn"))
+		lua_pushstring(L, v->upn);
+	else if (!strcmp(key, "urn")) {
+		snprintf(d, sizeof d, "%06d", v->urn);
+		lua_pushstring(L, d);
+	} else if (!strcmp(key, "la_code"))
+		lua_pushstring(L, v->la_code);
+	else if (!strcmp(key, "trust_id")) {
+		if (v->trust_id)
+			lua_pushstring(L, v->trust_id);
+		else
+			lua_pushnil(L);
+	} else if (!strcmp(key, "year_group"))
+		lua_pushstring(L, v->year_group);
+	else if (!strcmp(key, "social_worker"))
+		lua_pushboolean(L, v->social_worker);
+	else if (!strcmp(key, "fsm"))
+		lua_pushboolean(L, v->fsm);
+	else if (!strcmp(key, "sen"))
+		lua_pushlstring(L, &v->sen, 1);
+	else if (!strcmp(key, "window"))
+		lua_pushcfunction(L, pupil_window);
+	else if (!strcmp(key, "consecutive_absent_days") ||
+		 !strcmp(key, "consecutive_unauthorised_days")) {
+		load_streaks(L, run);
+		lua_pushinteger(L, key[12] == 'a' ? run->absent_days : run->unauthorised_days);
+	} else if (!strcmp(key, "last")) {
+		int day, session, code;
+		if (!stats_latest(v->h, &day, &session, &code)) {
+			lua_pushnil(L);
+			return 1;
+		}
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, date_format(day, d));
+		lua_setfield(L, -2, "date");
+		lua_pushstring(L, session ? "PM" : "AM");
+		lua_setfield(L, -2, "session");
+		lua_pushstring(L, codes_get(code)->text);
+		lua_setfield(L, -2, "code");
+	} else if (!strcmp(key, "case"))
+		push_case(L, run);
+	else
+		return luaL_error(L, "the pupil has no field '%s'", key);
+	return 1;
+}
+
+static int pupil_newindex(lua_State *L)
+{
+	return luaL_error(L, "the pupil is read-only");
+}
+
+static int pupil_tostring(lua_State *L)
+{
+	struct pupil_ud *ud = luaL_checkudata(L, 1, PUPIL_META);
+	lua_pushfstring(L, "pupil %s", ud->run ? ud->run->view->upn : "(gone)");
+	return 1;
+}
+
+/* ---- actions ---- */
+
+static const char *const severities[] = { "low", "medium", "high", "urgent", NULL };
+
+/* Build the request from opts (at index idx, may be nil) and record it. */
+static int act(lua_State *L, enum action_type type, const char *kind, int idx)
+{
+	static const char *const keys[] = { "severity",
+					    "message",
+					    "reason",
+					    "evidence",
+					    "data",
+					    "cooldown_days",
+					    "support_inappropriate",
+					    NULL };
+	struct policy_run *run = check_pupil(L, 1);
+	struct policy *p = run->policy;
+	struct action_request r = {
+		.org = p->org,
+		.policy = p->file,
+		.policy_sha256 = p->sha256,
+		.pupil = run->view->id,
+		.type = type,
+		.kind = kind,
+		.severity = "medium",
+		.cooldown_days = COOLDOWN_DEFAULT,
+		.date = run->today,
+	};
+	json_t *evidence = NULL, *data = NULL;
+	char why[256];
+
+	if (!lua_isnoneornil(L, idx)) {
+		luaL_checktype(L, idx, LUA_TTABLE);
+		only_keys(L, idx, keys, action_names[type]);
+		lua_getfield(L, idx, "severity");
+		if (!lua_isnil(L, -1))
+			r.severity = severities[luaL_checkoption(L, -1, NULL, severities)];
+		lua_getfield(L, idx, "message");
+		lua_getfield(L, idx, "reason");
+		for (int i = -2; i <= -1; i++)
+			if (!lua_isnil(L, i) && lua_type(L, i) != LUA_TSTRING)
+				return luaL_error(L, "%s: message and reason must be strings",
+						  action_names[type]);
+		r.message = lua_tostring(L, -2) ? lua_tostring(L, -2) : lua_tostring(L, -1);
+		if (r.message && strlen(r.message) > 2000)
+			return luaL_error(L, "%s: message longer than 2000 bytes",
+					  action_names[type]);
+		lua_getfield(L, idx, "cooldown_days");
+		if (!lua_isnil(L, -1)) {
+			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+			    lua_tointeger(L, -1) > 3650)
+				return luaL_error(L,
+						  "%s: cooldown_days must be a whole number 0-3650",
+						  action_names[type]);
+			r.cooldown_days = (int)lua_tointeger(L, -1);
+		}
+		lua_getfield(L, idx, "support_inappropriate");
+		if (!lua_isnil(L, -1) && type != ACTION_LEGAL_STEP)
+			return luaL_error(L, "%s: support_inappropriate is for legal steps",
+					  action_names[type]);
+		r.support_inappropriate = lua_toboolean(L, -1);
+		/* Fetch both before encoding: nothing may raise while C holds JSON. */
+		lua_getfield(L, idx, "evidence");
+		lua_getfield(L, idx, "data");
+		if (!lua_isnil(L, -2) && !(evidence = luajson_encode(L, -2, why, sizeof why)))
+			return luaL_error(L, "%s: evidence: %s", action_names[type], why);
+		if (!lua_isnil(L, -1) && !(data = luajson_encode(L, -1, why, sizeof why))) {
+			json_decref(evidence);
+			return luaL_error(L, "%s: data: %s", action_names[type], why);
+		}
+	}
+	if (!evidence) { /* by default, the windows the policy read, and the streaks */
+		evidence = json_object();
+		for (int i = 0; i < run->nseen; i++)
+			json_object_set_new(evidence, run->seen[i].spec,
+					    stats_figures_json(&run->seen[i].f));
+		if (run->streaks_done) {
+			json_object_set_new(evidence, "consecutive_absent_days",
+					    json_integer(run->absent_days));
+			json_object_set_new(evidence, "consecutive_unauthorised_days",
+					    json_integer(run->unauthorised_days));
+		}
+	}
+	char *evidence_text = json_dumps(evidence, JSON_COMPACT | JSON_SORT_KEYS);
+	char *data_text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(evidence);
+	json_decref(data);
+	r.evidence = evidence_text;
+	r.data = data_text;
+	int rc = actions_record(run->actions, &r, why, sizeof why);
+	free(evidence_text);
+	free(data_text);
+	if (rc < 0) {
+		run->db_failed = 1;
+		return luaL_error(L, "%s: could not be recorded (database error)",
+				  action_names[type]);
+	}
+	if (rc == 0 && why[0])
+		log_event(LOG_INFO, "action refused", "org", p->org, "file", p->path, "action",
+			  action_names[type], "kind", kind, "pupil", run->view->upn, "why", why,
+			  NULL);
+	lua_pushboolean(L, rc == 1);
+	return 1;
+}
+
+static int valid_kind(const char *s)
+{
+	return valid_name(s, 64);
+}
+
+static int api_alert(lua_State *L)
+{
+	current_run(L, "alert");
+	const char *kind = luaL_checkstring(L, 2);
+	if (!valid_kind(kind))
+		return luaL_error(L, "alert: kind '%s' must be lower-case letters, digits and _",
+				  kind);
+	return act(L, ACTION_ALERT, kind, 3);
+}
+
+static int api_refer_mentor(lua_State *L)
+{
+	current_run(L, "refer_mentor");
+	return act(L, ACTION_REFERRAL, "mentor", 2);
+}
+
+static int api_legal_step(lua_State *L)
+{
+	current_run(L, "legal_step");
+	const char *step = luaL_checkstring(L, 2);
+	if (actions_legal_step(step) < 0)
+		return luaL_error(L,
+				  "legal_step: '%s' is not a step (letter, meeting, "
+				  "attendance_contract, notice_to_improve, penalty_notice, "
+				  "education_supervision_order, school_attendance_order, "
+				  "prosecution)",
+				  step);
+	return act(L, ACTION_LEGAL_STEP, legal_steps[actions_legal_step(step)], 3);
+}
+
+static int api_close_case(lua_State *L)
+{
+	struct policy_run *run = current_run(L, "close_case");
+	check_pupil(L, 1);
+	const char *reason = luaL_optstring(L, 2, NULL);
+	int rc = actions_close_case(run->actions, run->policy->org, run->view->id, run->today,
+				    reason);
+	if (rc < 0) {
+		run->db_failed = 1;
+		return luaL_error(L, "close_case: database error");
+	}
+	lua_pushboolean(L, rc);
+	return 1;
+}
+
+static int api_param(lua_State *L)
+{
+	struct policy *p = policy_up(L);
+	const char *name = luaL_checkstring(L, 1);
+	int i = policy_param(p, name);
+	if (i < 0)
+		return luaL_error(L, "param '%s' is not declared in policy{ params = ... }", name);
+	lua_pushnumber(L, p->params[i].value);
+	return 1;
+}
+
+static int api_today(lua_State *L)
+{
+	char d[11];
+	struct policy_run *run = current_run(L, "today");
+	lua_pushstring(L, date_format(run->today, d));
+	return 1;
+}
+
+static int api_log(lua_State *L)
+{
+	struct policy *p = policy_up(L);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= lua_gettop(L); i++) {
+		if (i > 1)
+			luaL_addchar(&b, ' ');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	if (++p->logs <= LOGS_PER_BATCH)
+		log_event(LOG_INFO, "policy log", "org", p->org, "file", p->path, "text",
+			  lua_tostring(L, -1), NULL);
+	return 0;
+}
+
+/* ---- loading ---- */
+
+static void sha256_hex(const char *text, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < n && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int policy_load(struct policy *p, const char *path, const char *scripts_dir, size_t memory_limit,
+		long instruction_limit, char *err, size_t errlen)
+{
+	static const luaL_Reg api[] = {
+		{ "policy", api_policy },
+		{ "alert", api_alert },
+		{ "refer_mentor", api_refer_mentor },
+		{ "legal_step", api_legal_step },
+		{ "close_case", api_close_case },
+		{ "param", api_param },
+		{ "today", api_today },
+		{ "log", api_log },
+		{ NULL, NULL },
+	};
+	size_t len;
+	memset(p, 0, sizeof *p);
+	p->on_pupil = LUA_NOREF;
+	p->path = xstrdup(path);
+	const char *slash = strrchr(path, '/');
+	p->file = xstrdup(slash ? slash + 1 : path);
+	char *text = sandbox_read_file(path, POLICY_FILE_MAX, &len, err, errlen);
+	if (!text)
+		goto fail;
+	sha256_hex(text, len, p->sha256);
+	if (sandbox_open(&p->sb, scripts_dir, memory_limit, instruction_limit, err, errlen) < 0) {
+		free(text);
+		goto fail;
+	}
+	lua_State *L = p->sb.L;
+	luaL_newmetatable(L, PUPIL_META);
+	lua_pushcfunction(L, pupil_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, pupil_newindex);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, pupil_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pushliteral(L, "pupil");
+	lua_setfield(L, -2, "__metatable"); /* getmetatable(p) cannot reach the C functions */
+	lua_pop(L, 1);
+	lua_pushglobaltable(L);
+	lua_pushlightuserdata(L, p);
+	luaL_setfuncs(L, api, 1);
+	lua_pop(L, 1);
+
+	char chunk[4200];
+	snprintf(chunk, sizeof chunk, "@%s", path);
+	int rc = sandbox_run(&p->sb, chunk, text, len, err, errlen);
+	free(text);
+	if (rc < 0)
+		goto fail;
+	if (!p->line) {
+		snprintf(err, errlen,
+			 "%s:1: no policy{...} declaration (org, name, endpoints, params)", path);
+		goto fail;
+	}
+	lua_pushglobaltable(L);
+	lua_pushliteral(L, "on_pupil");
+	lua_rawget(L, -2);
+	if (!lua_isfunction(L, -1)) {
+		snprintf(err, errlen, "%s:%d: the policy defines no function on_pupil(p)", path,
+			 p->line);
+		lua_pop(L, 2);
+		goto fail;
+	}
+	p->on_pupil = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+	return 0;
+fail:
+	policy_free(p);
+	return -1;
+}
+
+void policy_free(struct policy *p)
+{
+	if (p->sb.L)
+		sandbox_close(&p->sb);
+	for (int i = 0; i < p->nparams; i++)
+		free(p->params[i].doc);
+	free(p->params);
+	for (int i = 0; i < POLICY_ROLES; i++)
+		free(p->endpoint[i]);
+	free(p->name);
+	free(p->path);
+	free(p->file);
+	memset(p, 0, sizeof *p);
+}
+
+/* ---- evaluation ---- */
+
+static uint64_t seed_of(const struct policy *p, const char *upn, int day)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+	for (const char *s = p->sha256; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211u;
+	for (const char *s = upn; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211u;
+	return (h ^ (uint64_t)day) * 1099511628211u;
+}
+
+int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, char *err,
+		    size_t errlen)
+{
+	int day, session, code;
+	if (!stats_latest(v->h, &day, &session, &code))
+		return 0; /* no marks: nothing to judge */
+	struct policy_run run = { .policy = p, .view = v, .actions = a, .today = day };
+	lua_State *L = p->sb.L;
+	sandbox_seed(&p->sb, seed_of(p, v->upn, day));
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_pupil);
+	struct pupil_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
+	ud->run = &run;
+	luaL_setmetatable(L, PUPIL_META);
+	lua_pushvalue(L, -1);
+	int ref = luaL_ref(L, LUA_REGISTRYINDEX); /* to cut the link after the call */
+	p->run = &run;
+	int rc = sandbox_call(&p->sb, 1, 0, err, errlen);
+	p->run = NULL;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	((struct pupil_ud *)lua_touserdata(L, -1))->run = NULL;
+	lua_pop(L, 1);
+	luaL_unref(L, LUA_REGISTRYINDEX, ref);
+	if (run.db_failed)
+		return -2;
+	return rc;
+}

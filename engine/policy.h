@@ -1,0 +1,74 @@
+/*
+ * policy.h — one organisation's policy: a Lua file that declares itself with
+ * policy{...} and defines on_pupil(p), run in its own sandbox.
+ *
+ * The Lua API (SPEC.md section 4, docs/POLICIES.md): the pupil `p` is a
+ * read-only userdata over the C figures; p:window{...} returns a fresh table;
+ * alert, refer_mentor and legal_step go to actions.c, which applies the
+ * repeat rule and the national framework; param, today, log and close_case
+ * are helpers. Knows nothing of SQL or HTTP.
+ */
+#ifndef ROLLCALL_POLICY_H
+#define ROLLCALL_POLICY_H
+
+#include "actions.h"
+#include "sandbox.h"
+#include "stats.h"
+
+#define POLICY_ROLES 3
+extern const char *const policy_roles[POLICY_ROLES]; /* alert, referral, legal */
+
+struct param {
+	char name[48];
+	double value, def, min, max;
+	char *doc;
+};
+
+struct policy_run;
+
+struct policy {
+	char *path; /* as loaded: policies/salford.lua */
+	char *file; /* its base name, as actions record it */
+	char org[24];
+	char *name;
+	char *endpoint[POLICY_ROLES]; /* endpoint name per role, or NULL */
+	struct param *params;
+	int nparams;
+	char sha256[65];
+	int line; /* of the policy{...} declaration */
+	struct sandbox sb;
+	int on_pupil;		/* registry reference */
+	struct policy_run *run; /* the evaluation under way, if any */
+	long errors, logs;	/* in the current batch, for rate-limited logging */
+};
+
+/* What the engine knows of a pupil; p's fields come from here. */
+struct pupil_view {
+	uint32_t id;
+	const char *upn, *la_code, *trust_id, *year_group;
+	int urn, social_worker, fsm;
+	char sen;
+	struct history *h;
+};
+
+#define POLICY_FILE_MAX (1 << 20)
+
+/* Load and check the policy at path. Returns 0, or -1 with err as
+ * "FILE:LINE: reason". */
+int policy_load(struct policy *p, const char *path, const char *scripts_dir, size_t memory_limit,
+		long instruction_limit, char *err, size_t errlen);
+void policy_free(struct policy *p);
+
+/* Index of param name, or -1. */
+int policy_param(const struct policy *p, const char *name);
+
+/* Run on_pupil for v, recording actions through a. Returns 0; -1 if the
+ * policy failed (err holds the error and traceback); -2 if recording failed
+ * (a database error, already reported). */
+int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, char *err,
+		    size_t errlen);
+
+/* 1 if org is "la:" + 3 digits or "trust:" + a trust id. */
+int policy_org_valid(const char *org);
+
+#endif

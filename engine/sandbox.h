@@ -1,0 +1,53 @@
+/*
+ * sandbox.h — a Lua 5.4 state fit to run a council's policy.
+ *
+ * Built from an allow-list (sandbox.c): only the libraries and functions
+ * SPEC.md section 4 lists, text chunks only, `require` of text modules from
+ * the scripts directory only. Every state has a memory budget (a counting
+ * allocator) and every call an instruction budget (a count hook); once a call
+ * is over either budget, the script's own pcall cannot catch the stop.
+ * Reading an undefined global is an error naming it.
+ */
+#ifndef ROLLCALL_SANDBOX_H
+#define ROLLCALL_SANDBOX_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SANDBOX_MEMORY_DEFAULT	     (64u << 20) /* bytes per state */
+#define SANDBOX_INSTRUCTIONS_DEFAULT 10000000L	 /* per call */
+
+struct sandbox {
+	lua_State *L;
+	size_t memory, memory_limit;
+	long instructions, instruction_limit; /* for the running call */
+	int stopped;			      /* over a budget: nothing may catch it */
+	char *scripts_dir;
+};
+
+/* A new state with the allow-listed globals. Returns 0, or -1 with err. */
+int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limit,
+		 long instruction_limit, char *err, size_t errlen);
+void sandbox_close(struct sandbox *sb);
+
+/* The sandbox a state belongs to. */
+struct sandbox *sandbox_of(lua_State *L);
+
+/* Load text as a chunk named chunkname ("@path" for file:line messages) and
+ * run it under the budgets. Returns 0, or -1 with the error and traceback. */
+int sandbox_run(struct sandbox *sb, const char *chunkname, const char *text, size_t len, char *err,
+		size_t errlen);
+
+/* Call the function below nargs arguments on the stack under the budgets,
+ * with a traceback on error; leaves nresults results. Returns 0, or -1 with
+ * err (the stack is then as before the function was pushed). */
+int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t errlen);
+
+/* Seed math.random: each (policy, pupil, date) gets its own sequence. */
+void sandbox_seed(struct sandbox *sb, uint64_t seed);
+
+/* Read a whole file of at most limit bytes; NULL with err on failure. */
+char *sandbox_read_file(const char *path, size_t limit, size_t *len, char *err, size_t errlen);
+
+#endif
