@@ -178,12 +178,17 @@ static void declare_params(lua_State *L, struct policy *p, int t)
 				   name);
 		q->doc = xstrdup(lua_tostring(L, -1));
 		lua_pop(L, 2);
-		if (q->min > q->max)
-			luaL_error(L, "policy{}: params.%s: min %g is above max %g", name, q->min,
-				   q->max);
-		if (q->def < q->min || q->def > q->max)
-			luaL_error(L, "policy{}: params.%s: default %g is outside %g..%g", name,
-				   q->def, q->min, q->max);
+		/* luaL_error has no %g: format the numbers first */
+		char bounds[160];
+		if (q->min > q->max) {
+			snprintf(bounds, sizeof bounds, "min %g is above max %g", q->min, q->max);
+			luaL_error(L, "policy{}: params.%s: %s", name, bounds);
+		}
+		if (q->def < q->min || q->def > q->max) {
+			snprintf(bounds, sizeof bounds, "default %g is outside %g..%g", q->def, q->min,
+				 q->max);
+			luaL_error(L, "policy{}: params.%s: %s", name, bounds);
+		}
 		q->value = q->def;
 	}
 	lua_pop(L, 1);

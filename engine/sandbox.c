@@ -78,8 +78,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 	sb->instructions += HOOK_EVERY;
 	if (sb->stopped || sb->instructions > sb->instruction_limit) {
 		sb->stopped = 1;
-		luaL_error(L, "stopped: over the budget of %ld instructions",
-			   sb->instruction_limit);
+		luaL_error(L, "stopped: over the budget of %I instructions",
+			   (lua_Integer)sb->instruction_limit);
 	}
 }
 

@@ -1,0 +1,5 @@
+-- expect: undefined global 'collectgarbage'
+policy { org = "trust:TR00092", name = "hostile: collectgarbage" }
+function on_pupil(p)
+  collectgarbage("stop")
+end

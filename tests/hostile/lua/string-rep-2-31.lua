@@ -1,0 +1,6 @@
+-- expect: resulting string too large
+policy { org = "trust:TR00092", name = "hostile: string.rep of 2^31 bytes" }
+function on_pupil(p)
+  local s = string.rep("x", 2^31)
+  alert(p, "never", { message = s })
+end
