@@ -52,9 +52,10 @@ static const char *const statements[ST_COUNT] = {
 			 "'legal_step' AND kind = 'penalty_notice' AND day > ?",
 	[ST_OPEN_CASE] = "SELECT id, stage, opened, referral_open FROM cases WHERE org = ? AND "
 			 "pupil = ? AND closed IS NULL",
-	[ST_CASE_STEPS] =
-		"SELECT kind, day FROM (SELECT id, kind, day FROM actions WHERE case_id = "
-		"? ORDER BY id DESC LIMIT 32) ORDER BY id",
+	/* a referral's step is "referral"; legal steps are their names */
+	[ST_CASE_STEPS] = "SELECT step, day FROM (SELECT id, CASE action WHEN 'referral' THEN "
+			  "'referral' ELSE kind END AS step, day FROM actions WHERE case_id = ? "
+			  "ORDER BY id DESC LIMIT 32) ORDER BY id",
 	[ST_HAS_STEP] =
 		"SELECT 1 FROM actions WHERE case_id = ? AND action = 'legal_step' AND kind "
 		"= ? LIMIT 1",

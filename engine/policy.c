@@ -185,8 +185,8 @@ static void declare_params(lua_State *L, struct policy *p, int t)
 			luaL_error(L, "policy{}: params.%s: %s", name, bounds);
 		}
 		if (q->def < q->min || q->def > q->max) {
-			snprintf(bounds, sizeof bounds, "default %g is outside %g..%g", q->def, q->min,
-				 q->max);
+			snprintf(bounds, sizeof bounds, "default %g is outside %g..%g", q->def,
+				 q->min, q->max);
 			luaL_error(L, "policy{}: params.%s: %s", name, bounds);
 		}
 		q->value = q->def;

@@ -3,8 +3,9 @@
 -- Low attendance is flagged to the Education Welfare team; a persistently
 -- absent pupil is referred to an attendance mentor; at the national penalty
 -- threshold the council writes, then meets the family, then issues a Notice
--- to Improve, and only if absence goes on does it issue a penalty notice. A
--- case closes when attendance over six school weeks recovers.
+-- to Improve, and only if absence goes on does it issue a penalty notice,
+-- leaving step_gap_days between rungs for the family to respond. A case
+-- closes when attendance over six school weeks recovers.
 
 policy {
   org  = "la:355",
@@ -15,6 +16,8 @@ policy {
                    doc = "alert when attendance over 6 school weeks falls below this" },
     recovered_rate = { default = 0.95, min = 0.80, max = 1.00,
                        doc = "close the case when attendance over 6 school weeks is back to this" },
+    step_gap_days = { default = 28, min = 7, max = 90,
+                      doc = "days to wait after a legal step before the next one" },
   },
 }
 
@@ -46,10 +49,14 @@ function on_pupil(p)
     alert(p, "missing_education", { severity = "urgent" })
   end
 
+  local since = national.days_since_last_step(p)
+  local due = since == nil or since >= param "step_gap_days"
   if national.penalty_threshold_met(p) then
-    -- Climb one rung at a time; the cooldown (28 days) paces the climb.
+    -- One rung at a time, step_gap_days apart.
     local stage = case and case.stage
-    if stage == nil or stage == "referral" then
+    if not due then
+      -- wait for the family to respond to the last step
+    elseif stage == nil or stage == "referral" then
       legal_step(p, "letter", { reason = "10+ unauthorised sessions in 10 school weeks" })
     elseif stage == "letter" then
       legal_step(p, "meeting", { reason = "absence continued after the letter" })

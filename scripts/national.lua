@@ -80,4 +80,31 @@ function national.missing_education(p)
   return p.consecutive_unauthorised_days >= national.CME_DAYS
 end
 
+-- Days from date a to date b ("YYYY-MM-DD"), for pacing steps: b - a.
+local function day_number(iso)
+  local y, m, d = iso:match("^(%d%d%d%d)-(%d%d)-(%d%d)$")
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  if m <= 2 then y = y - 1 end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy
+end
+
+function national.days_between(a, b)
+  return day_number(b) - day_number(a)
+end
+
+-- Days since the case's latest legal step (nil if it has none).
+function national.days_since_last_step(p)
+  local case = p.case
+  if not case then return nil end
+  for i = #case.steps, 1, -1 do
+    if case.steps[i].step ~= "referral" then
+      return national.days_between(case.steps[i].date, today())
+    end
+  end
+  return nil
+end
+
 return national

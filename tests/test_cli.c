@@ -99,8 +99,7 @@ static uint64_t fingerprint(const char *path)
 			 SQLITE_OK);
 	while (sqlite3_step(tables) == SQLITE_ROW) {
 		char sql[256];
-		snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"",
-			 sqlite3_column_text(tables, 0));
+		snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", sqlite3_column_text(tables, 0));
 		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
 		while (sqlite3_step(rows) == SQLITE_ROW)
 			for (int c = 0; c < sqlite3_column_count(rows); c++) {

@@ -1,0 +1,192 @@
+/*
+ * test_actions.c — the rules that hold whatever a policy says: the repeat
+ * cooldown, one open referral, case stages, and the national framework's
+ * penalty-notice refusals (DfE, from 19 August 2024).
+ */
+#include "testutil.h"
+#include "actions.h"
+
+struct fixture {
+	char *dir;
+	struct db db;
+	struct actions a;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof *fx);
+	char path[512];
+	fx->dir = temp_dir();
+	snprintf(path, sizeof path, "%s/t.db", fx->dir);
+	assert_int_equal(db_open(&fx->db, path, 1), 0);
+	assert_int_equal(db_migrate(&fx->db), 0);
+	assert_int_equal(actions_open(&fx->a, &fx->db), 0);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	actions_close(&fx->a);
+	db_close(&fx->db);
+	remove_tree(fx->dir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static char why[256];
+
+static int act(struct fixture *fx, enum action_type type, const char *kind, const char *date,
+	       int cooldown, int support_inappropriate)
+{
+	struct action_request r = {
+		.org = "la:355",
+		.policy = "test.lua",
+		.policy_sha256 = "0123",
+		.pupil = 7,
+		.type = type,
+		.kind = kind,
+		.severity = "medium",
+		.cooldown_days = cooldown,
+		.support_inappropriate = support_inappropriate,
+		.date = day_of(date),
+	};
+	return actions_record(&fx->a, &r, why, sizeof why);
+}
+
+static void repeats_inside_the_cooldown_are_suppressed(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(act(fx, ACTION_ALERT, "low_attendance", "2025-09-01", 28, 0), 1);
+	assert_int_equal(act(fx, ACTION_ALERT, "low_attendance", "2025-09-28", 28, 0), 0);
+	assert_string_equal(why, ""); /* a repeat is quiet, not a refusal */
+	assert_int_equal(act(fx, ACTION_ALERT, "low_attendance", "2025-09-29", 28, 0), 1);
+	/* another kind is another action */
+	assert_int_equal(act(fx, ACTION_ALERT, "severe_absence", "2025-09-29", 28, 0), 1);
+	/* a shorter cooldown of the policy's choosing */
+	assert_int_equal(act(fx, ACTION_ALERT, "severe_absence", "2025-10-06", 7, 0), 1);
+	/* cooldown 0 never suppresses */
+	assert_int_equal(act(fx, ACTION_ALERT, "severe_absence", "2025-10-06", 0, 0), 1);
+	assert_int_equal(fx->a.recorded, 5);
+	assert_int_equal(fx->a.suppressed, 1);
+}
+
+static void a_penalty_notice_needs_a_notice_to_improve(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2025-09-01", 28, 0), 0);
+	assert_non_null(strstr(why, "needs an earlier notice_to_improve"));
+	/* unless support is inappropriate, as for term-time holiday */
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2025-09-01", 28, 1), 1);
+
+	/* a notice to improve in the case opens the way */
+	struct fixture *g = fx;
+	assert_int_equal(act(g, ACTION_LEGAL_STEP, "notice_to_improve", "2025-10-01", 28, 0), 1);
+	assert_int_equal(act(g, ACTION_LEGAL_STEP, "penalty_notice", "2025-11-03", 28, 0), 1);
+}
+
+static void no_third_penalty_notice_within_three_years(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2025-01-06", 28, 1), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2025-06-02", 28, 1), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2027-11-01", 28, 1), 0);
+	assert_non_null(strstr(why, "2 penalty notices already within 3 years"));
+	assert_int_equal(fx->a.refused, 1);
+	/* three years after the first, one has aged out */
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2028-01-07", 28, 1), 1);
+	/* and then two are inside the window again */
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2028-03-06", 28, 1), 0);
+}
+
+/* The limit runs from the framework's start: notices before 19 August 2024
+ * (in replayed history) do not count. */
+static void notices_before_the_2024_framework_do_not_count(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2024-03-04", 28, 1), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2024-06-03", 28, 1), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2024-09-02", 28, 1), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2024-10-07", 28, 1), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "penalty_notice", "2024-11-04", 28, 1), 0);
+}
+
+static void one_open_referral_per_pupil(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2025-09-01", 28, 0), 1);
+	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2025-11-03", 28, 0), 0);
+	assert_non_null(strstr(why, "open mentor referral"));
+	/* another organisation may refer the same pupil */
+	struct action_request r = { .org = "trust:TR00092",
+				    .policy = "t.lua",
+				    .policy_sha256 = "0",
+				    .pupil = 7,
+				    .type = ACTION_REFERRAL,
+				    .kind = "mentor",
+				    .cooldown_days = 28,
+				    .date = day_of("2025-11-03") };
+	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 1);
+	/* closing the case closes the referral */
+	assert_int_equal(actions_close_case(&fx->a, "la:355", 7, day_of("2025-12-01"), "recovered"),
+			 1);
+	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2026-01-05", 28, 0), 1);
+}
+
+static void the_case_follows_its_latest_step(void **state)
+{
+	struct fixture *fx = *state;
+	struct pupil_case c;
+	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 0);
+	/* alerts do not open cases */
+	assert_int_equal(act(fx, ACTION_ALERT, "low_attendance", "2025-09-01", 28, 0), 1);
+	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 0);
+
+	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2025-09-08", 28, 0), 1);
+	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 1);
+	assert_string_equal(c.stage, "referral");
+	assert_true(c.referral_open);
+	assert_int_equal(c.opened, day_of("2025-09-08"));
+
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "letter", "2025-09-15", 28, 0), 1);
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "meeting", "2025-10-13", 28, 0), 1);
+	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 1);
+	assert_string_equal(c.stage, "meeting");
+	assert_true(c.referral_open); /* the referral stays open */
+	assert_int_equal(c.nsteps, 3);
+	assert_string_equal(c.steps[0].step, "referral");
+	assert_string_equal(c.steps[1].step, "letter");
+	assert_string_equal(c.steps[2].step, "meeting");
+	assert_int_equal(c.steps[2].date, day_of("2025-10-13"));
+
+	assert_int_equal(actions_close_case(&fx->a, "la:355", 7, day_of("2025-12-01"), "better"),
+			 1);
+	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 0);
+	assert_int_equal(actions_close_case(&fx->a, "la:355", 7, day_of("2025-12-02"), "x"), 0);
+	/* a new step opens a new case, at that step */
+	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "letter", "2026-01-05", 28, 0), 1);
+	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 1);
+	assert_string_equal(c.stage, "letter");
+	assert_int_equal(c.nsteps, 1);
+	assert_int_equal(actions_legal_step("prosecution"), LEGAL_STEPS - 1);
+	assert_int_equal(actions_legal_step("fine"), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(repeats_inside_the_cooldown_are_suppressed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_penalty_notice_needs_a_notice_to_improve, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(no_third_penalty_notice_within_three_years, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(notices_before_the_2024_framework_do_not_count,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(one_open_referral_per_pupil, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_case_follows_its_latest_step, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("actions", tests, NULL, NULL);
+}
