@@ -24,8 +24,9 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	if (failed >= 0 && cli->verbosity >= 0)
 		for (int i = 0; i < e.npolicies; i++) {
 			const struct policy *p = e.policies[i];
-			printf("ok %s: %s (%s), %d params, sha256 %.12s\n", p->path, p->org,
-			       p->name, p->nparams, p->sha256);
+			printf("ok %s: %s (%s), %d params, %zu KiB of Lua state, sha256 %.12s\n",
+			       p->path, p->org, p->name, p->nparams, p->sb.memory / 1024,
+			       p->sha256);
 		}
 	engine_close(&e);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_USAGE;

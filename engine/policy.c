@@ -136,6 +136,11 @@ static int valid_name(const char *s, size_t max)
 	return 1;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct param *)a)->name, ((const struct param *)b)->name);
+}
+
 static void declare_params(lua_State *L, struct policy *p, int t)
 {
 	static const char *const keys[] = { "default", "min", "max", "doc", NULL };
@@ -191,6 +196,8 @@ static void declare_params(lua_State *L, struct policy *p, int t)
 		}
 		q->value = q->def;
 	}
+	/* Lua's table order is not stable across runs: list params by name */
+	qsort(p->params, (size_t)p->nparams, sizeof *p->params, by_name);
 	lua_pop(L, 1);
 }
 
