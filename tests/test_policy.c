@@ -174,6 +174,37 @@ static void errors_on_some_pupils_are_logged_once(void **state)
 	db_close(&db);
 }
 
+static void collect_draws(struct db *db, char *out, size_t size)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT group_concat(data, ';') FROM (SELECT data FROM "
+					  "actions WHERE kind = 'dice' ORDER BY pupil)");
+	assert_non_null(st);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/* math.random is seeded per (policy, pupil, date): reproducible, and not
+ * the same for every pupil. */
+static void random_draws_are_reproducible(void **state)
+{
+	(void)state;
+	struct db db;
+	struct batch_stats st;
+	char first[2048], second[2048];
+	run_beside_good("tests/policies/random.lua", &db, &st);
+	collect_draws(&db, first, sizeof first);
+	db_close(&db);
+	run_beside_good("tests/policies/random.lua", &db, &st);
+	collect_draws(&db, second, sizeof second);
+	db_close(&db);
+	assert_string_equal(first, second);
+	char *a = strtok(first, ";"), *b = strtok(NULL, ";");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_not_equal(a, b);
+}
+
 static int write_chunk(lua_State *L, const void *p, size_t sz, void *ud)
 {
 	(void)L;
@@ -214,6 +245,7 @@ int main(void)
 		cmocka_unit_test(hostile_policies_are_stopped_and_good_ones_carry_on),
 		cmocka_unit_test(errors_on_some_pupils_are_logged_once),
 		cmocka_unit_test(binary_chunks_are_refused),
+		cmocka_unit_test(random_draws_are_reproducible),
 	};
 	return cmocka_run_group_tests_name("policy", tests, group_setup, group_teardown);
 }

