@@ -7,9 +7,13 @@
 #include "actions.h"
 
 #include "date.h"
+#include "util.h"
 
+#include <jansson.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const char *const action_names[ACTION_TYPES] = { "alert", "referral", "legal_step" };
 
@@ -42,6 +46,7 @@ enum {
 	ST_UPDATE_CASE,
 	ST_INSERT,
 	ST_CLOSE_CASE,
+	ST_DELIVERY,
 	ST_COUNT
 };
 
@@ -63,8 +68,10 @@ static const char *const statements[ST_COUNT] = {
 			"VALUES (?, ?, ?, ?, ?)",
 	[ST_UPDATE_CASE] = "UPDATE cases SET stage = ?, referral_open = ? WHERE id = ?",
 	[ST_INSERT] = "INSERT INTO actions(org, pupil, action, kind, severity, message, evidence, "
-		      "data, date, day, policy, policy_sha256, case_id) "
-		      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		      "data, date, day, policy, policy_sha256, case_id, upn, urn, year_group, "
+		      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_DELIVERY] = "INSERT INTO deliveries(action_id, endpoint, webhook_id, state) "
+			"VALUES (?, ?, ?, ?)",
 	[ST_CLOSE_CASE] = "UPDATE cases SET closed = ?, close_reason = ?, referral_open = 0 "
 			  "WHERE id = ?",
 };
@@ -77,10 +84,11 @@ int actions_legal_step(const char *name)
 	return -1;
 }
 
-int actions_open(struct actions *a, struct db *db)
+int actions_open(struct actions *a, struct db *db, const struct config *cfg)
 {
 	memset(a, 0, sizeof *a);
 	a->db = db;
+	a->cfg = cfg;
 	for (int i = 0; i < ST_COUNT; i++)
 		if (!(a->stmt[i] = db_prepare(db, statements[i]))) {
 			actions_close(a);
@@ -231,6 +239,27 @@ static int refused(struct actions *a, const struct action_request *r, const stru
 	return 0;
 }
 
+/* The outbox row, in the action's transaction: pending if the endpoint is
+ * configured, else no_endpoint (visible, never silently dropped). */
+static int enqueue(struct actions *a, long long action_id, const char *endpoint)
+{
+	unsigned char random[16];
+	char webhook_id[40] = "msg_";
+	if (RAND_bytes(random, sizeof random) != 1) {
+		error("cannot make a webhook id: no randomness");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof random; i++)
+		snprintf(webhook_id + 4 + 2 * i, 3, "%02x", random[i]);
+	int configured = endpoint && a->cfg && config_endpoint(a->cfg, endpoint);
+	sqlite3_stmt *st = a->stmt[ST_DELIVERY];
+	sqlite3_bind_int64(st, 1, action_id);
+	bind_text(st, 2, endpoint);
+	sqlite3_bind_text(st, 3, webhook_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, configured ? "pending" : "no_endpoint", -1, SQLITE_STATIC);
+	return step_done(a, st, "queueing a delivery");
+}
+
 int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
 {
 	struct pupil_case c;
@@ -299,7 +328,18 @@ int actions_record(struct actions *a, const struct action_request *r, char *why,
 		sqlite3_bind_null(st, 13);
 	else
 		sqlite3_bind_int64(st, 13, c.id);
+	char created[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sqlite3_bind_text(st, 14, r->upn, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 15, r->urn);
+	sqlite3_bind_text(st, 16, r->year_group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 17, created, -1, SQLITE_STATIC);
 	if (step_done(a, st, "recording an action") < 0)
+		return -1;
+	if (enqueue(a, sqlite3_last_insert_rowid(a->db->h), r->endpoint) < 0)
 		return -1;
 	a->recorded++;
 	return 1;
@@ -318,4 +358,54 @@ int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int d
 	bind_text(st, 2, reason);
 	sqlite3_bind_int64(st, 3, c.id);
 	return step_done(a, st, "closing a case") < 0 ? -1 : 1;
+}
+
+const char *actions_webhook_type(const char *action)
+{
+	if (!strcmp(action, "alert"))
+		return "attendance.alert";
+	if (!strcmp(action, "referral"))
+		return "attendance.referral";
+	return "attendance.legal_step";
+}
+
+static json_t *stored_json_text(sqlite3_stmt *row, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(row, col);
+	return text ? json_string(text) : json_null();
+}
+
+static json_t *stored_json(sqlite3_stmt *row, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(row, col);
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	return v ? v : json_null();
+}
+
+json_t *actions_payload(sqlite3_stmt *row)
+{
+	const char *action = (const char *)sqlite3_column_text(row, 1);
+	char urn[8];
+	snprintf(urn, sizeof urn, "%06d", sqlite3_column_int(row, 9));
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "action_id",
+			      (json_int_t)sqlite3_column_int64(row, 0), "action", action, "org",
+			      (const char *)sqlite3_column_text(row, 2), "policy",
+			      (const char *)sqlite3_column_text(row, 3), "policy_sha256",
+			      (const char *)sqlite3_column_text(row, 4));
+	const char *kind = (const char *)sqlite3_column_text(row, 5);
+	if (!strcmp(action, "alert"))
+		json_object_set_new(o, "kind", json_string(kind));
+	else if (!strcmp(action, "legal_step"))
+		json_object_set_new(o, "step", json_string(kind));
+	json_object_set_new(o, "severity", stored_json_text(row, 6));
+	json_object_set_new(o, "message", stored_json_text(row, 7));
+	json_object_set_new(o, "pupil",
+			    json_pack("{s:s, s:s, s:s}", "upn", (const char *)sqlite3_column_text(row, 8),
+				      "urn", urn, "year_group",
+				      (const char *)sqlite3_column_text(row, 10)));
+	json_object_set_new(o, "evidence", stored_json(row, 11));
+	json_object_set_new(o, "data", stored_json(row, 12));
+	json_object_set_new(o, "date", json_string((const char *)sqlite3_column_text(row, 13)));
+	json_object_set_new(o, "created_at", json_string((const char *)sqlite3_column_text(row, 14)));
+	return o;
 }

@@ -16,6 +16,7 @@
 #ifndef ROLLCALL_ACTIONS_H
 #define ROLLCALL_ACTIONS_H
 
+#include "config.h"
 #include "db.h"
 
 #include <stddef.h>
@@ -37,6 +38,9 @@ int actions_legal_step(const char *name);
 struct action_request {
 	const char *org, *policy, *policy_sha256;
 	uint32_t pupil;
+	const char *upn, *year_group; /* the pupil as acted on */
+	int urn;
+	const char *endpoint; /* the policy's endpoint for this action's role, or NULL */
 	enum action_type type;
 	const char *kind;     /* alert kind, legal step; "mentor" for referrals */
 	const char *severity; /* low, medium, high, urgent */
@@ -64,11 +68,12 @@ struct pupil_case {
 
 struct actions {
 	struct db *db;
+	const struct config *cfg; /* which endpoints exist; NULL: none */
 	sqlite3_stmt *stmt[12];
 	long recorded, suppressed, refused; /* since open */
 };
 
-int actions_open(struct actions *a, struct db *db);
+int actions_open(struct actions *a, struct db *db, const struct config *cfg);
 void actions_close(struct actions *a);
 
 /* Record r, or say why not. Returns 1 recorded, 0 not recorded (why is empty
@@ -82,5 +87,18 @@ int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupi
 /* Close the open case (and its referral). 1 closed, 0 none open, -1 error. */
 int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
 		       const char *reason);
+
+/* The columns actions_payload reads, in its order. */
+#define ACTIONS_COLUMNS                                                                     \
+	"id, action, org, policy, policy_sha256, kind, severity, message, upn, urn, "       \
+	"year_group, evidence, data, date, created_at"
+
+/* The action's JSON (SPEC.md section 4; the webhook body's data) from a row
+ * selected with ACTIONS_COLUMNS. */
+struct json_t;
+struct json_t *actions_payload(sqlite3_stmt *row);
+
+/* "attendance.alert", "attendance.referral" or "attendance.legal_step". */
+const char *actions_webhook_type(const char *action);
 
 #endif

@@ -11,6 +11,7 @@
 #include "sandbox.h"
 #include "util.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -169,6 +170,38 @@ static int read_limits(struct reader *r)
 	return 0;
 }
 
+static int loopback(const char *host)
+{
+	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]") ||
+	       !strcmp(host, "::1");
+}
+
+/* https anywhere; plain http only to loopback unless the endpoint says
+ * insecure = true (attendance data is personal data). */
+static int check_url(struct reader *r, const struct endpoint_conf *e)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int rc = -1;
+	if (curl_url_set(u, CURLUPART_URL, e->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		fail(r, "endpoints[\"%s\"].url \"%s\" is not a URL", e->name, e->url);
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		fail(r, "endpoints[\"%s\"].url: only https:// (or http:// to loopback) is allowed",
+		     e->name, NULL);
+	else if (!strcmp(scheme, "http") && !loopback(host) && !e->insecure)
+		fail(r, "endpoints[\"%s\"].url: plain http:// is allowed only to loopback "
+			"(127.0.0.1, ::1, localhost) unless insecure = true; the host is %s",
+		     e->name, host);
+	else
+		rc = 0;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 static int read_endpoints(struct reader *r)
 {
 	static const char *const keys[] = { "url", "secret_env", "secret_file", "insecure", NULL };
@@ -223,6 +256,11 @@ static int read_endpoints(struct reader *r)
 		}
 		if (!e->url)
 			return fail(r, "endpoints[\"%s\"] has no url", name, NULL);
+		if (!e->secret_env == !e->secret_file)
+			return fail(r, "endpoints[\"%s\"] needs one of secret_env or secret_file", name,
+				    NULL);
+		if (check_url(r, e) < 0)
+			return -1;
 		lua_pop(L, 1);
 	}
 	return 0;
@@ -333,6 +371,7 @@ out:
 void config_free(struct config *c)
 {
 	for (int i = 0; i < c->nendpoints; i++) {
+		memset(&c->endpoints[i].key, 0, sizeof c->endpoints[i].key);
 		free(c->endpoints[i].name);
 		free(c->endpoints[i].url);
 		free(c->endpoints[i].secret_env);
@@ -344,6 +383,50 @@ void config_free(struct config *c)
 	free(c->scripts);
 	free(c->path);
 	memset(c, 0, sizeof *c);
+}
+
+int config_load_secrets(struct config *c)
+{
+	for (int i = 0; i < c->nendpoints; i++) {
+		struct endpoint_conf *e = &c->endpoints[i];
+		char why[160], err[512];
+		char *text = NULL;
+		const char *secret;
+		size_t len;
+		if (e->secret_env) {
+			secret = getenv(e->secret_env);
+			if (!secret || !*secret) {
+				error("%s:%d: endpoints[\"%s\"]: the secret variable %s is not set",
+				      c->path, e->line, e->name, e->secret_env);
+				return -1;
+			}
+		} else {
+			struct stat st;
+			if (stat(e->secret_file, &st) == 0 && (st.st_mode & 077)) {
+				error("%s:%d: endpoints[\"%s\"]: secret file %s is readable by group or "
+				      "others (chmod 600 it)",
+				      c->path, e->line, e->name, e->secret_file);
+				return -1;
+			}
+			if (!(text = sandbox_read_file(e->secret_file, 4096, &len, err, sizeof err))) {
+				error("%s:%d: endpoints[\"%s\"]: %s", c->path, e->line, e->name, err);
+				return -1;
+			}
+			text[strcspn(text, "\r\n")] = '\0'; /* one line; a final newline is fine */
+			secret = text;
+		}
+		int rc = sign_key_parse(secret, &e->key, why, sizeof why);
+		if (text) {
+			memset(text, 0, strlen(text));
+			free(text);
+		}
+		if (rc < 0) {
+			error("%s:%d: endpoints[\"%s\"]: the secret in %s is %s", c->path, e->line,
+			      e->name, e->secret_env ? e->secret_env : e->secret_file, why);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 const struct endpoint_conf *config_endpoint(const struct config *c, const char *name)

@@ -15,12 +15,15 @@
 #ifndef ROLLCALL_CONFIG_H
 #define ROLLCALL_CONFIG_H
 
+#include "sign.h"
+
 #include <stddef.h>
 
 struct endpoint_conf {
 	char *name, *url, *secret_env, *secret_file;
 	int insecure;
-	int line; /* where `endpoints` was set */
+	int line;            /* where `endpoints` was set */
+	struct sign_key key; /* after config_load_secrets; never logged or stored */
 };
 
 struct config {
@@ -40,6 +43,11 @@ struct config {
  * Errors are reported as "FILE:LINE: reason"; returns 0 or -1. */
 int config_load(struct config *c, const char *path, int optional);
 void config_free(struct config *c);
+
+/* Read every endpoint's secret from its variable or file (which must not be
+ * readable by group or others) and decode it. Errors name the endpoint and
+ * the variable or file, never the secret. Returns 0 or -1. */
+int config_load_secrets(struct config *c);
 
 /* The endpoint called name, or NULL. */
 const struct endpoint_conf *config_endpoint(const struct config *c, const char *name);

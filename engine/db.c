@@ -117,7 +117,10 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  policy        TEXT NOT NULL,"
 	"  policy_sha256 TEXT NOT NULL,"
 	"  case_id       INTEGER,"
-	"  created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"
+	"  upn           TEXT NOT NULL," /* the pupil as they were when acted on */
+	"  urn           INTEGER NOT NULL,"
+	"  year_group    TEXT NOT NULL,"
+	"  created_at    TEXT NOT NULL);"
 	"CREATE INDEX actions_repeat ON actions(org, pupil, action, kind, day);"
 	"CREATE INDEX actions_case ON actions(case_id) WHERE case_id IS NOT NULL;"
 
@@ -138,7 +141,25 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  name   TEXT NOT NULL,"
 	"  value  REAL NOT NULL,"
 	"  set_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
-	"  PRIMARY KEY (org, name)) WITHOUT ROWID;",
+	"  PRIMARY KEY (org, name)) WITHOUT ROWID;"
+
+	/* The outbox: one delivery per action, written in the action's
+	 * transaction; the sender reads only this. */
+	"CREATE TABLE deliveries("
+	"  id              INTEGER PRIMARY KEY,"
+	"  action_id       INTEGER NOT NULL,"
+	"  endpoint        TEXT," /* the endpoint's name; NULL if the policy names none */
+	"  webhook_id      TEXT NOT NULL UNIQUE," /* the same on every attempt */
+	"  state           TEXT NOT NULL," /* pending, delivered, dead, no_endpoint */
+	"  attempts        INTEGER NOT NULL DEFAULT 0,"
+	"  last_status     INTEGER,"
+	"  last_error      TEXT,"
+	"  next_attempt_at INTEGER NOT NULL DEFAULT 0," /* Unix milliseconds */
+	"  delivered_at    TEXT);"
+	"CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';"
+	"CREATE INDEX deliveries_action ON deliveries(action_id);"
+	"CREATE INDEX deliveries_failed ON deliveries(state) WHERE state IN ('dead', "
+	"'no_endpoint');",
 };
 
 int db_fail(struct db *db, const char *what)

@@ -102,7 +102,7 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 	memset(e, 0, sizeof *e);
 	e->db = db;
 	e->cfg = cfg;
-	if (ingest_open(&e->in, db) < 0 || actions_open(&e->actions, db) < 0)
+	if (ingest_open(&e->in, db) < 0 || actions_open(&e->actions, db, cfg) < 0)
 		goto fail;
 	e->changes = db_prepare(db, "SELECT seq, pupil FROM changes WHERE seq > ? ORDER BY seq "
 				    "LIMIT ?");

@@ -489,6 +489,10 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 		.policy = p->file,
 		.policy_sha256 = p->sha256,
 		.pupil = run->view->id,
+		.upn = run->view->upn,
+		.urn = run->view->urn,
+		.year_group = run->view->year_group,
+		.endpoint = p->endpoint[type], /* roles are in action order */
 		.type = type,
 		.kind = kind,
 		.severity = "medium",

@@ -15,8 +15,9 @@
 #include "sandbox.h"
 #include "stats.h"
 
-#define POLICY_ROLES 3
-extern const char *const policy_roles[POLICY_ROLES]; /* alert, referral, legal */
+/* Endpoint roles, in the order of enum action_type: alert, referral, legal. */
+#define POLICY_ROLES ACTION_TYPES
+extern const char *const policy_roles[POLICY_ROLES];
 
 struct param {
 	char name[48];

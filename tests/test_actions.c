@@ -20,7 +20,7 @@ static int setup(void **state)
 	snprintf(path, sizeof path, "%s/t.db", fx->dir);
 	assert_int_equal(db_open(&fx->db, path, 1), 0);
 	assert_int_equal(db_migrate(&fx->db), 0);
-	assert_int_equal(actions_open(&fx->a, &fx->db), 0);
+	assert_int_equal(actions_open(&fx->a, &fx->db, NULL), 0);
 	*state = fx;
 	return 0;
 }
@@ -46,6 +46,9 @@ static int act(struct fixture *fx, enum action_type type, const char *kind, cons
 		.policy = "test.lua",
 		.policy_sha256 = "0123",
 		.pupil = 7,
+		.upn = "B801200005001",
+		.urn = 100001,
+		.year_group = "9",
 		.type = type,
 		.kind = kind,
 		.severity = "medium",
@@ -124,6 +127,9 @@ static void one_open_referral_per_pupil(void **state)
 				    .policy = "t.lua",
 				    .policy_sha256 = "0",
 				    .pupil = 7,
+				    .upn = "B801200005001",
+				    .urn = 100001,
+				    .year_group = "9",
 				    .type = ACTION_REFERRAL,
 				    .kind = "mentor",
 				    .cooldown_days = 28,
