@@ -382,30 +382,30 @@ static json_t *stored_json(sqlite3_stmt *row, int col)
 	return v ? v : json_null();
 }
 
-json_t *actions_payload(sqlite3_stmt *row)
+json_t *actions_payload_at(sqlite3_stmt *row, int f)
 {
-	const char *action = (const char *)sqlite3_column_text(row, 1);
+	const char *action = (const char *)sqlite3_column_text(row, f + 1);
 	char urn[8];
-	snprintf(urn, sizeof urn, "%06d", sqlite3_column_int(row, 9));
+	snprintf(urn, sizeof urn, "%06d", sqlite3_column_int(row, f + 9));
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "action_id",
-			      (json_int_t)sqlite3_column_int64(row, 0), "action", action, "org",
-			      (const char *)sqlite3_column_text(row, 2), "policy",
-			      (const char *)sqlite3_column_text(row, 3), "policy_sha256",
-			      (const char *)sqlite3_column_text(row, 4));
-	const char *kind = (const char *)sqlite3_column_text(row, 5);
+			      (json_int_t)sqlite3_column_int64(row, f), "action", action, "org",
+			      (const char *)sqlite3_column_text(row, f + 2), "policy",
+			      (const char *)sqlite3_column_text(row, f + 3), "policy_sha256",
+			      (const char *)sqlite3_column_text(row, f + 4));
+	const char *kind = (const char *)sqlite3_column_text(row, f + 5);
 	if (!strcmp(action, "alert"))
 		json_object_set_new(o, "kind", json_string(kind));
 	else if (!strcmp(action, "legal_step"))
 		json_object_set_new(o, "step", json_string(kind));
-	json_object_set_new(o, "severity", stored_json_text(row, 6));
-	json_object_set_new(o, "message", stored_json_text(row, 7));
+	json_object_set_new(o, "severity", stored_json_text(row, f + 6));
+	json_object_set_new(o, "message", stored_json_text(row, f + 7));
 	json_object_set_new(o, "pupil",
-			    json_pack("{s:s, s:s, s:s}", "upn", (const char *)sqlite3_column_text(row, 8),
+			    json_pack("{s:s, s:s, s:s}", "upn", (const char *)sqlite3_column_text(row, f + 8),
 				      "urn", urn, "year_group",
-				      (const char *)sqlite3_column_text(row, 10)));
-	json_object_set_new(o, "evidence", stored_json(row, 11));
-	json_object_set_new(o, "data", stored_json(row, 12));
-	json_object_set_new(o, "date", json_string((const char *)sqlite3_column_text(row, 13)));
-	json_object_set_new(o, "created_at", json_string((const char *)sqlite3_column_text(row, 14)));
+				      (const char *)sqlite3_column_text(row, f + 10)));
+	json_object_set_new(o, "evidence", stored_json(row, f + 11));
+	json_object_set_new(o, "data", stored_json(row, f + 12));
+	json_object_set_new(o, "date", json_string((const char *)sqlite3_column_text(row, f + 13)));
+	json_object_set_new(o, "created_at", json_string((const char *)sqlite3_column_text(row, f + 14)));
 	return o;
 }

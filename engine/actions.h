@@ -90,13 +90,16 @@ int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int d
 
 /* The columns actions_payload reads, in its order. */
 #define ACTIONS_COLUMNS                                                                     \
-	"id, action, org, policy, policy_sha256, kind, severity, message, upn, urn, "       \
-	"year_group, evidence, data, date, created_at"
+	"actions.id, actions.action, actions.org, actions.policy, actions.policy_sha256, "  \
+	"actions.kind, actions.severity, actions.message, actions.upn, actions.urn, "       \
+	"actions.year_group, actions.evidence, actions.data, actions.date, "                \
+	"actions.created_at"
 
 /* The action's JSON (SPEC.md section 4; the webhook body's data) from a row
- * selected with ACTIONS_COLUMNS. */
+ * whose columns from index first are ACTIONS_COLUMNS. */
 struct json_t;
-struct json_t *actions_payload(sqlite3_stmt *row);
+struct json_t *actions_payload_at(sqlite3_stmt *row, int first);
+#define actions_payload(row) actions_payload_at(row, 0)
 
 /* "attendance.alert", "attendance.referral" or "attendance.legal_step". */
 const char *actions_webhook_type(const char *action);

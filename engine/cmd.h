@@ -39,5 +39,7 @@ int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_actions(struct cli *cli, int argc, char **argv);
 int cmd_params(struct cli *cli, int argc, char **argv);
+int cmd_deliveries(struct cli *cli, int argc, char **argv);
+int cmd_redeliver(struct cli *cli, int argc, char **argv);
 
 #endif

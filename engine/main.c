@@ -36,6 +36,10 @@ static const struct command commands[] = {
 	  "list recorded actions" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE...]",
 	  "show or set an organisation's policy thresholds" },
+	{ "deliveries", cmd_deliveries, NEED_DB, "deliveries [--failed] [--json]",
+	  "the webhook outbox: state, attempts, last status and error" },
+	{ "redeliver", cmd_redeliver, NEED_DB, "redeliver ID...",
+	  "queue dead deliveries again (same webhook-id)" },
 };
 
 static int help(FILE *out)

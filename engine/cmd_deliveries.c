@@ -1,0 +1,148 @@
+/*
+ * cmd_deliveries.c — the outbox from the command line:
+ *
+ *   rollcall deliveries [--failed] [--json]   every delivery (or only those
+ *                                              dead, without an endpoint, or
+ *                                              retrying), newest first
+ *   rollcall redeliver ID...                   queue dead (or endpoint-less)
+ *                                              deliveries again, same webhook-id
+ */
+#include "cmd.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void iso_ms(long long ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int cmd_deliveries(struct cli *cli, int argc, char **argv)
+{
+	int failed = 0, json = 0, rc;
+	for (int i = 1; i < argc;) {
+		if (cmd_flag(argv, &i, "--failed"))
+			failed = 1;
+		else if (cmd_flag(argv, &i, "--json"))
+			json = 1;
+		else
+			return cmd_usage(cli);
+	}
+	sqlite3_stmt *st = db_prepare(
+		&cli->db, "SELECT id, action_id, endpoint, webhook_id, state, attempts, last_status, "
+			  "last_error, next_attempt_at FROM deliveries WHERE ?1 = 0 OR state IN "
+			  "('dead', 'no_endpoint') OR (state = 'pending' AND attempts > 0) "
+			  "ORDER BY id DESC");
+	if (!st)
+		return EXIT_FAILURE;
+	sqlite3_bind_int(st, 1, failed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *endpoint = (const char *)sqlite3_column_text(st, 2);
+		const char *state = (const char *)sqlite3_column_text(st, 4);
+		const char *error_text = (const char *)sqlite3_column_text(st, 7);
+		char next[32] = "";
+		if (!strcmp(state, "pending"))
+			iso_ms(sqlite3_column_int64(st, 8), next);
+		if (json) {
+			json_t *o = json_pack(
+				"{s:I, s:I, s:s?, s:s, s:s, s:i, s:o, s:s?, s:s?}", "id",
+				(json_int_t)sqlite3_column_int64(st, 0), "action_id",
+				(json_int_t)sqlite3_column_int64(st, 1), "endpoint", endpoint,
+				"webhook_id", (const char *)sqlite3_column_text(st, 3), "state", state,
+				"attempts", sqlite3_column_int(st, 5), "last_status",
+				sqlite3_column_type(st, 6) == SQLITE_NULL
+					? json_null()
+					: json_integer(sqlite3_column_int(st, 6)),
+				"last_error", error_text, "next_attempt_at", *next ? next : NULL);
+			char *line = json_dumps(o, JSON_COMPACT);
+			puts(line);
+			free(line);
+			json_decref(o);
+		} else {
+			printf("%-7lld action %-7lld %-18s %-11s attempts %-3d %-4s %s %s\n",
+			       (long long)sqlite3_column_int64(st, 0),
+			       (long long)sqlite3_column_int64(st, 1), endpoint ? endpoint : "-",
+			       state, sqlite3_column_int(st, 5),
+			       sqlite3_column_type(st, 6) == SQLITE_NULL
+				       ? "-"
+				       : (const char *)sqlite3_column_text(st, 6),
+			       *next ? next : "", error_text ? error_text : "");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(&cli->db, "reading deliveries") < 0 ? EXIT_FAILURE : EXIT_FAILURE;
+	return EXIT_SUCCESS;
+}
+
+int cmd_redeliver(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2)
+		return cmd_usage(cli);
+	int status = EXIT_SUCCESS;
+	sqlite3_stmt *get = db_prepare(&cli->db, "SELECT state, endpoint FROM deliveries WHERE id = ?");
+	sqlite3_stmt *set = db_prepare(&cli->db, "UPDATE deliveries SET state = 'pending', attempts "
+						 "= 0, next_attempt_at = 0 WHERE id = ?");
+	if (!get || !set || db_begin(&cli->db) < 0) {
+		status = EXIT_FAILURE;
+		goto out;
+	}
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		long long id = strtoll(argv[i], &end, 10);
+		if (*end || end == argv[i] || id <= 0) {
+			error("%s: not a delivery id", argv[i]);
+			status = EXIT_USAGE;
+			continue;
+		}
+		sqlite3_bind_int64(get, 1, id);
+		int rc = sqlite3_step(get);
+		char state[16] = "", endpoint[128] = "";
+		if (rc == SQLITE_ROW) {
+			snprintf(state, sizeof state, "%s", sqlite3_column_text(get, 0));
+			if (sqlite3_column_text(get, 1))
+				snprintf(endpoint, sizeof endpoint, "%s", sqlite3_column_text(get, 1));
+		}
+		sqlite3_reset(get);
+		if (rc != SQLITE_ROW) {
+			error("delivery %lld: no such delivery", id);
+			status = EXIT_USAGE;
+			continue;
+		}
+		if (!strcmp(state, "no_endpoint") && !config_endpoint(&cli->cfg, endpoint)) {
+			error("delivery %lld: endpoint \"%s\" is not in the configuration", id,
+			      endpoint);
+			status = EXIT_USAGE;
+			continue;
+		}
+		if (strcmp(state, "dead") && strcmp(state, "no_endpoint")) {
+			error("delivery %lld is %s, not dead", id, state);
+			status = EXIT_USAGE;
+			continue;
+		}
+		sqlite3_bind_int64(set, 1, id);
+		rc = sqlite3_step(set);
+		sqlite3_reset(set);
+		if (rc != SQLITE_DONE) {
+			db_fail(&cli->db, "queueing a delivery");
+			db_rollback(&cli->db);
+			status = EXIT_FAILURE;
+			goto out;
+		}
+		if (cli->verbosity >= 0)
+			printf("delivery %lld queued again\n", id);
+	}
+	if (db_commit(&cli->db) < 0)
+		status = EXIT_FAILURE;
+out:
+	sqlite3_finalize(get);
+	sqlite3_finalize(set);
+	return status;
+}

@@ -1,0 +1,419 @@
+/*
+ * deliver.c — the libcurl multi loop (curl's docs/examples/multi-*.c shape):
+ * fill free slots with due deliveries, let curl drive the transfers, record
+ * each result in a short transaction.
+ *
+ * Slots are bounded overall (delivery.concurrency) and per endpoint
+ * (delivery.per_endpoint), so an endpoint that hangs holds at most its own
+ * share while the others go on; a failing endpoint's retries are scheduled
+ * later and take no slot while they wait.
+ */
+#include "deliver.h"
+
+#include "actions.h"
+#include "log.h"
+#include "sign.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LEASE_MARGIN_MS 5000 /* beyond the request timeout */
+#define ERROR_TEXT 200       /* bytes of a response kept as last_error */
+
+struct transfer {
+	CURL *easy;
+	long long id;
+	int endpoint; /* index in cfg->endpoints */
+	int attempts; /* before this one */
+	char *body;
+	struct curl_slist *headers;
+	char head[ERROR_TEXT + 1]; /* the start of the response body */
+	size_t got;                /* response bytes seen */
+	int cut;                   /* we stopped reading a long response */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct deliver {
+	struct db *db;
+	const struct config *cfg;
+	CURLM *multi;
+	struct transfer *slots;
+	int nslots, inflight;
+	int *per_endpoint; /* transfers in flight per endpoint */
+	sqlite3_stmt *due, *lease, *result, *orphan;
+	uint64_t rng;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t next_random(struct deliver *d) /* xorshift64*: jitter, not secrets */
+{
+	d->rng ^= d->rng >> 12;
+	d->rng ^= d->rng << 25;
+	d->rng ^= d->rng >> 27;
+	return d->rng * 2685821657736338717u;
+}
+
+struct deliver *deliver_new(struct db *db, const struct config *cfg)
+{
+	static int curl_ready;
+	if (!curl_ready++ && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		error("cannot initialise libcurl");
+		return NULL;
+	}
+	struct deliver *d = xcalloc(1, sizeof *d);
+	d->db = db;
+	d->cfg = cfg;
+	d->nslots = (int)cfg->delivery.concurrency;
+	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
+	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
+	d->rng = (uint64_t)now_ms() ^ ((uint64_t)(uintptr_t)d << 16) ^ 0x9e3779b97f4a7c15u;
+	d->multi = curl_multi_init();
+	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->nslots);
+	d->due = db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, " ACTIONS_COLUMNS
+				" FROM deliveries d JOIN actions ON actions.id = d.action_id "
+				"WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
+				"ORDER BY d.next_attempt_at, d.id LIMIT ?");
+	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
+	d->result = db_prepare(db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
+				   "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
+				   "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END WHERE id = ?");
+	d->orphan = db_prepare(db, "UPDATE deliveries SET state = 'no_endpoint', last_error = ? "
+				   "WHERE id = ?");
+	if (!d->multi || !d->due || !d->lease || !d->result || !d->orphan) {
+		deliver_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void release(struct deliver *d, struct transfer *t)
+{
+	curl_multi_remove_handle(d->multi, t->easy);
+	curl_slist_free_all(t->headers);
+	free(t->body);
+	t->headers = NULL;
+	t->body = NULL;
+	t->id = 0;
+	d->inflight--;
+	d->per_endpoint[t->endpoint]--;
+}
+
+void deliver_free(struct deliver *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < d->nslots; i++) {
+		if (d->slots[i].id)
+			release(d, &d->slots[i]);
+		if (d->slots[i].easy)
+			curl_easy_cleanup(d->slots[i].easy);
+	}
+	if (d->multi)
+		curl_multi_cleanup(d->multi);
+	sqlite3_finalize(d->due);
+	sqlite3_finalize(d->lease);
+	sqlite3_finalize(d->result);
+	sqlite3_finalize(d->orphan);
+	free(d->slots);
+	free(d->per_endpoint);
+	free(d);
+}
+
+/* Keep the start of the response for last_error; read at most
+ * DELIVER_RESPONSE_MAX, then hang up: a huge or endless body never grows
+ * memory. */
+static size_t on_body(char *data, size_t size, size_t n, void *userp)
+{
+	struct transfer *t = userp;
+	size_t len = size * n;
+	if (t->got < ERROR_TEXT) {
+		size_t keep = len < ERROR_TEXT - t->got ? len : ERROR_TEXT - t->got;
+		memcpy(t->head + t->got, data, keep);
+		t->head[t->got + keep] = '\0';
+	}
+	t->got += len;
+	if (t->got > DELIVER_RESPONSE_MAX) {
+		t->cut = 1;
+		return 0; /* CURLE_WRITE_ERROR: the status line is what counts */
+	}
+	return len;
+}
+
+static int endpoint_index(const struct config *cfg, const char *name)
+{
+	for (int i = 0; name && i < cfg->nendpoints; i++)
+		if (!strcmp(cfg->endpoints[i].name, name))
+			return i;
+	return -1;
+}
+
+/* The webhook body: {"type", "timestamp", "data"} around the action. */
+static char *webhook_body(sqlite3_stmt *row, int first)
+{
+	json_t *data = actions_payload_at(row, first);
+	const char *action = (const char *)sqlite3_column_text(row, first + 1);
+	const char *created = (const char *)sqlite3_column_text(row, first + 14);
+	json_t *body = json_pack("{s:s, s:s, s:o}", "type", actions_webhook_type(action),
+				 "timestamp", created, "data", data);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	return text;
+}
+
+static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int endpoint,
+		 long long now)
+{
+	const struct endpoint_conf *e = &d->cfg->endpoints[endpoint];
+	const char *webhook_id = (const char *)sqlite3_column_text(row, 2);
+	char header[320], signature[SIGN_SIGNATURE_MAX];
+	long long ts = now / 1000;
+
+	memset(t->head, 0, sizeof t->head);
+	t->got = 0;
+	t->cut = 0;
+	t->errbuf[0] = '\0';
+	t->id = sqlite3_column_int64(row, 0);
+	t->attempts = sqlite3_column_int(row, 3);
+	t->endpoint = endpoint;
+	t->body = webhook_body(row, 4);
+	size_t len = strlen(t->body);
+	sign_webhook(&e->key, webhook_id, ts, t->body, len, signature);
+
+	t->headers = curl_slist_append(NULL, "content-type: application/json");
+	t->headers = curl_slist_append(t->headers, "expect:"); /* no 100-continue round trip */
+	snprintf(header, sizeof header, "webhook-id: %s", webhook_id);
+	t->headers = curl_slist_append(t->headers, header);
+	snprintf(header, sizeof header, "webhook-timestamp: %lld", ts);
+	t->headers = curl_slist_append(t->headers, header);
+	snprintf(header, sizeof header, "webhook-signature: %s", signature);
+	t->headers = curl_slist_append(t->headers, header);
+
+	if (!t->easy)
+		t->easy = curl_easy_init();
+	else
+		curl_easy_reset(t->easy);
+	CURL *c = t->easy;
+	curl_easy_setopt(c, CURLOPT_URL, e->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "rollcall/1");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, d->cfg->delivery.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is a failed attempt */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+	if (curl_multi_add_handle(d->multi, c) != CURLM_OK) {
+		curl_slist_free_all(t->headers);
+		free(t->body);
+		t->headers = NULL;
+		t->body = NULL;
+		t->id = 0;
+		return -1;
+	}
+	d->inflight++;
+	d->per_endpoint[endpoint]++;
+	return 0;
+}
+
+static int step_done(struct deliver *d, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(d->db, what);
+}
+
+/* Start due deliveries in free slots, leasing each. Returns the number
+ * started, or -1. */
+static int fill(struct deliver *d)
+{
+	int free_slots = d->nslots - d->inflight, started = 0;
+	if (free_slots <= 0)
+		return 0;
+	long long now = now_ms();
+	long long lease = now + d->cfg->delivery.timeout_ms + LEASE_MARGIN_MS;
+	if (db_begin(d->db) < 0)
+		return -1;
+	/* read more than the free slots: some may wait on their endpoint's limit */
+	sqlite3_bind_int64(d->due, 1, now);
+	sqlite3_bind_int(d->due, 2, free_slots * 4);
+	int rc;
+	while (started < free_slots && (rc = sqlite3_step(d->due)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(d->due, 1);
+		int e = endpoint_index(d->cfg, name);
+		long long id = sqlite3_column_int64(d->due, 0);
+		if (e < 0) { /* the configuration no longer has it */
+			char why[200];
+			snprintf(why, sizeof why, "endpoint %s is not in the configuration",
+				 name ? name : "(none)");
+			sqlite3_bind_text(d->orphan, 1, why, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(d->orphan, 2, id);
+			if (step_done(d, d->orphan, "updating a delivery") < 0)
+				goto fail;
+			continue;
+		}
+		if (d->per_endpoint[e] >= d->cfg->delivery.per_endpoint)
+			continue;
+		struct transfer *t = d->slots;
+		while (t->id)
+			t++;
+		if (start(d, t, d->due, e, now) < 0)
+			continue;
+		sqlite3_bind_int64(d->lease, 1, lease);
+		sqlite3_bind_int64(d->lease, 2, id);
+		if (step_done(d, d->lease, "leasing a delivery") < 0)
+			goto fail;
+		started++;
+	}
+	sqlite3_reset(d->due);
+	if (db_commit(d->db) < 0)
+		return -1;
+	return started;
+fail:
+	sqlite3_reset(d->due);
+	db_rollback(d->db);
+	return -1;
+}
+
+/* Wait before retry k (k >= 1): full jitter over the capped exponential. */
+static long long backoff(struct deliver *d, int k)
+{
+	long long base = d->cfg->delivery.backoff_ms, cap = d->cfg->delivery.backoff_max_ms;
+	long long ceiling = base;
+	for (int i = 1; i < k && ceiling < cap; i++)
+		ceiling *= 2;
+	if (ceiling > cap)
+		ceiling = cap;
+	return (long long)(next_random(d) % (uint64_t)(ceiling + 1));
+}
+
+static void clean_text(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+/* Record how a transfer ended. */
+static int finish(struct deliver *d, struct transfer *t, CURLcode result,
+		  struct deliver_stats *st)
+{
+	long status = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	int ok = (result == CURLE_OK || (result == CURLE_WRITE_ERROR && t->cut)) && status >= 200 &&
+		 status < 300;
+	int attempts = t->attempts + 1;
+	char error_text[CURL_ERROR_SIZE + ERROR_TEXT + 32] = "";
+	const char *state = "delivered";
+	long long next = 0;
+
+	st->sent++;
+	if (ok) {
+		st->delivered++;
+	} else {
+		if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && t->cut))
+			snprintf(error_text, sizeof error_text, "%s",
+				 t->errbuf[0] ? t->errbuf : curl_easy_strerror(result));
+		else
+			snprintf(error_text, sizeof error_text, "HTTP %ld%s%s", status,
+				 t->head[0] ? ": " : "", t->head);
+		clean_text(error_text);
+		long long wait = backoff(d, attempts);
+		curl_off_t retry_after = 0;
+		if ((status == 429 || status == 503) &&
+		    curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+		    retry_after > 0) {
+			wait = (long long)retry_after * 1000; /* honoured within backoff_max_ms */
+			if (wait > d->cfg->delivery.backoff_max_ms)
+				wait = d->cfg->delivery.backoff_max_ms;
+		}
+		if (attempts >= d->cfg->delivery.max_attempts) {
+			state = "dead";
+			st->dead++;
+		} else {
+			state = "pending";
+			next = now_ms() + wait;
+			st->retried++;
+		}
+		char id[24];
+		snprintf(id, sizeof id, "%lld", t->id);
+		log_event(LOG_WARN, "delivery failed", "delivery", id, "endpoint",
+			  d->cfg->endpoints[t->endpoint].name, "state", state, "error", error_text,
+			  NULL);
+	}
+	sqlite3_stmt *s = d->result;
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, attempts);
+	if (status)
+		sqlite3_bind_int64(s, 3, status);
+	else
+		sqlite3_bind_null(s, 3);
+	if (error_text[0])
+		sqlite3_bind_text(s, 4, error_text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 4);
+	sqlite3_bind_int64(s, 5, next);
+	sqlite3_bind_int(s, 6, ok);
+	sqlite3_bind_int64(s, 7, t->id);
+	return step_done(d, s, "recording a delivery");
+}
+
+/* Record every finished transfer in one transaction. */
+static int collect(struct deliver *d, struct deliver_stats *st)
+{
+	CURLMsg *msg;
+	int left, began = 0, rc = 0;
+	while ((msg = curl_multi_info_read(d->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct transfer *t;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		if (!began++ && db_begin(d->db) < 0)
+			return -1;
+		if (rc == 0)
+			rc = finish(d, t, msg->data.result, st);
+		release(d, t);
+	}
+	if (began) {
+		if (rc < 0)
+			db_rollback(d->db);
+		else if (db_commit(d->db) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	for (;;) {
+		int started = fill(d);
+		if (started < 0)
+			return -1;
+		if (d->inflight == 0)
+			return 0; /* nothing due now, nothing in flight */
+		int running;
+		curl_multi_perform(d->multi, &running);
+		if (collect(d, st) < 0)
+			return -1;
+		if (running)
+			curl_multi_poll(d->multi, NULL, 0, 100, NULL);
+	}
+}
