@@ -19,7 +19,7 @@ ENGINE  = $(filter-out engine/main.c, $(wildcard engine/*.c))
 OBJS    = $(ENGINE:engine/%.c=$(B)/%.o)
 TESTS   = $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 
-all: $(B)/rollcall $(B)/gen
+all: $(B)/rollcall $(B)/gen $(B)/receiver
 
 $(B)/%.o: engine/%.c $(wildcard engine/*.h) | $(B)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
@@ -32,6 +32,9 @@ $(B)/rollcall: $(B)/main.o $(B)/librollcall.a
 
 $(B)/gen: examples/gen.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/receiver: examples/receiver.c | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lmicrohttpd -ljansson -lcrypto -lpthread
 
 $(B)/bench-figures: bench/figures.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
