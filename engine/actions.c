@@ -400,12 +400,14 @@ json_t *actions_payload_at(sqlite3_stmt *row, int f)
 	json_object_set_new(o, "severity", stored_json_text(row, f + 6));
 	json_object_set_new(o, "message", stored_json_text(row, f + 7));
 	json_object_set_new(o, "pupil",
-			    json_pack("{s:s, s:s, s:s}", "upn", (const char *)sqlite3_column_text(row, f + 8),
-				      "urn", urn, "year_group",
+			    json_pack("{s:s, s:s, s:s}", "upn",
+				      (const char *)sqlite3_column_text(row, f + 8), "urn", urn,
+				      "year_group",
 				      (const char *)sqlite3_column_text(row, f + 10)));
 	json_object_set_new(o, "evidence", stored_json(row, f + 11));
 	json_object_set_new(o, "data", stored_json(row, f + 12));
 	json_object_set_new(o, "date", json_string((const char *)sqlite3_column_text(row, f + 13)));
-	json_object_set_new(o, "created_at", json_string((const char *)sqlite3_column_text(row, f + 14)));
+	json_object_set_new(o, "created_at",
+			    json_string((const char *)sqlite3_column_text(row, f + 14)));
 	return o;
 }

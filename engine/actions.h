@@ -89,10 +89,10 @@ int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int d
 		       const char *reason);
 
 /* The columns actions_payload reads, in its order. */
-#define ACTIONS_COLUMNS                                                                     \
-	"actions.id, actions.action, actions.org, actions.policy, actions.policy_sha256, "  \
-	"actions.kind, actions.severity, actions.message, actions.upn, actions.urn, "       \
-	"actions.year_group, actions.evidence, actions.data, actions.date, "                \
+#define ACTIONS_COLUMNS                                                                            \
+	"actions.id, actions.action, actions.org, actions.policy, actions.policy_sha256, "         \
+	"actions.kind, actions.severity, actions.message, actions.upn, actions.urn, "              \
+	"actions.year_group, actions.evidence, actions.data, actions.date, "                       \
 	"actions.created_at"
 
 /* The action's JSON (SPEC.md section 4; the webhook body's data) from a row

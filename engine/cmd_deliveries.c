@@ -36,10 +36,11 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 			return cmd_usage(cli);
 	}
 	sqlite3_stmt *st = db_prepare(
-		&cli->db, "SELECT id, action_id, endpoint, webhook_id, state, attempts, last_status, "
-			  "last_error, next_attempt_at FROM deliveries WHERE ?1 = 0 OR state IN "
-			  "('dead', 'no_endpoint') OR (state = 'pending' AND attempts > 0) "
-			  "ORDER BY id DESC");
+		&cli->db,
+		"SELECT id, action_id, endpoint, webhook_id, state, attempts, last_status, "
+		"last_error, next_attempt_at FROM deliveries WHERE ?1 = 0 OR state IN "
+		"('dead', 'no_endpoint') OR (state = 'pending' AND attempts > 0) "
+		"ORDER BY id DESC");
 	if (!st)
 		return EXIT_FAILURE;
 	sqlite3_bind_int(st, 1, failed);
@@ -55,8 +56,8 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 				"{s:I, s:I, s:s?, s:s, s:s, s:i, s:o, s:s?, s:s?}", "id",
 				(json_int_t)sqlite3_column_int64(st, 0), "action_id",
 				(json_int_t)sqlite3_column_int64(st, 1), "endpoint", endpoint,
-				"webhook_id", (const char *)sqlite3_column_text(st, 3), "state", state,
-				"attempts", sqlite3_column_int(st, 5), "last_status",
+				"webhook_id", (const char *)sqlite3_column_text(st, 3), "state",
+				state, "attempts", sqlite3_column_int(st, 5), "last_status",
 				sqlite3_column_type(st, 6) == SQLITE_NULL
 					? json_null()
 					: json_integer(sqlite3_column_int(st, 6)),
@@ -87,9 +88,11 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 	if (argc < 2)
 		return cmd_usage(cli);
 	int status = EXIT_SUCCESS;
-	sqlite3_stmt *get = db_prepare(&cli->db, "SELECT state, endpoint FROM deliveries WHERE id = ?");
-	sqlite3_stmt *set = db_prepare(&cli->db, "UPDATE deliveries SET state = 'pending', attempts "
-						 "= 0, next_attempt_at = 0 WHERE id = ?");
+	sqlite3_stmt *get =
+		db_prepare(&cli->db, "SELECT state, endpoint FROM deliveries WHERE id = ?");
+	sqlite3_stmt *set =
+		db_prepare(&cli->db, "UPDATE deliveries SET state = 'pending', attempts "
+				     "= 0, next_attempt_at = 0 WHERE id = ?");
 	if (!get || !set || db_begin(&cli->db) < 0) {
 		status = EXIT_FAILURE;
 		goto out;
@@ -108,7 +111,8 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 		if (rc == SQLITE_ROW) {
 			snprintf(state, sizeof state, "%s", sqlite3_column_text(get, 0));
 			if (sqlite3_column_text(get, 1))
-				snprintf(endpoint, sizeof endpoint, "%s", sqlite3_column_text(get, 1));
+				snprintf(endpoint, sizeof endpoint, "%s",
+					 sqlite3_column_text(get, 1));
 		}
 		sqlite3_reset(get);
 		if (rc != SQLITE_ROW) {

@@ -191,8 +191,9 @@ static int check_url(struct reader *r, const struct endpoint_conf *e)
 		fail(r, "endpoints[\"%s\"].url: only https:// (or http:// to loopback) is allowed",
 		     e->name, NULL);
 	else if (!strcmp(scheme, "http") && !loopback(host) && !e->insecure)
-		fail(r, "endpoints[\"%s\"].url: plain http:// is allowed only to loopback "
-			"(127.0.0.1, ::1, localhost) unless insecure = true; the host is %s",
+		fail(r,
+		     "endpoints[\"%s\"].url: plain http:// is allowed only to loopback "
+		     "(127.0.0.1, ::1, localhost) unless insecure = true; the host is %s",
 		     e->name, host);
 	else
 		rc = 0;
@@ -257,8 +258,8 @@ static int read_endpoints(struct reader *r)
 		if (!e->url)
 			return fail(r, "endpoints[\"%s\"] has no url", name, NULL);
 		if (!e->secret_env == !e->secret_file)
-			return fail(r, "endpoints[\"%s\"] needs one of secret_env or secret_file", name,
-				    NULL);
+			return fail(r, "endpoints[\"%s\"] needs one of secret_env or secret_file",
+				    name, NULL);
 		if (check_url(r, e) < 0)
 			return -1;
 		lua_pop(L, 1);
@@ -403,13 +404,16 @@ int config_load_secrets(struct config *c)
 		} else {
 			struct stat st;
 			if (stat(e->secret_file, &st) == 0 && (st.st_mode & 077)) {
-				error("%s:%d: endpoints[\"%s\"]: secret file %s is readable by group or "
+				error("%s:%d: endpoints[\"%s\"]: secret file %s is readable by "
+				      "group or "
 				      "others (chmod 600 it)",
 				      c->path, e->line, e->name, e->secret_file);
 				return -1;
 			}
-			if (!(text = sandbox_read_file(e->secret_file, 4096, &len, err, sizeof err))) {
-				error("%s:%d: endpoints[\"%s\"]: %s", c->path, e->line, e->name, err);
+			if (!(text = sandbox_read_file(e->secret_file, 4096, &len, err,
+						       sizeof err))) {
+				error("%s:%d: endpoints[\"%s\"]: %s", c->path, e->line, e->name,
+				      err);
 				return -1;
 			}
 			text[strcspn(text, "\r\n")] = '\0'; /* one line; a final newline is fine */

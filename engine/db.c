@@ -150,7 +150,7 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  action_id       INTEGER NOT NULL,"
 	"  endpoint        TEXT," /* the endpoint's name; NULL if the policy names none */
 	"  webhook_id      TEXT NOT NULL UNIQUE," /* the same on every attempt */
-	"  state           TEXT NOT NULL," /* pending, delivered, dead, no_endpoint */
+	"  state           TEXT NOT NULL,"	  /* pending, delivered, dead, no_endpoint */
 	"  attempts        INTEGER NOT NULL DEFAULT 0,"
 	"  last_status     INTEGER,"
 	"  last_error      TEXT,"

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #define LEASE_MARGIN_MS 5000 /* beyond the request timeout */
-#define ERROR_TEXT 200       /* bytes of a response kept as last_error */
+#define ERROR_TEXT	200  /* bytes of a response kept as last_error */
 
 struct transfer {
 	CURL *easy;
@@ -33,8 +33,8 @@ struct transfer {
 	char *body;
 	struct curl_slist *headers;
 	char head[ERROR_TEXT + 1]; /* the start of the response body */
-	size_t got;                /* response bytes seen */
-	int cut;                   /* we stopped reading a long response */
+	size_t got;		   /* response bytes seen */
+	int cut;		   /* we stopped reading a long response */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -80,14 +80,16 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	d->rng = (uint64_t)now_ms() ^ ((uint64_t)(uintptr_t)d << 16) ^ 0x9e3779b97f4a7c15u;
 	d->multi = curl_multi_init();
 	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->nslots);
-	d->due = db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, " ACTIONS_COLUMNS
-				" FROM deliveries d JOIN actions ON actions.id = d.action_id "
-				"WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
-				"ORDER BY d.next_attempt_at, d.id LIMIT ?");
+	d->due =
+		db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, " ACTIONS_COLUMNS
+			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
+			       "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
+			       "ORDER BY d.next_attempt_at, d.id LIMIT ?");
 	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
-	d->result = db_prepare(db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
-				   "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
-				   "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END WHERE id = ?");
+	d->result =
+		db_prepare(db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
+			       "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
+			       "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END WHERE id = ?");
 	d->orphan = db_prepare(db, "UPDATE deliveries SET state = 'no_endpoint', last_error = ? "
 				   "WHERE id = ?");
 	if (!d->multi || !d->due || !d->lease || !d->result || !d->orphan) {
@@ -312,8 +314,7 @@ static void clean_text(char *s)
 }
 
 /* Record how a transfer ended. */
-static int finish(struct deliver *d, struct transfer *t, CURLcode result,
-		  struct deliver_stats *st)
+static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct deliver_stats *st)
 {
 	long status = 0;
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);

@@ -22,8 +22,8 @@ int sign_key_parse(const char *secret, struct sign_key *key, char *why, size_t w
 	}
 	for (size_t i = 0; i < n; i++) {
 		char c = secret[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '+' || c == '/' || (c == '=' && i >= n - 2);
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '+' || c == '/' || (c == '=' && i >= n - 2);
 		if (!ok || (c != '=' && i > 0 && secret[i - 1] == '=')) {
 			snprintf(why, whylen, "not valid base64 after whsec_");
 			return -1;
@@ -45,8 +45,8 @@ int sign_key_parse(const char *secret, struct sign_key *key, char *why, size_t w
 	return 0;
 }
 
-void sign_webhook(const struct sign_key *key, const char *id, long long timestamp,
-		  const char *body, size_t body_len, char out[SIGN_SIGNATURE_MAX])
+void sign_webhook(const struct sign_key *key, const char *id, long long timestamp, const char *body,
+		  size_t body_len, char out[SIGN_SIGNATURE_MAX])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;

@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-#define SIGN_KEY_MAX 256
-#define SIGN_KEY_MIN 16 /* bytes: shorter keys are refused */
+#define SIGN_KEY_MAX	   256
+#define SIGN_KEY_MIN	   16 /* bytes: shorter keys are refused */
 #define SIGN_SIGNATURE_MAX 64 /* "v1," + 44 base64 chars + NUL fits */
 
 struct sign_key {
@@ -25,7 +25,7 @@ struct sign_key {
 int sign_key_parse(const char *secret, struct sign_key *key, char *why, size_t whylen);
 
 /* Write "v1,<base64>" for (id, timestamp, body) into out. */
-void sign_webhook(const struct sign_key *key, const char *id, long long timestamp,
-		  const char *body, size_t body_len, char out[SIGN_SIGNATURE_MAX]);
+void sign_webhook(const struct sign_key *key, const char *id, long long timestamp, const char *body,
+		  size_t body_len, char out[SIGN_SIGNATURE_MAX]);
 
 #endif

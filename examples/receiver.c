@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define BODY_MAX (1 << 20)
-#define IDS_MAX 100000
+#define IDS_MAX	 100000
 
 static unsigned char key[256];
 static int key_len;
@@ -151,7 +151,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		nanosleep(&pause_for, NULL);
 	}
 
-	unsigned status = !valid ? 401 : (fail_first ? n <= fail_first : status_given) ? (unsigned)status_code : 200;
+	unsigned status = !valid					  ? 401
+			  : (fail_first ? n <= fail_first : status_given) ? (unsigned)status_code
+									  : 200;
 	json_t *body = r->body ? json_loads(r->body, 0, NULL) : NULL;
 	json_t *data = json_object_get(body, "data");
 	json_t *pupil = json_object_get(data, "pupil");
@@ -181,7 +183,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ok;
 }
 
-static void done(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode t)
+static void done(void *cls, struct MHD_Connection *c, void **state,
+		 enum MHD_RequestTerminationCode t)
 {
 	(void)cls, (void)c, (void)t;
 	struct request *r = *state;

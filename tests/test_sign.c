@@ -34,7 +34,8 @@ static void a_changed_byte_changes_the_signature(void **state)
 	(void)state;
 	struct sign_key key;
 	char why[128], a[SIGN_SIGNATURE_MAX], b[SIGN_SIGNATURE_MAX];
-	assert_int_equal(sign_key_parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, why, 128), 0);
+	assert_int_equal(sign_key_parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, why, 128),
+			 0);
 	sign_webhook(&key, "msg_1", 1, "{}", 2, a);
 	sign_webhook(&key, "msg_1", 2, "{}", 2, b);
 	assert_string_not_equal(a, b);
@@ -47,16 +48,20 @@ static void bad_secrets_are_refused(void **state)
 	(void)state;
 	struct sign_key key;
 	char why[128];
-	const char *bad[] = { "whsec_", "whsec_not base64!!", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
+	const char *bad[] = { "whsec_",
+			      "whsec_not base64!!",
+			      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
 			      "whsec_c2hvcnQ=", /* "short": 5 bytes */
-			      "whsec_MfKQ9r8G=YqrTwjUPD8ILPZIo2LaLaSw", "" };
+			      "whsec_MfKQ9r8G=YqrTwjUPD8ILPZIo2LaLaSw",
+			      "" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		if (sign_key_parse(bad[i], &key, why, sizeof why) != -1)
 			fail_msg("\"%s\" was accepted", bad[i]);
 	assert_int_equal(sign_key_parse("whsec_c2hvcnQ=", &key, why, sizeof why), -1);
 	assert_non_null(strstr(why, "5 bytes"));
 	/* padding is not key material */
-	assert_int_equal(sign_key_parse("whsec_MDEyMzQ1Njc4OWFiY2RlZmc=", &key, why, sizeof why), 0);
+	assert_int_equal(sign_key_parse("whsec_MDEyMzQ1Njc4OWFiY2RlZmc=", &key, why, sizeof why),
+			 0);
 	assert_int_equal(key.len, 17);
 	assert_memory_equal(key.bytes, "0123456789abcdefg", 17);
 }
