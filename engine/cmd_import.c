@@ -148,6 +148,7 @@ static int import_file(struct cli *cli, struct ingest *in, struct source *src, i
 	char why[256], text[2048];
 	int rc, tty = isatty(STDERR_FILENO) && cli->verbosity >= 0;
 
+	in->added = in->amended = in->unchanged = in->pupils_changed = 0;
 	if (db_begin(&cli->db) < 0)
 		return EXIT_FAILURE;
 	while ((rc = csv_read(c)) != CSV_EOF) {
@@ -157,7 +158,14 @@ static int import_file(struct cli *cli, struct ingest *in, struct source *src, i
 			goto fail;
 		}
 		rows++;
-		if (rc == CSV_BAD) {
+		if (rc == CSV_BAD && c->fatal) {
+			/* the quote swallowed the rest: no row after it was read, so
+			 * even --skip-invalid cannot keep "the good rows" */
+			fprintf(stderr, "%s:%ld: %s\n", src->name, c->record_line, c->err);
+			invalid++;
+			skip_invalid = 0;
+			break;
+		} else if (rc == CSV_BAD) {
 			reason = c->err;
 		} else if (c->nfields != src->ncolumns) {
 			snprintf(why, sizeof why, "%d fields, the header has %d", c->nfields,
@@ -168,6 +176,13 @@ static int import_file(struct cli *cli, struct ingest *in, struct source *src, i
 			int bad = ingest_row(in, src->kind, &row, why, sizeof why);
 			if (bad < 0)
 				goto fail;
+			if (!bad && in->nmarks >= INGEST_BATCH_MAX) {
+				/* a strict import that has already failed stores nothing */
+				if (invalid && !skip_invalid)
+					ingest_discard(in);
+				else if (ingest_store(in) < 0)
+					goto fail;
+			}
 			if (!bad)
 				goto next;
 		}

@@ -127,8 +127,10 @@ again:
 					return CSV_IOERR;
 				if (b == -1) {
 					snprintf(c->err, sizeof c->err,
-						 "unterminated quoted field (opened on line %ld)",
+						 "unterminated quoted field (opened on line %ld): "
+						 "the rest of the file is inside it",
 						 opened);
+					c->fatal = 1;
 					return CSV_BAD;
 				}
 				if (b == '"') {

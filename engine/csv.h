@@ -22,6 +22,7 @@ struct csv {
 	long record_line; /* line the last record started on */
 	int nfields;
 	char err[160]; /* why the last record was refused */
+	int fatal;     /* the rest of the input cannot be read as records */
 
 	unsigned char rbuf[65536];
 	size_t rpos, rlen;

@@ -72,7 +72,7 @@ struct ingest {
 	struct pupil_slot *cache;
 	size_t cache_cap, cache_used;
 
-	/* Counts for the last ingest_store. */
+	/* Counts over the ingest_store calls since they were last zeroed. */
 	long added, amended, unchanged, pupils_changed;
 };
 
@@ -84,6 +84,10 @@ void ingest_close(struct ingest *in);
  * says why, naming the field), -1 on a database error. */
 int ingest_row(struct ingest *in, enum row_kind kind, const struct row *row, char *why,
 	       size_t whylen);
+
+/* Marks held before a file's batch is stored part-way (in the same
+ * transaction): bounds memory, and keeps 32-bit offsets in range. */
+#define INGEST_BATCH_MAX (1 << 22)
 
 /* Store the batch of marks and empty it. Returns 0 or -1. */
 int ingest_store(struct ingest *in);

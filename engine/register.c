@@ -65,7 +65,8 @@ int register_get(struct registers *r, int year, uint32_t pupil, uint8_t *buf, in
 	if (rc == SQLITE_ROW) {
 		int n = sqlite3_column_bytes(r->get, 0);
 		*len = n < REGISTER_SLOTS ? n : REGISTER_SLOTS;
-		memcpy(buf, sqlite3_column_blob(r->get, 0), (size_t)*len);
+		if (*len)
+			memcpy(buf, sqlite3_column_blob(r->get, 0), (size_t)*len);
 	}
 	sqlite3_reset(r->get);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(r->db, "reading a register");
@@ -112,8 +113,8 @@ static int place_year(struct registers *r, uint32_t pupil, int year, struct hist
 	if (len == 0)
 		return 0;
 	int at = 2 * (date_from_ymd(year, 9, 1) - h->first_day);
-	if (history_reserve(h, (size_t)(at + len)) < 0)
-		return -1;
+	if (at < 0 || history_reserve(h, (size_t)(at + len)) < 0)
+		return -1; /* a year before the history's start is never placed */
 	if (at > h->nslots)
 		memset(h->slot + h->nslots, 0, (size_t)(at - h->nslots));
 	memcpy(h->slot + at, buf, (size_t)len);
@@ -154,13 +155,15 @@ int register_history(struct registers *r, uint32_t pupil, int from_year, struct 
 	for (int i = 0; i < r->nyears && !first; i++)
 		if (r->years[i] >= from_year)
 			first = r->years[i];
+	/* With no year from from_year on, start empty at from_year: extend
+	 * reaches back to earlier years below. */
 	h->nslots = 0;
-	h->first_day = date_from_ymd(first ? first : date_academic_year(DATE_MAX), 9, 1);
-	h->complete = !first || r->nyears == 0 || r->years[0] >= first;
+	h->first_day = date_from_ymd(first ? first : from_year ? from_year : DATE_MIN_YEAR, 9, 1);
+	h->complete = r->nyears == 0 || (first && r->years[0] >= first);
 	h->pupil = pupil;
 	h->extend = extend;
 	h->ctx = r;
-	for (int i = 0; i < r->nyears; i++)
+	for (int i = 0; first && i < r->nyears; i++)
 		if (r->years[i] >= first && place_year(r, pupil, r->years[i], h) < 0)
 			return -1;
 	/* A pupil with no marks in those years (one who has left) still has

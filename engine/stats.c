@@ -17,6 +17,8 @@ int history_reserve(struct history *h, size_t slots)
 	if (slots <= h->cap)
 		return 0;
 	size_t cap = h->cap ? h->cap : 1024;
+	if (slots > (size_t)1 << 30)
+		return -1; /* no real history comes near: a caller's bug, not a hang */
 	while (cap < slots)
 		cap *= 2;
 	uint8_t *p = realloc(h->slot, cap);
@@ -185,7 +187,7 @@ int stats_window(struct history *h, const struct window *w, struct figures *f)
 			rc = count_range(h, from, f);
 		break;
 	case WINDOW_DAYS:
-		from = last - w->n + 1;
+		from = last - w->n + 1 < DATE_MIN ? DATE_MIN : last - w->n + 1;
 		rc = count_range(h, from, f);
 		break;
 	case WINDOW_SINCE:

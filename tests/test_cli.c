@@ -241,6 +241,49 @@ static void skip_invalid_keeps_good_rows_and_every_bad_one(void **state)
 	assert_int_equal(count(e, "SELECT count(*) FROM mark_history WHERE code = 'N'"), 1);
 }
 
+/* A file that names one slot twice: the first import keeps the earlier row
+ * as history, and importing it again changes nothing. */
+static void a_slot_named_twice_imports_idempotently(void **state)
+{
+	struct env *e = *state;
+	loaded(e);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/twice.csv", e->dir);
+	write_file(path, "upn,urn,date,session,code\n"
+			 "J355400120001,135001,2025-09-15,AM,/\n"
+			 "J355400120001,135001,2025-09-15,AM,N\n");
+	struct result *r = run(e, "import twice.csv");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "(1 new, 1 amended, 0 unchanged; 1 pupils changed)"));
+	uint64_t before = fingerprint(e->db);
+	for (int i = 0; i < 2; i++) {
+		r = run(e, "import twice.csv");
+		assert_non_null(strstr(r->out, "(0 new, 0 amended, 2 unchanged; 0 pupils changed)"));
+	}
+	assert_true(fingerprint(e->db) == before);
+	assert_int_equal(count(e, "SELECT count(*) FROM mark_history"), 1);
+}
+
+/* An unterminated quote swallows every row after it: even --skip-invalid
+ * refuses the file rather than drop those rows unseen. */
+static void an_unterminated_quote_refuses_the_file_even_when_skipping(void **state)
+{
+	struct env *e = *state;
+	loaded(e);
+	uint64_t before = fingerprint(e->db);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/open.csv", e->dir);
+	write_file(path, "upn,urn,date,session,code\n"
+			 "J355400120001,135001,2025-09-15,\"AM,/\n"
+			 "J355400120001,135001,2025-09-15,PM,/\n"
+			 "J355400120001,135001,2025-09-16,AM,/\n");
+	struct result *r = run(e, "import --skip-invalid open.csv");
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->err, "open.csv:2: unterminated quoted field (opened on line 2)"));
+	assert_non_null(strstr(r->err, "nothing imported"));
+	assert_true(fingerprint(e->db) == before);
+}
+
 static void sql_in_a_name_is_just_text(void **state)
 {
 	struct env *e = *state;
@@ -346,6 +389,11 @@ static void pupil_figures_as_json(void **state)
 	assert_int_equal(num(w, "possible"), 4);
 	json_decref(p);
 
+	/* a days window reaching before 2000 starts at 2000-01-01 */
+	r = run(e, "pupil J355400120001 --json --window days=30000");
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "\"from\":\"2000-01-01\",\"to\":\"2025-09-12\""));
+
 	r = run(e, "pupil J355400120001 --window fortnights=2");
 	assert_int_equal(r->status, 2);
 	r = run(e, "pupil B207000016049");
@@ -383,6 +431,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(skip_invalid_keeps_good_rows_and_every_bad_one,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(sql_in_a_name_is_just_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_slot_named_twice_imports_idempotently, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(an_unterminated_quote_refuses_the_file_even_when_skipping,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(standard_input_and_missing_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(pupil_figures_as_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(example_data_is_reproducible, setup, teardown),

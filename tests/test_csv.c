@@ -79,7 +79,9 @@ static void malformed_records_are_reported_and_skipped(void **state)
 	field_is(c, 0, "ok");
 	assert_int_equal(c->record_line, 5);
 	assert_int_equal(csv_read(c), CSV_BAD);
-	assert_string_equal(c->err, "unterminated quoted field (opened on line 6)");
+	assert_string_equal(c->err, "unterminated quoted field (opened on line 6): the rest of "
+				    "the file is inside it");
+	assert_true(c->fatal);
 	assert_int_equal(csv_read(c), CSV_EOF);
 	free(c);
 	fclose(f);

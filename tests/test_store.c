@@ -91,6 +91,7 @@ static int teardown(void **state)
 
 static void store(struct fixture *fx)
 {
+	fx->in.added = fx->in.amended = fx->in.unchanged = fx->in.pupils_changed = 0;
 	assert_int_equal(db_begin(&fx->db), 0);
 	assert_int_equal(ingest_store(&fx->in), 0);
 	assert_int_equal(db_commit(&fx->db), 0);
@@ -183,6 +184,10 @@ static void invalid_marks_say_why(void **state)
 		{ ROW(PUPIL, "100002", "2025-09-01", "AM", "/"), "on roll at urn 100001" },
 		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "-5"), "minutes_late" },
 		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "yesterday"), "recorded_at" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T-1:-5"), "recorded_at" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T 8: 5"), "recorded_at" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T08:05+1:00"),
+		  "recorded_at" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct row r;
@@ -257,6 +262,17 @@ static void history_extends_into_earlier_years(void **state)
 	assert_int_equal(h.first_day, day_of("2024-09-01"));
 	w.kind = WINDOW_SINCE;
 	w.since = day_of("2024-09-01");
+	assert_int_equal(stats_window(&h, &w, &f), 0);
+	assert_int_equal(f.possible, 4);
+	history_free(&h);
+
+	/* asked from a year with no registers yet, it reaches back to the
+	 * latest mark (a pupil who has left, or a new September) */
+	memset(&h, 0, sizeof h);
+	assert_int_equal(register_history(&reg, 1, 2027, &h), 0);
+	int day, session, code;
+	assert_int_equal(stats_latest(&h, &day, &session, &code), 1);
+	assert_int_equal(day, day_of("2025-09-01"));
 	assert_int_equal(stats_window(&h, &w, &f), 0);
 	assert_int_equal(f.possible, 4);
 	history_free(&h);
