@@ -179,7 +179,11 @@ int db_open(struct db *db, const char *path, int create)
 		goto fail;
 	}
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
+	/* Create it owner-only from the first byte, not chmod it afterwards. */
+	mode_t old_mask = umask(077);
+	int rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	umask(old_mask);
+	if (rc != SQLITE_OK) {
 		db_fail(db, "cannot open");
 		goto fail;
 	}

@@ -114,7 +114,9 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 	e->cursor_set = db_prepare(db, "INSERT INTO meta(key, value) VALUES ('evaluated_seq', ?) "
 				       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	e->prune = db_prepare(db, "DELETE FROM changes WHERE seq < ?");
-	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set || !e->prune)
+	e->data_version = db_prepare(db, "PRAGMA data_version");
+	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
+	    !e->prune || !e->data_version)
 		goto fail;
 	return 0;
 fail:
@@ -129,8 +131,8 @@ void engine_close(struct engine *e)
 		free(e->policies[i]);
 	}
 	free(e->policies);
-	sqlite3_stmt *st[] = { e->changes,    e->facts,	     e->params,
-			       e->cursor_get, e->cursor_set, e->prune };
+	sqlite3_stmt *st[] = { e->changes,    e->facts, e->params,	e->cursor_get,
+			       e->cursor_set, e->prune, e->data_version };
 	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
 		sqlite3_finalize(st[i]);
 	if (e->in.db)
@@ -259,6 +261,15 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	memset(st, 0, sizeof *st);
 	if (db_begin(e->db) < 0)
 		return -1;
+	/* data_version moves when another connection commits: then cached
+	 * pupils and the list of register years may be out of date. */
+	long long version = -1;
+	if (sqlite3_step(e->data_version) == SQLITE_ROW)
+		version = sqlite3_column_int64(e->data_version, 0);
+	sqlite3_reset(e->data_version);
+	if (version != e->seen_version && ingest_refresh(&e->in) < 0)
+		goto fail;
+	e->seen_version = version;
 	long taken = ingest_incoming(&e->in, ENGINE_BATCH_ROWS, &st->rejected);
 	if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0))
 		goto fail;

@@ -29,7 +29,8 @@ struct engine {
 	int npolicies;
 	struct ingest in;
 	struct actions actions;
-	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune;
+	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version;
+	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
 /* Called for each policy that fails to load: path and "FILE:LINE: reason". */

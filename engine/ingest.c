@@ -140,9 +140,15 @@ static int find_pupil(struct ingest *in, const char *upn, uint32_t *pupil, uint3
 
 static void cache_forget(struct ingest *in)
 {
-	if (in->cache)
+	if (in->cache_used)
 		memset(in->cache, 0, in->cache_cap * sizeof *in->cache);
 	in->cache_used = 0;
+}
+
+int ingest_refresh(struct ingest *in)
+{
+	cache_forget(in);
+	return register_refresh(&in->reg);
 }
 
 int ingest_open(struct ingest *in, struct db *db)

@@ -92,6 +92,10 @@ int ingest_row(struct ingest *in, enum row_kind kind, const struct row *row, cha
 /* Store the batch of marks and empty it. Returns 0 or -1. */
 int ingest_store(struct ingest *in);
 
+/* Another process has written to the database: forget cached pupils (one
+ * may have moved school) and re-read which academic years have registers. */
+int ingest_refresh(struct ingest *in);
+
 /* Forget the batch without storing it. */
 void ingest_discard(struct ingest *in);
 

@@ -48,6 +48,11 @@ int register_open(struct registers *r, struct db *db)
 	return 0;
 }
 
+int register_refresh(struct registers *r)
+{
+	return load_years(r);
+}
+
 void register_close(struct registers *r)
 {
 	sqlite3_finalize(r->get);

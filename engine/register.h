@@ -23,6 +23,9 @@ struct registers {
 int register_open(struct registers *r, struct db *db);
 void register_close(struct registers *r);
 
+/* Re-read which academic years have registers (after another process wrote). */
+int register_refresh(struct registers *r);
+
 static inline int64_t register_id(int year, uint32_t pupil)
 {
 	return (int64_t)year << 32 | pupil;
