@@ -11,7 +11,7 @@ CFLAGS  ?= -O2 -g
 PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto
 WARN     = -Wall -Wextra -Wpedantic -std=c11
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 PREFIX  ?= /usr/local
 B        = build
 

@@ -32,6 +32,10 @@ int cmd_usage(const struct cli *cli);
  * 1 and advances *i when argv[*i] equals name. */
 int cmd_flag(char **argv, int *i, const char *name);
 
+/* Report a policy that failed to load, as "FILE:LINE: reason" on stderr
+ * (the policy_error_fn of the commands that load policies once). */
+void cmd_policy_error(const char *path, const char *err, int kept);
+
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_pupil(struct cli *cli, int argc, char **argv);

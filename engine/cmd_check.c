@@ -8,19 +8,13 @@
 
 #include <stdio.h>
 
-static void report(const char *path, const char *err)
-{
-	(void)path;
-	fprintf(stderr, "%s\n", err);
-}
-
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
 	struct engine e = { .cfg = &cli->cfg };
 	for (int i = 1; i < argc; i++)
 		if (argv[i][0] == '-')
 			return cmd_usage(cli);
-	int failed = engine_load_policies(&e, argv + 1, argc - 1, report);
+	int failed = engine_load_policies(&e, argv + 1, argc - 1, cmd_policy_error);
 	if (failed >= 0 && cli->verbosity >= 0)
 		for (int i = 0; i < e.npolicies; i++) {
 			const struct policy *p = e.policies[i];

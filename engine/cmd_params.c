@@ -14,12 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void report(const char *path, const char *err)
-{
-	(void)path;
-	fprintf(stderr, "%s\n", err);
-}
-
 int cmd_params(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2 || argv[1][0] == '-')
@@ -29,7 +23,7 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 	int status = EXIT_USAGE;
 	sqlite3_stmt *get = NULL, *set = NULL;
 
-	engine_load_policies(&e, NULL, 0, report);
+	engine_load_policies(&e, NULL, 0, cmd_policy_error);
 	struct policy *p = engine_policy(&e, org);
 	if (!p) {
 		error("%s: no policy loaded for this organisation in %s", org, cli->cfg.policies);

@@ -162,6 +162,12 @@ static int read_limits(struct reader *r)
 			if (read_integer(r, "limits", key, 1000, 1000000000L, &v) < 0)
 				return -1;
 			r->c->policy_instructions = v;
+		} else if (!strcmp(key, "batch_rows")) {
+			if (read_integer(r, "limits", key, 1, 1000000, &r->c->batch_rows) < 0)
+				return -1;
+		} else if (!strcmp(key, "batch_pupils")) {
+			if (read_integer(r, "limits", key, 1, 1000000, &r->c->batch_pupils) < 0)
+				return -1;
 		} else {
 			return fail(r, "limits: unknown key '%s'", key, NULL);
 		}
@@ -277,6 +283,8 @@ static void defaults(struct config *c)
 		*(long *)((char *)c + delivery_keys[i].offset) = delivery_keys[i].def;
 	c->policy_memory = SANDBOX_MEMORY_DEFAULT;
 	c->policy_instructions = SANDBOX_INSTRUCTIONS_DEFAULT;
+	c->batch_rows = 100000;
+	c->batch_pupils = 50000;
 }
 
 int config_load(struct config *c, const char *path, int optional)

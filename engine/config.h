@@ -10,7 +10,8 @@
  *                          insecure = false }, ... }
  *   delivery  = { timeout_ms = 10000, concurrency = 32, per_endpoint = 8,
  *                 max_attempts = 10, backoff_ms = 5000, backoff_max_ms = 3600000 }
- *   limits    = { policy_memory_mb = 64, policy_instructions = 10000000 }
+ *   limits    = { policy_memory_mb = 64, policy_instructions = 10000000,
+ *                 batch_rows = 100000, batch_pupils = 50000 }
  */
 #ifndef ROLLCALL_CONFIG_H
 #define ROLLCALL_CONFIG_H
@@ -37,6 +38,8 @@ struct config {
 	} delivery;
 	size_t policy_memory;	  /* bytes */
 	long policy_instructions; /* per call */
+	long batch_rows;	  /* incoming rows taken per batch (one transaction) */
+	long batch_pupils;	  /* changed pupils evaluated per batch */
 };
 
 /* Read path; if path is NULL or (when optional) missing, use the defaults.

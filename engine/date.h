@@ -9,9 +9,9 @@
 #ifndef ROLLCALL_DATE_H
 #define ROLLCALL_DATE_H
 
-#define DATE_MIN 10957 /* 2000-01-01 */
-#define DATE_MAX 47481 /* 2099-12-31 */
-#define DATE_MIN_YEAR 1999 /* the academic year holding DATE_MIN */
+#define DATE_MIN      10957 /* 2000-01-01 */
+#define DATE_MAX      47481 /* 2099-12-31 */
+#define DATE_MIN_YEAR 1999  /* the academic year holding DATE_MIN */
 
 /* The day the 2024 regulations and code set took effect (SI 2024/208). */
 #define DATE_REGS_2024 19954 /* 2024-08-19 */

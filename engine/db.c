@@ -160,10 +160,16 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"CREATE INDEX deliveries_action ON deliveries(action_id);"
 	"CREATE INDEX deliveries_failed ON deliveries(state) WHERE state IN ('dead', "
 	"'no_endpoint');",
+
+	/* 2 -> 3: the sender reads due deliveries endpoint by endpoint, so that a
+	 * backlog for one never hides the others'. */
+	"CREATE INDEX deliveries_due_endpoint ON deliveries(endpoint, next_attempt_at) "
+	"WHERE state = 'pending';",
 };
 
 int db_fail(struct db *db, const char *what)
 {
+	db->err = sqlite3_errcode(db->h);
 	error("%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 	return -1;
 }
@@ -268,6 +274,7 @@ int db_exec(struct db *db, const char *sql)
 	char *msg = NULL;
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
+	db->err = sqlite3_errcode(db->h);
 	error("%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->h));
 	sqlite3_free(msg);
 	return -1;
@@ -287,6 +294,11 @@ void db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_busy(const struct db *db)
+{
+	return (db->err & 0xff) == SQLITE_BUSY || (db->err & 0xff) == SQLITE_LOCKED;
 }
 
 sqlite3_stmt *db_prepare(struct db *db, const char *sql)

@@ -10,11 +10,12 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 struct db {
 	sqlite3 *h;
 	char *path;
+	int err; /* the SQLite result code of the last failure reported */
 };
 
 /* Open path. create: make the file (mode 0600) if missing. Reports errors
@@ -41,5 +42,9 @@ sqlite3_stmt *db_prepare(struct db *db, const char *sql);
 
 /* Report the connection's last error as "PATH: what: message". */
 int db_fail(struct db *db, const char *what);
+
+/* 1 if the last failure was another connection holding the lock for longer
+ * than the busy timeout: worth trying again later, not a broken database. */
+int db_busy(const struct db *db);
 
 #endif

@@ -45,7 +45,8 @@ struct deliver {
 	struct transfer *slots;
 	int nslots, inflight;
 	int *per_endpoint; /* transfers in flight per endpoint */
-	sqlite3_stmt *due, *lease, *result, *orphan;
+	int turn, swept;   /* which endpoint fill reads first; orphans marked */
+	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due;
 	uint64_t rng;
 };
 
@@ -78,21 +79,35 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
 	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
 	d->rng = (uint64_t)now_ms() ^ ((uint64_t)(uintptr_t)d << 16) ^ 0x9e3779b97f4a7c15u;
+	/* An outbox update lost to a power cut only means a delivery is sent
+	 * again with its webhook-id: the fsync per commit that evaluation pays
+	 * (synchronous=FULL) buys nothing here. */
+	if (db_exec(db, "PRAGMA synchronous=NORMAL") < 0) {
+		deliver_free(d);
+		return NULL;
+	}
 	d->multi = curl_multi_init();
 	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->nslots);
 	d->due =
 		db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, " ACTIONS_COLUMNS
 			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
-			       "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
-			       "ORDER BY d.next_attempt_at, d.id LIMIT ?");
+			       "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
+			       "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
+	d->any_due = db_prepare(db, "SELECT 1 FROM deliveries WHERE state = 'pending' AND "
+				    "next_attempt_at <= ? LIMIT 1");
+	d->next_due = db_prepare(db, "SELECT min(next_attempt_at) FROM deliveries WHERE state = "
+				     "'pending'");
 	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
 	d->result =
 		db_prepare(db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
 			       "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
 			       "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END WHERE id = ?");
-	d->orphan = db_prepare(db, "UPDATE deliveries SET state = 'no_endpoint', last_error = ? "
-				   "WHERE id = ?");
-	if (!d->multi || !d->due || !d->lease || !d->result || !d->orphan) {
+	d->orphan = db_prepare(db, "UPDATE deliveries SET state = 'no_endpoint', last_error = "
+				   "'endpoint ' || endpoint || ' is not in the configuration' "
+				   "WHERE state = 'pending' AND endpoint NOT IN "
+				   "(SELECT value FROM json_each(?))");
+	if (!d->multi || !d->any_due || !d->due || !d->next_due || !d->lease || !d->result ||
+	    !d->orphan) {
 		deliver_free(d);
 		return NULL;
 	}
@@ -123,7 +138,9 @@ void deliver_free(struct deliver *d)
 	}
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
+	sqlite3_finalize(d->any_due);
 	sqlite3_finalize(d->due);
+	sqlite3_finalize(d->next_due);
 	sqlite3_finalize(d->lease);
 	sqlite3_finalize(d->result);
 	sqlite3_finalize(d->orphan);
@@ -150,14 +167,6 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 		return 0; /* CURLE_WRITE_ERROR: the status line is what counts */
 	}
 	return len;
-}
-
-static int endpoint_index(const struct config *cfg, const char *name)
-{
-	for (int i = 0; name && i < cfg->nendpoints; i++)
-		if (!strcmp(cfg->endpoints[i].name, name))
-			return i;
-	return -1;
 }
 
 /* The webhook body: {"type", "timestamp", "data"} around the action. */
@@ -242,8 +251,24 @@ static int step_done(struct deliver *d, sqlite3_stmt *st, const char *what)
 	return rc == SQLITE_DONE ? 0 : db_fail(d->db, what);
 }
 
-/* Start due deliveries in free slots, leasing each. Returns the number
- * started, or -1. */
+/* Deliveries waiting for an endpoint the configuration no longer has can
+ * never be sent: say so once, where `rollcall deliveries --failed` shows it. */
+static int sweep_orphans(struct deliver *d)
+{
+	json_t *names = json_array();
+	for (int i = 0; i < d->cfg->nendpoints; i++)
+		json_array_append_new(names, json_string(d->cfg->endpoints[i].name));
+	char *text = json_dumps(names, JSON_COMPACT);
+	json_decref(names);
+	sqlite3_bind_text(d->orphan, 1, text, -1, SQLITE_TRANSIENT);
+	free(text);
+	return step_done(d, d->orphan, "marking deliveries without an endpoint");
+}
+
+/* Start due deliveries in free slots, leasing each. Endpoints are read one
+ * at a time, each up to its own limit and starting from a different one
+ * each turn, so a backlog for one endpoint never hides the others' due
+ * deliveries. Returns the number started, or -1. */
 static int fill(struct deliver *d)
 {
 	int free_slots = d->nslots - d->inflight, started = 0;
@@ -251,40 +276,47 @@ static int fill(struct deliver *d)
 		return 0;
 	long long now = now_ms();
 	long long lease = now + d->cfg->delivery.timeout_ms + LEASE_MARGIN_MS;
+	/* Look before taking the write lock: most turns find nothing due, and
+	 * the lock is shared with evaluation and with other writers. */
+	sqlite3_bind_int64(d->any_due, 1, now);
+	int any = sqlite3_step(d->any_due);
+	sqlite3_reset(d->any_due);
+	if (any != SQLITE_ROW)
+		return any == SQLITE_DONE ? 0 : db_fail(d->db, "reading the outbox");
 	if (db_begin(d->db) < 0)
 		return -1;
-	/* read more than the free slots: some may wait on their endpoint's limit */
-	sqlite3_bind_int64(d->due, 1, now);
-	sqlite3_bind_int(d->due, 2, free_slots * 4);
-	int rc;
-	while (started < free_slots && (rc = sqlite3_step(d->due)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(d->due, 1);
-		int e = endpoint_index(d->cfg, name);
-		long long id = sqlite3_column_int64(d->due, 0);
-		if (e < 0) { /* the configuration no longer has it */
-			char why[200];
-			snprintf(why, sizeof why, "endpoint %s is not in the configuration",
-				 name ? name : "(none)");
-			sqlite3_bind_text(d->orphan, 1, why, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(d->orphan, 2, id);
-			if (step_done(d, d->orphan, "updating a delivery") < 0)
+	if (!d->swept++ && sweep_orphans(d) < 0)
+		goto fail;
+	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
+	for (int k = 0; k < n && started < free_slots; k++) {
+		int e = (first + k) % n;
+		long room = d->cfg->delivery.per_endpoint - d->per_endpoint[e];
+		if (room > free_slots - started)
+			room = free_slots - started;
+		if (room <= 0)
+			continue;
+		sqlite3_bind_int64(d->due, 1, now);
+		sqlite3_bind_text(d->due, 2, d->cfg->endpoints[e].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(d->due, 3, room);
+		int rc;
+		while ((rc = sqlite3_step(d->due)) == SQLITE_ROW) {
+			struct transfer *t = d->slots;
+			while (t->id)
+				t++;
+			if (start(d, t, d->due, e, now) < 0)
+				continue;
+			sqlite3_bind_int64(d->lease, 1, lease);
+			sqlite3_bind_int64(d->lease, 2, t->id);
+			if (step_done(d, d->lease, "leasing a delivery") < 0)
 				goto fail;
-			continue;
+			started++;
 		}
-		if (d->per_endpoint[e] >= d->cfg->delivery.per_endpoint)
-			continue;
-		struct transfer *t = d->slots;
-		while (t->id)
-			t++;
-		if (start(d, t, d->due, e, now) < 0)
-			continue;
-		sqlite3_bind_int64(d->lease, 1, lease);
-		sqlite3_bind_int64(d->lease, 2, id);
-		if (step_done(d, d->lease, "leasing a delivery") < 0)
+		sqlite3_reset(d->due);
+		if (rc != SQLITE_DONE) {
+			db_fail(d->db, "reading the outbox");
 			goto fail;
-		started++;
+		}
 	}
-	sqlite3_reset(d->due);
 	if (db_commit(d->db) < 0)
 		return -1;
 	return started;
@@ -401,20 +433,97 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 	return rc;
 }
 
+/* How long to wait for the next retry to come due, at most cap. */
+static int until_due(struct deliver *d, int cap)
+{
+	long long wait = cap;
+	if (sqlite3_step(d->next_due) == SQLITE_ROW &&
+	    sqlite3_column_type(d->next_due, 0) != SQLITE_NULL)
+		wait = sqlite3_column_int64(d->next_due, 0) - now_ms();
+	sqlite3_reset(d->next_due);
+	return wait < 0 ? 0 : wait < cap ? (int)wait : cap;
+}
+
+/* Let curl work, record the transfers that ended, and wait up to wait_ms
+ * for the network. */
+static int drive(struct deliver *d, int wait_ms, struct deliver_stats *st)
+{
+	int running;
+	curl_multi_perform(d->multi, &running);
+	if (collect(d, st) < 0)
+		return -1;
+	if (running && wait_ms > 0)
+		curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL);
+	return 0;
+}
+
+int deliver_step(struct deliver *d, int start_new, int wait_ms, struct deliver_stats *st)
+{
+	if (start_new && fill(d) < 0)
+		return -1;
+	int wait = wait_ms;
+	if (start_new) {
+		/* Something due now that fill could not start waits for a free
+		 * slot, which network activity brings: no need to spin. */
+		wait = until_due(d, wait_ms);
+		if (wait == 0)
+			wait = d->inflight ? wait_ms : 10;
+	}
+	if (d->inflight == 0) {
+		curl_multi_poll(d->multi, NULL, 0, wait, NULL);
+		return 0;
+	}
+	if (drive(d, wait, st) < 0)
+		return -1;
+	return d->inflight;
+}
+
+void deliver_log(const struct deliver_stats *st)
+{
+	char sent[24], delivered[24], retrying[24], dead[24];
+	snprintf(sent, sizeof sent, "%ld", st->sent);
+	snprintf(delivered, sizeof delivered, "%ld", st->delivered);
+	snprintf(retrying, sizeof retrying, "%ld", st->retried);
+	snprintf(dead, sizeof dead, "%ld", st->dead);
+	log_event(LOG_INFO, "delivered", "sent", sent, "delivered", delivered, "retrying", retrying,
+		  "dead", dead, NULL);
+}
+
+void deliver_wake(struct deliver *d)
+{
+	curl_multi_wakeup(d->multi);
+}
+
+int deliver_abandon(struct deliver *d)
+{
+	int rc = 0, began = 0;
+	for (int i = 0; i < d->nslots && rc == 0; i++) {
+		struct transfer *t = &d->slots[i];
+		if (!t->id)
+			continue;
+		if (!began++ && db_begin(d->db) < 0)
+			return -1;
+		sqlite3_bind_int64(d->lease, 1, 0);
+		sqlite3_bind_int64(d->lease, 2, t->id);
+		rc = step_done(d, d->lease, "giving back a lease");
+		release(d, t);
+	}
+	if (began && rc < 0)
+		db_rollback(d->db);
+	else if (began)
+		rc = db_commit(d->db);
+	return rc;
+}
+
 int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	for (;;) {
-		int started = fill(d);
-		if (started < 0)
+		if (fill(d) < 0)
 			return -1;
 		if (d->inflight == 0)
 			return 0; /* nothing due now, nothing in flight */
-		int running;
-		curl_multi_perform(d->multi, &running);
-		if (collect(d, st) < 0)
+		if (drive(d, 100, st) < 0)
 			return -1;
-		if (running)
-			curl_multi_poll(d->multi, NULL, 0, 100, NULL);
 	}
 }

@@ -27,8 +27,27 @@ struct deliver;
 struct deliver *deliver_new(struct db *db, const struct config *cfg);
 void deliver_free(struct deliver *d);
 
-/* Send until no delivery is due now and none is in flight. Returns 0, or -1
- * on a database error. */
+/* Send until no delivery is due now and none is in flight (`run --once`).
+ * Returns 0, or -1 on a database error. */
 int deliver_until_idle(struct deliver *d, struct deliver_stats *st);
+
+/* One turn of the daemon's loop: start due deliveries in free slots (if
+ * start_new), drive the transfers, record those that ended, then wait up
+ * to wait_ms for the network, the next retry to come due, or deliver_wake.
+ * Adds to st. Returns the transfers still in flight, or -1 on a database
+ * error. */
+int deliver_step(struct deliver *d, int start_new, int wait_ms, struct deliver_stats *st);
+
+/* The summary line of what was sent, in the log. */
+void deliver_log(const struct deliver_stats *st);
+
+/* Cut a deliver_step's wait short: new deliveries were recorded, or it is
+ * time to stop. The one call that is safe from another thread. */
+void deliver_wake(struct deliver *d);
+
+/* At shutdown: hang up on the transfers still in flight and make them due
+ * at once, so the next start sends them again (same webhook-id) without
+ * waiting for their lease. Returns 0 or -1. */
+int deliver_abandon(struct deliver *d);
 
 #endif

@@ -29,6 +29,15 @@ static int lua_file(const struct dirent *d)
 	return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".lua") == 0;
 }
 
+/* The policy loaded from path, or NULL. */
+static struct policy *find_path(struct policy **set, int n, const char *path)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] && !strcmp(set[i]->path, path))
+			return set[i];
+	return NULL;
+}
+
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
 {
 	const struct config *c = e->cfg;
@@ -42,7 +51,7 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 		if (n < 0) {
 			snprintf(err, sizeof err, "%s: cannot read the policies directory",
 				 c->policies);
-			on_error(c->policies, err);
+			on_error(c->policies, err, 0);
 			return -1;
 		}
 		paths = xcalloc((size_t)n + 1, sizeof *paths);
@@ -54,15 +63,26 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 		}
 		free(list);
 	}
+	/* A reload builds the new set beside the old one: a file that no longer
+	 * loads keeps its previous version, so a typo never switches a
+	 * council's alerts off. */
+	struct policy **old = e->policies;
+	int nold = e->npolicies;
 	e->policies = xcalloc((size_t)n + 1, sizeof *e->policies);
+	e->npolicies = 0;
 	for (int i = 0; i < n; i++) {
 		struct policy *p = xmalloc(sizeof *p);
 		if (policy_load(p, paths[i], c->scripts, c->policy_memory, c->policy_instructions,
 				err, sizeof err) < 0) {
-			on_error(paths[i], err);
 			free(p);
+			p = find_path(old, nold, paths[i]);
+			on_error(paths[i], err, p != NULL);
 			failed++;
-			continue;
+			if (!p)
+				continue;
+			for (int k = 0; k < nold; k++) /* the old set no longer owns it */
+				if (old[k] == p)
+					old[k] = NULL;
 		}
 		struct policy *twin = NULL;
 		for (int k = 0; k < e->npolicies && !twin; k++)
@@ -71,7 +91,7 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 		if (twin) {
 			snprintf(err, sizeof err, "%s:%d: %s already has a policy in %s", paths[i],
 				 p->line, p->org, twin->path);
-			on_error(paths[i], err);
+			on_error(paths[i], err, 0);
 			policy_free(p);
 			free(p);
 			failed++;
@@ -80,6 +100,13 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 		e->policies[e->npolicies++] = p;
 	}
 	qsort(e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
+	for (int k = 0; k < nold; k++) {
+		if (!old[k])
+			continue;
+		policy_free(old[k]);
+		free(old[k]);
+	}
+	free(old);
 	if (paths != files) {
 		for (int i = 0; i < n; i++)
 			free(paths[i]);
@@ -111,12 +138,17 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 				  "s.urn = p.urn WHERE p.id = ?");
 	e->params = db_prepare(db, "SELECT name, value FROM params WHERE org = ?");
 	e->cursor_get = db_prepare(db, "SELECT value FROM meta WHERE key = 'evaluated_seq'");
-	e->cursor_set = db_prepare(db, "INSERT INTO meta(key, value) VALUES ('evaluated_seq', ?) "
+	e->cursor_set = db_prepare(db, "INSERT INTO meta(key, value) VALUES ('evaluated_seq', ?), "
+				       "('evaluated_at', strftime('%s', 'now')) "
 				       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	e->pending =
+		db_prepare(db, "SELECT EXISTS (SELECT 1 FROM incoming) OR "
+			       "(SELECT coalesce(max(seq), 0) FROM changes) > "
+			       "coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)");
 	e->prune = db_prepare(db, "DELETE FROM changes WHERE seq < ?");
 	e->data_version = db_prepare(db, "PRAGMA data_version");
 	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
-	    !e->prune || !e->data_version)
+	    !e->prune || !e->data_version || !e->pending)
 		goto fail;
 	return 0;
 fail:
@@ -131,8 +163,8 @@ void engine_close(struct engine *e)
 		free(e->policies[i]);
 	}
 	free(e->policies);
-	sqlite3_stmt *st[] = { e->changes,    e->facts, e->params,	e->cursor_get,
-			       e->cursor_set, e->prune, e->data_version };
+	sqlite3_stmt *st[] = { e->changes,    e->facts, e->params,	 e->cursor_get,
+			       e->cursor_set, e->prune, e->data_version, e->pending };
 	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
 		sqlite3_finalize(st[i]);
 	if (e->in.db)
@@ -250,6 +282,29 @@ static int set_cursor(struct engine *e, long long seq)
 	return rc == SQLITE_DONE && rc2 == SQLITE_DONE ? 0 : db_fail(e->db, "moving the cursor");
 }
 
+void engine_log_batch(const struct batch_stats *st)
+{
+	char marks[24], rejected[24], pupils[24], calls[24], actions[24], errors[24], secs[24];
+	snprintf(marks, sizeof marks, "%ld", st->marks);
+	snprintf(rejected, sizeof rejected, "%ld", st->rejected);
+	snprintf(pupils, sizeof pupils, "%ld", st->pupils);
+	snprintf(calls, sizeof calls, "%ld", st->calls);
+	snprintf(actions, sizeof actions, "%ld", st->actions);
+	snprintf(errors, sizeof errors, "%ld", st->errors);
+	snprintf(secs, sizeof secs, "%.3f", st->seconds);
+	log_event(LOG_INFO, "batch", "marks", marks, "rejected", rejected, "pupils", pupils,
+		  "policy_calls", calls, "actions", actions, "policy_errors", errors, "seconds",
+		  secs, NULL);
+}
+
+int engine_pending(struct engine *e)
+{
+	int rc = sqlite3_step(e->pending);
+	int work = rc == SQLITE_ROW && sqlite3_column_int(e->pending, 0);
+	sqlite3_reset(e->pending);
+	return rc == SQLITE_ROW ? work : db_fail(e->db, "looking for work");
+}
+
 int engine_batch(struct engine *e, struct batch_stats *st)
 {
 	double t0 = now();
@@ -270,7 +325,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	if (version != e->seen_version && ingest_refresh(&e->in) < 0)
 		goto fail;
 	e->seen_version = version;
-	long taken = ingest_incoming(&e->in, ENGINE_BATCH_ROWS, &st->rejected);
+	long taken = ingest_incoming(&e->in, (int)e->cfg->batch_rows, &st->rejected);
 	if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0))
 		goto fail;
 	st->marks = taken - st->rejected;
@@ -280,7 +335,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	sqlite3_reset(e->cursor_get);
 	last = cursor;
 	sqlite3_bind_int64(e->changes, 1, cursor);
-	sqlite3_bind_int(e->changes, 2, ENGINE_BATCH_PUPILS);
+	sqlite3_bind_int64(e->changes, 2, e->cfg->batch_pupils);
 	int rc;
 	while ((rc = sqlite3_step(e->changes)) == SQLITE_ROW) {
 		if (n == cap)

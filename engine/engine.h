@@ -13,9 +13,6 @@
 #include "ingest.h"
 #include "policy.h"
 
-#define ENGINE_BATCH_ROWS   100000 /* incoming rows per batch */
-#define ENGINE_BATCH_PUPILS 50000  /* pupils evaluated per batch */
-
 struct batch_stats {
 	long marks, rejected, pupils, calls, actions, errors;
 	double seconds;
@@ -29,17 +26,22 @@ struct engine {
 	int npolicies;
 	struct ingest in;
 	struct actions actions;
-	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version;
+	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version,
+		*pending;
 	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
-/* Called for each policy that fails to load: path and "FILE:LINE: reason". */
-typedef void (*policy_error_fn)(const char *path, const char *err);
+/* Called for each policy that fails to load: path, "FILE:LINE: reason", and
+ * whether the previous version from that file is kept running. */
+typedef void (*policy_error_fn)(const char *path, const char *err, int kept);
 
 /* Load the policies named in files (or, if nfiles is 0, every *.lua in the
- * config's policies directory). A policy that fails, or that names an org
- * an earlier file (in name order) already has, is reported and left out.
- * Returns the number left out, or -1 if the directory cannot be read. */
+ * config's policies directory), replacing those loaded before: a reload. A
+ * policy that fails keeps its previous version if it had one, else is left
+ * out; one that names an org an earlier file (in name order) already has is
+ * left out. Policies whose files are gone are dropped. Returns the number of
+ * files that failed, or -1 if the directory cannot be read (the loaded
+ * policies stay as they were). */
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error);
 
 int engine_open(struct engine *e, struct db *db, const struct config *cfg);
@@ -47,6 +49,13 @@ void engine_close(struct engine *e);
 
 /* The loaded policy for org, or NULL. */
 struct policy *engine_policy(struct engine *e, const char *org);
+
+/* The summary line of a batch, in the log. */
+void engine_log_batch(const struct batch_stats *st);
+
+/* 1 if rows wait in incoming or pupils wait for evaluation, 0 if not, -1
+ * on a database error. A read: it takes no lock from other writers. */
+int engine_pending(struct engine *e);
 
 /* One batch. Returns 1 if it did any work, 0 if there was nothing to do,
  * -1 on a database error (the batch is rolled back). */

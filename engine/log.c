@@ -9,6 +9,7 @@
 #include <time.h>
 
 enum log_level log_threshold = LOG_INFO;
+int log_structured;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 

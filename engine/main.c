@@ -30,8 +30,8 @@ static const struct command commands[] = {
 	  "a pupil's attendance figures as a policy sees them" },
 	{ "check", cmd_check, 0, "check [POLICY...]",
 	  "load policies in the sandbox and report errors with file:line" },
-	{ "run", cmd_run, NEED_DB, "run --once [--no-deliver]",
-	  "take new marks, evaluate policies, record actions" },
+	{ "run", cmd_run, NEED_DB, "run [--once] [--no-deliver]",
+	  "take new marks, evaluate policies, record actions, deliver webhooks" },
 	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
 	  "list recorded actions" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE...]",
@@ -65,6 +65,13 @@ int cmd_flag(char **argv, int *i, const char *name)
 		return 0;
 	++*i;
 	return 1;
+}
+
+void cmd_policy_error(const char *path, const char *err, int kept)
+{
+	(void)path;
+	(void)kept;
+	fprintf(stderr, "%s\n", err);
 }
 
 int main(int argc, char **argv)

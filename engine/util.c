@@ -3,6 +3,8 @@
  */
 #include "util.h"
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +12,15 @@
 
 void error(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
-	fputs("rollcall: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (log_structured)
+		log_event(LOG_ERROR, msg, NULL);
+	else
+		fprintf(stderr, "rollcall: %s\n", msg);
 }
 
 static void *checked(void *p, size_t n)

@@ -258,7 +258,8 @@ static void a_slot_named_twice_imports_idempotently(void **state)
 	uint64_t before = fingerprint(e->db);
 	for (int i = 0; i < 2; i++) {
 		r = run(e, "import twice.csv");
-		assert_non_null(strstr(r->out, "(0 new, 0 amended, 2 unchanged; 0 pupils changed)"));
+		assert_non_null(
+			strstr(r->out, "(0 new, 0 amended, 2 unchanged; 0 pupils changed)"));
 	}
 	assert_true(fingerprint(e->db) == before);
 	assert_int_equal(count(e, "SELECT count(*) FROM mark_history"), 1);
@@ -433,8 +434,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sql_in_a_name_is_just_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_slot_named_twice_imports_idempotently, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(an_unterminated_quote_refuses_the_file_even_when_skipping,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			an_unterminated_quote_refuses_the_file_even_when_skipping, setup, teardown),
 		cmocka_unit_test_setup_teardown(standard_input_and_missing_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(pupil_figures_as_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(example_data_is_reproducible, setup, teardown),

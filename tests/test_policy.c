@@ -55,9 +55,10 @@ static int group_teardown(void **state)
 
 static char load_error[4096];
 
-static void on_load_error(const char *path, const char *err)
+static void on_load_error(const char *path, const char *err, int kept)
 {
 	(void)path;
+	(void)kept;
 	snprintf(load_error, sizeof load_error, "%s", err);
 }
 

@@ -184,8 +184,10 @@ static void invalid_marks_say_why(void **state)
 		{ ROW(PUPIL, "100002", "2025-09-01", "AM", "/"), "on roll at urn 100001" },
 		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "-5"), "minutes_late" },
 		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "yesterday"), "recorded_at" },
-		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T-1:-5"), "recorded_at" },
-		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T 8: 5"), "recorded_at" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T-1:-5"),
+		  "recorded_at" },
+		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T 8: 5"),
+		  "recorded_at" },
 		{ ROW(PUPIL, "100001", "2025-09-01", "AM", "L", "5", "2025-09-15T08:05+1:00"),
 		  "recorded_at" },
 	};

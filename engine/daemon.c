@@ -1,0 +1,305 @@
+/*
+ * daemon.c — the service loop of `rollcall run`.
+ *
+ * Two threads, each with its own SQLite connection, meet only in the
+ * database (DESIGN.md: either side can crash and restart alone):
+ *
+ *  - the evaluator (the calling thread) sleeps in poll() on a signalfd and
+ *    an inotify descriptor. Every DAEMON_WATCH_MS it reads PRAGMA
+ *    data_version, which moves only when another connection commits: other
+ *    processes writing to incoming, `rollcall import`, the sender. Only then
+ *    does it look for work, with a read that takes no lock; it runs engine
+ *    batches while there is work, and wakes the sender after a batch that
+ *    recorded actions.
+ *  - the sender runs the libcurl multi loop over the outbox (deliver.c),
+ *    waiting in curl_multi_poll for the network, the next retry, or a wake.
+ *
+ * So a slow endpoint never holds up evaluation, and a burst of marks never
+ * starves delivery: they share only SQLite's write lock, held for one batch
+ * or one outbox update at a time. Signals are blocked in both threads and
+ * read from the signalfd between batches, so a batch is never cut short:
+ * SIGTERM stops after the batch under way, and the sender waits for its
+ * transfers at most the request timeout (capped at DAEMON_GRACE_MAX_MS).
+ */
+#include "daemon.h"
+
+#include "deliver.h"
+#include "engine.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_RETRY_MS  1000  /* after the write lock stayed taken past the busy timeout */
+#define SENDER_IDLE_MS 1000  /* an idle sender still looks at the outbox this often */
+#define SUMMARY_MS     10000 /* a busy sender logs what it sent at most this often */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the sender ---- */
+
+struct sender {
+	pthread_t thread;
+	struct db db;
+	struct deliver *d;
+	const struct config *cfg;
+	atomic_int stop, failed;
+};
+
+static void *send_loop(void *arg)
+{
+	struct sender *s = arg;
+	struct deliver_stats st = { 0 };
+	long long summary_at = now_ms() + SUMMARY_MS;
+
+	while (!atomic_load(&s->stop)) {
+		int inflight = deliver_step(s->d, 1, SENDER_IDLE_MS, &st);
+		if (inflight < 0) {
+			if (!db_busy(&s->db)) {
+				atomic_store(&s->failed, 1);
+				break;
+			}
+			struct timespec nap = { BUSY_RETRY_MS / 1000, 0 };
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		if (st.sent && (inflight == 0 || now_ms() >= summary_at)) {
+			deliver_log(&st);
+			memset(&st, 0, sizeof st);
+			summary_at = now_ms() + SUMMARY_MS;
+		}
+	}
+	/* Stopping: no new transfers; those in flight get until the grace
+	 * period ends, and any still going are given back for the next start. */
+	long long grace = s->cfg->delivery.timeout_ms < DAEMON_GRACE_MAX_MS
+				  ? s->cfg->delivery.timeout_ms
+				  : DAEMON_GRACE_MAX_MS;
+	long long deadline = now_ms() + grace;
+	int inflight = 1;
+	while (inflight > 0 && now_ms() < deadline)
+		inflight = deliver_step(s->d, 0, 100, &st);
+	if (deliver_abandon(s->d) < 0)
+		atomic_store(&s->failed, 1);
+	if (st.sent)
+		deliver_log(&st);
+	return NULL;
+}
+
+static struct sender *sender_start(const char *path, const struct config *cfg)
+{
+	struct sender *s = xcalloc(1, sizeof *s);
+	s->cfg = cfg;
+	if (db_open(&s->db, path, 0) < 0)
+		goto fail;
+	if (!(s->d = deliver_new(&s->db, cfg)))
+		goto fail;
+	if (pthread_create(&s->thread, NULL, send_loop, s) != 0) {
+		error("cannot start the delivery thread");
+		goto fail;
+	}
+	return s;
+fail:
+	deliver_free(s->d);
+	db_close(&s->db);
+	free(s);
+	return NULL;
+}
+
+/* Ask the sender to stop, wait for it; returns -1 if it had failed. */
+static int sender_stop(struct sender *s)
+{
+	atomic_store(&s->stop, 1);
+	deliver_wake(s->d);
+	pthread_join(s->thread, NULL);
+	int failed = atomic_load(&s->failed);
+	deliver_free(s->d);
+	db_close(&s->db);
+	free(s);
+	return failed ? -1 : 0;
+}
+
+/* ---- watching policy files ---- */
+
+static void watch_dirs(int fd, const struct config *cfg)
+{
+	const char *dirs[] = { cfg->policies, cfg->scripts };
+	for (int i = 0; fd >= 0 && i < 2; i++)
+		if (inotify_add_watch(fd, dirs[i],
+				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+					      IN_CREATE | IN_ONLYDIR) < 0)
+			log_event(LOG_WARN, "not watching a directory: reload with SIGHUP", "dir",
+				  dirs[i], "error", strerror(errno), NULL);
+}
+
+/* Drain the inotify descriptor: 1 if a *.lua file (or a directory itself)
+ * changed. Editors' swap and backup files are not policies. */
+static int lua_changed(int fd)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int changed = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			size_t len = ev->len ? strlen(ev->name) : 0;
+			if (!ev->len || ev->mask & IN_IGNORED ||
+			    (len > 4 && !strcmp(ev->name + len - 4, ".lua")))
+				changed = 1;
+			p += sizeof *ev + ev->len;
+		}
+	}
+	return changed;
+}
+
+static void reload_error(const char *path, const char *err, int kept)
+{
+	log_event(LOG_ERROR,
+		  kept ? "policy not reloaded: the previous version keeps running"
+		       : "policy not loaded",
+		  "file", path, "error", err, NULL);
+}
+
+static void reload(struct engine *e, int fd)
+{
+	watch_dirs(fd, e->cfg); /* again: a directory replaced since is watched anew */
+	int failed = engine_load_policies(e, NULL, 0, reload_error);
+	char count[16], bad[16];
+	snprintf(count, sizeof count, "%d", e->npolicies);
+	snprintf(bad, sizeof bad, "%d", failed < 0 ? 0 : failed);
+	log_event(failed ? LOG_WARN : LOG_INFO, "policies reloaded", "count", count, "failed", bad,
+		  NULL);
+}
+
+/* ---- the evaluator ---- */
+
+static long long data_version(sqlite3_stmt *st)
+{
+	long long v = -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+int daemon_run(struct db *db, const struct config *cfg, int deliver)
+{
+	struct engine e;
+	struct sender *sender = NULL;
+	sqlite3_stmt *version = NULL;
+	int status = -1, sfd = -1, ifd = -1;
+	sigset_t mask, old;
+
+	/* Blocked before the sender starts, so both threads inherit it and the
+	 * signals arrive only through sfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		error("cannot read signals: %s", strerror(errno));
+		goto out;
+	}
+	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		log_event(LOG_WARN, "cannot watch policy files: reload with SIGHUP", "error",
+			  strerror(errno), NULL);
+	watch_dirs(ifd, cfg);
+
+	if (engine_open(&e, db, cfg) < 0)
+		goto out;
+	if (engine_load_policies(&e, NULL, 0, reload_error) < 0 ||
+	    !(version = db_prepare(db, "PRAGMA data_version")))
+		goto done;
+	if (deliver && !(sender = sender_start(db->path, cfg)))
+		goto done;
+	char count[16];
+	snprintf(count, sizeof count, "%d", e.npolicies);
+	log_event(LOG_INFO, "running", "policies", count, "delivery", deliver ? "on" : "off", "db",
+		  db->path, NULL);
+
+	long long seen = -1, reload_at = 0;
+	int work = 1, busy = 0, stop = 0;
+	status = 0;
+	while (!stop) {
+		if (reload_at && now_ms() >= reload_at) {
+			reload_at = 0;
+			reload(&e, ifd);
+		}
+		if (work) {
+			struct batch_stats st;
+			int rc = engine_batch(&e, &st);
+			if (rc > 0) {
+				engine_log_batch(&st);
+				if (st.actions && sender)
+					deliver_wake(sender->d);
+			} else if (rc < 0 && !db_busy(db)) {
+				status = -1;
+				break;
+			}
+			work = rc != 0; /* did work: look again; busy: try again */
+			busy = rc < 0;
+		}
+		int timeout = work ? (busy ? BUSY_RETRY_MS : 0) : DAEMON_WATCH_MS;
+		if (reload_at) {
+			long long left = reload_at - now_ms();
+			timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+		}
+		struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { ifd, POLLIN, 0 } };
+		poll(fds, ifd >= 0 ? 2 : 1, timeout);
+
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof si) == sizeof si) {
+			if (si.ssi_signo == SIGHUP) {
+				log_event(LOG_INFO, "SIGHUP: reloading policies", NULL);
+				reload_at = now_ms();
+			} else {
+				log_event(LOG_INFO, "stopping", "signal",
+					  si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+				stop = 1;
+			}
+		}
+		if (ifd >= 0 && fds[1].revents && lua_changed(ifd))
+			reload_at = now_ms() + DAEMON_SETTLE_MS;
+		if (sender && atomic_load(&sender->failed)) {
+			status = -1;
+			break;
+		}
+		if (!work) {
+			long long v = data_version(version);
+			if (v != seen) {
+				seen = v;
+				work = engine_pending(&e) != 0;
+			}
+		}
+	}
+done:
+	if (sender && sender_stop(sender) < 0)
+		status = -1;
+	sqlite3_finalize(version);
+	engine_close(&e);
+	log_event(status ? LOG_ERROR : LOG_INFO, status ? "stopped after an error" : "stopped",
+		  NULL);
+out:
+	if (ifd >= 0)
+		close(ifd);
+	if (sfd >= 0)
+		close(sfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}

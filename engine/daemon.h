@@ -1,0 +1,27 @@
+/*
+ * daemon.h — `rollcall run` without --once: the long-running service.
+ *
+ * It notices rows other processes insert into incoming (within WATCH_MS),
+ * evaluates them batch by batch, and delivers the webhooks they cause, on
+ * two threads that share only the database, until SIGTERM or SIGINT. SIGHUP,
+ * or a change to a *.lua file in the policies or scripts directory, reloads
+ * the policies; one that no longer loads keeps its previous version.
+ */
+#ifndef ROLLCALL_DAEMON_H
+#define ROLLCALL_DAEMON_H
+
+#include "config.h"
+#include "db.h"
+
+#define DAEMON_WATCH_MS	    250	  /* how often an idle daemon reads PRAGMA data_version */
+#define DAEMON_SETTLE_MS    200	  /* quiet time after a policy file changes, before reload */
+#define DAEMON_GRACE_MAX_MS 30000 /* the longest wait for deliveries in flight at stop */
+
+/* Run until SIGTERM or SIGINT. db is the evaluator's connection; the sender
+ * opens its own (unless deliver is 0: --no-deliver). The policies are
+ * loaded here; cfg's secrets must be loaded already. Returns 0 after a clean
+ * stop, -1 after a failure (logged) that a service manager should answer by
+ * restarting. */
+int daemon_run(struct db *db, const struct config *cfg, int deliver);
+
+#endif
