@@ -39,7 +39,7 @@ $(B)/receiver: examples/receiver.c | $(B)
 $(B)/bench-figures: bench/figures.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c tests/testutil.h $(B)/librollcall.a | $(B)
+$(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
 		$(LDLIBS) -lcmocka

@@ -45,5 +45,6 @@ int cmd_actions(struct cli *cli, int argc, char **argv);
 int cmd_params(struct cli *cli, int argc, char **argv);
 int cmd_deliveries(struct cli *cli, int argc, char **argv);
 int cmd_redeliver(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
 
 #endif

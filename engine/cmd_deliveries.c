@@ -78,8 +78,10 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 		}
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(&cli->db, "reading deliveries") < 0 ? EXIT_FAILURE : EXIT_FAILURE;
+	if (rc != SQLITE_DONE) {
+		db_fail(&cli->db, "reading deliveries");
+		return EXIT_FAILURE;
+	}
 	return EXIT_SUCCESS;
 }
 
@@ -92,7 +94,8 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 		db_prepare(&cli->db, "SELECT state, endpoint FROM deliveries WHERE id = ?");
 	sqlite3_stmt *set =
 		db_prepare(&cli->db, "UPDATE deliveries SET state = 'pending', attempts "
-				     "= 0, next_attempt_at = 0 WHERE id = ?");
+				     "= 0, next_attempt_at = strftime('%s', 'now') * 1000 "
+				     "WHERE id = ?");
 	if (!get || !set || db_begin(&cli->db) < 0) {
 		status = EXIT_FAILURE;
 		goto out;

@@ -139,7 +139,7 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 	e->params = db_prepare(db, "SELECT name, value FROM params WHERE org = ?");
 	e->cursor_get = db_prepare(db, "SELECT value FROM meta WHERE key = 'evaluated_seq'");
 	e->cursor_set = db_prepare(db, "INSERT INTO meta(key, value) VALUES ('evaluated_seq', ?), "
-				       "('evaluated_at', strftime('%s', 'now')) "
+				       "('evaluated_at', CAST(strftime('%s', 'now') AS INTEGER)) "
 				       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	e->pending =
 		db_prepare(db, "SELECT EXISTS (SELECT 1 FROM incoming) OR "

@@ -40,6 +40,8 @@ static const struct command commands[] = {
 	  "the webhook outbox: state, attempts, last status and error" },
 	{ "redeliver", cmd_redeliver, NEED_DB, "redeliver ID...",
 	  "queue dead deliveries again (same webhook-id)" },
+	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS]",
+	  "backlog, evaluation lag and deliveries; exit 1 when they need attention" },
 };
 
 static int help(FILE *out)

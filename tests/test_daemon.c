@@ -1,0 +1,512 @@
+/*
+ * test_daemon.c — `rollcall run` as a service, end to end: the real binary
+ * watching a real SQLite file that this test process writes to as another
+ * program would (INSERT INTO incoming), and build/receiver on 127.0.0.1.
+ *
+ * The data are build/gen's (deterministic) for councils 355 and 846, whose
+ * trusts include TR00001, so the example policies in policies/ all act.
+ * Marks are written a school day at a time, each day one transaction.
+ */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include "testutil.h"
+
+#include "e2e.h"
+
+#define DRAINED                                                                                    \
+	"SELECT (SELECT count(*) FROM incoming) = 0 AND coalesce((SELECT max(seq) FROM "           \
+	"changes), 0) <= coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)"
+
+/* What one run recorded, in an order and form that do not depend on when it
+ * ran: every column but the id and the wall-clock time. */
+#define ACTIONS_RECORDED                                                                           \
+	"SELECT count(*) || ':' || group_concat(row, '|') FROM (SELECT org || ',' || upn || ',' "  \
+	"|| action || ',' || kind || ',' || coalesce(severity, '') || ',' || coalesce(message, "   \
+	"'') || ',' || coalesce(evidence, '') || ',' || coalesce(data, '') || ',' || date || "     \
+	"',' || policy || ',' || policy_sha256 AS row FROM actions ORDER BY row)"
+
+/* A day of marks from marks.csv: the INSERT statements of one transaction. */
+struct day {
+	char date[11];
+	char *sql;
+	size_t len, cap;
+	int rows;
+};
+
+struct stream {
+	struct day days[64];
+	int ndays;
+	long rows;
+};
+
+static void append(struct day *d, const char *text)
+{
+	size_t n = strlen(text);
+	if (d->len + n + 1 > d->cap) {
+		d->cap = (d->len + n + 1) * 2;
+		d->sql = realloc(d->sql, d->cap);
+	}
+	memcpy(d->sql + d->len, text, n + 1);
+	d->len += n;
+}
+
+/* Generate pupils for councils 355 and 846 and read their marks by day. */
+static void generate(struct e2e *e, int pupils, int days, struct stream *s)
+{
+	char cmd[PATH_MAX * 3], path[PATH_MAX + 32], line[256];
+	snprintf(cmd, sizeof cmd,
+		 "'%s/build/gen' --pupils %d --days %d --las 355,846 --out '%s/data'", e2e_root,
+		 pupils, days, e->dir);
+	assert_int_equal(system(cmd), 0);
+	memset(s, 0, sizeof *s);
+	snprintf(path, sizeof path, "%s/data/marks.csv", e->dir);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof line, f)); /* the header */
+	while (fgets(line, sizeof line, f)) {
+		char upn[16], urn[8], date[11], session[3], code[3], sql[256];
+		/* gen writes plain fields: upn,urn,date,session,code,minutes_late */
+		assert_int_equal(sscanf(line, "%13[^,],%6[^,],%10[^,],%2[^,],%2[^,\r\n]", upn, urn,
+					date, session, code),
+				 5);
+		if (!s->ndays || strcmp(s->days[s->ndays - 1].date, date)) {
+			assert_true(s->ndays < 64);
+			struct day *d = &s->days[s->ndays++];
+			snprintf(d->date, sizeof d->date, "%s", date);
+			append(d, "BEGIN;");
+		}
+		struct day *d = &s->days[s->ndays - 1];
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO incoming(upn, urn, date, session, code) VALUES ('%s', %s, "
+			 "'%s', '%s', '%s');",
+			 upn, urn, date, session, code);
+		append(d, sql);
+		d->rows++;
+		s->rows++;
+	}
+	fclose(f);
+	for (int i = 0; i < s->ndays; i++)
+		append(&s->days[i], "COMMIT;");
+}
+
+static void stream_free(struct stream *s)
+{
+	for (int i = 0; i < s->ndays; i++)
+		free(s->days[i].sql);
+}
+
+/* A fresh database with the generated schools and pupils, and a config
+ * whose endpoints all point at port with the given delivery and limits. */
+static void prepare(struct e2e *e, int port, const char *policies, const char *extra)
+{
+	char path[PATH_MAX + 32], conf[PATH_MAX * 4], args[PATH_MAX * 3];
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	snprintf(conf, sizeof conf,
+		 "policies = '%s'\nscripts = '%s/scripts'\n"
+		 "endpoints = {\n"
+		 "  ['ewo-team'] = { url = 'http://127.0.0.1:%d/ewo', secret_env = 'HOOK_SECRET' "
+		 "},\n"
+		 "  ['mentors'] = { url = 'http://127.0.0.1:%d/mentors', secret_env = "
+		 "'HOOK_SECRET' },\n"
+		 "  ['legal-team'] = { url = 'http://127.0.0.1:%d/legal', secret_env = "
+		 "'HOOK_SECRET' },\n"
+		 "  ['trust-attendance'] = { url = 'http://127.0.0.1:%d/trust', secret_env = "
+		 "'HOOK_SECRET' },\n"
+		 "}\n%s\n",
+		 policies, e2e_root, port, port, port, port, extra);
+	write_file(path, conf);
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	snprintf(args, sizeof args, "import '%s/data/schools.csv' '%s/data/pupils.csv'", e->dir,
+		 e->dir);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+}
+
+static void policies_dir(char out[PATH_MAX + 32])
+{
+	snprintf(out, PATH_MAX + 32, "%s/policies", e2e_root);
+}
+
+/* Every delivery delivered, and every webhook-id the database holds seen by
+ * the receiver with a valid signature and a 200; no id it does not hold. */
+static void every_delivery_arrived(struct e2e *e)
+{
+	long long n = e2e_query(e, "SELECT count(*) FROM deliveries");
+	assert_true(n > 0);
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", n, 30000))
+		fail_msg("not every delivery was delivered");
+	sqlite3 *db = e2e_db(e);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT webhook_id FROM deliveries", -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char want[128];
+		snprintf(want, sizeof want, "id=%s ", sqlite3_column_text(st, 0));
+		if (lines_with(e->log, want, "sig=valid status=200") < 1)
+			fail_msg("webhook %s never reached the receiver", want);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* every request the receiver saw carried an id the database knows */
+	char line[4096], path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s", e->log);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	db = e2e_db(e);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM deliveries WHERE webhook_id = ?", -1,
+					    &st, NULL),
+			 SQLITE_OK);
+	while (fgets(line, sizeof line, f)) {
+		char id[128];
+		if (sscanf(line, "id=%127s ", id) != 1)
+			continue;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			fail_msg("the receiver saw an unknown webhook-id %s", id);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	fclose(f);
+}
+
+/* Each test's directories and processes, freed (and killed) by teardown
+ * even when an assertion fails part-way. */
+struct fixture {
+	struct e2e *e, *ref;
+	struct stream s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	f->e = e2e_new();
+	f->ref = e2e_new();
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	stream_free(&f->s);
+	e2e_free(f->e);
+	e2e_free(f->ref);
+	free(f);
+	return 0;
+}
+
+/* ---- watching ---- */
+
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	long utime, stime;
+	char *p = strrchr(text, ')'); /* fields after the command name */
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld",
+				&utime, &stime),
+			 2);
+	return utime + stime;
+}
+
+static void rows_from_another_process_are_taken_and_delivered(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	char policies[PATH_MAX + 32];
+	policies_dir(policies);
+	generate(e, 300, 12, &f->s);
+	struct stream *s = &f->s;
+	e2e_receiver_start(e, 0, "");
+	prepare(e, e->port, policies, "");
+	e2e_daemon_start(e, "");
+
+	/* idle: no busy loop (a loose bound: a spinning loop uses ~100%) */
+	sleep_ms(300);
+	long before = cpu_ticks(e->daemon);
+	sleep_ms(2000);
+	long idle = cpu_ticks(e->daemon) - before;
+	if (idle > 20) /* clock ticks, 1/100 s: 10% of the 2 s */
+		fail_msg("an idle rollcall run used %ld ticks in 2 s", idle);
+
+	for (int i = 0; i < s->ndays; i++) {
+		e2e_exec(e, s->days[i].sql);
+		if (!e2e_wait_for(e, DRAINED, 1, 10000))
+			fail_msg("day %s was not taken", s->days[i].date);
+	}
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM marks"), s->rows);
+	assert_true(e2e_query(e, "SELECT count(*) FROM actions") > 0);
+	every_delivery_arrived(e);
+
+	/* a summary line per batch, in logfmt */
+	assert_true(lines_with(e->daemon_log, "level=info msg=batch marks=", "seconds=") > 0);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	assert_int_equal(lines_with(e->daemon_log, "msg=stopped", NULL), 1);
+}
+
+/* ---- reloading ---- */
+
+static void write_policy(struct e2e *e, const char *kind, int broken)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], text[1024];
+	snprintf(path, sizeof path, "%s/pol/council.lua", e->dir);
+	snprintf(tmp, sizeof tmp, "%s/pol/.council.tmp", e->dir);
+	snprintf(text, sizeof text,
+		 "policy { org = 'la:355', name = 'Test', endpoints = {} }\n"
+		 "function on_pupil(p)\n"
+		 "  alert(p, '%s', { severity = 'low', cooldown_days = 0 })\n"
+		 "end\n%s",
+		 kind, broken ? "if then\n" : "");
+	write_file(tmp, text); /* as deployment tools do: write, then rename */
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Insert day i, wait for it, and return the actions of that kind so far. */
+static long long day_of_alerts(struct e2e *e, struct stream *s, int i, const char *kind)
+{
+	char sql[256];
+	e2e_exec(e, s->days[i].sql);
+	if (!e2e_wait_for(e, DRAINED, 1, 10000))
+		fail_msg("day %s was not taken", s->days[i].date);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE kind = '%s'", kind);
+	return e2e_query(e, sql);
+}
+
+static void a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	struct stream *s = &f->s;
+	char pol[PATH_MAX + 32];
+	generate(e, 40, 4, s);
+	snprintf(pol, sizeof pol, "%s/pol", e->dir);
+	assert_int_equal(mkdir(pol, 0700), 0);
+	write_policy(e, "v1", 0);
+	prepare(e, 1, pol, "");
+	e2e_daemon_start(e, "--no-deliver");
+	long long salford = e2e_query(e, "SELECT count(*) FROM pupils p JOIN schools s ON "
+					 "s.urn = p.urn WHERE s.la_code = '355'");
+	assert_true(salford > 0);
+	assert_int_equal(day_of_alerts(e, s, 0, "v1"), salford);
+
+	/* a syntax error: logged, and the previous version goes on acting */
+	write_policy(e, "v2", 1);
+	long long end = e2e_now_ms() + 10000;
+	while (!lines_with(e->daemon_log, "policy not reloaded", "council.lua") &&
+	       e2e_now_ms() < end)
+		sleep_ms(20);
+	assert_true(lines_with(e->daemon_log, "previous version keeps running", "council.lua:5:") >=
+		    1);
+	assert_int_equal(day_of_alerts(e, s, 1, "v1"), 2 * salford);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'v2'"), 0);
+
+	/* the fix is picked up without a restart */
+	write_policy(e, "v2", 0);
+	end = e2e_now_ms() + 10000;
+	while (!lines_with(e->daemon_log, "policies reloaded", "failed=0") && e2e_now_ms() < end)
+		sleep_ms(20);
+	assert_int_equal(day_of_alerts(e, s, 2, "v2"), salford);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'v1'"),
+			 2 * salford);
+
+	/* SIGHUP reloads too */
+	int reloads = lines_with(e->daemon_log, "policies reloaded", NULL);
+	kill(e->daemon, SIGHUP);
+	end = e2e_now_ms() + 10000;
+	while (lines_with(e->daemon_log, "policies reloaded", NULL) == reloads &&
+	       e2e_now_ms() < end)
+		sleep_ms(20);
+	assert_int_equal(lines_with(e->daemon_log, "policies reloaded", NULL), reloads + 1);
+	assert_int_equal(day_of_alerts(e, s, 3, "v2"), 2 * salford);
+
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+}
+
+/* ---- stopping and crashing ---- */
+
+#define SMALL_BATCHES "limits = { batch_rows = 600, batch_pupils = 150 }"
+
+static void sigterm_during_a_burst_exits_0_and_loses_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *ref = f->ref, *e = f->e;
+	struct stream *s = &f->s;
+	char policies[PATH_MAX + 32];
+	policies_dir(policies);
+	generate(ref, 400, 15, s);
+	char cmd[PATH_MAX * 3];
+	snprintf(cmd, sizeof cmd, "cp -r '%s/data' '%s/data'", ref->dir, e->dir);
+	assert_int_equal(system(cmd), 0);
+
+	/* the reference: the whole burst in one uninterrupted run */
+	prepare(ref, 1, policies, SMALL_BATCHES);
+	for (int i = 0; i < s->ndays; i++)
+		e2e_exec(ref, s->days[i].sql);
+	assert_int_equal(e2e_rollcall(ref, "run --once --no-deliver"), 0);
+	char *want = e2e_text(ref, ACTIONS_RECORDED);
+
+	/* the burst, and SIGTERM once the first batches are in */
+	e2e_receiver_start(e, 0, "--hang-first 1 --hang-ms 100");
+	prepare(e, e->port, policies, SMALL_BATCHES "\ndelivery = { timeout_ms = 2000 }");
+	for (int i = 0; i < s->ndays; i++)
+		e2e_exec(e, s->days[i].sql);
+	e2e_daemon_start(e, "");
+	long long end = e2e_now_ms() + 10000;
+	while (lines_with(e->daemon_log, "msg=batch", NULL) < 3 && e2e_now_ms() < end)
+		sleep_ms(5);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	/* stopped part-way, and every row is either waiting or stored */
+	long long waiting = e2e_query(e, "SELECT count(*) FROM incoming");
+	assert_true(waiting > 0);
+	assert_int_equal(waiting + e2e_query(e, "SELECT count(*) FROM marks"), s->rows);
+
+	/* started again, it finishes the burst as if never stopped */
+	e2e_daemon_start(e, "");
+	if (!e2e_wait_for(e, DRAINED, 1, 30000))
+		fail_msg("the burst was not finished after a restart");
+	char *got = e2e_text(e, ACTIONS_RECORDED);
+	assert_string_equal(got, want);
+	every_delivery_arrived(e);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	free(got);
+	free(want);
+}
+
+/* A writer streams school days into incoming, one transaction a day,
+ * waiting for each to be evaluated (as registers close); meanwhile rollcall
+ * run is killed with SIGKILL at random moments and started again. */
+static int stream_with_kills(struct e2e *e, struct stream *s, int max_kills, unsigned seed)
+{
+	int kills = 0;
+	for (int i = 0; i < s->ndays; i++) {
+		e2e_exec(e, s->days[i].sql);
+		long long end = e2e_now_ms() + 30000;
+		while (!e2e_query(e, DRAINED) && e2e_now_ms() < end) {
+			sleep_ms((int)(rand_r(&seed) % 60));
+			if (max_kills && kills < max_kills && rand_r(&seed) % 2) {
+				kill(e->daemon, SIGKILL);
+				assert_int_equal(e2e_daemon_wait(e, 5000), 128 + SIGKILL);
+				kills++;
+				e2e_daemon_start(e, "");
+			}
+		}
+		if (!e2e_query(e, DRAINED))
+			fail_msg("day %s was not taken", s->days[i].date);
+	}
+	/* and a few more while the deliveries go out */
+	for (int k = 0; max_kills && k < 3; k++) {
+		sleep_ms((int)(rand_r(&seed) % 100));
+		kill(e->daemon, SIGKILL);
+		assert_int_equal(e2e_daemon_wait(e, 5000), 128 + SIGKILL);
+		kills++;
+		e2e_daemon_start(e, "");
+	}
+	return kills;
+}
+
+static void killed_at_random_it_records_what_an_uninterrupted_run_does(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *ref = f->ref, *e = f->e;
+	struct stream *s = &f->s;
+	char policies[PATH_MAX + 32], cmd[PATH_MAX * 3];
+	policies_dir(policies);
+	generate(ref, 1000, 20, s);
+	snprintf(cmd, sizeof cmd, "cp -r '%s/data' '%s/data'", ref->dir, e->dir);
+	assert_int_equal(system(cmd), 0);
+	/* deliveries linger 40 ms at the receiver, so that kills land mid-flight */
+	const char *delivery = "delivery = { timeout_ms = 1000, backoff_ms = 50, "
+			       "backoff_max_ms = 500 }";
+
+	e2e_receiver_start(ref, 0, "--hang-first 1 --hang-ms 40");
+	prepare(ref, ref->port, policies, delivery);
+	e2e_daemon_start(ref, "");
+	assert_int_equal(stream_with_kills(ref, s, 0, 0), 0);
+	every_delivery_arrived(ref);
+	kill(ref->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(ref, 15000), 0);
+	char *want = e2e_text(ref, ACTIONS_RECORDED);
+	assert_true(e2e_query(ref, "SELECT count(*) FROM actions") > 50);
+
+	e2e_receiver_start(e, 0, "--hang-first 1 --hang-ms 40");
+	prepare(e, e->port, policies, delivery);
+	e2e_daemon_start(e, "");
+	int kills = stream_with_kills(e, s, 40, 20251125);
+	assert_true(kills >= 10);
+	every_delivery_arrived(e);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	char *got = e2e_text(e, ACTIONS_RECORDED);
+	assert_string_equal(got, want);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM marks"), s->rows);
+	print_message("%d kills; %lld actions, %lld requests for %lld deliveries\n", kills,
+		      e2e_query(e, "SELECT count(*) FROM actions"),
+		      (long long)lines_with(e->log, "id=", NULL),
+		      e2e_query(e, "SELECT count(*) FROM deliveries"));
+	free(got);
+	free(want);
+}
+
+/* ---- health ---- */
+
+static void status_says_what_needs_attention(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	struct stream *s = &f->s;
+	char policies[PATH_MAX + 32], text[8192];
+	policies_dir(policies);
+	generate(e, 200, 15, s);
+	prepare(e, 1, policies, "delivery = { max_attempts = 1 }"); /* nothing listens on 1 */
+	assert_int_equal(e2e_rollcall(e, "status"), 0);
+
+	/* rows waiting too long for a daemon that is not running */
+	e2e_exec(e, s->days[0].sql);
+	assert_int_equal(e2e_rollcall(e, "status"), 0);
+	e2e_exec(e, "UPDATE incoming SET received_at = '2020-01-01T00:00:00Z'");
+	assert_int_equal(e2e_rollcall(e, "status --max-age 60"), 1);
+	e2e_slurp(e, "out", text, sizeof text);
+	assert_non_null(strstr(text, "incoming row has waited"));
+
+	/* taken; then every delivery dies against a closed port */
+	for (int i = 1; i < s->ndays; i++)
+		e2e_exec(e, s->days[i].sql);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	long long dead = e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'dead'");
+	assert_true(dead > 0);
+	assert_int_equal(e2e_rollcall(e, "status --json"), 1);
+	e2e_slurp(e, "out", text, sizeof text);
+	char want[64];
+	snprintf(want, sizeof want, "\"dead\":%lld", dead);
+	assert_non_null(strstr(text, want));
+	assert_non_null(strstr(text, "\"status\":\"attention\""));
+	assert_non_null(strstr(text, "\"incoming\":{\"rows\":0,"));
+}
+
+int main(void)
+{
+	if (e2e_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(rows_from_another_process_are_taken_and_delivered,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(sigterm_during_a_burst_exits_0_and_loses_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			killed_at_random_it_records_what_an_uninterrupted_run_does, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(status_says_what_needs_attention, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}
