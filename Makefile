@@ -3,7 +3,7 @@
 #   make            build build/rollcall
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, load the example data, show figures
-#   make bench      import and figure rates on generated data (PUPILS=, DAYS=)
+#   make bench      import, figure and latency figures on generated data (PUPILS=, DAYS=)
 #   make format     apply .clang-format
 
 CC       = gcc
@@ -39,6 +39,9 @@ $(B)/receiver: examples/receiver.c | $(B)
 $(B)/bench-figures: bench/figures.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/trickle: bench/trickle.c | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lsqlite3
+
 $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
@@ -59,7 +62,7 @@ demo: deps
 	@sh examples/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bench-figures
+	@$(MAKE) --no-print-directory all $(B)/bench-figures $(B)/trickle
 	@sh bench/run
 
 format:

@@ -168,6 +168,11 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		json_decref(o);
 		return n ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
+	if (cli->verbosity < 0) { /* -q: only what needs attention */
+		for (int i = 0; i < n; i++)
+			printf("attention: %s\n", reasons[i]);
+		return n ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
 	printf("incoming     %lld rows waiting", h.incoming);
 	if (h.incoming)
 		printf(", the oldest for %lld s", h.incoming_age);

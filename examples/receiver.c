@@ -4,7 +4,8 @@
  * its own code (OpenSSL HMAC and base64 here, not rollcall's sign.c) and
  * prints one line per request:
  *
- *   id=msg_... n=1 sig=valid status=200 type=attendance.alert action_id=3 org=la:355 ...
+ *   id=msg_... n=1 sig=valid status=200 type=attendance.alert action_id=3 org=la:355
+ *   kind=low_attendance upn=... ms=<arrival, Unix milliseconds>
  *
  *   receiver [--port N] --secret whsec_... | --secret-env VAR
  *            [--fail-first N] [--status CODE] [--retry-after SECONDS]
@@ -24,6 +25,7 @@
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,7 @@
 #include <unistd.h>
 
 #define BODY_MAX (1 << 20)
-#define IDS_MAX	 100000
+#define IDS_MAX	 (1 << 19) /* webhook-ids remembered (half of it) */
 
 static unsigned char key[256];
 static int key_len;
@@ -50,16 +52,28 @@ struct request {
 	int too_big;
 };
 
-/* How many times this webhook-id has arrived, this one included. */
+/* How many times this webhook-id has arrived, this one included: an
+ * open-addressing table, so a long run stays fast. */
 static int count(const char *id)
 {
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
 	pthread_mutex_lock(&lock);
-	int i = 0;
-	while (i < nseen && strcmp(seen[i].id, id))
-		i++;
-	if (i == nseen && nseen < IDS_MAX)
-		snprintf(seen[nseen++].id, sizeof seen[0].id, "%s", id);
-	int n = i < IDS_MAX ? ++seen[i].n : 0;
+	int n = 0;
+	for (uint32_t i = h & (IDS_MAX - 1), probes = 0; probes < IDS_MAX;
+	     i = (i + 1) & (IDS_MAX - 1), probes++) {
+		if (!seen[i].n) {
+			if (nseen + 1 >= IDS_MAX / 2) /* full enough: stop counting */
+				break;
+			snprintf(seen[i].id, sizeof seen[i].id, "%s", id);
+			nseen++;
+		} else if (strcmp(seen[i].id, id)) {
+			continue;
+		}
+		n = ++seen[i].n;
+		break;
+	}
 	pthread_mutex_unlock(&lock);
 	return n;
 }
@@ -158,12 +172,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	json_t *data = json_object_get(body, "data");
 	json_t *pupil = json_object_get(data, "pupil");
 	json_t *action_id = json_object_get(data, "action_id");
-	printf("id=%s n=%d sig=%s status=%u type=%s action_id=%lld org=%s kind=%s upn=%s\n",
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	printf("id=%s n=%d sig=%s status=%u type=%s action_id=%lld org=%s kind=%s upn=%s "
+	       "ms=%lld\n",
 	       id ? id : "-", n, valid ? "valid" : "INVALID", status, field(body, "type"),
 	       json_is_integer(action_id) ? (long long)json_integer_value(action_id) : -1LL,
 	       field(data, "org"),
 	       strcmp(field(data, "kind"), "-") ? field(data, "kind") : field(data, "step"),
-	       field(pupil, "upn"));
+	       field(pupil, "upn"), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	fflush(stdout);
 	json_decref(body);
 
