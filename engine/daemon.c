@@ -179,9 +179,11 @@ static void reload(struct engine *e, int fd)
 {
 	watch_dirs(fd, e->cfg); /* again: a directory replaced since is watched anew */
 	int failed = engine_load_policies(e, NULL, 0, reload_error);
+	if (failed < 0)
+		return; /* the directory could not be read: all stay as they were */
 	char count[16], bad[16];
 	snprintf(count, sizeof count, "%d", e->npolicies);
-	snprintf(bad, sizeof bad, "%d", failed < 0 ? 0 : failed);
+	snprintf(bad, sizeof bad, "%d", failed);
 	log_event(failed ? LOG_WARN : LOG_INFO, "policies reloaded", "count", count, "failed", bad,
 		  NULL);
 }
