@@ -4,6 +4,7 @@
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, load the example data, show figures
 #   make bench      import, figure and latency figures on generated data (PUPILS=, DAYS=)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make format     apply .clang-format
 
 CC       = gcc
@@ -50,6 +51,24 @@ $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 $(B):
 	mkdir -p $(B)
 
+# Fuzzing: the engine built again with clang's libFuzzer instrumentation and
+# ASan + UBSan; each target runs FUZZ_SECONDS on its corpus (tests/fuzz/).
+F             = $(B)/fuzz
+FUZZ_TARGETS  = csv config policy luajson
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=undefined
+
+$(F)/%.o: engine/%.c $(wildcard engine/*.h)
+	@mkdir -p $(F)
+	clang $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(F)/librollcall.a: $(ENGINE:engine/%.c=$(F)/%.o)
+	$(AR) rcs $@ $^
+
+$(F)/fuzz_%: tests/fuzz/fuzz_%.c $(F)/librollcall.a
+	clang $(CPPFLAGS) -Iengine $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 deps:
 	@sh tools/deps
 
@@ -65,8 +84,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(B)/bench-figures $(B)/trickle
 	@sh bench/run
 
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(F)/fuzz_%)
+	@sh tests/fuzz/run $(F) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
-	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h examples/*.c bench/*.c
+	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h tests/fuzz/*.c examples/*.c bench/*.c
 
 install: $(B)/rollcall
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -75,4 +98,4 @@ install: $(B)/rollcall
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo bench format install clean
+.PHONY: all deps test demo bench fuzz format install clean

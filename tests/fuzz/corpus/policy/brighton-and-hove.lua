@@ -1,0 +1,41 @@
+-- Brighton and Hove City Council (LA 846): quick on term-time holidays,
+-- contract-based for everything else.
+--
+-- Term-time holiday (code G) is treated on its own: support is inappropriate,
+-- so 10+ holiday sessions in 10 school weeks go straight to a penalty notice.
+-- Other unauthorised absence at the threshold leads to an attendance
+-- contract, then a Notice to Improve. Illness past 15 days is reported.
+
+policy {
+  org  = "la:846",
+  name = "Brighton and Hove City Council",
+  endpoints = { alert = "ewo-team", legal = "legal-team" },
+  params = {
+    holiday_sessions = { default = 10, min = 4, max = 20,
+                         doc = "holiday (G) sessions in 10 school weeks that lead to a penalty notice" },
+  },
+}
+
+local national = require "national"
+
+function on_pupil(p)
+  if national.holiday_sessions(p) >= param "holiday_sessions" then
+    legal_step(p, "penalty_notice", { support_inappropriate = true,
+      reason = "term-time holiday without leave", cooldown_days = 70 })
+  elseif national.penalty_threshold_met(p) then
+    local case = p.case
+    if case == nil then
+      legal_step(p, "attendance_contract", { reason = "10+ unauthorised sessions in 10 school weeks" })
+    elseif case.stage == "attendance_contract" then
+      legal_step(p, "notice_to_improve", { reason = "absence continued under the contract" })
+    end
+  end
+
+  if national.illness_notifiable(p) then
+    alert(p, "illness_15_days", { severity = "medium", cooldown_days = 90 })
+  end
+
+  if national.continuous_absence(p) then
+    alert(p, "continuous_absence", { severity = "urgent" })
+  end
+end
