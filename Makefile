@@ -2,6 +2,8 @@
 #
 #   make            build build/rollcall
 #   make test       install missing packages, build, run every test
+#   make sanitize   every test built with ASan, UBSan and LSan
+#   make memcheck   the end-to-end tests with rollcall under valgrind
 #   make demo       install missing packages, build, load the example data, show figures
 #   make bench      import, figure and latency figures on generated data (PUPILS=, DAYS=)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
@@ -73,8 +75,26 @@ deps:
 	@sh tools/deps
 
 test: deps
+	@$(MAKE) --no-print-directory check
+
+# Every test, against the binaries of this build directory.
+check: all $(TESTS)
+	@ROLLCALL_BUILD=$(B) sh tests/run $(TESTS)
+
+# The whole suite again with AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer, in a build directory of its own: any report fails a test.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=all
+sanitize: deps
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(MAKE) --no-print-directory B=$(B)/sanitize CFLAGS="$(SAN_FLAGS)" check
+
+# The end-to-end tests with every rollcall command under valgrind's memcheck.
+MEMCHECK = valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite
+memcheck: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@sh tests/run $(TESTS)
+	@ROLLCALL_BUILD=$(B) ROLLCALL_WRAP="$(MEMCHECK)" sh tests/run \
+		$(filter %/test_cli %/test_run %/test_deliver %/test_daemon,$(TESTS))
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -98,4 +118,4 @@ install: $(B)/rollcall
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo bench fuzz format install clean
+.PHONY: all deps test check sanitize memcheck demo bench fuzz format install clean

@@ -19,8 +19,13 @@
 
 #define E2E_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-/* Absolute paths, set by e2e_init from the repository's top directory. */
-static char e2e_bin[PATH_MAX], e2e_receiver[PATH_MAX], e2e_root[PATH_MAX];
+/* Absolute paths, set by e2e_init from the repository's top directory and
+ * $ROLLCALL_BUILD (default build/: `make sanitize` uses its own). e2e_wrap
+ * is $ROLLCALL_WRAP, put before every rollcall command (`make memcheck`:
+ * valgrind). */
+static char e2e_build[PATH_MAX], e2e_bin[PATH_MAX + 16], e2e_receiver[PATH_MAX + 16],
+	e2e_root[PATH_MAX];
+static const char *e2e_wrap = "";
 
 struct e2e {
 	char *dir;
@@ -33,12 +38,16 @@ struct e2e {
 
 static inline int e2e_init(void)
 {
+	const char *build = getenv("ROLLCALL_BUILD");
 	signal(SIGPIPE, SIG_IGN);
 	setenv("HOOK_SECRET", E2E_SECRET, 1);
-	return realpath("build/rollcall", e2e_bin) && realpath("build/receiver", e2e_receiver) &&
-			       realpath(".", e2e_root)
-		       ? 0
-		       : -1;
+	if (getenv("ROLLCALL_WRAP"))
+		e2e_wrap = getenv("ROLLCALL_WRAP");
+	if (!realpath(build && *build ? build : "build", e2e_build) || !realpath(".", e2e_root))
+		return -1;
+	snprintf(e2e_bin, sizeof e2e_bin, "%s/rollcall", e2e_build);
+	snprintf(e2e_receiver, sizeof e2e_receiver, "%s/receiver", e2e_build);
+	return access(e2e_bin, X_OK) == 0 && access(e2e_receiver, X_OK) == 0 ? 0 : -1;
 }
 
 static inline void sleep_ms(int ms)
@@ -114,10 +123,10 @@ static inline void e2e_receiver_stop(struct e2e *e)
  * notes its peak RSS; stdout and stderr go to the files out and err. */
 static inline int e2e_rollcall(struct e2e *e, const char *args)
 {
-	size_t size = strlen(args) + 2 * PATH_MAX + 64;
+	size_t size = strlen(args) + strlen(e2e_wrap) + 2 * PATH_MAX + 64;
 	char *cmd = malloc(size);
-	snprintf(cmd, size, "cd '%s' && exec '%s' -q --config rollcall.conf %s >out 2>err", e->dir,
-		 e2e_bin, args);
+	snprintf(cmd, size, "cd '%s' && exec %s '%s' -q --config rollcall.conf %s >out 2>err",
+		 e->dir, e2e_wrap, e2e_bin, args);
 	pid_t pid = fork();
 	if (pid == 0) {
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -147,9 +156,9 @@ static inline void e2e_slurp(struct e2e *e, const char *name, char *buf, size_t 
 static inline void e2e_daemon_start(struct e2e *e, const char *args)
 {
 	int before = lines_with(e->daemon_log, "msg=running", NULL);
-	char cmd[PATH_MAX * 3];
-	snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' --config rollcall.conf run %s 2>>'%s'",
-		 e->dir, e2e_bin, args, e->daemon_log);
+	char cmd[PATH_MAX * 4];
+	snprintf(cmd, sizeof cmd, "cd '%s' && exec %s '%s' --config rollcall.conf run %s 2>>'%s'",
+		 e->dir, e2e_wrap, e2e_bin, args, e->daemon_log);
 	e->daemon = fork();
 	if (e->daemon == 0) {
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);

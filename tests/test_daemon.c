@@ -3,7 +3,7 @@
  * watching a real SQLite file that this test process writes to as another
  * program would (INSERT INTO incoming), and build/receiver on 127.0.0.1.
  *
- * The data are build/gen's (deterministic) for councils 355 and 846, whose
+ * The data are the generator's (build/gen, deterministic) for councils 355 and 846, whose
  * trusts include TR00001, so the example policies in policies/ all act.
  * Marks are written a school day at a time, each day one transaction.
  */
@@ -54,9 +54,8 @@ static void append(struct day *d, const char *text)
 static void generate(struct e2e *e, int pupils, int days, struct stream *s)
 {
 	char cmd[PATH_MAX * 3], path[PATH_MAX + 32], line[256];
-	snprintf(cmd, sizeof cmd,
-		 "'%s/build/gen' --pupils %d --days %d --las 355,846 --out '%s/data'", e2e_root,
-		 pupils, days, e->dir);
+	snprintf(cmd, sizeof cmd, "'%s/gen' --pupils %d --days %d --las 355,846 --out '%s/data'",
+		 e2e_build, pupils, days, e->dir);
 	assert_int_equal(system(cmd), 0);
 	memset(s, 0, sizeof *s);
 	snprintf(path, sizeof path, "%s/data/marks.csv", e->dir);
