@@ -13,18 +13,33 @@
 #include <stdio.h>
 #include <string.h>
 
+/* An option that takes a value: 1 and *value set when argv[*i] is name and a
+ * value follows; -1 when the value is missing (the end of the arguments, or
+ * another option); 0 when argv[*i] is not name. */
+static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+	if (!cmd_flag(argv, i, name))
+		return 0;
+	if (*i >= argc || (argv[*i][0] == '-' && argv[*i][1] == '-')) {
+		error("%s needs a value", name);
+		return -1;
+	}
+	*value = argv[(*i)++];
+	return 1;
+}
+
 int cmd_actions(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *since = NULL;
-	int json = 0, status = EXIT_FAILURE, rc;
+	int json = 0, status = EXIT_FAILURE, rc, got;
 	for (int i = 1; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
-		else if (cmd_flag(argv, &i, "--org") && i < argc)
-			org = argv[i++];
-		else if (cmd_flag(argv, &i, "--since") && i < argc)
-			since = argv[i++];
-		else
+		else if ((got = option_value(argc, argv, &i, "--org", &org)) != 0 ||
+			 (got = option_value(argc, argv, &i, "--since", &since)) != 0) {
+			if (got < 0)
+				return cmd_usage(cli);
+		} else
 			return cmd_usage(cli);
 	}
 	if (since && date_parse(since, (int)strlen(since)) < 0) {

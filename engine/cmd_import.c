@@ -144,7 +144,7 @@ static void record_text(const struct csv *c, char *buf, size_t size)
 static int import_file(struct cli *cli, struct ingest *in, struct source *src, int skip_invalid)
 {
 	struct csv *c = src->csv;
-	long rows = 0, invalid = 0;
+	long rows = 0, invalid = 0, kept_before = 0;
 	char why[256], text[2048];
 	int rc, tty = isatty(STDERR_FILENO) && cli->verbosity >= 0;
 
@@ -189,8 +189,11 @@ static int import_file(struct cli *cli, struct ingest *in, struct source *src, i
 		invalid++;
 		if (skip_invalid) {
 			record_text(c, text, sizeof text);
-			if (ingest_reject(in, src->name, c->record_line, text, reason) < 0)
+			int stored =
+				ingest_reject_once(in, src->name, c->record_line, text, reason);
+			if (stored < 0)
 				goto fail;
+			kept_before += !stored;
 		} else if (invalid <= ERRORS_SHOWN) {
 			fprintf(stderr, "%s:%ld: %s\n", src->name, c->record_line, reason);
 		}
@@ -222,6 +225,8 @@ static int import_file(struct cli *cli, struct ingest *in, struct source *src, i
 			       in->added, in->amended, in->unchanged, in->pupils_changed);
 		if (invalid)
 			printf("; %ld invalid rows kept in rejected", invalid);
+		if (kept_before)
+			printf(" (%ld of them already were)", kept_before);
 		printf("\n");
 	}
 	return EXIT_SUCCESS;

@@ -2,8 +2,12 @@
  * cmd_pupil.c — `rollcall pupil UPN [--json] [--window KIND=N]...`
  *
  * A pupil's figures exactly as a policy's `p` sees them: details, latest
- * mark, streaks and windows. With no --window, a standard set is shown.
+ * mark, streaks and windows (with no --window, a standard set); then what
+ * the organisations have done about them: each open case (as `p.case` shows
+ * it to that organisation's policy) and the latest actions across all
+ * organisations with their delivery state.
  */
+#include "actions.h"
 #include "cmd.h"
 #include "date.h"
 #include "register.h"
@@ -18,6 +22,29 @@ static const char *const default_windows[] = { "sessions=20", "school_weeks=6", 
 					       "days=28", "academic_year" };
 
 #define MAX_WINDOWS 16
+
+#define RECENT_ACTIONS 10 /* shown, newest first */
+
+/* The organisations with an open case for pupil ?1. cases_open is on (org,
+ * pupil): walk its distinct orgs (a skip-scan by hand) rather than read
+ * every case. */
+static const char *const orgs_with_open_case =
+	"WITH RECURSIVE orgs(org) AS ("
+	" SELECT min(org) FROM cases WHERE closed IS NULL"
+	" UNION ALL SELECT (SELECT min(org) FROM cases WHERE closed IS NULL AND org > orgs.org)"
+	" FROM orgs WHERE org IS NOT NULL) "
+	"SELECT c.org FROM orgs JOIN cases c ON c.org = orgs.org AND c.pupil = ?1 AND "
+	"c.closed IS NULL ORDER BY c.org";
+
+/* The pupil's latest actions, by the same walk over actions_repeat (org,
+ * pupil, ...). */
+static const char *const recent_actions_sql =
+	"WITH RECURSIVE orgs(org) AS ("
+	" SELECT min(org) FROM actions"
+	" UNION ALL SELECT (SELECT min(org) FROM actions WHERE org > orgs.org)"
+	" FROM orgs WHERE org IS NOT NULL) "
+	"SELECT a.id, a.org, a.action, a.kind, a.severity, a.date FROM orgs JOIN actions a "
+	"ON a.org = orgs.org AND a.pupil = ?1 ORDER BY a.day DESC, a.id DESC LIMIT ?2";
 
 /* "sessions=N", "school_weeks=N", "days=N", "since=YYYY-MM-DD", "academic_year" */
 static int parse_window(const char *spec, struct window *w)
@@ -72,6 +99,156 @@ static void figures_text(const char *name, const struct figures *f)
 	       f->not_counted, 100 * f->rate, 100 * f->absence_rate);
 }
 
+/* Append the pupil's open cases to list: org, stage, opened, whether a
+ * mentor referral is open, and the steps (the latest CASE_STEPS_MAX). */
+static int open_cases(struct cli *cli, uint32_t pupil, json_t *list)
+{
+	struct actions a;
+	struct pupil_case c;
+	int rc, status = -1;
+	if (actions_open(&a, &cli->db, &cli->cfg) < 0)
+		return -1;
+	sqlite3_stmt *st = db_prepare(&cli->db, orgs_with_open_case);
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, pupil);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *org = (const char *)sqlite3_column_text(st, 0);
+		char day[11];
+		int found = actions_case(&a, org, pupil, &c);
+		if (found < 0)
+			goto out;
+		if (!found)
+			continue;
+		json_t *steps = json_array();
+		for (int i = 0; i < c.nsteps; i++)
+			json_array_append_new(steps,
+					      json_pack("{s:s, s:s}", "step", c.steps[i].step,
+							"date", date_format(c.steps[i].date, day)));
+		json_array_append_new(
+			list, json_pack("{s:s, s:s, s:o, s:b, s:o}", "org", org, "stage", c.stage,
+					"opened",
+					c.opened >= 0 ? json_string(date_format(c.opened, day))
+						      : json_null(),
+					"referral_open", c.referral_open, "steps", steps));
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(&cli->db, "reading cases");
+	else
+		status = 0;
+out:
+	sqlite3_finalize(st);
+	actions_close(&a);
+	return status;
+}
+
+/* Append the pupil's RECENT_ACTIONS latest actions, from every
+ * organisation, newest first: the action as `actions --json` names it
+ * (kind for an alert, step for a legal step) and its deliveries. */
+static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
+{
+	int rc, status = -1;
+	sqlite3_stmt *st = db_prepare(&cli->db, recent_actions_sql);
+	sqlite3_stmt *del = db_prepare(&cli->db, "SELECT endpoint, state, attempts FROM deliveries "
+						 "WHERE action_id = ? ORDER BY id");
+	if (!st || !del)
+		goto out;
+	sqlite3_bind_int64(st, 1, pupil);
+	sqlite3_bind_int(st, 2, RECENT_ACTIONS);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *action = (const char *)sqlite3_column_text(st, 2);
+		const char *kind = (const char *)sqlite3_column_text(st, 3);
+		json_t *o = json_pack("{s:I, s:s, s:s}", "action_id",
+				      (json_int_t)sqlite3_column_int64(st, 0), "org",
+				      (const char *)sqlite3_column_text(st, 1), "action", action);
+		if (!strcmp(action, "alert"))
+			json_object_set_new(o, "kind", json_string(kind));
+		else if (!strcmp(action, "legal_step"))
+			json_object_set_new(o, "step", json_string(kind));
+		const char *severity = (const char *)sqlite3_column_text(st, 4);
+		json_object_set_new(o, "severity", severity ? json_string(severity) : json_null());
+		json_object_set_new(o, "date",
+				    json_string((const char *)sqlite3_column_text(st, 5)));
+		json_t *deliveries = json_array();
+		json_object_set_new(o, "deliveries", deliveries);
+		json_array_append_new(list, o);
+		sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
+		while ((rc = sqlite3_step(del)) == SQLITE_ROW)
+			json_array_append_new(deliveries,
+					      json_pack("{s:s?, s:s, s:i}", "endpoint",
+							(const char *)sqlite3_column_text(del, 0),
+							"state",
+							(const char *)sqlite3_column_text(del, 1),
+							"attempts", sqlite3_column_int(del, 2)));
+		sqlite3_reset(del);
+		if (rc != SQLITE_DONE)
+			break;
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(&cli->db, "reading actions");
+	else
+		status = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+	return status;
+}
+
+static const char *text_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "-";
+}
+
+static void cases_text(json_t *cases)
+{
+	size_t i, k;
+	json_t *c, *step;
+	if (!json_array_size(cases))
+		printf("open case: none\n");
+	json_array_foreach(cases, i, c)
+	{
+		printf("open case %s: stage %s, opened %s%s\n", text_of(c, "org"),
+		       text_of(c, "stage"), text_of(c, "opened"),
+		       json_is_true(json_object_get(c, "referral_open")) ? ", mentor referral open"
+									 : "");
+		json_array_foreach(json_object_get(c, "steps"), k, step)
+		{
+			printf("  %s %s\n", text_of(step, "date"), text_of(step, "step"));
+		}
+	}
+}
+
+static void actions_text(json_t *recent)
+{
+	size_t i, k;
+	json_t *a, *d;
+	if (!json_array_size(recent)) {
+		printf("recent actions: none\n");
+		return;
+	}
+	printf("recent actions (newest first, at most %d):\n", RECENT_ACTIONS);
+	printf("  %-6s %-10s %-14s %-10s %-28s %-7s %s\n", "id", "date", "org", "action",
+	       "kind/step", "sev", "deliveries");
+	json_array_foreach(recent, i, a)
+	{
+		/* as `rollcall actions` shows them: a referral's kind is "mentor" */
+		const char *kind = json_object_get(a, "kind")	? text_of(a, "kind")
+				   : json_object_get(a, "step") ? text_of(a, "step")
+								: "mentor";
+		char states[128] = "";
+		json_array_foreach(json_object_get(a, "deliveries"), k, d)
+		{
+			snprintf(states + strlen(states), sizeof states - strlen(states), "%s%s",
+				 *states ? "," : "", text_of(d, "state"));
+		}
+		printf("  %-6lld %-10s %-14s %-10s %-28s %-7s %s\n",
+		       (long long)json_integer_value(json_object_get(a, "action_id")),
+		       text_of(a, "date"), text_of(a, "org"), text_of(a, "action"), kind,
+		       text_of(a, "severity"), *states ? states : "-");
+	}
+}
+
 int cmd_pupil(struct cli *cli, int argc, char **argv)
 {
 	const char *upn = NULL, *specs[MAX_WINDOWS];
@@ -80,8 +257,14 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
 		else if (cmd_flag(argv, &i, "--window")) {
-			if (i == argc || nspecs == MAX_WINDOWS)
+			if (i == argc || (argv[i][0] == '-' && argv[i][1] == '-')) {
+				error("--window needs a value (KIND=N)");
 				return cmd_usage(cli);
+			}
+			if (nspecs == MAX_WINDOWS) {
+				error("at most %d --window options", MAX_WINDOWS);
+				return cmd_usage(cli);
+			}
 			specs[nspecs++] = argv[i++];
 		} else if (argv[i][0] == '-' || upn)
 			return cmd_usage(cli);
@@ -113,9 +296,9 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 			  "WHERE p.upn = ?");
 	struct registers reg = { 0 };
 	struct history h = { 0 };
-	json_t *out = NULL;
+	json_t *out = NULL, *cases = json_array(), *recent = json_array();
 	if (!st)
-		return EXIT_FAILURE;
+		goto out;
 	sqlite3_bind_text(st, 1, upn, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -139,6 +322,8 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	if (stats_consecutive(&h, &absent_days, &unauthorised_days) < 0)
 		goto out;
 	int has_last = stats_latest(&h, &day, &session, &code);
+	if (open_cases(cli, pupil, cases) < 0 || recent_actions(cli, pupil, recent) < 0)
+		goto out;
 	char date[11] = "", urn_text[7];
 	if (has_last)
 		date_format(day, date);
@@ -163,6 +348,8 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 				goto out;
 			json_array_append_new(list, figures_json(specs[i], &f));
 		}
+		json_object_set(out, "open_cases", cases);
+		json_object_set(out, "recent_actions", recent);
 		char *text = json_dumps(out, JSON_COMPACT);
 		puts(text);
 		free(text);
@@ -188,10 +375,15 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 				goto out;
 			figures_text(specs[i], &f);
 		}
+		printf("\n");
+		cases_text(cases);
+		actions_text(recent);
 	}
 	status = EXIT_SUCCESS;
 out:
 	json_decref(out);
+	json_decref(cases);
+	json_decref(recent);
 	history_free(&h);
 	if (reg.db)
 		register_close(&reg);

@@ -2,15 +2,18 @@
  * config.c — reading rollcall.conf.
  *
  * The file runs in a Lua state with no libraries and no globals at all, so
- * it can only assign data; an instruction budget stops a loop. Assignments to
- * globals go through __newindex, which notes the line of each key so that an
- * unknown or ill-typed key is reported as FILE:LINE.
+ * it can only assign data; an instruction budget stops a loop (at its
+ * FILE:LINE). While it runs, the line of every key is noted — globals by
+ * __newindex, keys inside tables by a line hook (see "where each key was
+ * set") — so that an unknown or ill-typed key is reported as FILE:LINE.
+ * Then the values are checked, key by key.
  */
 #include "config.h"
 
 #include "sandbox.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <lauxlib.h>
@@ -18,12 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define CONFIG_FILE_MAX	    (1 << 20)
 #define CONFIG_INSTRUCTIONS 1000000
-
-#define LINES_KEY "rollcall.config.lines"
 
 struct delivery_key {
 	const char *name;
@@ -45,30 +47,196 @@ static const struct delivery_key delivery_keys[] = {
 static const char *const top_keys[] = { "database", "policies", "scripts", "endpoints",
 					"delivery", "limits",	NULL };
 
-static void hook(lua_State *L, lua_Debug *ar)
+/* ---- where each key was set ----
+ *
+ * Globals: _ENV stays empty (the values live in a table of their own), so
+ * every assignment to a global, a second one to the same name included,
+ * goes through __newindex, which notes the line.
+ *
+ * Keys inside tables have no such hook. Instead a line hook looks, whenever
+ * a new line starts (and when a function returns), at the tables in the
+ * registers of the running functions, and notes each key it has not seen, or
+ * whose value changed, with the line that just ran; each table is also noted
+ * with the line it was first seen on, which for a constructor is the line
+ * of its "{". A key is shown at the line its table value starts on, else at
+ * the line it was set on (for `key = value` on one line, that line). Work is
+ * bounded (TRACK_BUDGET registers and keys looked at in all): a file that
+ * loops building big tables loses the per-key lines, and its errors name the
+ * line of the enclosing table and say so. */
+
+#define LINES_KEY    "rollcall.config.lines"  /* table -> { key -> line } */
+#define SEEN_KEY     "rollcall.config.seen"   /* table -> { key -> value } */
+#define STARTS_KEY   "rollcall.config.starts" /* table -> line first seen */
+#define TRACK_BUDGET (1L << 21)
+#define TRACK_DEPTH  16
+
+struct tracker {
+	long budget; /* registers and keys still to look at */
+	int line;    /* the line running since the last look */
+};
+
+static struct tracker *tracker_of(lua_State *L)
 {
-	(void)ar;
-	luaL_error(L, "the configuration runs too long (it should only assign values)");
+	return *(struct tracker **)lua_getextraspace(L);
 }
 
-/* _ENV.__newindex: remember the line each global was set on. */
-static int note_line(lua_State *L)
+/* Push registry[reg][t] (t an absolute index), creating it if need be. */
+static void track_entry(lua_State *L, const char *reg, int t)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, reg);
+	lua_pushvalue(L, t);
+	if (lua_rawget(L, -2) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, t);
+		lua_pushvalue(L, -2);
+		lua_rawset(L, -4);
+	}
+	lua_remove(L, -2);
+}
+
+/* The line the table at idx was first seen on, or 0. */
+static int table_start(lua_State *L, int idx)
+{
+	idx = lua_absindex(L, idx);
+	lua_getfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
+	lua_pushvalue(L, idx);
+	lua_rawget(L, -2);
+	int line = (int)lua_tointeger(L, -1);
+	lua_pop(L, 2);
+	return line;
+}
+
+static int same_value(lua_State *L, int a, int b)
+{
+	if (lua_rawequal(L, a, b))
+		return 1;
+	/* NaN is never equal to itself, yet it did not change */
+	return lua_type(L, a) == LUA_TNUMBER && lua_type(L, b) == LUA_TNUMBER &&
+	       lua_tonumber(L, a) != lua_tonumber(L, a) && lua_tonumber(L, b) != lua_tonumber(L, b);
+}
+
+/* Note the table at t: its first line, and every new or changed key with
+ * line, descending into new table values (a table built and stored within
+ * one line is seen only through its parent). */
+static void track_table(lua_State *L, struct tracker *tr, int t, int line, int depth)
+{
+	t = lua_absindex(L, t);
+	if (tr->budget <= 0 || depth > TRACK_DEPTH)
+		return;
+	luaL_checkstack(L, 8, "tracking configuration lines");
+	if (!table_start(L, t)) {
+		lua_getfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
+		lua_pushvalue(L, t);
+		lua_pushinteger(L, line);
+		lua_rawset(L, -3);
+		lua_pop(L, 1);
+	}
+	track_entry(L, LINES_KEY, t);
+	int lines = lua_gettop(L);
+	track_entry(L, SEEN_KEY, t);
+	int seen = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		if (--tr->budget < 0) {
+			lua_pop(L, 2);
+			break;
+		}
+		lua_pushvalue(L, -2);
+		lua_rawget(L, seen);
+		int same = same_value(L, -1, -2);
+		lua_pop(L, 1);
+		if (!same) {
+			lua_pushvalue(L, -2);
+			lua_pushvalue(L, -2);
+			lua_rawset(L, seen);
+			lua_pushvalue(L, -2);
+			lua_pushinteger(L, line);
+			lua_rawset(L, lines);
+			if (lua_istable(L, -1))
+				track_table(L, tr, -1, line, depth + 1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+}
+
+/* Look at the tables in the registers of every running Lua function. In a
+ * hook, level 0 is the hooked function and its registers are the first top0
+ * stack slots (past them are this C code's own values). */
+static void track_frames(lua_State *L, struct tracker *tr, int top0, int line)
 {
 	lua_Debug ar;
-	int line = 0;
-	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+	/* lua_getstack walks the call chain: level n costs n */
+	for (int level = 0; (tr->budget -= level) > 0 && lua_getstack(L, level, &ar); level++) {
+		if (!lua_getinfo(L, "S", &ar) || ar.what[0] == 'C')
+			continue;
+		for (int n = 1; (level > 0 || n <= top0) && tr->budget > 0; n++) {
+			if (!lua_getlocal(L, &ar, n))
+				break;
+			tr->budget--;
+			if (lua_istable(L, -1))
+				track_table(L, tr, -1, line, 0);
+			lua_pop(L, 1);
+		}
+	}
+}
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+	struct tracker *tr = tracker_of(L);
+	if (ar->event == LUA_HOOKCOUNT) {
+		luaL_where(L, 0); /* FILE:LINE of the loop */
+		lua_pushliteral(L,
+				"the configuration runs too long (it should only assign values)");
+		lua_concat(L, 2);
+		lua_error(L);
+	}
+	track_frames(L, tr, lua_gettop(L), tr->line);
+	if (ar->event == LUA_HOOKLINE) {
+		tr->line = ar->currentline;
+	} else if (ar->event == LUA_HOOKRET) {
+		lua_Debug caller; /* the caller carries on with its line */
+		if (lua_getstack(L, 1, &caller) && lua_getinfo(L, "l", &caller) &&
+		    caller.currentline > 0)
+			tr->line = caller.currentline;
+	}
+}
+
+/* _ENV.__newindex (upvalue 1: the values): store the value and note the
+ * line of this assignment. */
+static int note_line(lua_State *L)
+{
+	struct tracker *tr = tracker_of(L);
+	lua_Debug ar;
+	int line = tr->line;
+	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) && ar.currentline > 0)
 		line = ar.currentline;
-	lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+	lua_settop(L, 3);
+	if (lua_type(L, 2) != LUA_TSTRING) /* _ENV[1] = ..., _ENV[nil] = ... */
+		return luaL_error(L, "only names can be assigned (the keys are database, "
+				     "policies, scripts, endpoints, delivery, limits)");
+	track_frames(L, tr, 0, line); /* keys set earlier on this line */
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, 3);
+	lua_rawset(L, lua_upvalueindex(1));
+	track_entry(L, LINES_KEY, lua_upvalueindex(1));
 	lua_pushvalue(L, 2);
 	lua_pushinteger(L, line);
 	lua_rawset(L, -3);
 	lua_pop(L, 1);
-	lua_rawset(L, 1);
+	if (lua_istable(L, 3))
+		track_table(L, tr, 3, line, 0);
 	return 0;
 }
 
-static int undefined(lua_State *L)
+/* _ENV.__index (upvalue 1: the values): a global set earlier, else an
+ * error (there are no functions or libraries to read). */
+static int lookup(lua_State *L)
 {
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+		return 1;
 	return luaL_error(L, "'%s' is not defined (the configuration holds only data)",
 			  lua_tostring(L, 2));
 }
@@ -77,14 +245,60 @@ struct reader {
 	struct config *c;
 	lua_State *L;
 	const char *path;
-	int line; /* of the key being read */
+	int line;   /* of the key being read */
+	int approx; /* 0: line is the key's; 1: the line its table starts on; 2: the
+		       line its table was set on (the key's own line is not known) */
 };
+
+/* Where a table is: the line it starts on if known, else where it was set. */
+struct place {
+	int line, start;
+};
+
+/* The place of the table at the top of the stack, set at r's current line. */
+static struct place table_place(struct reader *r)
+{
+	int start = table_start(r->L, -1);
+	struct place p = { start ? start : r->line, start != 0 };
+	if (!start && r->approx)
+		p.start = r->approx == 1;
+	return p;
+}
+
+/* Point r at the key at -2 (its value at -1) of the table at index t, whose
+ * place is in: the line the value's table starts on, else the line the key
+ * was set on, else (tracking gave up) the table's own line. */
+static void at_key(struct reader *r, int t, struct place in)
+{
+	lua_State *L = r->L;
+	int line = 0;
+	t = lua_absindex(L, t);
+	if (lua_istable(L, -1))
+		line = table_start(L, -1);
+	if (!line) {
+		lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY); /* k v lines */
+		lua_pushvalue(L, t);
+		if (lua_rawget(L, -2) == LUA_TTABLE) { /* k v lines entry */
+			lua_pushvalue(L, -4);
+			lua_rawget(L, -2);
+			line = (int)lua_tointeger(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 2);
+	}
+	r->line = line ? line : in.line;
+	r->approx = line ? 0 : in.start ? 1 : 2;
+}
 
 static int fail(struct reader *r, const char *fmt, const char *a, const char *b)
 {
 	char msg[512];
 	snprintf(msg, sizeof msg, fmt, a, b);
-	error("%s:%d: %s", r->path, r->line, msg);
+	if (r->approx)
+		error("%s:%d: %s (in the table %s on line %d)", r->path, r->line, msg,
+		      r->approx == 1 ? "starting" : "set", r->line);
+	else
+		error("%s:%d: %s", r->path, r->line, msg);
 	return -1;
 }
 
@@ -128,10 +342,12 @@ static int read_delivery(struct reader *r)
 	lua_State *L = r->L;
 	if (!lua_istable(L, -1))
 		return fail(r, "delivery must be a table", NULL, NULL);
+	struct place table = table_place(r);
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
 		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
 		const struct delivery_key *k = NULL;
+		at_key(r, -3, table);
 		for (size_t i = 0; i < sizeof delivery_keys / sizeof *delivery_keys; i++)
 			if (!strcmp(key, delivery_keys[i].name))
 				k = &delivery_keys[i];
@@ -150,10 +366,12 @@ static int read_limits(struct reader *r)
 	lua_State *L = r->L;
 	if (!lua_istable(L, -1))
 		return fail(r, "limits must be a table", NULL, NULL);
+	struct place table = table_place(r);
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
 		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
 		long v;
+		at_key(r, -3, table);
 		if (!strcmp(key, "policy_memory_mb")) {
 			if (read_integer(r, "limits", key, 1, 4096, &v) < 0)
 				return -1;
@@ -176,14 +394,30 @@ static int read_limits(struct reader *r)
 	return 0;
 }
 
+/* Is host (as curl's URL parser gives it: IPv4 normalised to dotted quad,
+ * IPv6 in brackets without a zone id) a loopback address? 127.0.0.0/8, ::1,
+ * or the name localhost (curl 7.78 and later resolve it to loopback without
+ * asking DNS). Anything else, such as "127.0.0.1.example.org", is a name
+ * that DNS may send anywhere. */
 static int loopback(const char *host)
 {
-	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]") ||
-	       !strcmp(host, "::1");
+	static const unsigned char ipv6_loopback[16] = { [15] = 1 };
+	unsigned char addr[16];
+	char inner[64];
+	size_t len = strlen(host);
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return addr[0] == 127;
+	if (len < 2 || len - 2 >= sizeof inner || host[0] != '[' || host[len - 1] != ']')
+		return 0;
+	memcpy(inner, host + 1, len - 2);
+	inner[len - 2] = '\0';
+	return inet_pton(AF_INET6, inner, addr) == 1 && !memcmp(addr, ipv6_loopback, 16);
 }
 
 /* https anywhere; plain http only to loopback unless the endpoint says
- * insecure = true (attendance data is personal data). */
+ * insecure = true (attendance data is personal data). r is at the url. */
 static int check_url(struct reader *r, const struct endpoint_conf *e)
 {
 	CURLU *u = curl_url();
@@ -199,7 +433,7 @@ static int check_url(struct reader *r, const struct endpoint_conf *e)
 	else if (!strcmp(scheme, "http") && !loopback(host) && !e->insecure)
 		fail(r,
 		     "endpoints[\"%s\"].url: plain http:// is allowed only to loopback "
-		     "(127.0.0.1, ::1, localhost) unless insecure = true; the host is %s",
+		     "(127.0.0.0/8, ::1, localhost) unless insecure = true; the host is %s",
 		     e->name, host);
 	else
 		rc = 0;
@@ -218,8 +452,10 @@ static int read_endpoints(struct reader *r)
 		return fail(r,
 			    "endpoints must be a table of name = { url = ..., secret_env = ... }",
 			    NULL, NULL);
+	struct place table = table_place(r);
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
+		at_key(r, -3, table);
 		if (lua_type(L, -2) != LUA_TSTRING)
 			return fail(r, "endpoints: names must be strings", NULL, NULL);
 		const char *name = lua_tostring(L, -2);
@@ -231,11 +467,14 @@ static int read_endpoints(struct reader *r)
 		memset(e, 0, sizeof *e);
 		e->name = xstrdup(name);
 		e->line = r->line;
+		int approx = r->approx, url_line = r->line, url_approx = r->approx;
+		struct place endpoint = table_place(r);
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			const char *key =
 				lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
 			int k = 0;
+			at_key(r, -3, endpoint);
 			while (keys[k] && strcmp(keys[k], key))
 				k++;
 			if (!keys[k])
@@ -258,14 +497,22 @@ static int read_endpoints(struct reader *r)
 						name, key);
 				*field = k == 2 ? resolve(r, lua_tostring(L, -1))
 						: xstrdup(lua_tostring(L, -1));
+				if (k == 0) {
+					url_line = r->line;
+					url_approx = r->approx;
+				}
 			}
 			lua_pop(L, 1);
 		}
+		r->line = e->line; /* what follows is about the endpoint as a whole */
+		r->approx = approx;
 		if (!e->url)
 			return fail(r, "endpoints[\"%s\"] has no url", name, NULL);
 		if (!e->secret_env == !e->secret_file)
 			return fail(r, "endpoints[\"%s\"] needs one of secret_env or secret_file",
 				    name, NULL);
+		r->line = url_line;
+		r->approx = url_approx;
 		if (check_url(r, e) < 0)
 			return -1;
 		lua_pop(L, 1);
@@ -304,42 +551,55 @@ int config_load(struct config *c, const char *path, int optional)
 
 	lua_State *L = luaL_newstate();
 	struct reader r = { .c = c, .L = L, .path = path };
+	struct tracker tr = { .budget = TRACK_BUDGET };
 	int rc = -1;
-	lua_sethook(L, hook, LUA_MASKCOUNT, CONFIG_INSTRUCTIONS);
+	*(struct tracker **)lua_getextraspace(L) = &tr;
+	lua_sethook(L, hook, LUA_MASKCOUNT | LUA_MASKLINE | LUA_MASKRET, CONFIG_INSTRUCTIONS);
 	lua_newtable(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, SEEN_KEY);
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
 	char chunk[4200];
 	snprintf(chunk, sizeof chunk, "@%s", path);
 	if (luaL_loadbufferx(L, text, len, chunk, "t") != LUA_OK) {
 		error("%s", lua_tostring(L, -1));
 		goto out;
 	}
-	/* The chunk's _ENV: an empty table that notes lines and refuses reads
-	 * of anything undefined (there are no functions to call). */
+	/* The chunk's _ENV: a table kept empty, so that every assignment goes
+	 * through __newindex, which stores into the values table and notes the
+	 * line; __index reads the values and refuses anything undefined (there
+	 * are no functions to call). */
+	lua_newtable(L); /* the values */
+	int values = lua_gettop(L);
+	lua_newtable(L); /* _ENV */
 	lua_newtable(L);
-	lua_newtable(L);
-	lua_pushcfunction(L, note_line);
+	lua_pushvalue(L, values);
+	lua_pushcclosure(L, note_line, 1);
 	lua_setfield(L, -2, "__newindex");
-	lua_pushcfunction(L, undefined);
+	lua_pushvalue(L, values);
+	lua_pushcclosure(L, lookup, 1);
 	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, -2);
-	lua_pushvalue(L, -1);
-	lua_setupvalue(L, -3, 1);
-	int env = lua_gettop(L);
-	lua_pushvalue(L, env - 1);
+	lua_setupvalue(L, values - 1, 1);
+	lua_pushvalue(L, values - 1);
+	/* Clear the stack slots the chunk's registers will use: the parser left
+	 * its own tables there, which the line tracking would look through. */
+	luaL_checkstack(L, 300, "clearing the stack");
+	int top = lua_gettop(L);
+	lua_settop(L, top + 300);
+	lua_settop(L, top);
 	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
 		error("%s", lua_tostring(L, -1));
 		goto out;
 	}
-	lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
-	int lines = lua_gettop(L);
+	lua_sethook(L, NULL, 0, 0);
+	struct place top_level = { 1, 0 };
 	lua_pushnil(L);
-	while (lua_next(L, env)) {
+	while (lua_next(L, values)) {
 		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-		lua_pushvalue(L, -2);
-		lua_rawget(L, lines);
-		r.line = (int)lua_tointeger(L, -1);
-		lua_pop(L, 1);
+		at_key(&r, values, top_level);
 		int k = 0;
 		while (top_keys[k] && strcmp(top_keys[k], key))
 			k++;

@@ -23,7 +23,7 @@
 struct endpoint_conf {
 	char *name, *url, *secret_env, *secret_file;
 	int insecure;
-	int line;	     /* where `endpoints` was set */
+	int line;	     /* where the endpoint is: the line its table starts on */
 	struct sign_key key; /* after config_load_secrets; never logged or stored */
 };
 

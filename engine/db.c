@@ -164,7 +164,9 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	/* 2 -> 3: the sender reads due deliveries endpoint by endpoint, so that a
 	 * backlog for one never hides the others'. */
 	"CREATE INDEX deliveries_due_endpoint ON deliveries(endpoint, next_attempt_at) "
-	"WHERE state = 'pending';",
+	"WHERE state = 'pending';"
+	/* Importing a file twice keeps each of its rejections once. */
+	"CREATE INDEX rejected_source ON rejected(source, line);",
 };
 
 int db_fail(struct db *db, const char *what)

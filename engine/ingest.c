@@ -45,8 +45,12 @@ enum {
 	ST_HISTORY_VALUES,
 	ST_CHANGE,
 	ST_REJECT,
+	ST_REJECT_ONCE,
 	ST_COUNT
 };
+
+_Static_assert(ST_COUNT <= sizeof((struct ingest *)0)->stmt / sizeof(sqlite3_stmt *),
+	       "struct ingest has room for every statement");
 
 static const char *const statements[ST_COUNT] = {
 	[ST_FIND_PUPIL] = "SELECT id, urn FROM pupils WHERE upn = ?",
@@ -75,6 +79,9 @@ static const char *const statements[ST_COUNT] = {
 			      "VALUES (?, ?, ?, ?)",
 	[ST_CHANGE] = "INSERT INTO changes(pupil) VALUES (?)",
 	[ST_REJECT] = "INSERT INTO rejected(source, line, row, reason) VALUES (?, ?, ?, ?)",
+	[ST_REJECT_ONCE] = "INSERT INTO rejected(source, line, row, reason) SELECT ?1, ?2, ?3, ?4 "
+			   "WHERE NOT EXISTS (SELECT 1 FROM rejected WHERE source = ?1 AND "
+			   "line = ?2 AND row = ?3 AND reason = ?4)",
 };
 
 /* ---- the pupil cache: upn -> (id, urn), so a batch asks SQLite once per
@@ -221,15 +228,50 @@ static int flag(const struct row *row, int col)
 	return -1;
 }
 
+/* Free text as stored: each line break (LF, CRLF or CR), with any other
+ * breaks and spaces next to it, becomes one space, or nothing at either
+ * end. A school name typed on two lines of a spreadsheet cell is still one
+ * name; codes and identifiers are never folded (their rules refuse a break).
+ * Writes at most cap bytes to out; returns the length, or -1 if longer. */
+static int fold_breaks(const char *s, int len, char *out, int cap)
+{
+	int n = 0;
+	for (int i = 0; i < len;) {
+		if (s[i] != '\r' && s[i] != '\n') {
+			if (n == cap)
+				return -1;
+			out[n++] = s[i++];
+			continue;
+		}
+		while (n > 0 && out[n - 1] == ' ')
+			n--;
+		while (i < len && (s[i] == '\r' || s[i] == '\n' || s[i] == ' '))
+			i++;
+		if (n > 0 && i < len) {
+			if (n == cap)
+				return -1;
+			out[n++] = ' ';
+		}
+	}
+	return n;
+}
+
+#define SCHOOL_NAME_MAX	 200
+#define SCHOOL_PHASE_MAX 64
+
 static int check_school(struct ingest *in, const struct row *row, char *why, size_t whylen)
 {
-	char b[200];
+	char b[200], name[SCHOOL_NAME_MAX], phase[SCHOOL_PHASE_MAX];
 	const char *urn = row->s[SCHOOL_URN], *la = row->s[SCHOOL_LA_CODE];
+	int name_len = 0, phase_len = 0;
 	if (!urn_valid(urn, row->len[SCHOOL_URN]))
 		INVALID("urn %s: must be 6 digits", shown(urn, row->len[SCHOOL_URN], b));
-	if (!present(row, SCHOOL_NAME))
+	if (present(row, SCHOOL_NAME))
+		name_len = fold_breaks(row->s[SCHOOL_NAME], row->len[SCHOOL_NAME], name,
+				       SCHOOL_NAME_MAX);
+	if (name_len == 0)
 		INVALID("name: missing");
-	if (row->len[SCHOOL_NAME] > 200 || !text_clean(row->s[SCHOOL_NAME], row->len[SCHOOL_NAME]))
+	if (name_len < 0 || !text_clean(name, name_len))
 		INVALID("name: must be at most 200 bytes of UTF-8 text with no control characters");
 	if (!la_code_valid(la, row->len[SCHOOL_LA_CODE]))
 		INVALID("la_code %s: must be 3 digits", shown(la, row->len[SCHOOL_LA_CODE], b));
@@ -237,21 +279,27 @@ static int check_school(struct ingest *in, const struct row *row, char *why, siz
 	    !trust_id_valid(row->s[SCHOOL_TRUST_ID], row->len[SCHOOL_TRUST_ID]))
 		INVALID("trust_id %s: must be 1-16 letters or digits",
 			shown(row->s[SCHOOL_TRUST_ID], row->len[SCHOOL_TRUST_ID], b));
-	if (present(row, SCHOOL_PHASE) &&
-	    (row->len[SCHOOL_PHASE] > 64 ||
-	     !text_clean(row->s[SCHOOL_PHASE], row->len[SCHOOL_PHASE])))
-		INVALID("phase: must be at most 64 bytes of UTF-8 text with no control characters");
+	if (present(row, SCHOOL_PHASE)) {
+		phase_len = fold_breaks(row->s[SCHOOL_PHASE], row->len[SCHOOL_PHASE], phase,
+					SCHOOL_PHASE_MAX);
+		if (phase_len < 0 || !text_clean(phase, phase_len))
+			INVALID("phase: must be at most 64 bytes of UTF-8 text with no control "
+				"characters");
+	}
 
 	sqlite3_stmt *st = in->stmt[ST_UPSERT_SCHOOL];
 	sqlite3_bind_int(st, 1, atoi(urn));
-	sqlite3_bind_text(st, 2, row->s[SCHOOL_NAME], row->len[SCHOOL_NAME], SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, name_len, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, la, 3, SQLITE_STATIC);
-	for (int col = SCHOOL_TRUST_ID; col <= SCHOOL_PHASE; col++) {
-		if (present(row, col))
-			sqlite3_bind_text(st, col + 1, row->s[col], row->len[col], SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, col + 1);
-	}
+	if (present(row, SCHOOL_TRUST_ID))
+		sqlite3_bind_text(st, 4, row->s[SCHOOL_TRUST_ID], row->len[SCHOOL_TRUST_ID],
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	if (phase_len > 0) /* a phase of only line breaks is no phase */
+		sqlite3_bind_text(st, 5, phase, phase_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 5);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(in->db, "storing a school");
@@ -661,6 +709,19 @@ int ingest_reject(struct ingest *in, const char *source, long line, const char *
 	sqlite3_bind_text(st, 3, row, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
 	return step_done(in, st, "keeping a rejected row");
+}
+
+int ingest_reject_once(struct ingest *in, const char *source, long line, const char *row,
+		       const char *reason)
+{
+	sqlite3_stmt *st = in->stmt[ST_REJECT_ONCE];
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, line);
+	sqlite3_bind_text(st, 3, row, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	if (step_done(in, st, "keeping a rejected row") < 0)
+		return -1;
+	return sqlite3_changes(in->db->h) > 0;
 }
 
 void ingest_row_csv(const struct row *row, int ncolumns, char *buf, size_t size)

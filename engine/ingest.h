@@ -62,7 +62,7 @@ struct pupil_slot; /* the pupil cache, private to ingest.c */
 struct ingest {
 	struct db *db;
 	struct registers reg;
-	sqlite3_stmt *stmt[12];
+	sqlite3_stmt *stmt[16]; /* prepared statements, indexed as in ingest.c */
 
 	struct mark *marks;
 	size_t nmarks, cap;
@@ -71,6 +71,7 @@ struct ingest {
 
 	struct pupil_slot *cache;
 	size_t cache_cap, cache_used;
+
 
 	/* Counts over the ingest_store calls since they were last zeroed. */
 	long added, amended, unchanged, pupils_changed;
@@ -99,9 +100,16 @@ int ingest_refresh(struct ingest *in);
 /* Forget the batch without storing it. */
 void ingest_discard(struct ingest *in);
 
-/* Keep a row that was refused, with its reason. row is its text as CSV. */
+/* Keep a row that was refused, with its reason. row is its text as CSV.
+ * Returns 0 or -1. */
 int ingest_reject(struct ingest *in, const char *source, long line, const char *row,
 		  const char *reason);
+
+/* The same for a row of a file, unless an identical rejection (the same
+ * source, line, row and reason) is already stored: importing a file again
+ * changes nothing. Returns 1 if stored, 0 if it already was, -1 on error. */
+int ingest_reject_once(struct ingest *in, const char *source, long line, const char *row,
+		       const char *reason);
 
 /* Take up to limit rows from incoming (oldest first): valid ones join the
  * batch, invalid ones go to rejected, and all leave incoming. The caller

@@ -11,14 +11,15 @@
  *   - 6-week window has 18 possible sessions (< 20)     -> no low_attendance
  * Every other pupil attends every session and gets nothing.
  */
-#define _XOPEN_SOURCE 700 /* realpath */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
 #include "testutil.h"
 
-#include <jansson.h>
-#include <limits.h>
-#include <sys/wait.h>
+#include "e2e.h"
 
-static char bin[PATH_MAX], root[PATH_MAX];
+#include <jansson.h>
+
+static const char *root = e2e_root;
 
 struct env {
 	char *dir;
@@ -32,8 +33,8 @@ static int run(struct env *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof args, fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --config rollcall.conf %s >out 2>err", e->dir,
-		 bin, args);
+	snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' --config rollcall.conf %s >out 2>err", e->dir,
+		 e2e_wrap, e2e_bin, args);
 	int st = system(cmd);
 	FILE *f;
 	snprintf(path, sizeof path, "%s/out", e->dir);
@@ -252,6 +253,221 @@ static void config_errors_name_the_line(void **state)
 	assert_int_equal(run(e, "--config missing.conf check"), 2);
 }
 
+/* Write text as bad.conf and expect `check` to refuse it with want. */
+static void config_refused(struct env *e, const char *text, const char *want)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/bad.conf", e->dir);
+	write_file(path, text);
+	if (run(e, "--config bad.conf check") != 2 || !strstr(e->err, want))
+		fail_msg("config:\n%s\nwant \"%s\", got: %s", text, want, e->err);
+}
+
+/* Every error names the line of the assignment or key at fault, not the
+ * first assignment of a name or the end of the table it is in. */
+static void config_errors_name_the_line_of_the_key(void **state)
+{
+	struct env *e = *state;
+	/* a second assignment to the same name */
+	config_refused(e, "database = 'x.db'\n\ndatabase = 5\n",
+		       "bad.conf:3: database must be a non-empty string");
+	/* a key inside a table written over several lines */
+	config_refused(e, "delivery = {\n  timeout_ms = 500,\n  bogus = 1,\n}\n",
+		       "bad.conf:3: delivery: unknown key 'bogus'");
+	config_refused(e, "delivery = {\n  timeout_ms = 5,\n  per_endpoint = 2,\n}\n",
+		       "bad.conf:2: delivery.timeout_ms must be a whole number");
+	config_refused(e, "limits = {}\n\nlimits.bogus = 1\n", "bad.conf:3: limits: unknown key");
+	/* two levels down, and the endpoint itself at the line it starts on */
+	config_refused(e,
+		       "endpoints = {\n  ewo = {\n    url = 'https://h.example/',\n"
+		       "    secret_env = 'S',\n    retries = 3,\n  },\n}\n",
+		       "bad.conf:5: endpoints[\"ewo\"]: unknown key 'retries'");
+	config_refused(e, "endpoints = {\n  ewo = {\n    secret_env = 'S',\n  },\n}\n",
+		       "bad.conf:2: endpoints[\"ewo\"] has no url");
+	config_refused(e,
+		       "endpoints = {\n  ['ewo'] = {\n    secret_env = 'S',\n"
+		       "    url = 'http://example.org/',\n  },\n}\n",
+		       "bad.conf:4: endpoints[\"ewo\"].url: plain http://");
+	config_refused(e, "database = 'x.db'\n_ENV[nil] = 1\n",
+		       "bad.conf:2: only names can be assigned");
+	/* an endless loop is stopped where it loops */
+	config_refused(e, "database = 'x.db'\nwhile true do end\n",
+		       "bad.conf:2: the configuration runs too long");
+	config_refused(e, "\n\nwhile true do\n  local x = 1\nend\n",
+		       "bad.conf:4: the configuration runs too long");
+	/* a file that loops building a big table loses the per-key lines, and
+	 * says that the line is the table's */
+	config_refused(e,
+		       "local t = {}\nfor i = 1, 3000 do t[i] = i end\n"
+		       "delivery = {\n  timeout_ms = 500,\n  bogus = 1,\n}\n",
+		       "bad.conf:6: delivery: unknown key 'bogus' (in the table set on line 6)");
+}
+
+/* Plain http:// only to a loopback address, judged on the URL's host as
+ * curl parses it, not on how the URL text begins. */
+static void plain_http_only_to_loopback(void **state)
+{
+	struct env *e = *state;
+	static const char *const refused[] = {
+		"http://127.0.0.1.evil.example/x",
+		"http://127.0.0.1@evil.example/x",
+		"http://localhost.evil.example/x",
+		"http://[::2]:8080/x",
+		"http://128.0.0.1/x",
+		"http://[::ffff:7f00:1]/x",
+	};
+	static const char *const allowed[] = {
+		"http://127.0.0.1:8080/x", "http://127.9.8.7/x", "http://[::1]:8080/x",
+		"http://localhost:8080/x", "http://LocalHost/x", "https://127.0.0.1.example.org/x",
+	};
+	char path[PATH_MAX + 16], conf[PATH_MAX * 3], want[256];
+	snprintf(path, sizeof path, "%s/url.conf", e->dir);
+	for (size_t i = 0; i < sizeof refused / sizeof *refused + sizeof allowed / sizeof *allowed;
+	     i++) {
+		int bad = i < sizeof refused / sizeof *refused;
+		const char *url = bad ? refused[i] : allowed[i - sizeof refused / sizeof *refused];
+		snprintf(conf, sizeof conf,
+			 "policies = '%s/policies'\nscripts = '%s/scripts'\n"
+			 "endpoints = { hook = { url = '%s', secret_env = 'S' } }\n",
+			 root, root, url);
+		write_file(path, conf);
+		int status = run(e, "--config url.conf check");
+		if (status != (bad ? 2 : 0))
+			fail_msg("%s: exit %d, want %d: %s", url, status, bad ? 2 : 0, e->err);
+		snprintf(want, sizeof want, "url.conf:3: endpoints[\"hook\"].url: plain http://");
+		if (bad && !strstr(e->err, want))
+			fail_msg("%s: %s", url, e->err);
+	}
+	/* insecure = true lets plain http go anywhere */
+	snprintf(conf, sizeof conf,
+		 "policies = '%s/policies'\nscripts = '%s/scripts'\nendpoints = { hook = { url = "
+		 "'http://127.0.0.1.evil.example/x', secret_env = 'S', insecure = true } }\n",
+		 root, root);
+	write_file(path, conf);
+	assert_int_equal(run(e, "--config url.conf check"), 0);
+}
+
+static void sql(struct env *e, const char *statements)
+{
+	char path[PATH_MAX + 16];
+	sqlite3 *db;
+	char *err = NULL;
+	snprintf(path, sizeof path, "%s/rollcall.db", e->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, statements, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", statements, err);
+	sqlite3_close(db);
+}
+
+/* `pupil` shows the open case as the policy sees it and the latest actions
+ * from every organisation, newest first, with their delivery state. */
+static void pupil_shows_open_cases_and_recent_actions(void **state)
+{
+	struct env *e = *state;
+	assert_int_equal(run(e, "pupil J355400120001 --json"), 0);
+	json_t *p = json_loads(e->out, 0, NULL);
+	assert_non_null(p);
+	assert_int_equal(json_array_size(json_object_get(p, "open_cases")), 0);
+	assert_int_equal(json_array_size(json_object_get(p, "recent_actions")), 0);
+	json_decref(p);
+	assert_int_equal(run(e, "pupil J355400120001"), 0);
+	assert_non_null(strstr(e->out, "open case: none"));
+	assert_non_null(strstr(e->out, "recent actions: none"));
+
+	/* first_run: an alert, a referral (opening the case) and the letter */
+	assert_int_equal(run(e, "run --once --no-deliver"), 0);
+	assert_int_equal(run(e, "pupil J355400120001 --json"), 0);
+	p = json_loads(e->out, 0, NULL);
+	assert_non_null(p);
+	json_t *cases = json_object_get(p, "open_cases");
+	assert_int_equal(json_array_size(cases), 1);
+	json_t *c = json_array_get(cases, 0);
+	assert_string_equal(json_string_value(json_object_get(c, "org")), "la:355");
+	assert_string_equal(json_string_value(json_object_get(c, "stage")), "letter");
+	assert_string_equal(json_string_value(json_object_get(c, "opened")), "2025-09-12");
+	assert_true(json_is_true(json_object_get(c, "referral_open")));
+	json_t *steps = json_object_get(c, "steps");
+	assert_int_equal(json_array_size(steps), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "step")),
+			    "referral");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 1), "step")),
+			    "letter");
+	json_t *recent = json_object_get(p, "recent_actions");
+	assert_int_equal(json_array_size(recent), 3);
+	json_t *letter = json_array_get(recent, 0), *alert = json_array_get(recent, 2);
+	assert_int_equal(json_integer_value(json_object_get(letter, "action_id")), 3);
+	assert_string_equal(json_string_value(json_object_get(letter, "action")), "legal_step");
+	assert_string_equal(json_string_value(json_object_get(letter, "step")), "letter");
+	assert_string_equal(json_string_value(json_object_get(letter, "org")), "la:355");
+	assert_string_equal(json_string_value(json_object_get(letter, "date")), "2025-09-12");
+	json_t *d = json_array_get(json_object_get(letter, "deliveries"), 0);
+	assert_string_equal(json_string_value(json_object_get(d, "endpoint")), "legal-team");
+	assert_string_equal(json_string_value(json_object_get(d, "state")), "no_endpoint");
+	assert_string_equal(json_string_value(json_object_get(alert, "kind")), "severe_absence");
+	assert_string_equal(json_string_value(json_object_get(alert, "severity")), "high");
+	json_decref(p);
+
+	assert_int_equal(run(e, "pupil J355400120001"), 0);
+	assert_non_null(strstr(e->out, "open case la:355: stage letter, opened 2025-09-12, "
+				       "mentor referral open\n  2025-09-12 referral\n"
+				       "  2025-09-12 letter\n"));
+	char *listed = strstr(e->out, "recent actions (newest first");
+	assert_non_null(listed);
+	char *third = strstr(listed, "\n  3 "), *first = strstr(listed, "\n  1 ");
+	assert_true(third && first && third < first);
+	assert_non_null(strstr(third, "la:355         legal_step letter"));
+	assert_non_null(strstr(third, "medium  no_endpoint\n"));
+
+	/* another organisation's actions, some later and some earlier, and a
+	 * closed case: the ten latest across both, and only the open case */
+	sql(e, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12) "
+	       "INSERT INTO actions(org, pupil, action, kind, severity, date, day, policy, "
+	       "policy_sha256, upn, urn, year_group, created_at) SELECT 'trust:TR00092', "
+	       "pupil, 'alert', 'k' || i, 'low', date('2025-09-03', '+' || (i * 2) || ' days'), "
+	       "CAST(julianday('2025-09-03', '+' || (i * 2) || ' days') - "
+	       "julianday('1970-01-01') AS INTEGER), 'trust.lua', 'x', upn, 135001, '9', "
+	       "'2025-09-30T00:00:00Z' FROM n, (SELECT DISTINCT pupil, upn FROM actions);"
+	       "INSERT INTO cases(org, pupil, stage, opened, closed) SELECT 'trust:TR00092', "
+	       "pupil, 'letter', '2025-09-01', '2025-09-10' FROM actions LIMIT 1;");
+	assert_int_equal(run(e, "pupil J355400120001 --json"), 0);
+	p = json_loads(e->out, 0, NULL);
+	assert_non_null(p);
+	assert_int_equal(json_array_size(json_object_get(p, "open_cases")), 1);
+	recent = json_object_get(p, "recent_actions");
+	assert_int_equal(json_array_size(recent), 10);
+	/* k12 on 2025-09-27 ... k5 on 2025-09-13, then the three of 2025-09-12
+	 * newest first: the letter and the referral; the alert falls off */
+	static const char *const want[10][2] = {
+		{ "k12", "2025-09-27" }, { "k11", "2025-09-25" }, { "k10", "2025-09-23" },
+		{ "k9", "2025-09-21" },	 { "k8", "2025-09-19" },  { "k7", "2025-09-17" },
+		{ "k6", "2025-09-15" },	 { "k5", "2025-09-13" },  { "letter", "2025-09-12" },
+		{ NULL, "2025-09-12" },
+	};
+	for (size_t i = 0; i < 10; i++) {
+		json_t *a = json_array_get(recent, i);
+		const char *kind = json_string_value(json_object_get(a, "kind"));
+		const char *step = json_string_value(json_object_get(a, "step"));
+		const char *got = kind ? kind : step;
+		if ((want[i][0] ? !got || strcmp(got, want[i][0]) : got != NULL) ||
+		    strcmp(json_string_value(json_object_get(a, "date")), want[i][1]))
+			fail_msg("recent action %zu: want %s on %s, got %s", i, want[i][0],
+				 want[i][1], json_dumps(a, JSON_COMPACT));
+	}
+	assert_string_equal(json_string_value(json_object_get(json_array_get(recent, 0), "org")),
+			    "trust:TR00092");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(recent, 9), "action")),
+			    "referral");
+	json_decref(p);
+
+	/* another pupil has none of it */
+	assert_int_equal(run(e, "pupil Y355400120002 --json"), 0);
+	p = json_loads(e->out, 0, NULL);
+	assert_non_null(p);
+	assert_int_equal(json_array_size(json_object_get(p, "open_cases")), 0);
+	assert_int_equal(json_array_size(json_object_get(p, "recent_actions")), 0);
+	json_decref(p);
+}
+
 /* The bundled example data through the example policies, checked against
  * tests/oracle.awk: the same rules read independently from the CSV files. */
 static void example_data_matches_the_oracle(void **state)
@@ -272,14 +488,14 @@ static void example_data_matches_the_oracle(void **state)
 		 "actions | awk '{ print $3, $4, $5, $6 }' | grep -E "
 		 "'severe_absence|referral|letter|penalty_notice|persistent_absence' | "
 		 "grep -v J355400120001 | sort > got && test -s want && diff want got",
-		 e->dir, root, root, root, root, root, bin);
+		 e->dir, root, root, root, root, root, e2e_bin);
 	if (system(cmd) != 0)
 		fail_msg("rollcall and the oracle disagree (see %s/want and got)", e->dir);
 }
 
 int main(void)
 {
-	if (!realpath("build/rollcall", bin) || !realpath(".", root))
+	if (e2e_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(run_once_records_the_expected_actions, setup,
@@ -287,6 +503,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(params_steer_later_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_reports_every_broken_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_errors_name_the_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(config_errors_name_the_line_of_the_key, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(plain_http_only_to_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(pupil_shows_open_cases_and_recent_actions, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(example_data_matches_the_oracle, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);

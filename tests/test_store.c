@@ -238,6 +238,84 @@ static void incoming_rows_are_moved_or_rejected(void **state)
 		       "upn: missing"));
 }
 
+/* A file's rejection identical to a stored one (source, line, row, reason)
+ * is not stored again, whichever process stored it; a rolled-back one does
+ * not count. The incoming table's rejections are each kept: its ids are
+ * reused once it empties, so the same text may be a new arrival. */
+static void a_rejection_is_kept_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct ingest *in = &fx->in;
+	assert_int_equal(db_begin(&fx->db), 0);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 3, "x,y", "bad"), 1);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 3, "x,y", "bad"), 0);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 3, "x,y", "worse"), 1);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 4, "x,y", "bad"), 1);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 3, "x,z", "bad"), 1);
+	assert_int_equal(ingest_reject_once(in, "b.csv", 3, "x,y", "bad"), 1);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 3, "x,y", "bad"), 0);
+	assert_int_equal(db_commit(&fx->db), 0);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM rejected"), 5);
+
+	/* another run reads what is stored */
+	ingest_close(in);
+	assert_int_equal(ingest_open(in, &fx->db), 0);
+	assert_int_equal(db_begin(&fx->db), 0);
+	assert_int_equal(ingest_reject_once(in, "b.csv", 3, "x,y", "bad"), 0);
+	assert_int_equal(ingest_reject_once(in, "a.csv", 4, "x,y", "bad"), 0);
+	assert_int_equal(ingest_reject_once(in, "c.csv", 1, "q", "r"), 1);
+	db_rollback(&fx->db);
+	/* c.csv's was rolled back: it is stored the next time */
+	assert_int_equal(db_begin(&fx->db), 0);
+	assert_int_equal(ingest_reject_once(in, "c.csv", 1, "q", "r"), 1);
+	assert_int_equal(db_commit(&fx->db), 0);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM rejected WHERE source = 'c.csv'"), 1);
+
+	/* many rows of one file: the set grows and still finds each */
+	char row[32];
+	assert_int_equal(db_begin(&fx->db), 0);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 1000; i++) {
+			snprintf(row, sizeof row, "row %d", i);
+			assert_int_equal(ingest_reject_once(in, "d.csv", i + 2, row, "bad"),
+					 round == 0);
+		}
+	assert_int_equal(db_commit(&fx->db), 0);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM rejected WHERE source = 'd.csv'"),
+			 1000);
+
+	assert_int_equal(db_begin(&fx->db), 0);
+	assert_int_equal(ingest_reject(in, "incoming", 1, "x", "bad"), 0);
+	assert_int_equal(ingest_reject(in, "incoming", 1, "x", "bad"), 0);
+	assert_int_equal(db_commit(&fx->db), 0);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM rejected WHERE source = 'incoming'"),
+			 2);
+}
+
+/* A line break in a school's name or phase becomes one space; in an
+ * identifier it is refused. */
+static void line_breaks_in_free_text_fold_to_a_space(void **state)
+{
+	struct fixture *fx = *state;
+	char name[256];
+	assert_int_equal(db_begin(&fx->db), 0);
+	assert_int_equal(
+		add(fx, KIND_SCHOOLS,
+		    ROW("100003", "Two \r\n\r\n Lines\rHigh\n", "355", "", "Secondary\r\n")),
+		0);
+	assert_int_equal(add(fx, KIND_SCHOOLS, ROW("100004", "\r\n", "355", "", "")), 1);
+	assert_int_equal(add(fx, KIND_SCHOOLS, ROW("100004", "Four", "355", "TR\n1", "")), 1);
+	assert_int_equal(add(fx, KIND_SCHOOLS, ROW("100004", "Four", "35\n", "", "")), 1);
+	assert_int_equal(db_commit(&fx->db), 0);
+	assert_string_equal(
+		text(&fx->db, "SELECT name FROM schools WHERE urn = 100003", name, sizeof name),
+		"Two Lines High");
+	assert_string_equal(
+		text(&fx->db, "SELECT phase FROM schools WHERE urn = 100003", name, sizeof name),
+		"Secondary");
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM schools WHERE urn = 100004"), 0);
+}
+
 /* The history is loaded from this academic year; a window reaching back into
  * the last one extends it from the registers on demand. */
 static void history_extends_into_earlier_years(void **state)
@@ -294,6 +372,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(incoming_rows_are_moved_or_rejected, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(history_extends_into_earlier_years, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_rejection_is_kept_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(line_breaks_in_free_text_fold_to_a_space, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
