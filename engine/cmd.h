@@ -32,6 +32,10 @@ int cmd_usage(const struct cli *cli);
  * 1 and advances *i when argv[*i] equals name. */
 int cmd_flag(char **argv, int *i, const char *name);
 
+/* An option with a value: 0 if argv[*i] is not name; 1 with *value set
+ * (and *i past both); -1, reported, when the value is missing. */
+int cmd_option(int argc, char **argv, int *i, const char *name, const char **value);
+
 /* Report a policy that failed to load, as "FILE:LINE: reason" on stderr
  * (the policy_error_fn of the commands that load policies once). */
 void cmd_policy_error(const char *path, const char *err, int kept);

@@ -13,21 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* An option that takes a value: 1 and *value set when argv[*i] is name and a
- * value follows; -1 when the value is missing (the end of the arguments, or
- * another option); 0 when argv[*i] is not name. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-	if (!cmd_flag(argv, i, name))
-		return 0;
-	if (*i >= argc || (argv[*i][0] == '-' && argv[*i][1] == '-')) {
-		error("%s needs a value", name);
-		return -1;
-	}
-	*value = argv[(*i)++];
-	return 1;
-}
-
 int cmd_actions(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *since = NULL;
@@ -35,8 +20,8 @@ int cmd_actions(struct cli *cli, int argc, char **argv)
 	for (int i = 1; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
-		else if ((got = option_value(argc, argv, &i, "--org", &org)) != 0 ||
-			 (got = option_value(argc, argv, &i, "--since", &since)) != 0) {
+		else if ((got = cmd_option(argc, argv, &i, "--org", &org)) != 0 ||
+			 (got = cmd_option(argc, argv, &i, "--since", &since)) != 0) {
 			if (got < 0)
 				return cmd_usage(cli);
 		} else

@@ -253,19 +253,18 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 {
 	const char *upn = NULL, *specs[MAX_WINDOWS];
 	int json = 0, nspecs = 0, status = EXIT_FAILURE;
-	for (int i = 1; i < argc;) {
+	const char *spec;
+	for (int i = 1, got; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
-		else if (cmd_flag(argv, &i, "--window")) {
-			if (i == argc || (argv[i][0] == '-' && argv[i][1] == '-')) {
-				error("--window needs a value (KIND=N)");
+		else if ((got = cmd_option(argc, argv, &i, "--window", &spec)) != 0) {
+			if (got < 0)
 				return cmd_usage(cli);
-			}
 			if (nspecs == MAX_WINDOWS) {
 				error("at most %d --window options", MAX_WINDOWS);
 				return cmd_usage(cli);
 			}
-			specs[nspecs++] = argv[i++];
+			specs[nspecs++] = spec;
 		} else if (argv[i][0] == '-' || upn)
 			return cmd_usage(cli);
 		else

@@ -122,19 +122,22 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	int json = 0;
 	long max_age = MAX_AGE_DEFAULT;
-	for (int i = 1; i < argc;) {
+	const char *age = NULL;
+	for (int i = 1, got; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
-		else if (cmd_flag(argv, &i, "--max-age") && i < argc) {
-			char *end;
-			max_age = strtol(argv[i], &end, 10);
-			if (*end || end == argv[i] || max_age < 0) {
-				error("--max-age: not a number of seconds: %s", argv[i]);
-				return EXIT_USAGE;
-			}
-			i++;
-		} else
+		else if ((got = cmd_option(argc, argv, &i, "--max-age", &age)) < 0)
 			return cmd_usage(cli);
+		else if (!got)
+			return cmd_usage(cli);
+	}
+	if (age) {
+		char *end;
+		max_age = strtol(age, &end, 10);
+		if (*end || end == age || max_age < 0) {
+			error("--max-age: not a number of seconds: %s", age);
+			return EXIT_USAGE;
+		}
 	}
 	struct health h;
 	if (read_health(&cli->db, &h) < 0)

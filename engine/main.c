@@ -27,7 +27,7 @@ static const struct command commands[] = {
 	{ "import", cmd_import, NEED_DB, "import [--skip-invalid] [--ignore-extra] FILE...",
 	  "load schools, pupils or marks CSV files ('-' is standard input)" },
 	{ "pupil", cmd_pupil, NEED_DB, "pupil UPN [--json] [--window KIND=N]...",
-	  "a pupil's attendance figures as a policy sees them" },
+	  "a pupil's figures as a policy sees them, open cases, recent actions" },
 	{ "check", cmd_check, 0, "check [POLICY...]",
 	  "load policies in the sandbox and report errors with file:line" },
 	{ "run", cmd_run, NEED_DB, "run [--once] [--no-deliver]",
@@ -74,6 +74,18 @@ void cmd_policy_error(const char *path, const char *err, int kept)
 	(void)path;
 	(void)kept;
 	fprintf(stderr, "%s\n", err);
+}
+
+int cmd_option(int argc, char **argv, int *i, const char *name, const char **value)
+{
+	if (!cmd_flag(argv, i, name))
+		return 0;
+	if (*i >= argc || (argv[*i][0] == '-' && argv[*i][1] == '-')) {
+		error("%s needs a value", name);
+		return -1;
+	}
+	*value = argv[(*i)++];
+	return 1;
 }
 
 int main(int argc, char **argv)
