@@ -72,7 +72,6 @@ struct ingest {
 	struct pupil_slot *cache;
 	size_t cache_cap, cache_used;
 
-
 	/* Counts over the ingest_store calls since they were last zeroed. */
 	long added, amended, unchanged, pupils_changed;
 };
