@@ -545,6 +545,7 @@ int config_load(struct config *c, const char *path, int optional)
 	char *text = sandbox_read_file(path, CONFIG_FILE_MAX, &len, err, sizeof err);
 	if (!text) {
 		error("%s", err);
+		config_free(c);
 		return -1;
 	}
 	c->path = xstrdup(path);

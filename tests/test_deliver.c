@@ -191,8 +191,9 @@ static void a_ten_megabyte_response_is_not_read_into_memory(void **state)
 	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
 			 3);
-	/* three 10 MB answers would be 30 MB held: rollcall stops at 1 MB each */
-	if (e->max_rss_kb > 28 * 1024)
+	/* three 10 MB answers would be 30 MB held: rollcall stops at 1 MB each
+	 * (under valgrind, the RSS is valgrind's) */
+	if (!*e2e_wrap && e->max_rss_kb > 28 * 1024)
 		fail_msg("peak RSS %ld KiB: a response was held in memory", e->max_rss_kb);
 }
 
@@ -208,7 +209,8 @@ static void retry_after_is_honoured(void **state)
 				      "last_status = 429"),
 			 3);
 	long long next = e2e_query(e, "SELECT min(next_attempt_at) FROM deliveries");
-	assert_true(next >= before + 29000 && next <= before + 32000);
+	long long slack = *e2e_wrap ? 30000 : 2000; /* valgrind starts slowly */
+	assert_true(next >= before + 29000 && next <= before + 30000 + slack);
 
 	/* within backoff_max_ms: a cap of 2 s wins over 30 s */
 	configure(e, e->port, "backoff_ms = 1, backoff_max_ms = 2000");
@@ -225,7 +227,7 @@ static void retry_after_is_honoured(void **state)
 	before = (long long)time(NULL) * 1000;
 	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
 	next = e2e_query(e, "SELECT max(next_attempt_at) FROM deliveries");
-	assert_true(next <= before + 3000);
+	assert_true(next <= before + 1000 + slack);
 }
 
 /* An endpoint that hangs holds only its own slots: the healthy endpoint's
