@@ -14,7 +14,8 @@
  * --fail-first N answers --status (default 500) to the first N requests of
  * each webhook-id, then 200; without --fail-first, --status answers every
  * request. --hang-first N holds the first N requests of each id for
- * --hang-ms before answering. --big-body MB answers 200 with MB megabytes.
+ * --hang-ms before answering. --big-body MB answers 200 with MB megabytes
+ * (-1: a body that never ends).
  * The first line printed is "listening on 127.0.0.1:PORT" (port 0 picks one).
  */
 #include <arpa/inet.h>
@@ -119,7 +120,7 @@ static ssize_t big_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	(void)cls;
 	uint64_t total = (uint64_t)big_body << 20;
-	if (pos >= total)
+	if (big_body > 0 && pos >= total)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	size_t n = total - pos < max ? (size_t)(total - pos) : max;
 	memset(buf, 'x', n);
@@ -186,8 +187,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	struct MHD_Response *resp;
 	if (status == 200 && big_body)
-		resp = MHD_create_response_from_callback((uint64_t)big_body << 20, 65536,
-							 big_reader, NULL, NULL);
+		resp = MHD_create_response_from_callback(big_body < 0 ? MHD_SIZE_UNKNOWN
+								      : (uint64_t)big_body << 20,
+							 65536, big_reader, NULL, NULL);
 	else
 		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (retry_after && (status == 429 || status == 503)) {

@@ -197,6 +197,19 @@ static void a_ten_megabyte_response_is_not_read_into_memory(void **state)
 		fail_msg("peak RSS %ld KiB: a response was held in memory", e->max_rss_kb);
 }
 
+static void an_endless_response_is_cut_off(void **state)
+{
+	struct e2e *e = *state;
+	e2e_receiver_start(e, 0, "--big-body -1");
+	configure(e, e->port, "timeout_ms = 20000");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	/* the 200 came first; rollcall hung up after 1 MB of each body */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+			 3);
+	if (!*e2e_wrap && e->max_rss_kb > 28 * 1024)
+		fail_msg("peak RSS %ld KiB: an endless response was held in memory", e->max_rss_kb);
+}
+
 static void retry_after_is_honoured(void **state)
 {
 	struct e2e *e = *state;
@@ -399,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_refused_connection_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_ten_megabyte_response_is_not_read_into_memory,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(an_endless_response_is_cut_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(retry_after_is_honoured, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_hanging_endpoint_does_not_hold_up_a_healthy_one,
 						setup, teardown),

@@ -236,6 +236,40 @@ static void check_reports_every_broken_policy(void **state)
 	assert_int_equal(run(e, "check broken.lua"), 2);
 }
 
+/* Thousands of organisations, each its own policy and Lua state, load in
+ * memory that grows with their number (SECURITY.md: 20-40 KiB a state),
+ * and run. */
+static void thousands_of_policies_load_in_bounded_memory(void **state)
+{
+	struct env *e = *state;
+	enum { N = 3000 };
+	char path[PATH_MAX + 32], conf[PATH_MAX * 2], text[512];
+	snprintf(path, sizeof path, "%s/many", e->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof path, "%s/many/t%04d.lua", e->dir, i);
+		snprintf(text, sizeof text,
+			 "policy { org = 'trust:TX%04d', name = 'Trust %d' }\n"
+			 "function on_pupil(p)\n"
+			 "  if p:window{ school_weeks = 6 }.rate < 0.9 then\n"
+			 "    alert(p, 'low_attendance', { severity = 'low' })\n"
+			 "  end\n"
+			 "end\n",
+			 i, i);
+		write_file(path, text);
+	}
+	snprintf(path, sizeof path, "%s/many.conf", e->dir);
+	snprintf(conf, sizeof conf,
+		 "database = 'rollcall.db'\npolicies = 'many'\nscripts = '%s/scripts'\n", root);
+	write_file(path, conf);
+	assert_int_equal(run(e, "-q --config many.conf check"), 0); /* 0: every one loaded */
+	assert_int_equal(run(e, "--config many.conf run --once --no-deliver"), 0);
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru); /* the largest child so far */
+	if (!*e2e_wrap && ru.ru_maxrss > 256 * 1024)
+		fail_msg("%d policies took %ld KiB", N, ru.ru_maxrss);
+}
+
 static void config_errors_name_the_line(void **state)
 {
 	struct env *e = *state;
@@ -588,6 +622,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(params_steer_later_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_reports_every_broken_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(thousands_of_policies_load_in_bounded_memory, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(config_errors_name_the_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_errors_name_the_line_of_the_key, setup,
 						teardown),
