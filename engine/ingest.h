@@ -87,7 +87,7 @@ int ingest_row(struct ingest *in, enum row_kind kind, const struct row *row, cha
 
 /* Marks held before a file's batch is stored part-way (in the same
  * transaction): bounds memory, and keeps 32-bit offsets in range. */
-#define INGEST_BATCH_MAX (1 << 22)
+#define INGEST_BATCH_MAX (1 << 20)
 
 /* Store the batch of marks and empty it. Returns 0 or -1. */
 int ingest_store(struct ingest *in);
