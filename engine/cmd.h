@@ -40,6 +40,10 @@ int cmd_option(int argc, char **argv, int *i, const char *name, const char **val
  * (the policy_error_fn of the commands that load policies once). */
 void cmd_policy_error(const char *path, const char *err, int kept);
 
+/* Print the actions recorded (oldest first), of org and since a date if not
+ * NULL, as `rollcall actions` does: a line each, or JSON. Returns 0 or -1. */
+int cmd_print_actions(struct db *db, const char *org, const char *since, int json);
+
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_pupil(struct cli *cli, int argc, char **argv);
@@ -50,5 +54,6 @@ int cmd_params(struct cli *cli, int argc, char **argv);
 int cmd_deliveries(struct cli *cli, int argc, char **argv);
 int cmd_redeliver(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_replay(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -16,7 +16,7 @@
 int cmd_actions(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *since = NULL;
-	int json = 0, status = EXIT_FAILURE, rc, got;
+	int json = 0, got;
 	for (int i = 1; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
@@ -31,11 +31,17 @@ int cmd_actions(struct cli *cli, int argc, char **argv)
 		error("--since %s: expected a date YYYY-MM-DD", since);
 		return EXIT_USAGE;
 	}
-	sqlite3_stmt *st = db_prepare(&cli->db, "SELECT " ACTIONS_COLUMNS " FROM actions "
-						"WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR "
-						"date >= ?2) ORDER BY id");
-	sqlite3_stmt *del = db_prepare(&cli->db, "SELECT endpoint, state, attempts FROM deliveries "
-						 "WHERE action_id = ? ORDER BY id");
+	return cmd_print_actions(&cli->db, org, since, json) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int cmd_print_actions(struct db *db, const char *org, const char *since, int json)
+{
+	int status = -1, rc;
+	sqlite3_stmt *st = db_prepare(db, "SELECT " ACTIONS_COLUMNS " FROM actions "
+					  "WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR "
+					  "date >= ?2) ORDER BY date, id");
+	sqlite3_stmt *del = db_prepare(db, "SELECT endpoint, state, attempts FROM deliveries "
+					   "WHERE action_id = ? ORDER BY id");
 	if (!st || !del)
 		goto out;
 	if (org)
@@ -76,9 +82,9 @@ int cmd_actions(struct cli *cli, int argc, char **argv)
 		       severity ? severity : "-", states, message ? message : "");
 	}
 	if (rc != SQLITE_DONE)
-		db_fail(&cli->db, "reading actions");
+		db_fail(db, "reading actions");
 	else
-		status = EXIT_SUCCESS;
+		status = 0;
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);

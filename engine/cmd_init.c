@@ -11,7 +11,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return cmd_usage(cli);
-	if (db_open(&cli->db, cli->db_path, 1) < 0)
+	if (db_open(&cli->db, cli->db_path, DB_CREATE) < 0)
 		return EXIT_FAILURE;
 	if (db_migrate(&cli->db) < 0)
 		return EXIT_FAILURE;

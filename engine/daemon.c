@@ -105,7 +105,7 @@ static struct sender *sender_start(const char *path, const struct config *cfg)
 {
 	struct sender *s = xcalloc(1, sizeof *s);
 	s->cfg = cfg;
-	if (db_open(&s->db, path, 0) < 0)
+	if (db_open(&s->db, path, DB_EXISTING) < 0)
 		goto fail;
 	if (!(s->d = deliver_new(&s->db, cfg)))
 		goto fail;

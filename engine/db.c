@@ -176,8 +176,9 @@ int db_fail(struct db *db, const char *what)
 	return -1;
 }
 
-int db_open(struct db *db, const char *path, int create)
+int db_open(struct db *db, const char *path, int mode)
 {
+	int create = mode == DB_CREATE;
 	struct stat st;
 	int existed = stat(path, &st) == 0;
 	memset(db, 0, sizeof *db);
@@ -186,7 +187,8 @@ int db_open(struct db *db, const char *path, int create)
 		error("%s: no such database (create it with: rollcall init)", path);
 		goto fail;
 	}
-	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	int flags = mode == DB_READONLY ? SQLITE_OPEN_READONLY
+					: SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	/* Create it owner-only from the first byte, not chmod it afterwards. */
 	mode_t old_mask = umask(077);
 	int rc = sqlite3_open_v2(path, &db->h, flags, NULL);
@@ -301,6 +303,32 @@ void db_rollback(struct db *db)
 int db_busy(const struct db *db)
 {
 	return (db->err & 0xff) == SQLITE_BUSY || (db->err & 0xff) == SQLITE_LOCKED;
+}
+
+int db_shadow(struct db *db, const char *const tables[])
+{
+	sqlite3_stmt *st =
+		db_prepare(db, "SELECT type, sql FROM main.sqlite_master WHERE "
+			       "tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index'");
+	int rc = st ? 0 : -1;
+	for (int i = 0; rc == 0 && tables[i]; i++) {
+		sqlite3_bind_text(st, 1, tables[i], -1, SQLITE_STATIC);
+		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			const char *type = (const char *)sqlite3_column_text(st, 0);
+			const char *sql = (const char *)sqlite3_column_text(st, 1);
+			/* CREATE TABLE t -> CREATE TEMP TABLE t;
+			 * CREATE [UNIQUE] INDEX i ON t -> ... INDEX temp.i ON t */
+			const char *at =
+				strcmp(type, "table") ? strstr(sql, "INDEX ") + 6 : sql + 7;
+			char *copy = sqlite3_mprintf("%.*s%s%s", (int)(at - sql), sql,
+						     strcmp(type, "table") ? "temp." : "TEMP ", at);
+			rc = db_exec(db, copy);
+			sqlite3_free(copy);
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 sqlite3_stmt *db_prepare(struct db *db, const char *sql)

@@ -18,9 +18,12 @@ struct db {
 	int err; /* the SQLite result code of the last failure reported */
 };
 
-/* Open path. create: make the file (mode 0600) if missing. Reports errors
+enum { DB_EXISTING, DB_CREATE, DB_READONLY };
+
+/* Open path: DB_EXISTING, DB_CREATE (make the file, mode 0600, if missing)
+ * or DB_READONLY (nothing can be written but TEMP tables). Reports errors
  * naming the file; returns 0 or -1. */
-int db_open(struct db *db, const char *path, int create);
+int db_open(struct db *db, const char *path, int mode);
 void db_close(struct db *db);
 
 /* Create or migrate the schema, set WAL mode. Returns 0 or -1. */
@@ -39,6 +42,12 @@ void db_rollback(struct db *db);
 
 /* Prepare a statement; reports the error and returns NULL on failure. */
 sqlite3_stmt *db_prepare(struct db *db, const char *sql);
+
+/* Give this connection TEMP copies of tables (their columns and indexes,
+ * none of their rows): unqualified names then mean the copies, so code
+ * that records into them changes nothing in the database. NULL-terminated
+ * list. Returns 0 or -1. */
+int db_shadow(struct db *db, const char *const tables[]);
 
 /* Report the connection's last error as "PATH: what: message". */
 int db_fail(struct db *db, const char *what);

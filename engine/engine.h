@@ -50,6 +50,15 @@ void engine_close(struct engine *e);
 /* The loaded policy for org, or NULL. */
 struct policy *engine_policy(struct engine *e, const char *org);
 
+/* Evaluate p over the stored history as if it had been live from day from
+ * to day to: each pupil it covers, on each day with a mark, seeing the
+ * marks up to that day, through the same repeat rules and refusals. The
+ * actions go wherever unqualified table names lead: call db_shadow first
+ * (before engine_open) so that they land in TEMP tables. progress, if not
+ * NULL, hears how many pupils are done. Returns 0, or -1 on an error. */
+int engine_replay(struct engine *e, struct policy *p, int from, int to,
+		  void (*progress)(long done, long total));
+
 /* The summary line of a batch, in the log. */
 void engine_log_batch(const struct batch_stats *st);
 

@@ -32,6 +32,9 @@ static const struct command commands[] = {
 	  "load policies in the sandbox and report errors with file:line" },
 	{ "run", cmd_run, NEED_DB, "run [--once] [--no-deliver]",
 	  "take new marks, evaluate policies, record actions, deliver webhooks" },
+	{ "replay", cmd_replay, 0,
+	  "replay --policy FILE [--from DATE] [--to DATE] [--json] [--compare OTHER.lua]",
+	  "what a policy would have done over the stored history; changes nothing" },
 	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
 	  "list recorded actions" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE...]",
@@ -132,7 +135,8 @@ int main(int argc, char **argv)
 		if (!cli.db_path || !*cli.db_path)
 			cli.db_path = cli.cfg.database;
 		if (cmd->flags & NEED_DB) {
-			if (db_open(&cli.db, cli.db_path, 0) < 0 || db_check_version(&cli.db) < 0) {
+			if (db_open(&cli.db, cli.db_path, DB_EXISTING) < 0 ||
+			    db_check_version(&cli.db) < 0) {
 				db_close(&cli.db);
 				config_free(&cli.cfg);
 				return EXIT_FAILURE;

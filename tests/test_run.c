@@ -21,9 +21,14 @@
 
 static const char *root = e2e_root;
 
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 struct env {
 	char *dir;
-	char out[1 << 18], err[1 << 16];
+	char out[1 << 22], err[1 << 16];
 };
 
 static int run(struct env *e, const char *fmt, ...)
@@ -613,6 +618,124 @@ static void example_data_matches_the_oracle(void **state)
 		fail_msg("rollcall and the oracle disagree (see %s/want and got)", e->dir);
 }
 
+/* The actions in e->out (JSON lines) without what differs between runs,
+ * keys sorted, as one sorted text. */
+static char *normalised_actions(struct env *e)
+{
+	char *lines[4096], *text = NULL;
+	size_t n = 0, len = 0;
+	for (char *line = strtok(e->out, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *o = json_loads(line, 0, NULL);
+		assert_non_null(o);
+		if (!json_object_get(o, "summary")) {
+			json_object_del(o, "action_id");
+			json_object_del(o, "created_at");
+			json_object_del(o, "deliveries");
+			assert_true(n < 4096);
+			lines[n++] = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		}
+		json_decref(o);
+	}
+	qsort(lines, n, sizeof *lines, by_text);
+	for (size_t i = 0; i < n; i++) {
+		text = realloc(text, len + strlen(lines[i]) + 2);
+		len += (size_t)sprintf(text + len, "%s\n", lines[i]);
+		free(lines[i]);
+	}
+	return text ? text : strdup("");
+}
+
+/* A replay of each example policy over the example data gives exactly the
+ * actions the live engine recorded when the same marks came in a school day
+ * at a time — evidence and all — and changes nothing in the database. */
+static void replay_gives_what_live_did_and_changes_nothing(void **state)
+{
+	struct env *e = *state;
+	char cmd[PATH_MAX * 4 + 512];
+	/* a database of its own: the example data alone, none of tests/data */
+	assert_int_equal(run(e, "--db replay.db init"), 0);
+	assert_int_equal(run(e,
+			     "--db replay.db import %s/examples/data/schools.csv "
+			     "%s/examples/data/pupils.csv",
+			     root, root),
+			 0);
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && m='%s/examples/data/marks.csv' && "
+		 "for d in $(tail -n +2 \"$m\" | cut -d, -f3 | sort -u); do "
+		 "{ head -1 \"$m\"; grep \",$d,\" \"$m\"; } > day.csv && "
+		 "%s '%s' -q --config rollcall.conf --db replay.db import day.csv && "
+		 "%s '%s' -q --config rollcall.conf --db replay.db run --once --no-deliver "
+		 "|| exit 1; done",
+		 e->dir, root, e2e_wrap, e2e_bin, e2e_wrap, e2e_bin);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run(e, "--db replay.db actions --json"), 0);
+	char *live = normalised_actions(e);
+	assert_true(strlen(live) > 1000);
+
+	char before[64], after[64], *replayed = NULL;
+	snprintf(cmd, sizeof cmd, "sha256sum '%s/replay.db' | cut -c1-64 > '%s/sum'", e->dir,
+		 e->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(before, sizeof before, "%s/sum", e->dir);
+	FILE *f = fopen(before, "r");
+	assert_non_null(fgets(before, sizeof before, f));
+	fclose(f);
+
+	size_t len = 0;
+	static const char *const policies[] = { "brighton-and-hove", "salford", "trust-tr00001" };
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(run(e, "--db replay.db replay --policy %s/policies/%s.lua --json",
+				     root, policies[i]),
+				 0);
+		assert_non_null(strstr(e->out, "\"summary\""));
+		char *part = normalised_actions(e);
+		replayed = realloc(replayed, len + strlen(part) + 1);
+		strcpy(replayed + len, part);
+		len += strlen(part);
+		free(part);
+	}
+	/* the three replays' lines, merged in order */
+	char *merged[4096];
+	size_t n = 0;
+	for (char *line = strtok(replayed, "\n"); line; line = strtok(NULL, "\n"))
+		merged[n++] = line;
+	qsort(merged, n, sizeof *merged, by_text);
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(merged[i]) + 1;
+	char *got = calloc(1, total + 1);
+	for (size_t i = 0; i < n; i++)
+		strcat(strcat(got, merged[i]), "\n");
+	assert_string_equal(got, live);
+
+	assert_int_equal(system(cmd), 0);
+	snprintf(after, sizeof after, "%s/sum", e->dir);
+	f = fopen(after, "r");
+	assert_non_null(fgets(after, sizeof after, f));
+	fclose(f);
+	assert_string_equal(after, before);
+
+	/* a draft that alerts at 95% rather than 90% alerts for more pupils, and
+	 * earlier, so some of its repeats fall in the cooldown on other days */
+	snprintf(cmd, sizeof cmd,
+		 "sed 's/default = 0.90/default = 0.95/' '%s/policies/trust-tr00001.lua' > "
+		 "'%s/draft.lua'",
+		 root, e->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(
+		run(e,
+		    "--db replay.db replay --policy %s/policies/trust-tr00001.lua --compare "
+		    "draft.lua",
+		    root),
+		0);
+	assert_non_null(strstr(e->out, "only draft.lua"));
+	assert_non_null(strstr(e->out, " only in draft.lua\n"));
+	assert_null(strstr(e->out, " 0 only in draft.lua"));
+	free(got);
+	free(replayed);
+	free(live);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -631,6 +754,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(pupil_shows_open_cases_and_recent_actions, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(example_data_matches_the_oracle, setup, teardown),
+		cmocka_unit_test_setup_teardown(replay_gives_what_live_did_and_changes_nothing,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }
