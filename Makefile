@@ -112,8 +112,9 @@ format:
 	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h tests/fuzz/*.c examples/*.c bench/*.c
 
 install: $(B)/rollcall
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/rollcall $(DESTDIR)$(PREFIX)/bin/rollcall
+	install -m 644 docs/rollcall.1 $(DESTDIR)$(PREFIX)/share/man/man1/rollcall.1
 
 clean:
 	rm -rf $(B)

@@ -20,31 +20,70 @@ struct command {
 	int flags;
 	const char *usage;
 	const char *summary;
+	const char *details; /* `rollcall help NAME`: options, one per line */
 };
 
 static const struct command commands[] = {
-	{ "init", cmd_init, 0, "init", "create or migrate the database" },
+	{ "init", cmd_init, 0, "init", "create or migrate the database",
+	  "Creates the database (mode 0600, WAL) or migrates it to this version's\n"
+	  "schema in one transaction. Harmless to run again.\n" },
 	{ "import", cmd_import, NEED_DB, "import [--skip-invalid] [--ignore-extra] FILE...",
-	  "load schools, pupils or marks CSV files ('-' is standard input)" },
+	  "load schools, pupils or marks CSV files ('-' is standard input)",
+	  "The header decides what a file holds. Each file is one transaction.\n"
+	  "  --skip-invalid   store the good rows, keep each bad one in `rejected`\n"
+	  "                   (default: a file with any bad row stores nothing)\n"
+	  "  --ignore-extra   ignore columns rollcall does not know\n"
+	  "Bad rows are reported as FILE:LINE: reason; exit status 2.\n" },
 	{ "pupil", cmd_pupil, NEED_DB, "pupil UPN [--json] [--window KIND=N]...",
-	  "a pupil's figures as a policy sees them, open cases, recent actions" },
+	  "a pupil's figures as a policy sees them, open cases, recent actions",
+	  "  --json           one JSON object\n"
+	  "  --window KIND=N  more windows: sessions=N, school_weeks=N, days=N,\n"
+	  "                   since=YYYY-MM-DD, academic_year=true (up to 16)\n" },
 	{ "check", cmd_check, 0, "check [POLICY...]",
-	  "load policies in the sandbox and report errors with file:line" },
+	  "load policies in the sandbox and report errors with file:line",
+	  "Loads each policy (default: every *.lua in the policies directory) as\n"
+	  "`run` would; exit status 0 only if all load.\n" },
 	{ "run", cmd_run, NEED_DB, "run [--once] [--no-deliver]",
-	  "take new marks, evaluate policies, record actions, deliver webhooks" },
+	  "take new marks, evaluate policies, record actions, deliver webhooks",
+	  "Without --once: the service. Watches `incoming`, evaluates changed pupils\n"
+	  "in batches, delivers webhooks, until SIGTERM or SIGINT (finishes the\n"
+	  "batch, waits for deliveries in flight, exit 0). SIGHUP or a changed\n"
+	  "*.lua file reloads the policies; one that fails keeps its old version.\n"
+	  "  --once        work until nothing is left, then deliver what is due, exit\n"
+	  "  --no-deliver  record actions and deliveries, send nothing\n" },
 	{ "replay", cmd_replay, 0,
 	  "replay --policy FILE [--from DATE] [--to DATE] [--json] [--compare OTHER.lua]",
-	  "what a policy would have done over the stored history; changes nothing" },
+	  "what a policy would have done over the stored history; changes nothing",
+	  "Evaluates one policy day by day as if it had been live, from an empty\n"
+	  "case history, and prints its actions and a summary. Opens the database\n"
+	  "read-only; sends nothing.\n"
+	  "  --from, --to DATE  the days to replay (default: all)\n"
+	  "  --json             one object per action, then {\"summary\": ...}\n"
+	  "  --compare OTHER    print what each policy would do that the other would not\n" },
 	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
-	  "list recorded actions" },
+	  "list recorded actions",
+	  "Oldest first, with their delivery states.\n"
+	  "  --org ORG     la:NNN or trust:ID only\n"
+	  "  --since DATE  evaluated on or after DATE\n"
+	  "  --json        one object per action (the webhook body's data)\n" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE...]",
-	  "show or set an organisation's policy thresholds" },
+	  "show or set an organisation's policy thresholds",
+	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"
+	  "values. Values outside the bounds the policy declares are refused.\n" },
 	{ "deliveries", cmd_deliveries, NEED_DB, "deliveries [--failed] [--json]",
-	  "the webhook outbox: state, attempts, last status and error" },
+	  "the webhook outbox: state, attempts, last status and error",
+	  "Newest first.\n"
+	  "  --failed  only dead, endpoint-less, and retrying deliveries\n"
+	  "  --json    one object per delivery\n" },
 	{ "redeliver", cmd_redeliver, NEED_DB, "redeliver ID...",
-	  "queue dead deliveries again (same webhook-id)" },
+	  "queue dead deliveries again (same webhook-id)",
+	  "Makes each dead (or endpoint-less, once its endpoint is configured)\n"
+	  "delivery pending again, due now, with its attempts reset.\n" },
 	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS]",
-	  "backlog, evaluation lag and deliveries; exit 1 when they need attention" },
+	  "backlog, evaluation lag and deliveries; exit 1 when they need attention",
+	  "Reads the database alone. Exit status 1 on a dead delivery, or rows,\n"
+	  "pupils or deliveries waiting longer than --max-age (default 300 s).\n"
+	  "With -q, prints only the reasons for attention.\n" },
 };
 
 static int help(FILE *out)
@@ -54,8 +93,21 @@ static int help(FILE *out)
 		fprintf(out, "  %-52s %s\n", commands[i].usage, commands[i].summary);
 	fprintf(out, "\nThe database is --db, else $ROLLCALL_DB, else the config's database, else "
 		     "rollcall.db.\nThe config is --config, else $ROLLCALL_CONFIG, else "
-		     "rollcall.conf if it exists.\n");
+		     "rollcall.conf if it exists.\n"
+		     "rollcall help SUBCOMMAND says more; so does rollcall(1).\n");
 	return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
+static int help_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].name, name)) {
+			printf("usage: rollcall %s\n\n%s.\n\n%s\nMore in rollcall(1).\n",
+			       commands[i].usage, commands[i].summary, commands[i].details);
+			return EXIT_SUCCESS;
+		}
+	error("'%s' is not a rollcall command (see: rollcall help)", name);
+	return EXIT_USAGE;
 }
 
 int cmd_usage(const struct cli *cli)
@@ -121,7 +173,7 @@ int main(int argc, char **argv)
 	if (i == argc)
 		return help(stderr);
 	if (strcmp(argv[i], "help") == 0)
-		return help(stdout);
+		return i + 1 < argc ? help_command(argv[i + 1]) : help(stdout);
 
 	for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
 		const struct command *cmd = &commands[c];

@@ -736,6 +736,36 @@ static void replay_gives_what_live_did_and_changes_nothing(void **state)
 	free(live);
 }
 
+/* Every subcommand `rollcall help` lists has its own help and a place in
+ * the man page, so neither falls behind the command table. */
+static void every_subcommand_has_help_and_a_man_entry(void **state)
+{
+	struct env *e = *state;
+	char man[1 << 16], names[64][32];
+	int n = 0;
+	FILE *f = fopen("docs/rollcall.1", "r");
+	assert_non_null(f);
+	man[fread(man, 1, sizeof man - 1, f)] = '\0';
+	fclose(f);
+	assert_int_equal(run(e, "help"), 0);
+	for (char *line = strtok(e->out, "\n"); line; line = strtok(NULL, "\n"))
+		if (line[0] == ' ' && line[1] == ' ' && n < 64 &&
+		    sscanf(line, " %31[a-z]", names[n]) == 1)
+			n++;
+	assert_true(n >= 11);
+	for (int i = 0; i < n; i++) {
+		char want[2100], bare[2100]; /* the names are short; the compiler cannot see it */
+		assert_int_equal(run(e, "help %s", names[i]), 0);
+		snprintf(want, sizeof want, "usage: rollcall %s", names[i]);
+		assert_non_null(strstr(e->out, want));
+		snprintf(want, sizeof want, "\n.BR %s ", names[i]);
+		snprintf(bare, sizeof bare, "\n.B %s\n", names[i]);
+		if (!strstr(man, want) && !strstr(man, bare))
+			fail_msg("docs/rollcall.1 does not describe %s", names[i]);
+	}
+	assert_int_equal(run(e, "help nope"), 2);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -756,6 +786,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(example_data_matches_the_oracle, setup, teardown),
 		cmocka_unit_test_setup_teardown(replay_gives_what_live_did_and_changes_nothing,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(every_subcommand_has_help_and_a_man_entry, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }
