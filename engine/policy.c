@@ -531,6 +531,12 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 		if (!lua_isnil(L, -1) && type != ACTION_LEGAL_STEP)
 			return luaL_error(L, "%s: support_inappropriate is for legal steps",
 					  action_names[type]);
+		/* It lets a penalty notice skip the Notice to Improve: only a real
+		 * true may do that (0 and "no" are true to Lua). */
+		if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+			return luaL_error(L,
+					  "%s: support_inappropriate must be true or false, not %s",
+					  action_names[type], luaL_typename(L, -1));
 		r.support_inappropriate = lua_toboolean(L, -1);
 		/* Fetch both before encoding: nothing may raise while C holds JSON. */
 		lua_getfield(L, idx, "evidence");
@@ -717,6 +723,12 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	lua_pushlightuserdata(L, p);
 	luaL_setfuncs(L, api, 1);
 	lua_pop(L, 1);
+	/* math.random at the top level draws the same on every run: the seed
+	 * is the first 64 bits of the file's SHA-256. */
+	char first[17];
+	memcpy(first, p->sha256, 16);
+	first[16] = '\0';
+	sandbox_seed(&p->sb, strtoull(first, NULL, 16));
 
 	char chunk[4200];
 	snprintf(chunk, sizeof chunk, "@%s", path);

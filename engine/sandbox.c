@@ -1,48 +1,44 @@
 /*
  * sandbox.c — the Lua sandbox. Shaped after Redis's script_lua.c: open the
- * few standard libraries allowed, keep only allow-listed names, then lock
- * the globals so that a read of anything else is an error.
+ * few standard libraries allowed, keep only what the allow-list names, then
+ * lock the globals so that a read of anything else is an error.
  *
  * Why each guard:
  * - text chunks only: Lua bytecode is not verified and can corrupt memory;
  * - the counting allocator: a table that grows without end fails inside the
- *   state, not in the engine (note: when ptr is NULL, osize is a type tag);
+ *   state, not in the engine (note: when ptr is NULL, osize is a type tag).
+ *   Lua runs no message handler for a memory error, so the allocator notes
+ *   the stack when it refuses, and the log can say where the policy was;
  * - the count hook: a loop stops after its budget, and `stopped` makes every
  *   later hook and the sandbox's pcall raise again, so a script's own pcall
  *   cannot swallow the stop;
- * - math.randomseed is kept out of reach: the engine seeds each call so that
- *   a replay draws the same numbers.
+ * - costs: the hook never fires inside a C function, and one call of
+ *   string.find, string.rep or table.move can loop for ever. Each library
+ *   function whose work depends on its arguments is wrapped with a cost (the
+ *   allow-list names it) charged to the budget before it runs, so no single
+ *   call can do much more than the budget allows; bytes allocated are
+ *   charged too, which covers what the VM copies (`..`);
+ * - math.random starts from a fixed seed and math.randomseed is kept out of
+ *   reach: the engine seeds each call so that a replay draws the same numbers.
  */
 #include "sandbox.h"
 
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define HOOK_EVERY 1000	     /* instructions between count hooks */
 #define MODULE_MAX (1 << 20) /* bytes in one required module */
-
-/* Globals a policy may use (SPEC.md section 4), before the engine adds its
- * own API (policy, alert, ...). `pcall` and `require` are replaced below. */
-static const char *const allowed_globals[] = {
-	"string",   "table",	"math",		"utf8",		"pairs",  "ipairs", "select",
-	"type",	    "tostring", "tonumber",	"error",	"assert", "pcall",  "next",
-	"rawequal", "rawlen",	"setmetatable", "getmetatable", NULL,
-};
-
-/* Library members removed even though their library is allowed. */
-static const struct {
-	const char *library, *name;
-} denied_members[] = {
-	{ "string", "dump" },	  /* makes bytecode */
-	{ "math", "randomseed" }, /* the engine seeds */
-};
+#define BULK_BYTES 64	     /* bytes copied or compared with memcpy/memcmp per instruction */
 
 #define RANDOMSEED_KEY "rollcall.randomseed"
 #define MODULES_KEY    "rollcall.modules"
@@ -54,23 +50,18 @@ struct sandbox *sandbox_of(lua_State *L)
 	return ud;
 }
 
-static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+static double thread_cpu(void)
 {
-	struct sandbox *sb = ud;
-	size_t old = ptr ? osize : 0; /* with ptr NULL, osize is a type tag */
-	if (nsize == 0) {
-		free(ptr);
-		sb->memory -= old;
-		return NULL;
-	}
-	if (nsize > old && sb->memory - old + nsize > sb->memory_limit)
-		return NULL; /* Lua raises "not enough memory" */
-	void *p = realloc(ptr, nsize);
-	if (p)
-		sb->memory = sb->memory - old + nsize;
-	return p;
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The instruction budget is what policies are held to, reproducibly. Some
+ * single VM instructions do unbounded work the count cannot see (a call
+ * that copies a huge vararg list, comparing very long strings), so CPU time
+ * is checked too, as a backstop far above any honest call (a typical call
+ * takes microseconds; the whole instruction budget well under a second). */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
@@ -81,6 +72,720 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 		luaL_error(L, "stopped: over the budget of %I instructions",
 			   (lua_Integer)sb->instruction_limit);
 	}
+	if (thread_cpu() > sb->cpu_deadline) {
+		sb->stopped = 1;
+		luaL_error(L, "stopped: over %d s of CPU time in one call",
+			   (int)SANDBOX_CPU_SECONDS);
+	}
+}
+
+static double budget_left(const struct sandbox *sb)
+{
+	return (double)sb->instruction_limit - (double)sb->instructions;
+}
+
+/* Charge work a C function is about to do. A call that would go over the
+ * budget is stopped before it starts, as a loop is by the hook. */
+static void charge(lua_State *L, const char *what, double cost)
+{
+	struct sandbox *sb = sandbox_of(L);
+	if (sb->stopped || cost > budget_left(sb)) {
+		char need[32];
+		snprintf(need, sizeof need, "%.3g", cost);
+		sb->stopped = 1;
+		luaL_error(L,
+			   "stopped: %s would go over the budget of %I instructions (it needs %s)",
+			   what, (lua_Integer)sb->instruction_limit, need);
+	}
+	sb->instructions += (long)cost;
+}
+
+/* ---- what a library call costs: one instruction per character scanned,
+ * value moved or pattern step; BULK_BYTES per instruction for memcpy ---- */
+
+/* Lua's character classes (manual section 6.4.1): does %cl match c? Any
+ * other character after % stands for itself. */
+static int class_matches(int cl, int c)
+{
+	int r;
+	switch (tolower(cl)) {
+	case 'a': r = isalpha(c); break;
+	case 'c': r = iscntrl(c); break;
+	case 'd': r = isdigit(c); break;
+	case 'g': r = isgraph(c); break;
+	case 'l': r = islower(c); break;
+	case 'p': r = ispunct(c); break;
+	case 's': r = isspace(c); break;
+	case 'u': r = isupper(c); break;
+	case 'w': r = isalnum(c); break;
+	case 'x': r = isxdigit(c); break;
+	case 'z': r = c == 0; break; /* deprecated, still read by Lua 5.4 */
+	default: return cl == c;
+	}
+	return islower(cl) ? r != 0 : r == 0;
+}
+
+/* Does the one-character item it[0..len) (".", "%a", "[set]" or a plain
+ * character) match c? */
+static int item_matches(const unsigned char *it, size_t len, int c)
+{
+	if (it[0] == '.')
+		return 1;
+	if (it[0] == '%')
+		return class_matches(it[1], c);
+	if (it[0] != '[')
+		return it[0] == c;
+	const unsigned char *p = it + 1, *end = it + len - 1; /* between [ and ] */
+	int in = 1;
+	if (*p == '^') {
+		in = 0;
+		p++;
+	}
+	for (; p < end; p++) {
+		if (*p == '%' && p + 1 < end) {
+			if (class_matches(*++p, c))
+				return in;
+		} else if (p + 2 < end && p[1] == '-') {
+			if (p[0] <= c && c <= p[2])
+				return in;
+			p += 2;
+		} else if (*p == c) {
+			return in;
+		}
+	}
+	return !in;
+}
+
+/* Where the one-character item at p[i] ends, read as Lua reads it (a set
+ * runs to the first ] after its first character), or 0 if the pattern is
+ * malformed there. */
+static size_t item_end(const char *p, size_t m, size_t i)
+{
+	if (p[i] == '%')
+		return i + 1 < m ? i + 2 : 0;
+	if (p[i] != '[')
+		return i + 1;
+	if (++i < m && p[i] == '^')
+		i++;
+	do {
+		if (i >= m)
+			return 0;
+		if (p[i++] == '%' && i < m)
+			i++;
+	} while (i >= m || p[i] != ']');
+	return i + 1;
+}
+
+/* The longest run of characters of s that one item matches. */
+static size_t longest_run(const char *s, size_t n, const unsigned char *it, size_t len)
+{
+	if (it[0] == '.')
+		return n;
+	size_t best = 0, run = 0;
+	for (size_t i = 0; i < n; i++) {
+		run = item_matches(it, len, (unsigned char)s[i]) ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/*
+ * The most steps matching pattern p against subject s can take. Lua's
+ * matcher backtracks with no limit of its own: string.rep("a*", 30) .. "b"
+ * against 30 a's takes about 31^30 steps, so this is charged before it runs.
+ *
+ * A match is tried at each of the n + 1 starts, or one if anchored by ^. At
+ * one start, an item quantified with * + or - is tried at each length up to
+ * the longest run of characters it matches anywhere in s, and one with ? at
+ * two: the tries multiply. Each try walks the pattern once (a set costs its
+ * length), and %b and back-references (%1) can each scan s. Finding the runs
+ * is work too, skipped when it alone is over the budget.
+ */
+static double pattern_cost(lua_State *L, const char *s, size_t n, const char *p, size_t m,
+			   int caret_anchors)
+{
+	double scan = ((double)n + 1) * (double)m;
+	if (scan > budget_left(sandbox_of(L)))
+		return scan;
+	double starts = (double)n + 1, tries = 1, walk = 2 * ((double)m + 1);
+	size_t i = 0;
+	if (caret_anchors && m > 0 && p[0] == '^') {
+		starts = 1;
+		i = 1;
+	}
+	while (i < m) {
+		if (p[i] == '(' || p[i] == ')' || (p[i] == '$' && i + 1 == m)) {
+			i++;
+			continue;
+		}
+		if (p[i] == '%' && i + 1 < m &&
+		    (p[i + 1] == 'b' || isdigit((unsigned char)p[i + 1]))) {
+			walk += (double)n;
+			i += p[i + 1] == 'b' ? 4 : 2;
+			continue;
+		}
+		int frontier = p[i] == '%' && i + 1 < m && p[i + 1] == 'f'; /* %f[set]: no suffix */
+		if (frontier)
+			i += 2;
+		size_t end = i < m ? item_end(p, m, i) : 0;
+		if (!end)
+			break; /* malformed: Lua raises an error when it gets here */
+		if (!frontier && end < m && (p[end] == '*' || p[end] == '+' || p[end] == '-')) {
+			tries *= (double)longest_run(s, n, (const unsigned char *)p + i, end - i) +
+				 1;
+			end++;
+		} else if (!frontier && end < m && p[end] == '?') {
+			tries *= 2;
+			end++;
+		}
+		i = end;
+	}
+	return scan + starts * tries * walk;
+}
+
+/* How many of the positions i..j (Lua's rules for negative and
+ * out-of-range positions) lie in a string of len bytes. */
+static double span(lua_Integer i, lua_Integer j, size_t len)
+{
+	lua_Integer l = (lua_Integer)len;
+	if (i < 0)
+		i = i < -l ? 1 : l + i + 1;
+	else if (i == 0)
+		i = 1;
+	if (j < 0)
+		j = j < -l ? 0 : l + j + 1;
+	else if (j > l)
+		j = l;
+	return j >= i ? (double)j - (double)i + 1 : 0;
+}
+
+/* A list function reads #t raw here and again inside Lua, so a __len that
+ * could answer differently the second time is refused. */
+static void no_len_metamethod(lua_State *L, const char *name)
+{
+	if (luaL_getmetafield(L, 1, "__len") != LUA_TNIL)
+		luaL_error(L, "%s: not for a table with a __len metamethod (in the sandbox)", name);
+}
+
+/* Each cost function reads the arguments as the function itself will (so
+ * an argument error reads the same), and returns the work it will do. */
+typedef double cost_fn(lua_State *L, const char *name);
+
+static double cost_args(lua_State *L, const char *name)
+{
+	(void)name;
+	return 1 + lua_gettop(L);
+}
+
+static double cost_length(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t len;
+	luaL_checklstring(L, 1, &len);
+	return 1 + (double)len;
+}
+
+static double cost_tonumber(lua_State *L, const char *name)
+{
+	(void)name;
+	return 1 + (lua_type(L, 1) == LUA_TSTRING ? (double)lua_rawlen(L, 1) : 0);
+}
+
+static double cost_rawequal(lua_State *L, const char *name)
+{
+	(void)name;
+	if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING)
+		return 1;
+	size_t a = lua_rawlen(L, 1), b = lua_rawlen(L, 2);
+	return 1 + (double)(a < b ? a : b) / BULK_BYTES;
+}
+
+static double cost_byte(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t len;
+	luaL_checklstring(L, 1, &len);
+	lua_Integer i = luaL_optinteger(L, 2, 1);
+	return 1 + span(i, luaL_optinteger(L, 3, i), len);
+}
+
+/* string.rep loops n times even when s and sep are empty and it makes
+ * nothing. A result that cannot fit in memory is refused as such. */
+static double cost_rep(lua_State *L, const char *name)
+{
+	size_t len, lsep;
+	luaL_checklstring(L, 1, &len);
+	lua_Integer n = luaL_checkinteger(L, 2);
+	luaL_optlstring(L, 3, "", &lsep);
+	if (n <= 0)
+		return 1;
+	struct sandbox *sb = sandbox_of(L);
+	double size = (double)n * (double)len + ((double)n - 1) * (double)lsep;
+	if (size > (double)sb->memory_limit) {
+		char bytes[32];
+		snprintf(bytes, sizeof bytes, "%.0f", size);
+		sb->stopped = 1;
+		luaL_error(L,
+			   "stopped: over the memory budget of %I bytes (%s would make %s bytes)",
+			   (lua_Integer)sb->memory_limit, name, bytes);
+	}
+	return (double)n;
+}
+
+static double cost_find(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t n, m;
+	const char *s = luaL_checklstring(L, 1, &n);
+	const char *p = luaL_checklstring(L, 2, &m);
+	if (lua_toboolean(L, 4)) /* plain: memchr, then memcmp at each candidate */
+		return ((double)n + 1) * (1 + (double)m / BULK_BYTES);
+	return pattern_cost(L, s, n, p, m, 1);
+}
+
+static double cost_match(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t n, m;
+	const char *s = luaL_checklstring(L, 1, &n);
+	const char *p = luaL_checklstring(L, 2, &m);
+	return pattern_cost(L, s, n, p, m, 1);
+}
+
+/* The whole scan, paid when the iterator is made (see gmatch_step). In
+ * gmatch a leading ^ is not an anchor. */
+static double cost_gmatch(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t n, m;
+	const char *s = luaL_checklstring(L, 1, &n);
+	const char *p = luaL_checklstring(L, 2, &m);
+	return pattern_cost(L, s, n, p, m, 0);
+}
+
+/* The scan, and at each of up to n + 1 matches the replacement string,
+ * whose %1 copies a capture (a number as text is under 32 characters). */
+static double cost_gsub(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t n, m;
+	const char *s = luaL_checklstring(L, 1, &n);
+	const char *p = luaL_checklstring(L, 2, &m);
+	int t = lua_type(L, 3);
+	double each = t == LUA_TSTRING ? (double)lua_rawlen(L, 3) : t == LUA_TNUMBER ? 32 : 1;
+	return pattern_cost(L, s, n, p, m, 1) + ((double)n + 1) * (1 + each);
+}
+
+/* string.format walks its format and reads each string argument (%q
+ * escapes it a character at a time); what it writes is charged as
+ * allocated. */
+static double cost_format(lua_State *L, const char *name)
+{
+	(void)name;
+	double cost = 1;
+	for (int i = 1; i <= lua_gettop(L); i++)
+		cost += lua_type(L, i) == LUA_TSTRING ? (double)lua_rawlen(L, i) : 1;
+	return cost;
+}
+
+/* string.packsize and string.unpack walk the format; the sizes written in
+ * it ("c1000", "!8") are bytes Lua may pad or copy one by one. */
+static double cost_packsize(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t m;
+	const char *f = luaL_checklstring(L, 1, &m);
+	double cost = 1 + (double)m, size = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (isdigit((unsigned char)f[i])) {
+			size = size * 10 + (f[i] - '0');
+		} else {
+			cost += size;
+			size = 0;
+		}
+	}
+	return cost + size;
+}
+
+static double cost_pack(lua_State *L, const char *name)
+{
+	return cost_packsize(L, name) + cost_format(L, name);
+}
+
+static double cost_utf8_len(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t len;
+	luaL_checklstring(L, 1, &len);
+	return 1 + span(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), len);
+}
+
+static double cost_codepoint(lua_State *L, const char *name)
+{
+	(void)name;
+	size_t len;
+	luaL_checklstring(L, 1, &len);
+	lua_Integer i = luaL_optinteger(L, 2, 1);
+	return 1 + span(i, luaL_optinteger(L, 3, i), len);
+}
+
+/* Fill in #list as argument `arg` unless given, so that the function does
+ * not read it (and run a __len) a second time. */
+static lua_Integer last_index(lua_State *L, int arg)
+{
+	if (lua_isnoneornil(L, arg)) {
+		lua_Integer n = luaL_len(L, 1);
+		lua_settop(L, arg);
+		lua_pushinteger(L, n);
+		lua_replace(L, arg);
+	}
+	return luaL_checkinteger(L, arg);
+}
+
+static double cost_unpack(lua_State *L, const char *name)
+{
+	(void)name;
+	lua_Integer i = luaL_optinteger(L, 2, 1), j = last_index(L, 3);
+	return 1 + (j >= i ? (double)j - (double)i + 1 : 0);
+}
+
+static double cost_concat(lua_State *L, const char *name)
+{
+	(void)name;
+	if (lua_type(L, 1) != LUA_TTABLE)
+		return 1; /* Lua's own argument error follows */
+	size_t lsep;
+	luaL_optlstring(L, 2, "", &lsep);
+	lua_Integer i = luaL_optinteger(L, 3, 1), j = last_index(L, 4);
+	double n = j >= i ? (double)j - (double)i + 1 : 0;
+	return 1 + n * (1 + (double)lsep / BULK_BYTES);
+}
+
+static double cost_move(lua_State *L, const char *name)
+{
+	(void)name;
+	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+	return 1 + (e >= f ? (double)e - (double)f + 1 : 0);
+}
+
+/* table.insert(t, pos, v) and table.remove(t, pos) shift the elements
+ * above pos by one. */
+static double cost_insert(lua_State *L, const char *name)
+{
+	if (lua_type(L, 1) != LUA_TTABLE)
+		return 1;
+	no_len_metamethod(L, name);
+	double n = (double)lua_rawlen(L, 1);
+	int isnum = 0;
+	lua_Integer pos = lua_gettop(L) == 3 ? lua_tointegerx(L, 2, &isnum) : 0;
+	return 1 + (isnum && pos >= 1 && pos <= n + 1 ? n + 1 - (double)pos : 0);
+}
+
+static double cost_remove(lua_State *L, const char *name)
+{
+	if (lua_type(L, 1) != LUA_TTABLE)
+		return 1;
+	no_len_metamethod(L, name);
+	double n = (double)lua_rawlen(L, 1);
+	int isnum = 0;
+	lua_Integer pos = lua_isnoneornil(L, 2) ? 0 : lua_tointegerx(L, 2, &isnum);
+	return 1 + (isnum && pos >= 1 && pos <= n ? n - (double)pos : 0);
+}
+
+/* About 2 n log2 n comparisons; without a comparison function Lua
+ * compares strings with strcoll, so their length counts. */
+static double cost_sort(lua_State *L, const char *name)
+{
+	if (lua_type(L, 1) != LUA_TTABLE)
+		return 1;
+	no_len_metamethod(L, name);
+	double n = (double)lua_rawlen(L, 1), longest = 0;
+	if (n < 2)
+		return 1;
+	if (n > budget_left(sandbox_of(L)))
+		return n; /* over the budget anyway: don't look at the strings */
+	if (lua_isnoneornil(L, 2))
+		for (lua_Integer i = 1; i <= (lua_Integer)n; i++) {
+			if (lua_rawgeti(L, 1, i) == LUA_TSTRING && lua_rawlen(L, -1) > longest)
+				longest = (double)lua_rawlen(L, -1);
+			lua_pop(L, 1);
+		}
+	return n + 2 * n * log2(n) * (1 + longest / BULK_BYTES);
+}
+
+/* ---- iterators returned by string.gmatch and utf8.codes ---- */
+
+/* Upvalues of a step: Lua's iterator, its state, the cost of one scan. */
+enum { STEP_PAID, STEP_UNPAID, STEP_DONE };
+
+/* The scan of string.gmatch's iterator was paid for when gmatch was called,
+ * but Lua's iterator resumes where it stood each time: after the end it
+ * would scan the rest of the subject again for nothing, and after an error
+ * (caught by pcall) the same stretch again. So: nothing after the end, and
+ * after an error another scan is charged. */
+static int gmatch_step(lua_State *L)
+{
+	lua_Integer state = lua_tointeger(L, lua_upvalueindex(2));
+	if (state == STEP_DONE)
+		return 0;
+	if (state == STEP_UNPAID)
+		charge(L, "string.gmatch", lua_tonumber(L, lua_upvalueindex(3)));
+	lua_pushinteger(L, STEP_UNPAID); /* until Lua's iterator returns */
+	lua_replace(L, lua_upvalueindex(2));
+	lua_settop(L, 0);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_call(L, 0, LUA_MULTRET);
+	lua_pushinteger(L, lua_gettop(L) > 0 ? STEP_PAID : STEP_DONE);
+	lua_replace(L, lua_upvalueindex(2));
+	return lua_gettop(L);
+}
+
+/* Before each character, utf8.codes's iterator skips continuation bytes:
+ * over a long run of them one call scans them all. */
+static int codes_step(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	lua_Integer i = lua_tointeger(L, 2);
+	double run = 0;
+	for (size_t k = (size_t)i; i >= 0 && k < len && ((unsigned char)s[k] & 0xC0) == 0x80; k++)
+		run++;
+	charge(L, "utf8.codes", 1 + run);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* ---- the allow-list ---- */
+
+/*
+ * Everything a policy may reach (SPEC.md section 4): a global by name, a
+ * library's member as "library.name"; anything else is removed. `cost`
+ * (NULL when a call's work does not depend on its arguments) wraps the
+ * function so that its work is charged before it runs; `step` also wraps
+ * the iterator it returns. string.dump (bytecode) and math.randomseed (the
+ * engine seeds) are left out on purpose.
+ */
+static const struct allowed {
+	const char *name;
+	cost_fn *cost;
+	lua_CFunction step;
+} allow_list[] = {
+	{ "assert", cost_args, NULL },
+	{ "error", NULL, NULL },
+	{ "getmetatable", NULL, NULL },
+	{ "ipairs", NULL, NULL },
+	{ "next", NULL, NULL },
+	{ "pairs", NULL, NULL },
+	{ "pcall", NULL, NULL }, /* replaced by sandbox_pcall */
+	{ "rawequal", cost_rawequal, NULL },
+	{ "rawlen", NULL, NULL },
+	{ "select", cost_args, NULL },
+	{ "setmetatable", NULL, NULL },
+	{ "tonumber", cost_tonumber, NULL },
+	{ "tostring", NULL, NULL },
+	{ "type", NULL, NULL },
+
+	{ "string.byte", cost_byte, NULL },
+	{ "string.char", cost_args, NULL },
+	{ "string.find", cost_find, NULL },
+	{ "string.format", cost_format, NULL },
+	{ "string.gmatch", cost_gmatch, gmatch_step },
+	{ "string.gsub", cost_gsub, NULL },
+	{ "string.len", NULL, NULL },
+	{ "string.lower", cost_length, NULL },
+	{ "string.match", cost_match, NULL },
+	{ "string.pack", cost_pack, NULL },
+	{ "string.packsize", cost_packsize, NULL },
+	{ "string.rep", cost_rep, NULL },
+	{ "string.reverse", cost_length, NULL },
+	{ "string.sub", NULL, NULL },
+	{ "string.unpack", cost_packsize, NULL },
+	{ "string.upper", cost_length, NULL },
+
+	{ "table.concat", cost_concat, NULL },
+	{ "table.insert", cost_insert, NULL },
+	{ "table.move", cost_move, NULL },
+	{ "table.pack", cost_args, NULL },
+	{ "table.remove", cost_remove, NULL },
+	{ "table.sort", cost_sort, NULL },
+	{ "table.unpack", cost_unpack, NULL },
+
+	{ "math.abs", NULL, NULL },
+	{ "math.ceil", NULL, NULL },
+	{ "math.cos", NULL, NULL },
+	{ "math.deg", NULL, NULL },
+	{ "math.exp", NULL, NULL },
+	{ "math.floor", NULL, NULL },
+	{ "math.fmod", NULL, NULL },
+	{ "math.huge", NULL, NULL },
+	{ "math.log", NULL, NULL },
+	{ "math.max", cost_args, NULL },
+	{ "math.maxinteger", NULL, NULL },
+	{ "math.min", cost_args, NULL },
+	{ "math.mininteger", NULL, NULL },
+	{ "math.modf", NULL, NULL },
+	{ "math.pi", NULL, NULL },
+	{ "math.rad", NULL, NULL },
+	{ "math.random", NULL, NULL },
+	{ "math.sin", NULL, NULL },
+	{ "math.sqrt", NULL, NULL },
+	{ "math.tan", NULL, NULL },
+	{ "math.tointeger", NULL, NULL },
+	{ "math.type", NULL, NULL },
+	{ "math.ult", NULL, NULL },
+
+	{ "utf8.char", cost_args, NULL },
+	{ "utf8.charpattern", NULL, NULL },
+	{ "utf8.codepoint", cost_codepoint, NULL },
+	{ "utf8.codes", NULL, codes_step },
+	{ "utf8.len", cost_utf8_len, NULL },
+	{ "utf8.offset", cost_length, NULL },
+};
+
+#define ALLOWED (sizeof allow_list / sizeof *allow_list)
+
+/* The entry for global `name` (library NULL) or for library.name. */
+static const struct allowed *find_allowed(const char *library, const char *name)
+{
+	size_t n = library ? strlen(library) : 0;
+	for (size_t i = 0; i < ALLOWED; i++) {
+		const char *a = allow_list[i].name;
+		if (library ? strncmp(a, library, n) == 0 && a[n] == '.' && !strcmp(a + n + 1, name)
+			    : !strcmp(a, name))
+			return &allow_list[i];
+	}
+	return NULL;
+}
+
+static int is_library(const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < ALLOWED; i++)
+		if (strncmp(allow_list[i].name, name, n) == 0 && allow_list[i].name[n] == '.')
+			return 1;
+	return 0;
+}
+
+/* A wrapped library function: charge its cost, then run Lua's function in
+ * this same frame (it takes no upvalues, checked at open), so that its
+ * argument errors read exactly as before. */
+static int checked_call(lua_State *L)
+{
+	const struct allowed *a = lua_touserdata(L, lua_upvalueindex(1));
+	double cost = a->cost ? a->cost(L, a->name) : 1;
+	charge(L, a->name, cost);
+	int n = lua_tocfunction(L, lua_upvalueindex(2))(L);
+	if (a->step && n > 0) {
+		int it = lua_gettop(L) - n + 1;
+		lua_pushvalue(L, it);
+		lua_pushinteger(L, STEP_PAID);
+		lua_pushnumber(L, cost);
+		lua_pushcclosure(L, a->step, 3);
+		lua_replace(L, it);
+	}
+	return n;
+}
+
+/* Keep in table t (the globals, or a library) only what the allow-list
+ * names, and wrap what has a cost or a step. Clearing or replacing a field
+ * during lua_next is allowed; adding one is not. Returns 0, or -1 with err
+ * if a function cannot be wrapped. */
+static int keep_allowed(lua_State *L, int t, const char *library, char *err, size_t errlen)
+{
+	t = lua_absindex(L, t);
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		const struct allowed *a = key ? find_allowed(library, key) : NULL;
+		if (!library && key && !a && is_library(key) && lua_istable(L, -1)) {
+			if (keep_allowed(L, -1, key, err, errlen) < 0)
+				return -1;
+		} else if (!a) {
+			lua_pushvalue(L, -2);
+			lua_pushnil(L);
+			lua_rawset(L, t);
+		} else if (a->cost || a->step) {
+			/* checked_call runs it in its own frame: it must take no upvalues */
+			if (!lua_tocfunction(L, -1) || lua_getupvalue(L, -1, 1)) {
+				snprintf(err, errlen, "sandbox: cannot check %s", a->name);
+				return -1;
+			}
+			lua_pushvalue(L, -2);
+			lua_pushlightuserdata(L, (void *)a);
+			lua_pushvalue(L, -3);
+			lua_pushcclosure(L, checked_call, 2);
+			lua_rawset(L, t);
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+/* ---- memory ---- */
+
+/* Lua runs no message handler for a memory error, so note the stack when
+ * the allocator refuses, as a traceback. lua_getinfo with "Sln" does not
+ * allocate. Once a stop for memory is under way, its place is kept. */
+static void note_where(struct sandbox *sb)
+{
+	lua_State *L = sb->L;
+	lua_Debug ar;
+	size_t n = 0;
+	if (!L || sb->out_of_memory)
+		return;
+	sb->where[0] = '\0';
+	for (int level = 0; lua_getstack(L, level, &ar) && lua_getinfo(L, "Sln", &ar); level++) {
+		char line[24] = "", what[160];
+		if (ar.currentline > 0)
+			snprintf(line, sizeof line, "%d:", ar.currentline);
+		if (*ar.namewhat)
+			snprintf(what, sizeof what, "%s '%s'", ar.namewhat, ar.name);
+		else if (*ar.what == 'm')
+			snprintf(what, sizeof what, "main chunk");
+		else if (*ar.what == 'C')
+			snprintf(what, sizeof what, "?");
+		else
+			snprintf(what, sizeof what, "function <%s:%d>", ar.short_src,
+				 ar.linedefined);
+		int w = snprintf(sb->where + n, sizeof sb->where - n, "\n\t%s:%s in %s",
+				 ar.short_src, line, what);
+		if (w < 0 || (size_t)w >= sizeof sb->where - n) {
+			sb->where[n] = '\0'; /* full: keep the innermost frames whole */
+			break;
+		}
+		n += (size_t)w;
+	}
+}
+
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct sandbox *sb = ud;
+	size_t old = ptr ? osize : 0; /* with ptr NULL, osize is a type tag */
+	if (nsize == 0) {
+		free(ptr);
+		sb->memory -= old;
+		return NULL;
+	}
+	void *p = NULL;
+	if (nsize <= old || sb->memory - old + nsize <= sb->memory_limit)
+		p = realloc(ptr, nsize);
+	if (!p) {
+		note_where(sb);
+		return NULL; /* Lua raises "not enough memory" */
+	}
+	sb->memory = sb->memory - old + nsize;
+	if (nsize > old) {
+		/* Bytes made are work: `..` copies in one VM instruction. The
+		 * allocator cannot raise, so over the budget it makes the hook
+		 * fire at the next instruction. */
+		sb->instructions += (long)((nsize - old) / BULK_BYTES);
+		if (sb->L && sb->instructions > sb->instruction_limit)
+			lua_sethook(sb->L, count_hook, LUA_MASKCOUNT, 1);
+	}
+	return p;
 }
 
 /* pcall that cannot catch a stop: over a budget or out of memory, the error
@@ -91,7 +796,7 @@ static int sandbox_pcall(lua_State *L)
 	int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
 	struct sandbox *sb = sandbox_of(L);
 	if (status == LUA_ERRMEM)
-		sb->stopped = 1;
+		sb->stopped = sb->out_of_memory = 1;
 	if (status != LUA_OK && sb->stopped)
 		return lua_error(L);
 	lua_pushboolean(L, status == LUA_OK);
@@ -119,6 +824,7 @@ static int sandbox_require(lua_State *L)
 		return luaL_error(L, "require \"%s\": module names are letters, digits and _",
 				  name);
 	lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
+	int modules = lua_gettop(L);
 	lua_getfield(L, -1, name);
 	if (!lua_isnil(L, -1))
 		return 1;
@@ -130,10 +836,14 @@ static int sandbox_require(lua_State *L)
 	char *text = sandbox_read_file(path, MODULE_MAX, &len, err, sizeof err);
 	if (!text)
 		return luaL_error(L, "require \"%s\": %s", name, err);
-	lua_pushfstring(L, "@%s", path);
-	int status = luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t");
+	lua_pushlstring(L, text, len); /* Lua's now, so that a charge cannot leak it */
 	free(text);
-	if (status != LUA_OK)
+	/* parsing is work in C, done again each time for a module that fails */
+	charge(L, "require", (double)len);
+	lua_pushfstring(L, "@%s", path);
+	size_t n;
+	const char *chunk = lua_tolstring(L, -2, &n);
+	if (luaL_loadbufferx(L, chunk, n, lua_tostring(L, -1), "t") != LUA_OK)
 		return lua_error(L);
 	lua_pushstring(L, name);
 	lua_call(L, 1, 1);
@@ -142,7 +852,7 @@ static int sandbox_require(lua_State *L)
 		lua_pushboolean(L, 1);
 	}
 	lua_pushvalue(L, -1);
-	lua_setfield(L, -4, name); /* modules[name] = result */
+	lua_setfield(L, modules, name);
 	return 1;
 }
 
@@ -176,40 +886,16 @@ int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limi
 		lua_pop(L, 1);
 	}
 
-	/* Keep math.randomseed for the engine, then drop the denied members. */
+	/* Keep math.randomseed for the engine, then keep only the allow-list. */
 	lua_getglobal(L, LUA_MATHLIBNAME);
 	lua_getfield(L, -1, "randomseed");
 	lua_setfield(L, LUA_REGISTRYINDEX, RANDOMSEED_KEY);
 	lua_pop(L, 1);
-	for (size_t i = 0; i < sizeof denied_members / sizeof *denied_members; i++) {
-		lua_getglobal(L, denied_members[i].library);
-		lua_pushnil(L);
-		lua_setfield(L, -2, denied_members[i].name);
-		lua_pop(L, 1);
-	}
-
-	/* Remove every global not on the allow-list. */
 	lua_pushglobaltable(L);
-	lua_newtable(L); /* names to remove: can't change a table while walking it */
-	int n = 0;
-	lua_pushnil(L);
-	while (lua_next(L, -3)) {
-		lua_pop(L, 1);
-		int keep = 0;
-		if (lua_type(L, -1) == LUA_TSTRING)
-			for (int i = 0; allowed_globals[i]; i++)
-				keep |= strcmp(lua_tostring(L, -1), allowed_globals[i]) == 0;
-		if (!keep) {
-			lua_pushvalue(L, -1);
-			lua_rawseti(L, -3, ++n);
-		}
+	if (keep_allowed(L, -1, NULL, err, errlen) < 0) {
+		sandbox_close(sb);
+		return -1;
 	}
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, -1, i);
-		lua_pushnil(L);
-		lua_rawset(L, -4);
-	}
-	lua_pop(L, 1);
 
 	lua_pushcfunction(L, sandbox_pcall);
 	lua_setfield(L, -2, "pcall");
@@ -226,6 +912,8 @@ int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limi
 	lua_pop(L, 1);
 
 	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	/* luaopen_math seeds from the clock and the state's address */
+	sandbox_seed(sb, 0);
 	return 0;
 }
 
@@ -257,13 +945,18 @@ int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
 	sb->instructions = 0;
-	sb->stopped = 0;
+	sb->cpu_deadline = thread_cpu() + SANDBOX_CPU_SECONDS;
+	sb->stopped = sb->out_of_memory = 0;
+	sb->where[0] = '\0';
+	/* the allocator may have armed the hook to fire at once */
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 	int status = lua_pcall(L, nargs, nresults, base);
 	if (status != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
-		if (status == LUA_ERRMEM)
-			snprintf(err, errlen, "stopped: over the memory budget of %zu bytes",
-				 sb->memory_limit);
+		if (status == LUA_ERRMEM || sb->out_of_memory)
+			snprintf(err, errlen, "stopped: over the memory budget of %zu bytes%s%s",
+				 sb->memory_limit, sb->where[0] ? "\nstack traceback:" : "",
+				 sb->where);
 		else
 			snprintf(err, errlen, "%s", msg ? msg : "error with no message");
 		lua_settop(L, base - 1);

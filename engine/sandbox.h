@@ -4,9 +4,11 @@
  * Built from an allow-list (sandbox.c): only the libraries and functions
  * SPEC.md section 4 lists, text chunks only, `require` of text modules from
  * the scripts directory only. Every state has a memory budget (a counting
- * allocator) and every call an instruction budget (a count hook); once a call
- * is over either budget, the script's own pcall cannot catch the stop.
- * Reading an undefined global is an error naming it.
+ * allocator) and every call an instruction budget (a count hook, plus the
+ * work C library functions do, charged before they do it); once a call is
+ * over either budget, the script's own pcall cannot catch the stop. Reading
+ * an undefined global is an error naming it. math.random starts from a
+ * fixed seed, never the clock.
  */
 #ifndef ROLLCALL_SANDBOX_H
 #define ROLLCALL_SANDBOX_H
@@ -16,13 +18,17 @@
 #include <stdint.h>
 
 #define SANDBOX_MEMORY_DEFAULT	     (64u << 20) /* bytes per state */
+#define SANDBOX_CPU_SECONDS	     2.0	 /* per call: a backstop, see sandbox.c */
 #define SANDBOX_INSTRUCTIONS_DEFAULT 10000000L	 /* per call */
 
 struct sandbox {
 	lua_State *L;
 	size_t memory, memory_limit;
 	long instructions, instruction_limit; /* for the running call */
-	int stopped;			      /* over a budget: nothing may catch it */
+	double cpu_deadline; /* thread CPU seconds at which the running call stops */
+	int stopped;	     /* over a budget: nothing may catch it */
+	int out_of_memory;   /* the stop was for memory; `where` says where */
+	char where[1024];    /* the stack when the allocator last refused, as a traceback */
 	char *scripts_dir;
 };
 
