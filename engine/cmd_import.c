@@ -151,6 +151,7 @@ static int import_file(struct cli *cli, struct ingest *in, struct source *src, i
 	in->added = in->amended = in->unchanged = in->pupils_changed = 0;
 	if (db_begin(&cli->db) < 0)
 		return EXIT_FAILURE;
+	ingest_begin(in);
 	while ((rc = csv_read(c)) != CSV_EOF) {
 		const char *reason = why;
 		if (rc == CSV_IOERR) {

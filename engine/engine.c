@@ -400,6 +400,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	memset(st, 0, sizeof *st);
 	if (db_begin(e->db) < 0)
 		return -1;
+	ingest_begin(&e->in);
 	/* data_version moves when another connection commits: then cached
 	 * pupils and the list of register years may be out of date. */
 	long long version = -1;

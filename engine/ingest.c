@@ -152,6 +152,32 @@ static void cache_forget(struct ingest *in)
 	in->cache_used = 0;
 }
 
+/* Was pupil already noted in `changes` in this transaction? Notes it if
+ * not. One bit a pupil id: a file stored in several batches, or a pupil
+ * with marks in two academic years, is evaluated once, not once a store. */
+static int noted(struct ingest *in, uint32_t pupil)
+{
+	size_t byte = pupil / 8;
+	if (byte >= in->noted_cap) {
+		size_t cap = in->noted_cap ? in->noted_cap : 4096;
+		while (cap <= byte)
+			cap *= 2;
+		in->noted = xrealloc(in->noted, cap);
+		memset(in->noted + in->noted_cap, 0, cap - in->noted_cap);
+		in->noted_cap = cap;
+	}
+	uint8_t bit = (uint8_t)(1u << (pupil % 8));
+	int was = (in->noted[byte] & bit) != 0;
+	in->noted[byte] |= bit;
+	return was;
+}
+
+void ingest_begin(struct ingest *in)
+{
+	if (in->noted)
+		memset(in->noted, 0, in->noted_cap);
+}
+
 int ingest_refresh(struct ingest *in)
 {
 	cache_forget(in);
@@ -182,6 +208,7 @@ void ingest_close(struct ingest *in)
 	free(in->marks);
 	free(in->text);
 	free(in->cache);
+	free(in->noted);
 	memset(in, 0, sizeof *in);
 }
 
@@ -679,12 +706,13 @@ int ingest_store(struct ingest *in)
 			i = j;
 		}
 		if (rc == 0 && changed) {
-			in->pupils_changed++;
 			rc = register_put(&in->reg, year, group->pupil, buf);
-			sqlite3_stmt *st = in->stmt[ST_CHANGE];
-			sqlite3_bind_int64(st, 1, group->pupil);
-			if (rc == 0)
+			if (rc == 0 && !noted(in, group->pupil)) {
+				in->pupils_changed++;
+				sqlite3_stmt *st = in->stmt[ST_CHANGE];
+				sqlite3_bind_int64(st, 1, group->pupil);
 				rc = step_done(in, st, "noting a change");
+			}
 		}
 	}
 	if (rc == 0)

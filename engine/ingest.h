@@ -72,6 +72,9 @@ struct ingest {
 	struct pupil_slot *cache;
 	size_t cache_cap, cache_used;
 
+	uint8_t *noted; /* a bit per pupil id noted in `changes` this transaction */
+	size_t noted_cap;
+
 	/* Counts over the ingest_store calls since they were last zeroed. */
 	long added, amended, unchanged, pupils_changed;
 };
@@ -89,7 +92,12 @@ int ingest_row(struct ingest *in, enum row_kind kind, const struct row *row, cha
  * transaction): bounds memory, and keeps 32-bit offsets in range. */
 #define INGEST_BATCH_MAX (1 << 20)
 
-/* Store the batch of marks and empty it. Returns 0 or -1. */
+/* A transaction begins: no pupil has been noted in `changes` in it yet.
+ * Whoever begins a transaction that stores marks calls this. */
+void ingest_begin(struct ingest *in);
+
+/* Store the batch of marks and empty it. Each pupil whose register changed
+ * is noted in `changes` once per transaction. Returns 0 or -1. */
 int ingest_store(struct ingest *in);
 
 /* Another process has written to the database: forget cached pupils (one

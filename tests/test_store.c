@@ -93,8 +93,30 @@ static void store(struct fixture *fx)
 {
 	fx->in.added = fx->in.amended = fx->in.unchanged = fx->in.pupils_changed = 0;
 	assert_int_equal(db_begin(&fx->db), 0);
+	ingest_begin(&fx->in);
 	assert_int_equal(ingest_store(&fx->in), 0);
 	assert_int_equal(db_commit(&fx->db), 0);
+}
+
+/* A file stored in several batches, with marks in two academic years, is
+ * one change per pupil per transaction: evaluated once, not once a store. */
+static void a_pupil_is_noted_once_per_transaction(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(db_begin(&fx->db), 0);
+	ingest_begin(&fx->in);
+	assert_int_equal(add(fx, KIND_MARKS, ROW(PUPIL, "100001", "2025-07-01", "AM", "N")), 0);
+	assert_int_equal(add(fx, KIND_MARKS, ROW(PUPIL, "100001", "2025-09-01", "AM", "N")), 0);
+	assert_int_equal(ingest_store(&fx->in), 0);
+	assert_int_equal(add(fx, KIND_MARKS, ROW(PUPIL, "100001", "2025-09-02", "AM", "/")), 0);
+	assert_int_equal(ingest_store(&fx->in), 0);
+	assert_int_equal(db_commit(&fx->db), 0);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM changes"), 1);
+	assert_int_equal(fx->in.pupils_changed, 1);
+	/* the next transaction notes it again */
+	assert_int_equal(add(fx, KIND_MARKS, ROW(PUPIL, "100001", "2025-09-03", "AM", "/")), 0);
+	store(fx);
+	assert_int_equal(one(&fx->db, "SELECT count(*) FROM changes"), 2);
 }
 
 static void init_is_versioned_wal_and_idempotent(void **state)
@@ -374,6 +396,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(history_extends_into_earlier_years, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_rejection_is_kept_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_pupil_is_noted_once_per_transaction, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(line_breaks_in_free_text_fold_to_a_space, setup,
 						teardown),
 	};

@@ -65,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (db_begin(&db) < 0)
 		abort();
+	ingest_begin(&in);
 	feed((enum row_kind)(data[0] % KIND_COUNT), (const char *)data + 1, size - 1);
 	if (in.nmarks && ingest_store(&in) < 0)
 		abort();
