@@ -274,9 +274,11 @@ int actions_record(struct actions *a, const struct action_request *r, char *why,
 	}
 	if ((has_case = actions_case(a, r->org, r->pupil, &c)) < 0)
 		return -1;
+	/* One open referral per pupil: another while it is open is a repeat,
+	 * suppressed quietly like one within the cooldown, not a refusal to log
+	 * on every evaluation. */
 	if (r->type == ACTION_REFERRAL && has_case && c.referral_open) {
-		snprintf(why, whylen, "an open mentor referral already exists for this pupil");
-		a->refused++;
+		a->suppressed++;
 		return 0;
 	}
 	if ((rc = refused(a, r, &c, has_case, why, whylen)) != 0) {
