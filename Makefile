@@ -53,6 +53,33 @@ $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 $(B):
 	mkdir -p $(B)
 
+# rollcall report writes Chart.js into every page, so the binary carries it:
+# npm fetches the version report/package-lock.json pins when node_modules is
+# missing (a fresh clone), tools/embed.c turns it, its licence and the page's
+# script and style into C. A '</script' or '<!--' in them would end or
+# confuse the page's <script>, and '*/' in the licence its comment.
+CHARTJS = report/node_modules/chart.js/dist/chart.umd.js
+REPORT_ASSETS = report_chartjs $(CHARTJS) report_chartjs_licence report/LICENSE.chart.js.md \
+		report_page_js report/page.js report_page_css report/page.css
+
+$(CHARTJS): report/package.json report/package-lock.json
+	cd report && npm ci --no-audit --no-fund
+	touch $@
+
+$(B)/embed: tools/embed.c | $(B)
+	$(CC) $(WARN) -O2 -o $@ $<
+
+$(B)/report_assets.c: $(B)/embed $(filter-out report_%,$(REPORT_ASSETS))
+	@if grep -il -e '</script' -e '<!--' $(filter-out report_%,$(REPORT_ASSETS)) || \
+	    grep -l '\*/' report/LICENSE.chart.js.md; then \
+		echo "these would break the report's <script>" >&2; exit 1; fi
+	$(B)/embed $@ $(REPORT_ASSETS)
+
+$(B)/report_assets.o: $(B)/report_assets.c
+	$(CC) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(B)/librollcall.a: $(B)/report_assets.o
+
 # Fuzzing: the engine built again with clang's libFuzzer instrumentation and
 # ASan + UBSan; each target runs FUZZ_SECONDS on its corpus (tests/fuzz/).
 F             = $(B)/fuzz
@@ -94,7 +121,7 @@ MEMCHECK = valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-k
 memcheck: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@ROLLCALL_BUILD=$(B) ROLLCALL_WRAP="$(MEMCHECK)" sh tests/run \
-		$(filter %/test_cli %/test_run %/test_deliver %/test_daemon,$(TESTS))
+		$(filter %/test_cli %/test_run %/test_deliver %/test_daemon %/test_report,$(TESTS))
 
 demo: deps
 	@$(MAKE) --no-print-directory all

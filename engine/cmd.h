@@ -55,5 +55,6 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv);
 int cmd_redeliver(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_replay(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 #endif

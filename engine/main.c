@@ -84,6 +84,16 @@ static const struct command commands[] = {
 	  "Reads the database alone. Exit status 1 on a dead delivery, or rows,\n"
 	  "pupils or deliveries waiting longer than --max-age (default 300 s).\n"
 	  "With -q, prints only the reasons for attention.\n" },
+	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
+	  "one organisation's attendance as a self-contained HTML page",
+	  "Weekly attendance and absence rates, persistent and severe absence over\n"
+	  "the academic year, actions by kind and week, the schools with the most\n"
+	  "persistent absence and open cases by stage, for the pupils of the\n"
+	  "organisation's schools, drawn with Chart.js embedded in the page: it\n"
+	  "opens from disk, offline. UPNs appear only for its own pupils.\n"
+	  "  --org ORG  la:NNN or trust:ID\n"
+	  "  -o FILE    where to write (default report-la-NNN.html, resp.\n"
+	  "             report-trust-ID.html; '-' is standard output)\n" },
 };
 
 static int help(FILE *out)
