@@ -51,10 +51,11 @@ int main(int argc, char **argv)
 		return 1;
 	while (fgets(line, sizeof line, f)) {
 		char upn[16], urn[8], date[11], session[3], code[3];
-		if (sscanf(line, "%13[^,],%6[^,],%10[^,],%2[^,],%2[^,\r\n]", upn, urn, date, session,
-			   code) != 5)
+		if (sscanf(line, "%13[^,],%6[^,],%10[^,],%2[^,],%2[^,\r\n]", upn, urn, date,
+			   session, code) != 5)
 			continue;
-		long long due = start + (long long)(n * gap_ms), wait = due - now_ms(CLOCK_MONOTONIC);
+		long long due = start + (long long)(n * gap_ms),
+			  wait = due - now_ms(CLOCK_MONOTONIC);
 		if (wait > 0) {
 			struct timespec ts = { wait / 1000, (wait % 1000) * 1000000 };
 			nanosleep(&ts, NULL);
