@@ -25,26 +25,13 @@ static const char *const default_windows[] = { "sessions=20", "school_weeks=6", 
 
 #define RECENT_ACTIONS 10 /* shown, newest first */
 
-/* The organisations with an open case for pupil ?1. cases_open is on (org,
- * pupil): walk its distinct orgs (a skip-scan by hand) rather than read
- * every case. */
+/* The organisations with an open case for pupil ?1, and the pupil's latest
+ * actions (indexes cases_pupil and actions_pupil). */
 static const char *const orgs_with_open_case =
-	"WITH RECURSIVE orgs(org) AS ("
-	" SELECT min(org) FROM cases WHERE closed IS NULL"
-	" UNION ALL SELECT (SELECT min(org) FROM cases WHERE closed IS NULL AND org > orgs.org)"
-	" FROM orgs WHERE org IS NOT NULL) "
-	"SELECT c.org FROM orgs JOIN cases c ON c.org = orgs.org AND c.pupil = ?1 AND "
-	"c.closed IS NULL ORDER BY c.org";
-
-/* The pupil's latest actions, by the same walk over actions_repeat (org,
- * pupil, ...). */
+	"SELECT org FROM cases WHERE pupil = ?1 AND closed IS NULL ORDER BY org";
 static const char *const recent_actions_sql =
-	"WITH RECURSIVE orgs(org) AS ("
-	" SELECT min(org) FROM actions"
-	" UNION ALL SELECT (SELECT min(org) FROM actions WHERE org > orgs.org)"
-	" FROM orgs WHERE org IS NOT NULL) "
-	"SELECT a.id, a.org, a.action, a.kind, a.severity, a.date FROM orgs JOIN actions a "
-	"ON a.org = orgs.org AND a.pupil = ?1 ORDER BY a.day DESC, a.id DESC LIMIT ?2";
+	"SELECT id, org, action, kind, severity, date FROM actions WHERE pupil = ?1 "
+	"ORDER BY day DESC, id DESC LIMIT ?2";
 
 /* "sessions=N", "school_weeks=N", "days=N", "since=YYYY-MM-DD", "academic_year" */
 static int parse_window(const char *spec, struct window *w)

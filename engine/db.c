@@ -166,7 +166,10 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"CREATE INDEX deliveries_due_endpoint ON deliveries(endpoint, next_attempt_at) "
 	"WHERE state = 'pending';"
 	/* Importing a file twice keeps each of its rejections once. */
-	"CREATE INDEX rejected_source ON rejected(source, line);",
+	"CREATE INDEX rejected_source ON rejected(source, line);"
+	/* `rollcall pupil`: a pupil's cases and latest actions. */
+	"CREATE INDEX cases_pupil ON cases(pupil);"
+	"CREATE INDEX actions_pupil ON actions(pupil, day);",
 };
 
 int db_fail(struct db *db, const char *what)
