@@ -5,7 +5,7 @@
 #   make sanitize   every test built with ASan, UBSan and LSan
 #   make memcheck   the end-to-end tests with rollcall under valgrind
 #   make demo       install missing packages, build, load the example data, show figures
-#   make bench      import, figure and latency figures on generated data (PUPILS=, DAYS=)
+#   make bench      national-scale figures vs raw SQLite and json-rules-engine (PUPILS=, DAYS=, RUNS=; docs/PERFORMANCE.md)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make format     apply .clang-format
 
@@ -44,6 +44,29 @@ $(B)/bench-figures: bench/figures.c $(B)/librollcall.a
 
 $(B)/trickle: bench/trickle.c | $(B)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lsqlite3
+
+# make bench: the programs bench/run drives (bench/*.c, one each).
+BENCH_TOOLS = $(B)/bench-figures $(B)/trickle $(B)/bench-rawinsert $(B)/bench-writer \
+	      $(B)/bench-export $(B)/bench-evaluate
+
+$(B)/bench-rawinsert: bench/rawinsert.c | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lsqlite3
+
+$(B)/bench-writer: bench/writer.c | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lsqlite3
+
+$(B)/bench-export: bench/export.c $(B)/librollcall.a
+	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench-evaluate: bench/evaluate.c $(B)/librollcall.a
+	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# json-rules-engine, the peer, at the version bench/package-lock.json pins.
+PEER = bench/node_modules/json-rules-engine/package.json
+
+$(PEER): bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	touch $@
 
 $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 	@mkdir -p $(B)/tests
@@ -128,7 +151,7 @@ demo: deps
 	@sh examples/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bench-figures $(B)/trickle
+	@$(MAKE) --no-print-directory all $(BENCH_TOOLS) $(PEER)
 	@sh bench/run
 
 fuzz: deps
