@@ -362,6 +362,25 @@ int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int d
 	return step_done(a, st, "closing a case") < 0 ? -1 : 1;
 }
 
+json_t *actions_deliveries(sqlite3_stmt *del, long long action_id)
+{
+	json_t *list = json_array();
+	int rc;
+	sqlite3_bind_int64(del, 1, action_id);
+	while ((rc = sqlite3_step(del)) == SQLITE_ROW)
+		json_array_append_new(list,
+				      json_pack("{s:s?, s:s, s:i}", "endpoint",
+						(const char *)sqlite3_column_text(del, 0), "state",
+						(const char *)sqlite3_column_text(del, 1),
+						"attempts", sqlite3_column_int(del, 2)));
+	sqlite3_reset(del);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return NULL;
+	}
+	return list;
+}
+
 const char *actions_webhook_type(const char *action)
 {
 	if (!strcmp(action, "alert"))

@@ -101,6 +101,13 @@ struct json_t;
 struct json_t *actions_payload_at(sqlite3_stmt *row, int first);
 #define actions_payload(row) actions_payload_at(row, 0)
 
+/* An action's deliveries as [{endpoint, state, attempts}], oldest first,
+ * read with del, a statement prepared from ACTIONS_DELIVERIES. NULL on a
+ * database error (not reported). */
+#define ACTIONS_DELIVERIES                                                                         \
+	"SELECT endpoint, state, attempts FROM deliveries WHERE action_id = ? ORDER BY id"
+struct json_t *actions_deliveries(sqlite3_stmt *del, long long action_id);
+
 /* "attendance.alert", "attendance.referral" or "attendance.legal_step". */
 const char *actions_webhook_type(const char *action);
 

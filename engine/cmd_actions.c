@@ -40,8 +40,7 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 	sqlite3_stmt *st = db_prepare(db, "SELECT " ACTIONS_COLUMNS " FROM actions "
 					  "WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR "
 					  "date >= ?2) ORDER BY date, id");
-	sqlite3_stmt *del = db_prepare(db, "SELECT endpoint, state, attempts FROM deliveries "
-					   "WHERE action_id = ? ORDER BY id");
+	sqlite3_stmt *del = db_prepare(db, ACTIONS_DELIVERIES);
 	if (!st || !del)
 		goto out;
 	if (org)
@@ -49,20 +48,11 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 	if (since)
 		sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *deliveries = json_array();
-		char states[128] = "";
-		sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
-		while (sqlite3_step(del) == SQLITE_ROW) {
-			const char *endpoint = (const char *)sqlite3_column_text(del, 0);
-			const char *state = (const char *)sqlite3_column_text(del, 1);
-			json_array_append_new(deliveries,
-					      json_pack("{s:s?, s:s, s:i}", "endpoint", endpoint,
-							"state", state, "attempts",
-							sqlite3_column_int(del, 2)));
-			snprintf(states + strlen(states), sizeof states - strlen(states), "%s%s",
-				 *states ? "," : "", state);
+		json_t *deliveries = actions_deliveries(del, sqlite3_column_int64(st, 0));
+		if (!deliveries) {
+			rc = SQLITE_ERROR;
+			break;
 		}
-		sqlite3_reset(del);
 		if (json) {
 			json_t *o = actions_payload(st);
 			json_object_set_new(o, "deliveries", deliveries);
@@ -71,6 +61,15 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 			free(line);
 			json_decref(o);
 			continue;
+		}
+		char states[128] = "";
+		size_t i;
+		json_t *d;
+		json_array_foreach(deliveries, i, d)
+		{
+			size_t n = strlen(states);
+			snprintf(states + n, sizeof states - n, "%s%s", n ? "," : "",
+				 json_string_value(json_object_get(d, "state")));
 		}
 		json_decref(deliveries);
 		const char *severity = (const char *)sqlite3_column_text(st, 6);

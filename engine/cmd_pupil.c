@@ -136,8 +136,7 @@ static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
 {
 	int rc, status = -1;
 	sqlite3_stmt *st = db_prepare(&cli->db, recent_actions_sql);
-	sqlite3_stmt *del = db_prepare(&cli->db, "SELECT endpoint, state, attempts FROM deliveries "
-						 "WHERE action_id = ? ORDER BY id");
+	sqlite3_stmt *del = db_prepare(&cli->db, ACTIONS_DELIVERIES);
 	if (!st || !del)
 		goto out;
 	sqlite3_bind_int64(st, 1, pupil);
@@ -156,20 +155,13 @@ static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
 		json_object_set_new(o, "severity", severity ? json_string(severity) : json_null());
 		json_object_set_new(o, "date",
 				    json_string((const char *)sqlite3_column_text(st, 5)));
-		json_t *deliveries = json_array();
-		json_object_set_new(o, "deliveries", deliveries);
 		json_array_append_new(list, o);
-		sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
-		while ((rc = sqlite3_step(del)) == SQLITE_ROW)
-			json_array_append_new(deliveries,
-					      json_pack("{s:s?, s:s, s:i}", "endpoint",
-							(const char *)sqlite3_column_text(del, 0),
-							"state",
-							(const char *)sqlite3_column_text(del, 1),
-							"attempts", sqlite3_column_int(del, 2)));
-		sqlite3_reset(del);
-		if (rc != SQLITE_DONE)
+		json_t *deliveries = actions_deliveries(del, sqlite3_column_int64(st, 0));
+		if (!deliveries) {
+			rc = SQLITE_ERROR;
 			break;
+		}
+		json_object_set_new(o, "deliveries", deliveries);
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(&cli->db, "reading actions");
