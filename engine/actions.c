@@ -164,8 +164,7 @@ int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupi
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : db_fail(a->db, "reading a case");
 }
 
-/* The same action within the cooldown? 1 yes, 0 no, -1 error. */
-static int repeated(struct actions *a, const struct action_request *r)
+int actions_repeat(struct actions *a, const struct action_request *r)
 {
 	if (r->cooldown_days <= 0)
 		return 0;
@@ -180,7 +179,9 @@ static int repeated(struct actions *a, const struct action_request *r)
 	int last_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
 	int last = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
-	return !last_null && r->date - last < r->cooldown_days && r->date >= last;
+	int repeat = !last_null && r->date - last < r->cooldown_days && r->date >= last;
+	a->suppressed += repeat;
+	return repeat;
 }
 
 /* The day PENALTY_WINDOW_YEARS before day (29 February falls back to the 28th). */
@@ -267,12 +268,11 @@ int actions_record(struct actions *a, const struct action_request *r, char *why,
 	int rc, has_case;
 
 	why[0] = '\0';
-	if ((rc = repeated(a, r)) != 0) {
-		if (rc > 0)
-			a->suppressed++;
+	if ((rc = actions_repeat(a, r)) != 0)
 		return rc < 0 ? -1 : 0;
-	}
-	if ((has_case = actions_case(a, r->org, r->pupil, &c)) < 0)
+	/* alerts belong to no case */
+	has_case = r->type == ACTION_ALERT ? 0 : actions_case(a, r->org, r->pupil, &c);
+	if (has_case < 0)
 		return -1;
 	/* One open referral per pupil: another while it is open is a repeat,
 	 * suppressed quietly like one within the cooldown, not a refusal to log

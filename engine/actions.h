@@ -76,6 +76,11 @@ struct actions {
 int actions_open(struct actions *a, struct db *db, const struct config *cfg);
 void actions_close(struct actions *a);
 
+/* Is r a repeat within its cooldown? 1 yes (counted as suppressed), 0 no,
+ * -1 on a database error. actions_record asks too; a caller asks first to
+ * skip work (the evidence) for the many calls that repeat. */
+int actions_repeat(struct actions *a, const struct action_request *r);
+
 /* Record r, or say why not. Returns 1 recorded, 0 not recorded (why is empty
  * for a repeat suppressed by the cooldown, else the rule that refused it),
  * -1 on a database error. */

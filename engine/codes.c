@@ -19,7 +19,7 @@
 #define FROM_2024  DATE_REGS_2024, DATE_MAX
 #define UNTIL_2024 DATE_MIN, DATE_REGS_2024 - 1
 
-static const struct code code_table[] = {
+const struct code codes_table[CODES_COUNT + 1] = {
 	{ "", CAT_NOT_COUNTED, 0, -1, "no mark" },
 	{ "/", CAT_PRESENT, ALWAYS, "present (AM)" },
 	{ "\\", CAT_PRESENT, ALWAYS, "present (PM)" },
@@ -62,24 +62,19 @@ static const struct code code_table[] = {
 	{ "F", CAT_AUTHORISED, UNTIL_2024, "extended family holiday (withdrawn 2013)" },
 };
 
-_Static_assert(sizeof code_table / sizeof code_table[0] == CODES_COUNT + 1,
+_Static_assert(sizeof codes_table / sizeof codes_table[0] == CODES_COUNT + 1,
 	       "CODES_COUNT must match the code table");
 
 static const char *const category_names[CAT_COUNT] = {
 	"present", "aea", "authorised", "unauthorised", "not_counted",
 };
 
-const struct code *codes_get(int index)
-{
-	return index >= 1 && index <= CODES_COUNT ? &code_table[index] : NULL;
-}
-
 int codes_find(const char *s, int len)
 {
 	if (len < 1 || len > 2)
 		return 0;
 	for (int i = 1; i <= CODES_COUNT; i++) {
-		const char *t = code_table[i].text;
+		const char *t = codes_table[i].text;
 		if (t[0] == s[0] && (int)strlen(t) == len && (len == 1 || t[1] == s[1]))
 			return i;
 	}
@@ -95,15 +90,4 @@ int codes_valid_on(int index, int day)
 const char *codes_category_name(enum category c)
 {
 	return c >= 0 && c < CAT_COUNT ? category_names[c] : "?";
-}
-
-int codes_possible(int index)
-{
-	return index >= 1 && index <= CODES_COUNT && code_table[index].category != CAT_NOT_COUNTED;
-}
-
-int codes_late(int index)
-{
-	const struct code *c = codes_get(index);
-	return c && (c->text[0] == 'L' || c->text[0] == 'U') && c->text[1] == '\0';
 }

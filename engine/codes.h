@@ -28,7 +28,13 @@ struct code {
 /* Indices run from 1 to CODES_COUNT; 0 is "no mark". */
 #define CODES_COUNT 38
 
-const struct code *codes_get(int index);
+/* The table, for the inline accessors below (codes.c). */
+extern const struct code codes_table[CODES_COUNT + 1];
+
+static inline const struct code *codes_get(int index)
+{
+	return index >= 1 && index <= CODES_COUNT ? &codes_table[index] : 0;
+}
 
 /* The index of code text s (len bytes), or 0 if it is not a DfE code. */
 int codes_find(const char *s, int len);
@@ -39,7 +45,16 @@ int codes_valid_on(int index, int day);
 const char *codes_category_name(enum category c);
 
 /* Per-index properties used on the hot path; index 0 is never possible. */
-int codes_possible(int index);
-int codes_late(int index); /* L and U: late, before or after registers closed */
+static inline int codes_possible(int index)
+{
+	return index >= 1 && index <= CODES_COUNT && codes_table[index].category != CAT_NOT_COUNTED;
+}
+
+/* L and U: late, before or after registers closed */
+static inline int codes_late(int index)
+{
+	const struct code *c = codes_get(index);
+	return c && (c->text[0] == 'L' || c->text[0] == 'U') && c->text[1] == '\0';
+}
 
 #endif

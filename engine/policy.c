@@ -35,7 +35,7 @@ struct policy_run {
 	int streaks_done, absent_days, unauthorised_days;
 	int nseen;
 	struct {
-		char spec[40];
+		struct window w;
 		struct figures f;
 	} seen[SEEN_MAX];
 	int db_failed;
@@ -260,61 +260,117 @@ static int api_policy(lua_State *L)
 
 /* ---- the pupil ---- */
 
+/* The keys of a window's table, made once per state as Lua strings (the
+ * window function's upvalue): a key given as a C string is looked up in
+ * Lua's string cache on every set, and windows are the hot path. */
+enum {
+	K_POSSIBLE = 1,
+	K_PRESENT,
+	K_AEA,
+	K_AUTHORISED,
+	K_UNAUTHORISED,
+	K_LATE,
+	K_NOT_COUNTED,
+	K_RATE,
+	K_ABSENCE_RATE,
+	K_FROM,
+	K_TO,
+	K_CODES,
+	K_CODE0 /* + a code's index: its text */
+};
+
+static const char *const figure_keys[] = {
+	[K_POSSIBLE] = "possible",	   [K_PRESENT] = "present",
+	[K_AEA] = "aea",		   [K_AUTHORISED] = "authorised",
+	[K_UNAUTHORISED] = "unauthorised", [K_LATE] = "late",
+	[K_NOT_COUNTED] = "not_counted",   [K_RATE] = "rate",
+	[K_ABSENCE_RATE] = "absence_rate", [K_FROM] = "from",
+	[K_TO] = "to",			   [K_CODES] = "codes",
+};
+
+static const char *const window_kinds[] = { "sessions", "school_weeks", "days", "since",
+					    "academic_year" };
+
+static void push_window_keys(lua_State *L)
+{
+	lua_createtable(L, K_CODE0 + CODES_COUNT, 0);
+	for (int k = K_POSSIBLE; k <= K_CODES; k++) {
+		lua_pushstring(L, figure_keys[k]);
+		lua_rawseti(L, -2, k);
+	}
+	for (int c = 1; c <= CODES_COUNT; c++) {
+		lua_pushstring(L, codes_get(c)->text);
+		lua_rawseti(L, -2, K_CODE0 + c);
+	}
+}
+
+/* t[keys[k]] = the value on top of the stack; t just below it. */
+static void set_key(lua_State *L, int k)
+{
+	lua_rawgeti(L, lua_upvalueindex(1), k);
+	lua_insert(L, -2);
+	lua_rawset(L, -3);
+}
+
 static void push_figures(lua_State *L, const struct figures *f)
 {
 	char d[11];
+	const int *counts[] = { &f->possible,	  &f->present, &f->aea,	       &f->authorised,
+				&f->unauthorised, &f->late,    &f->not_counted };
 	lua_createtable(L, 0, 12);
-	static const struct {
-		const char *name;
-		size_t offset;
-	} counts[] = {
-		{ "possible", offsetof(struct figures, possible) },
-		{ "present", offsetof(struct figures, present) },
-		{ "aea", offsetof(struct figures, aea) },
-		{ "authorised", offsetof(struct figures, authorised) },
-		{ "unauthorised", offsetof(struct figures, unauthorised) },
-		{ "late", offsetof(struct figures, late) },
-		{ "not_counted", offsetof(struct figures, not_counted) },
-	};
-	for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
-		lua_pushinteger(L, *(const int *)((const char *)f + counts[i].offset));
-		lua_setfield(L, -2, counts[i].name);
+	for (int k = K_POSSIBLE; k <= K_NOT_COUNTED; k++) {
+		lua_pushinteger(L, *counts[k - K_POSSIBLE]);
+		set_key(L, k);
 	}
 	lua_pushnumber(L, f->rate);
-	lua_setfield(L, -2, "rate");
+	set_key(L, K_RATE);
 	lua_pushnumber(L, f->absence_rate);
-	lua_setfield(L, -2, "absence_rate");
+	set_key(L, K_ABSENCE_RATE);
 	if (f->from >= 0) {
-		lua_pushstring(L, date_format(f->from, d));
-		lua_setfield(L, -2, "from");
-		lua_pushstring(L, date_format(f->to, d));
-		lua_setfield(L, -2, "to");
+		lua_pushlstring(L, date_format(f->from, d), 10);
+		set_key(L, K_FROM);
+		lua_pushlstring(L, date_format(f->to, d), 10);
+		set_key(L, K_TO);
 	}
-	lua_newtable(L);
+	int n = 0;
 	for (int c = 1; c <= CODES_COUNT; c++)
+		n += f->codes[c] != 0;
+	lua_createtable(L, 0, n); /* sized: growing a table rehashes it */
+	for (int c = 1; c <= CODES_COUNT && n; c++)
 		if (f->codes[c]) {
 			lua_pushinteger(L, f->codes[c]);
-			lua_setfield(L, -2, codes_get(c)->text);
+			set_key(L, K_CODE0 + c);
+			n--;
 		}
-	lua_setfield(L, -2, "codes");
+	set_key(L, K_CODES);
+}
+
+/* "school_weeks=6", "since=2024-09-02", "academic_year": a window's name
+ * in default evidence. */
+static void window_spec(const struct window *w, char *buf, size_t size)
+{
+	char d[11];
+	if (w->kind == WINDOW_SINCE)
+		snprintf(buf, size, "since=%s", date_format(w->since, d));
+	else if (w->kind == WINDOW_ACADEMIC_YEAR)
+		snprintf(buf, size, "academic_year");
+	else
+		snprintf(buf, size, "%s=%d", window_kinds[w->kind], w->n);
 }
 
 /* p:window{ sessions = N | school_weeks = N | days = N | since = DATE |
  * academic_year = true } */
 static int pupil_window(lua_State *L)
 {
-	static const char *const kinds[] = { "sessions", "school_weeks", "days", "since",
-					     "academic_year" };
 	struct policy_run *run = check_pupil(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	struct window w = { 0 };
 	int found = 0;
-	char spec[40] = "";
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		int k = -1;
 		for (int i = 0; i < 5 && lua_type(L, -2) == LUA_TSTRING; i++)
-			if (strcmp(lua_tostring(L, -2), kinds[i]) == 0)
+			if (strcmp(lua_tostring(L, -2), window_kinds[i]) == 0)
 				k = i;
 		if (k < 0 || found++)
 			return luaL_error(L,
@@ -322,24 +378,21 @@ static int pupil_window(lua_State *L)
 					  "days, since or academic_year");
 		w.kind = (enum window_kind)k;
 		if (w.kind == WINDOW_SINCE) {
-			size_t len;
+			size_t len = 0;
 			const char *s =
 				lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : "";
 			if ((w.since = date_parse(s, (int)strlen(s))) < 0)
 				return luaL_error(
 					L, "p:window{}: since must be a date \"YYYY-MM-DD\"");
-			snprintf(spec, sizeof spec, "since=%s", s);
 		} else if (w.kind == WINDOW_ACADEMIC_YEAR) {
 			if (lua_toboolean(L, -1) != 1 || lua_type(L, -1) != LUA_TBOOLEAN)
 				return luaL_error(L, "p:window{}: academic_year must be true");
-			snprintf(spec, sizeof spec, "academic_year");
 		} else {
 			lua_Integer n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
 			if (n < 1 || n > 100000)
 				return luaL_error(L, "p:window{}: %s must be a whole number from 1",
-						  kinds[k]);
+						  window_kinds[k]);
 			w.n = (int)n;
-			snprintf(spec, sizeof spec, "%s=%d", kinds[k], w.n);
 		}
 		lua_pop(L, 1);
 	}
@@ -351,10 +404,10 @@ static int pupil_window(lua_State *L)
 	if (stats_window(run->view->h, &w, &f) < 0)
 		return luaL_error(L, "p:window{}: cannot read the pupil's history");
 	int i = 0;
-	while (i < run->nseen && strcmp(run->seen[i].spec, spec) != 0)
+	while (i < run->nseen && memcmp(&run->seen[i].w, &w, sizeof w) != 0)
 		i++;
 	if (i == run->nseen && i < SEEN_MAX) {
-		snprintf(run->seen[i].spec, sizeof run->seen[i].spec, "%s", spec);
+		run->seen[i].w = w;
 		run->seen[i].f = f;
 		run->nseen++;
 	}
@@ -430,7 +483,7 @@ static int pupil_index(lua_State *L)
 	else if (!strcmp(key, "sen"))
 		lua_pushlstring(L, &v->sen, 1);
 	else if (!strcmp(key, "window"))
-		lua_pushcfunction(L, pupil_window);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, run->policy->window);
 	else if (!strcmp(key, "consecutive_absent_days") ||
 		 !strcmp(key, "consecutive_unauthorised_days")) {
 		load_streaks(L, run);
@@ -538,6 +591,18 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 					  "%s: support_inappropriate must be true or false, not %s",
 					  action_names[type], luaL_typename(L, -1));
 		r.support_inappropriate = lua_toboolean(L, -1);
+	}
+	/* Most calls repeat an action still in its cooldown: ask before the
+	 * evidence is encoded, which is most of an action's cost. */
+	int repeat = actions_repeat(run->actions, &r);
+	if (repeat) {
+		run->db_failed = repeat < 0;
+		if (repeat < 0)
+			return luaL_error(L, "%s: database error", action_names[type]);
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (!lua_isnoneornil(L, idx)) {
 		/* Fetch both before encoding: nothing may raise while C holds JSON. */
 		lua_getfield(L, idx, "evidence");
 		lua_getfield(L, idx, "data");
@@ -550,9 +615,11 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 	}
 	if (!evidence) { /* by default, the windows the policy read, and the streaks */
 		evidence = json_object();
-		for (int i = 0; i < run->nseen; i++)
-			json_object_set_new(evidence, run->seen[i].spec,
-					    stats_figures_json(&run->seen[i].f));
+		for (int i = 0; i < run->nseen; i++) {
+			char spec[40];
+			window_spec(&run->seen[i].w, spec, sizeof spec);
+			json_object_set_new(evidence, spec, stats_figures_json(&run->seen[i].f));
+		}
 		if (run->streaks_done) {
 			json_object_set_new(evidence, "consecutive_absent_days",
 					    json_integer(run->absent_days));
@@ -719,6 +786,9 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	lua_pushliteral(L, "pupil");
 	lua_setfield(L, -2, "__metatable"); /* getmetatable(p) cannot reach the C functions */
 	lua_pop(L, 1);
+	push_window_keys(L);
+	lua_pushcclosure(L, pupil_window, 1);
+	p->window = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushglobaltable(L);
 	lua_pushlightuserdata(L, p);
 	luaL_setfuncs(L, api, 1);
@@ -794,19 +864,18 @@ int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, c
 	struct policy_run run = { .policy = p, .view = v, .actions = a, .today = day };
 	lua_State *L = p->sb.L;
 	sandbox_seed(&p->sb, seed_of(p, v->upn, day));
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_pupil);
+	/* the pupil stays on the stack below the call, alive until its link
+	 * to this run is cut */
 	struct pupil_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
 	ud->run = &run;
 	luaL_setmetatable(L, PUPIL_META);
-	lua_pushvalue(L, -1);
-	int ref = luaL_ref(L, LUA_REGISTRYINDEX); /* to cut the link after the call */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_pupil);
+	lua_pushvalue(L, -2);
 	p->run = &run;
 	int rc = sandbox_call(&p->sb, 1, 0, err, errlen);
 	p->run = NULL;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-	((struct pupil_ud *)lua_touserdata(L, -1))->run = NULL;
+	ud->run = NULL;
 	lua_pop(L, 1);
-	luaL_unref(L, LUA_REGISTRYINDEX, ref);
 	if (run.db_failed)
 		return -2;
 	return rc;

@@ -39,6 +39,7 @@ struct policy {
 	int line; /* of the policy{...} declaration */
 	struct sandbox sb;
 	int on_pupil;		/* registry reference */
+	int window;		/* registry reference: the pupil's window method */
 	struct policy_run *run; /* the evaluation under way, if any */
 	long errors, logs;	/* in the current batch, for rate-limited logging */
 };

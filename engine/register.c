@@ -4,7 +4,9 @@
  */
 #include "register.h"
 
+#include "codes.h"
 #include "date.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -74,7 +76,17 @@ int register_get(struct registers *r, int year, uint32_t pupil, uint8_t *buf, in
 			memcpy(buf, sqlite3_column_blob(r->get, 0), (size_t)*len);
 	}
 	sqlite3_reset(r->get);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(r->db, "reading a register");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(r->db, "reading a register");
+	/* every byte indexes a table of counts: a foreign one must not */
+	for (int i = 0; i < *len; i++)
+		if (buf[i] > CODES_COUNT) {
+			error("%s: the register of pupil %u for %d holds an unknown code %d at "
+			      "slot %d: the database is damaged",
+			      r->db->path, pupil, year, buf[i], i);
+			return -1;
+		}
+	return 0;
 }
 
 static void note_year(struct registers *r, int year)

@@ -72,7 +72,12 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 		luaL_error(L, "stopped: over the budget of %I instructions",
 			   (lua_Integer)sb->instruction_limit);
 	}
-	if (thread_cpu() > sb->cpu_deadline) {
+	/* The clock is a system call: read it from the first hook on, so that
+	 * the many calls that end within HOOK_EVERY instructions never do. */
+	double cpu = thread_cpu();
+	if (sb->cpu_deadline == 0)
+		sb->cpu_deadline = cpu + SANDBOX_CPU_SECONDS;
+	else if (cpu > sb->cpu_deadline) {
 		sb->stopped = 1;
 		luaL_error(L, "stopped: over %d s of CPU time in one call",
 			   (int)SANDBOX_CPU_SECONDS);
@@ -861,6 +866,24 @@ static int undefined_global(lua_State *L)
 	return luaL_error(L, "undefined global '%s'", lua_tostring(L, 2));
 }
 
+/* math.random: seeded from sandbox_seed's value on its first use after it,
+ * so that the many calls that never draw a number cost nothing to seed. */
+static int seeded_random(lua_State *L)
+{
+	struct sandbox *sb = sandbox_of(L);
+	if (sb->seed_pending) {
+		lua_getfield(L, LUA_REGISTRYINDEX, RANDOMSEED_KEY);
+		lua_pushinteger(L, (lua_Integer)sb->seed);
+		lua_call(L, 1, 0);
+		sb->seed_pending = 0;
+	}
+	/* Lua's random keeps its state in an upvalue: call it as itself */
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
 int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limit,
 		 long instruction_limit, char *err, size_t errlen)
 {
@@ -911,6 +934,15 @@ int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limi
 	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
 
+	lua_getglobal(L, LUA_MATHLIBNAME);
+	lua_getfield(L, -1, "random");
+	lua_pushcclosure(L, seeded_random, 1);
+	lua_setfield(L, -2, "random");
+	lua_pop(L, 1);
+
+	/* A call makes a few small tables (windows, options) that die when it
+	 * returns: the generational collector frees them young, cheaply. */
+	lua_gc(L, LUA_GCGEN, 0, 0);
 	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 	/* luaopen_math seeds from the clock and the state's address */
 	sandbox_seed(sb, 0);
@@ -945,7 +977,7 @@ int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
 	sb->instructions = 0;
-	sb->cpu_deadline = thread_cpu() + SANDBOX_CPU_SECONDS;
+	sb->cpu_deadline = 0; /* set by the first hook */
 	sb->stopped = sb->out_of_memory = 0;
 	sb->where[0] = '\0';
 	/* the allocator may have armed the hook to fire at once */
@@ -982,11 +1014,8 @@ int sandbox_run(struct sandbox *sb, const char *chunkname, const char *text, siz
 
 void sandbox_seed(struct sandbox *sb, uint64_t seed)
 {
-	lua_State *L = sb->L;
-	lua_getfield(L, LUA_REGISTRYINDEX, RANDOMSEED_KEY);
-	lua_pushinteger(L, (lua_Integer)seed);
-	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-		lua_pop(L, 1);
+	sb->seed = seed;
+	sb->seed_pending = 1;
 }
 
 char *sandbox_read_file(const char *path, size_t limit, size_t *len, char *err, size_t errlen)

@@ -26,6 +26,8 @@ struct sandbox {
 	size_t memory, memory_limit;
 	long instructions, instruction_limit; /* for the running call */
 	double cpu_deadline; /* thread CPU seconds at which the running call stops */
+	uint64_t seed;	     /* math.random's seed, taken on its first use */
+	int seed_pending;
 	int stopped;	     /* over a budget: nothing may catch it */
 	int out_of_memory;   /* the stop was for memory; `where` says where */
 	char where[1024];    /* the stack when the allocator last refused, as a traceback */

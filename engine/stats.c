@@ -82,25 +82,26 @@ int stats_latest(const struct history *h, int *day, int *session, int *code)
 	return 1;
 }
 
-static void count(struct figures *f, int code)
+/* Sum the per-code counts into the categories: counting goes code by code
+ * (one increment a session), the categories once a window. */
+static void tally(struct figures *f)
 {
-	if (!code)
-		return;
-	f->codes[code]++;
-	switch (codes_get(code)->category) {
-	case CAT_PRESENT: f->present++; break;
-	case CAT_AEA: f->aea++; break;
-	case CAT_AUTHORISED: f->authorised++; break;
-	case CAT_UNAUTHORISED: f->unauthorised++; break;
-	case CAT_NOT_COUNTED: f->not_counted++; return;
-	case CAT_COUNT: return;
+	f->codes[0] = 0; /* no mark */
+	for (int c = 1; c <= CODES_COUNT; c++) {
+		int n = f->codes[c];
+		if (!n)
+			continue;
+		switch (codes_get(c)->category) {
+		case CAT_PRESENT: f->present += n; break;
+		case CAT_AEA: f->aea += n; break;
+		case CAT_AUTHORISED: f->authorised += n; break;
+		case CAT_UNAUTHORISED: f->unauthorised += n; break;
+		case CAT_NOT_COUNTED: f->not_counted += n; continue;
+		case CAT_COUNT: continue;
+		}
+		f->possible += n;
+		f->late += codes_late(c) ? n : 0;
 	}
-	f->possible++;
-	f->late += codes_late(code);
-}
-
-static void finish(struct figures *f)
-{
 	if (f->possible > 0) {
 		f->rate = (double)(f->present + f->aea) / f->possible;
 		f->absence_rate = (double)(f->authorised + f->unauthorised) / f->possible;
@@ -112,9 +113,9 @@ static int count_range(struct history *h, int from, struct figures *f)
 {
 	if (reach(h, 2L * from) < 0)
 		return -1;
-	long start = 2L * from > first_pos(h) ? 2L * from : first_pos(h);
-	for (long pos = start; pos <= last_pos(h); pos++)
-		count(f, code_at(h, pos));
+	long start = 2L * from > first_pos(h) ? 2L * from - first_pos(h) : 0;
+	for (long i = start; i < h->nslots; i++)
+		f->codes[h->slot[i]]++;
 	return 0;
 }
 
@@ -158,7 +159,8 @@ static int count_sessions(struct history *h, int n, struct figures *f)
 			break;
 		int code = code_at(h, pos);
 		if (code) {
-			count(f, code);
+			f->codes[code]++;
+			f->possible += codes_possible(code); /* tally counts again */
 			earliest = pos;
 		}
 	}
@@ -203,7 +205,8 @@ int stats_window(struct history *h, const struct window *w, struct figures *f)
 	}
 	f->from = from;
 	f->to = last;
-	finish(f);
+	f->possible = 0;
+	tally(f);
 	return rc;
 }
 
