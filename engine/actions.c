@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,7 @@ int actions_open(struct actions *a, struct db *db, const struct config *cfg)
 	memset(a, 0, sizeof *a);
 	a->db = db;
 	a->cfg = cfg;
+	a->random_used = sizeof a->random; /* the pool is drawn on first use */
 	for (int i = 0; i < ST_COUNT; i++)
 		if (!(a->stmt[i] = db_prepare(db, statements[i]))) {
 			actions_close(a);
@@ -244,14 +246,25 @@ static int refused(struct actions *a, const struct action_request *r, const stru
  * configured, else no_endpoint (visible, never silently dropped). */
 static int enqueue(struct actions *a, long long action_id, const char *endpoint)
 {
-	unsigned char random[16];
+	static const char hex[] = "0123456789abcdef";
 	char webhook_id[40] = "msg_";
-	if (RAND_bytes(random, sizeof random) != 1) {
-		error("cannot make a webhook id: no randomness");
-		return -1;
+	/* 128 random bits an id, drawn from OpenSSL a pool at a time: one
+	 * RAND_bytes call per action cost as much as the action's insert */
+	if (a->random_used + 16 > sizeof a->random) {
+		if (RAND_bytes(a->random, sizeof a->random) != 1) {
+			error("cannot make a webhook id: no randomness");
+			return -1;
+		}
+		a->random_used = 0;
 	}
-	for (size_t i = 0; i < sizeof random; i++)
-		snprintf(webhook_id + 4 + 2 * i, 3, "%02x", random[i]);
+	for (int i = 0; i < 16; i++) {
+		unsigned char b = a->random[a->random_used + i];
+		webhook_id[4 + 2 * i] = hex[b >> 4];
+		webhook_id[5 + 2 * i] = hex[b & 15];
+	}
+	webhook_id[36] = '\0';
+	OPENSSL_cleanse(a->random + a->random_used, 16); /* each byte serves once */
+	a->random_used += 16;
 	int configured = endpoint && a->cfg && config_endpoint(a->cfg, endpoint);
 	sqlite3_stmt *st = a->stmt[ST_DELIVERY];
 	sqlite3_bind_int64(st, 1, action_id);

@@ -71,6 +71,8 @@ struct actions {
 	const struct config *cfg; /* which endpoints exist; NULL: none */
 	sqlite3_stmt *stmt[12];
 	long recorded, suppressed, refused; /* since open */
+	unsigned char random[1024];	    /* for webhook ids, random_used taken */
+	size_t random_used;
 };
 
 int actions_open(struct actions *a, struct db *db, const struct config *cfg);

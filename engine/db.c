@@ -192,6 +192,7 @@ int db_open(struct db *db, const char *path, int mode)
 	}
 	int flags = mode == DB_READONLY ? SQLITE_OPEN_READONLY
 					: SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	flags |= SQLITE_OPEN_NOMUTEX; /* a connection belongs to one thread */
 	/* Create it owner-only from the first byte, not chmod it afterwards. */
 	mode_t old_mask = umask(077);
 	int rc = sqlite3_open_v2(path, &db->h, flags, NULL);

@@ -304,12 +304,10 @@ static void push_window_keys(lua_State *L)
 	}
 }
 
-/* t[keys[k]] = the value on top of the stack; t just below it. */
-static void set_key(lua_State *L, int k)
+/* Push key k; its value goes on top, then lua_rawset(L, -3). */
+static void push_key(lua_State *L, int k)
 {
 	lua_rawgeti(L, lua_upvalueindex(1), k);
-	lua_insert(L, -2);
-	lua_rawset(L, -3);
 }
 
 static void push_figures(lua_State *L, const struct figures *f)
@@ -319,30 +317,37 @@ static void push_figures(lua_State *L, const struct figures *f)
 				&f->unauthorised, &f->late,    &f->not_counted };
 	lua_createtable(L, 0, 12);
 	for (int k = K_POSSIBLE; k <= K_NOT_COUNTED; k++) {
+		push_key(L, k);
 		lua_pushinteger(L, *counts[k - K_POSSIBLE]);
-		set_key(L, k);
+		lua_rawset(L, -3);
 	}
+	push_key(L, K_RATE);
 	lua_pushnumber(L, f->rate);
-	set_key(L, K_RATE);
+	lua_rawset(L, -3);
+	push_key(L, K_ABSENCE_RATE);
 	lua_pushnumber(L, f->absence_rate);
-	set_key(L, K_ABSENCE_RATE);
+	lua_rawset(L, -3);
 	if (f->from >= 0) {
+		push_key(L, K_FROM);
 		lua_pushlstring(L, date_format(f->from, d), 10);
-		set_key(L, K_FROM);
+		lua_rawset(L, -3);
+		push_key(L, K_TO);
 		lua_pushlstring(L, date_format(f->to, d), 10);
-		set_key(L, K_TO);
+		lua_rawset(L, -3);
 	}
 	int n = 0;
 	for (int c = 1; c <= CODES_COUNT; c++)
 		n += f->codes[c] != 0;
+	push_key(L, K_CODES);
 	lua_createtable(L, 0, n); /* sized: growing a table rehashes it */
 	for (int c = 1; c <= CODES_COUNT && n; c++)
 		if (f->codes[c]) {
+			push_key(L, K_CODE0 + c);
 			lua_pushinteger(L, f->codes[c]);
-			set_key(L, K_CODE0 + c);
+			lua_rawset(L, -3);
 			n--;
 		}
-	set_key(L, K_CODES);
+	lua_rawset(L, -3);
 }
 
 /* "school_weeks=6", "since=2024-09-02", "academic_year": a window's name
@@ -400,18 +405,26 @@ static int pupil_window(lua_State *L)
 		return luaL_error(L,
 				  "p:window{}: give one of sessions, school_weeks, days, since or "
 				  "academic_year");
-	struct figures f;
-	if (stats_window(run->view->h, &w, &f) < 0)
-		return luaL_error(L, "p:window{}: cannot read the pupil's history");
+	/* The same window again in this call: the same table (upvalue 2 keeps
+	 * this call's tables by their place in `seen`). */
 	int i = 0;
 	while (i < run->nseen && memcmp(&run->seen[i].w, &w, sizeof w) != 0)
 		i++;
-	if (i == run->nseen && i < SEEN_MAX) {
+	if (i < run->nseen) {
+		lua_rawgeti(L, lua_upvalueindex(2), i + 1);
+		return 1;
+	}
+	struct figures f;
+	if (stats_window(run->view->h, &w, &f) < 0)
+		return luaL_error(L, "p:window{}: cannot read the pupil's history");
+	push_figures(L, &f);
+	if (i < SEEN_MAX) {
 		run->seen[i].w = w;
 		run->seen[i].f = f;
 		run->nseen++;
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, lua_upvalueindex(2), i + 1);
 	}
-	push_figures(L, &f);
 	return 1;
 }
 
@@ -787,7 +800,10 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	lua_setfield(L, -2, "__metatable"); /* getmetatable(p) cannot reach the C functions */
 	lua_pop(L, 1);
 	push_window_keys(L);
-	lua_pushcclosure(L, pupil_window, 1);
+	lua_createtable(L, SEEN_MAX, 0);
+	lua_pushvalue(L, -1);
+	p->windows = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushcclosure(L, pupil_window, 2);
 	p->window = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushglobaltable(L);
 	lua_pushlightuserdata(L, p);
@@ -875,6 +891,13 @@ int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, c
 	int rc = sandbox_call(&p->sb, 1, 0, err, errlen);
 	p->run = NULL;
 	ud->run = NULL;
+	lua_pop(L, 1);
+	/* nothing of this pupil is kept for the next */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->windows);
+	for (int i = 1; i <= run.nseen; i++) {
+		lua_pushnil(L);
+		lua_rawseti(L, -2, i);
+	}
 	lua_pop(L, 1);
 	if (run.db_failed)
 		return -2;

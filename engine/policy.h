@@ -3,8 +3,8 @@
  * policy{...} and defines on_pupil(p), run in its own sandbox.
  *
  * The Lua API (SPEC.md section 4, docs/POLICIES.md): the pupil `p` is a
- * read-only userdata over the C figures; p:window{...} returns a fresh table;
- * alert, refer_mentor and legal_step go to actions.c, which applies the
+ * read-only userdata over the C figures; p:window{...} returns a table (the
+ * same one for the same window within a call); alert, refer_mentor and legal_step go to actions.c, which applies the
  * repeat rule and the national framework; param, today, log and close_case
  * are helpers. Knows nothing of SQL or HTTP.
  */
@@ -40,6 +40,7 @@ struct policy {
 	struct sandbox sb;
 	int on_pupil;		/* registry reference */
 	int window;		/* registry reference: the pupil's window method */
+	int windows;		/* registry reference: the running call's windows */
 	struct policy_run *run; /* the evaluation under way, if any */
 	long errors, logs;	/* in the current batch, for rate-limited logging */
 };
