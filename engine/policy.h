@@ -6,7 +6,8 @@
  * read-only userdata over the C figures; p:window{...} returns a table (the
  * same one for the same window within a call); alert, refer_mentor and
  * legal_step go to actions.c, which applies the repeat rule and the national
- * framework; param, today, log and close_case are helpers. Knows nothing of SQL or HTTP.
+ * framework; param, today, log and close_case are helpers. Knows nothing of
+ * SQL or HTTP.
  */
 #ifndef ROLLCALL_POLICY_H
 #define ROLLCALL_POLICY_H
