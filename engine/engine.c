@@ -129,6 +129,7 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 	memset(e, 0, sizeof *e);
 	e->db = db;
 	e->cfg = cfg;
+	e->dir.version = -1;
 	if (ingest_open(&e->in, db) < 0 || actions_open(&e->actions, db, cfg) < 0)
 		goto fail;
 	e->changes = db_prepare(db, "SELECT seq, pupil FROM changes WHERE seq > ? ORDER BY seq "
@@ -171,6 +172,7 @@ void engine_close(struct engine *e)
 		ingest_close(&e->in);
 	if (e->actions.db)
 		actions_close(&e->actions);
+	directory_free(&e->dir);
 	memset(e, 0, sizeof *e);
 }
 
@@ -206,17 +208,30 @@ static int by_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Read what the engine knows of a pupil into v (its strings live until the
- * facts statement is reset). 1 found, 0 no such pupil, -1 on error. */
+ * facts statement is reset, or the directory reloads). 1 found, 0 no such
+ * pupil, -1 on error. */
 static int pupil_facts(struct engine *e, uint32_t pupil, struct history *h, struct pupil_view *v)
 {
+	if (e->dir.pupil) {
+		const struct dir_pupil *p = directory_pupil(&e->dir, pupil);
+		if (!p)
+			return 0;
+		const struct dir_school *s = &e->dir.school[p->school];
+		*v = (struct pupil_view){
+			.id = pupil,
+			.upn = p->upn,
+			.urn = (int)s->urn,
+			.year_group = p->year_group,
+			.social_worker = p->social_worker,
+			.sen = p->sen,
+			.fsm = p->fsm,
+			.la_code = s->la_code,
+			.trust_id = s->trust_id[0] ? s->trust_id : NULL,
+			.h = h,
+		};
+		return 1;
+	}
 	sqlite3_stmt *f = e->facts;
 	sqlite3_bind_int64(f, 1, pupil);
 	int rc = sqlite3_step(f);
@@ -391,7 +406,7 @@ int engine_pending(struct engine *e)
 
 int engine_batch(struct engine *e, struct batch_stats *st)
 {
-	double t0 = now();
+	double t0 = monotonic_seconds();
 	uint32_t *pupils = NULL;
 	struct history h = { 0 };
 	long long cursor = 0, last = 0;
@@ -401,13 +416,14 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	if (db_begin(e->db) < 0)
 		return -1;
 	ingest_begin(&e->in);
+	e->in.dir = &e->dir; /* the service keeps every pupil in memory */
 	/* data_version moves when another connection commits: then cached
 	 * pupils and the list of register years may be out of date. */
 	long long version = -1;
 	if (sqlite3_step(e->data_version) == SQLITE_ROW)
 		version = sqlite3_column_int64(e->data_version, 0);
 	sqlite3_reset(e->data_version);
-	if (version != e->seen_version && ingest_refresh(&e->in) < 0)
+	if ((version != e->seen_version || !e->dir.pupil) && ingest_refresh(&e->in) < 0)
 		goto fail;
 	e->seen_version = version;
 	long taken = ingest_incoming(&e->in, (int)e->cfg->batch_rows, &st->rejected);
@@ -466,7 +482,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	}
 	free(pupils);
 	history_free(&h);
-	st->seconds = now() - t0;
+	st->seconds = monotonic_seconds() - t0;
 	return 1;
 fail:
 	free(pupils);

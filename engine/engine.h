@@ -25,6 +25,7 @@ struct engine {
 				   * Lua state points into its struct policy) */
 	int npolicies;
 	struct ingest in;
+	struct directory dir; /* loaded by the first engine_batch */
 	struct actions actions;
 	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version,
 		*pending;

@@ -15,6 +15,7 @@
 
 #include "codes.h"
 #include "date.h"
+#include "log.h"
 #include "upn.h"
 #include "util.h"
 
@@ -46,6 +47,7 @@ enum {
 	ST_CHANGE,
 	ST_REJECT,
 	ST_REJECT_ONCE,
+	ST_DIRECTORY_MOVED,
 	ST_COUNT
 };
 
@@ -82,6 +84,8 @@ static const char *const statements[ST_COUNT] = {
 	[ST_REJECT_ONCE] = "INSERT INTO rejected(source, line, row, reason) SELECT ?1, ?2, ?3, ?4 "
 			   "WHERE NOT EXISTS (SELECT 1 FROM rejected WHERE source = ?1 AND "
 			   "line = ?2 AND row = ?3 AND reason = ?4)",
+	[ST_DIRECTORY_MOVED] = "INSERT INTO meta(key, value) VALUES ('directory_version', 1) "
+			       "ON CONFLICT(key) DO UPDATE SET value = value + 1",
 };
 
 /* ---- the pupil cache: upn -> (id, urn), so a batch asks SQLite once per
@@ -124,6 +128,11 @@ static void cache_grow(struct ingest *in)
 /* Look up a pupil by UPN: 1 found, 0 unknown, -1 database error. */
 static int find_pupil(struct ingest *in, const char *upn, uint32_t *pupil, uint32_t *urn)
 {
+	if (in->dir && in->dir->pupil) {
+		const struct dir_pupil *p = directory_pupil(in->dir, *pupil = directory_find(in->dir, upn));
+		*urn = p ? in->dir->school[p->school].urn : 0;
+		return p != NULL;
+	}
 	if (in->cache_used * 2 >= in->cache_cap)
 		cache_grow(in);
 	struct pupil_slot *slot = cache_slot(in, upn);
@@ -178,10 +187,33 @@ void ingest_begin(struct ingest *in)
 		memset(in->noted, 0, in->noted_cap);
 }
 
+static int step_done(struct ingest *in, sqlite3_stmt *st, const char *what);
+
 int ingest_refresh(struct ingest *in)
 {
 	cache_forget(in);
+	if (in->dir) {
+		double t0 = monotonic_seconds();
+		int rc = directory_refresh(in->dir, in->db);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			char n[24], secs[24];
+			snprintf(n, sizeof n, "%u", in->dir->npupils - 1);
+			snprintf(secs, sizeof secs, "%.3f", monotonic_seconds() - t0);
+			log_event(LOG_INFO, "pupils directory loaded", "pupils", n, "seconds",
+				  secs, NULL);
+		}
+	}
 	return register_refresh(&in->reg);
+}
+
+/* A pupil or school row changed: the service's directory must reload. */
+static int moved(struct ingest *in)
+{
+	if (sqlite3_changes(in->db->h) == 0)
+		return 0;
+	return step_done(in, in->stmt[ST_DIRECTORY_MOVED], "noting a changed pupil or school");
 }
 
 int ingest_open(struct ingest *in, struct db *db)
@@ -329,7 +361,7 @@ static int check_school(struct ingest *in, const struct row *row, char *why, siz
 		sqlite3_bind_null(st, 5);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(in->db, "storing a school");
+	return rc == SQLITE_DONE ? moved(in) : db_fail(in->db, "storing a school");
 }
 
 static int school_exists(struct ingest *in, uint32_t urn)
@@ -398,7 +430,7 @@ static int check_pupil(struct ingest *in, const struct row *row, char *why, size
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	cache_forget(in); /* the pupil may have moved school */
-	return rc == SQLITE_DONE ? 0 : db_fail(in->db, "storing a pupil");
+	return rc == SQLITE_DONE ? moved(in) : db_fail(in->db, "storing a pupil");
 }
 
 /* Two digits at s, at most max; -1 if not digits. */

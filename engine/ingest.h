@@ -12,6 +12,7 @@
 #define ROLLCALL_INGEST_H
 
 #include "db.h"
+#include "directory.h"
 #include "register.h"
 
 #include <stdint.h>
@@ -71,6 +72,7 @@ struct ingest {
 
 	struct pupil_slot *cache;
 	size_t cache_cap, cache_used;
+	struct directory *dir; /* if set, pupils are found in it, not the cache */
 
 	uint8_t *noted; /* a bit per pupil id noted in `changes` this transaction */
 	size_t noted_cap;
@@ -101,7 +103,8 @@ void ingest_begin(struct ingest *in);
 int ingest_store(struct ingest *in);
 
 /* Another process has written to the database: forget cached pupils (one
- * may have moved school) and re-read which academic years have registers. */
+ * may have moved school), reload the directory if pupils or schools
+ * changed, and re-read which academic years have registers. */
 int ingest_refresh(struct ingest *in);
 
 /* Forget the batch without storing it. */

@@ -25,4 +25,7 @@ char *xstrdup(const char *s);
 /* 1 if s[0..len) is valid UTF-8 with no control characters. */
 int text_clean(const char *s, int len);
 
+/* Seconds on the monotonic clock, for timing what the log reports. */
+double monotonic_seconds(void);
+
 #endif

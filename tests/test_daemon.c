@@ -328,6 +328,71 @@ static void a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up(void **sta
 	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
 }
 
+/* ---- pupils moving school ---- */
+
+/* The service holds every pupil in memory (directory.c): a pupil moved by a
+ * `rollcall import` in another process while it runs must be seen at the
+ * new school at once, its marks there accepted and its policies told. */
+static void a_pupil_moved_by_an_import_is_seen_at_the_new_school(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	struct stream *s = &f->s;
+	char pol[PATH_MAX + 32], path[PATH_MAX * 2], sql[512], args[PATH_MAX * 3];
+	generate(e, 600, 2, s); /* enough for a second school in council 355 */
+	snprintf(pol, sizeof pol, "%s/pol", e->dir);
+	assert_int_equal(mkdir(pol, 0700), 0);
+	snprintf(path, sizeof path, "%s/council.lua", pol);
+	write_file(path, "policy { org = 'la:355', name = 'Where', endpoints = {} }\n"
+			 "function on_pupil(p)\n"
+			 "  alert(p, 'at_' .. p.urn, { cooldown_days = 0 })\n"
+			 "end\n");
+	prepare(e, 1, pol, "");
+	e2e_daemon_start(e, "--no-deliver");
+	e2e_exec(e, s->days[0].sql);
+	if (!e2e_wait_for(e, DRAINED, 1, 10000))
+		fail_msg("day %s was not taken", s->days[0].date);
+
+	/* a pupil of council 355, and another school of the council */
+	char *upn = e2e_text(e, "SELECT p.upn FROM pupils p JOIN schools s ON s.urn = p.urn "
+				"WHERE s.la_code = '355' ORDER BY p.id LIMIT 1");
+	char *from = e2e_text(e, "SELECT printf('%06d', p.urn) FROM pupils p JOIN schools s ON "
+				 "s.urn = p.urn WHERE s.la_code = '355' ORDER BY p.id LIMIT 1");
+	snprintf(sql, sizeof sql,
+		 "SELECT printf('%%06d', urn) FROM schools WHERE la_code = '355' AND urn != %s "
+		 "ORDER BY urn LIMIT 1",
+		 from);
+	char *to = e2e_text(e, sql);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s' AND kind = 'at_%s'",
+		 upn, from);
+	assert_int_equal(e2e_query(e, sql), 1);
+
+	snprintf(path, sizeof path, "%s/moved.csv", e->dir);
+	snprintf(sql, sizeof sql, "upn,urn,year_group,social_worker,sen,fsm\n%s,%s,5,0,N,0\n", upn,
+		 to);
+	write_file(path, sql);
+	snprintf(args, sizeof args, "import '%s'", path);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO incoming(upn, urn, date, session, code) VALUES ('%s', %s, '%s', "
+		 "'AM', '/')",
+		 upn, to, s->days[1].date);
+	e2e_exec(e, sql);
+	if (!e2e_wait_for(e, DRAINED, 1, 10000))
+		fail_msg("the moved pupil's mark was not taken");
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM rejected"), 0);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s' AND kind = 'at_%s'",
+		 upn, to);
+	assert_int_equal(e2e_query(e, sql), 1);
+	assert_int_equal(lines_with(e->daemon_log, "pupils directory loaded", NULL), 2);
+
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	free(upn);
+	free(from);
+	free(to);
+}
+
 /* ---- stopping and crashing ---- */
 
 #define SMALL_BATCHES "limits = { batch_rows = 600, batch_pupils = 150 }"
@@ -502,6 +567,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_pupil_moved_by_an_import_is_seen_at_the_new_school, setup, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_during_a_burst_exits_0_and_loses_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
