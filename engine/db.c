@@ -207,7 +207,7 @@ int db_open(struct db *db, const char *path, int mode)
 		error("%s: cannot set mode 0600: %s", path, strerror(errno));
 		goto fail;
 	}
-	sqlite3_busy_timeout(db->h, 5000);
+	sqlite3_busy_timeout(db->h, DB_BUSY_MS);
 	/* synchronous=FULL: a commit survives power loss, and commits are per
 	 * batch, so the fsync is paid once per batch, not per mark. */
 	if (db_exec(db, "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
@@ -291,6 +291,17 @@ int db_exec(struct db *db, const char *sql)
 int db_begin(struct db *db)
 {
 	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_try_begin(struct db *db)
+{
+	int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	db->err = rc;
+	if (rc == SQLITE_OK)
+		return 0;
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return 1;
+	return db_fail(db, "beginning a transaction");
 }
 
 int db_commit(struct db *db)

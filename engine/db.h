@@ -35,8 +35,15 @@ int db_check_version(struct db *db);
 /* Run SQL with no results; reports the error. Returns 0 or -1. */
 int db_exec(struct db *db, const char *sql);
 
+/* How long a connection waits for another's write lock before SQLITE_BUSY. */
+#define DB_BUSY_MS 5000
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int db_begin(struct db *db);
+/* BEGIN IMMEDIATE for a caller with other work to get on with: 0 begun, 1
+ * another connection kept the write lock past the busy timeout (nothing is
+ * reported: try again later), -1 on any other error (reported). */
+int db_try_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #define LEASE_MARGIN_MS 5000 /* beyond the request timeout */
+#define LOCK_WAIT_MS	50   /* the sender's busy timeout */
 #define ERROR_TEXT	200  /* bytes of a response kept as last_error */
 
 struct transfer {
@@ -36,6 +37,8 @@ struct transfer {
 	size_t got;		   /* response bytes seen */
 	int cut;		   /* we stopped reading a long response */
 	char errbuf[CURL_ERROR_SIZE];
+	int done;	    /* finished; its result not yet recorded */
+	CURLcode result;
 };
 
 struct deliver {
@@ -46,6 +49,7 @@ struct deliver {
 	int nslots, inflight;
 	int *per_endpoint; /* transfers in flight per endpoint */
 	int turn, swept;   /* which endpoint fill reads first; orphans marked */
+	int busy;	   /* fill's last turn found the write lock taken */
 	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due;
 	uint64_t rng;
 };
@@ -74,6 +78,10 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	}
 	struct deliver *d = xcalloc(1, sizeof *d);
 	d->db = db;
+	/* The sender never waits long for the write lock (evaluation may hold
+	 * it for a whole batch): curl's transfers must keep moving, and what
+	 * could not be written is written on a later turn. */
+	sqlite3_busy_timeout(db->h, LOCK_WAIT_MS);
 	d->cfg = cfg;
 	d->nslots = (int)cfg->delivery.concurrency;
 	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
@@ -122,6 +130,7 @@ static void release(struct deliver *d, struct transfer *t)
 	t->headers = NULL;
 	t->body = NULL;
 	t->id = 0;
+	t->done = 0;
 	d->inflight--;
 	d->per_endpoint[t->endpoint]--;
 }
@@ -265,6 +274,15 @@ static int sweep_orphans(struct deliver *d)
 	return step_done(d, d->orphan, "marking deliveries without an endpoint");
 }
 
+/* Is delivery id in a slot (in flight, or finished and not yet recorded)? */
+static int in_slot(const struct deliver *d, long long id)
+{
+	for (int i = 0; i < d->nslots; i++)
+		if (d->slots[i].id == id)
+			return 1;
+	return 0;
+}
+
 /* Start due deliveries in free slots, leasing each. Endpoints are read one
  * at a time, each up to its own limit and starting from a different one
  * each turn, so a backlog for one endpoint never hides the others' due
@@ -283,8 +301,10 @@ static int fill(struct deliver *d)
 	sqlite3_reset(d->any_due);
 	if (any != SQLITE_ROW)
 		return any == SQLITE_DONE ? 0 : db_fail(d->db, "reading the outbox");
-	if (db_begin(d->db) < 0)
-		return -1;
+	int busy = db_try_begin(d->db);
+	d->busy = busy > 0;
+	if (busy)
+		return busy < 0 ? -1 : 0; /* evaluation holds the lock: next turn */
 	if (!d->swept++ && sweep_orphans(d) < 0)
 		goto fail;
 	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
@@ -300,6 +320,8 @@ static int fill(struct deliver *d)
 		sqlite3_bind_int64(d->due, 3, room);
 		int rc;
 		while ((rc = sqlite3_step(d->due)) == SQLITE_ROW) {
+			if (in_slot(d, sqlite3_column_int64(d->due, 0)))
+				continue; /* its result waits to be recorded */
 			struct transfer *t = d->slots;
 			while (t->id)
 				t++;
@@ -408,29 +430,45 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	return step_done(d, s, "recording a delivery");
 }
 
-/* Record every finished transfer in one transaction. */
+/* Record every finished transfer in one transaction. A finished transfer
+ * keeps its slot until its result is committed: if the write lock cannot be
+ * had now (evaluation holds it), the result waits for the next try, rather
+ * than the webhook being sent again when its lease runs out. */
 static int collect(struct deliver *d, struct deliver_stats *st)
 {
 	CURLMsg *msg;
-	int left, began = 0, rc = 0;
+	int left, done = 0, rc = 0;
 	while ((msg = curl_multi_info_read(d->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		struct transfer *t;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-		if (!began++ && db_begin(d->db) < 0)
-			return -1;
-		if (rc == 0)
-			rc = finish(d, t, msg->data.result, st);
-		release(d, t);
+		t->done = 1;
+		t->result = msg->data.result;
 	}
-	if (began) {
-		if (rc < 0)
-			db_rollback(d->db);
-		else if (db_commit(d->db) < 0)
-			rc = -1;
+	for (int i = 0; i < d->nslots; i++)
+		done += d->slots[i].id && d->slots[i].done;
+	if (!done)
+		return 0;
+	int busy = db_try_begin(d->db);
+	if (busy)
+		return busy < 0 ? -1 : 0; /* the results wait in their slots */
+	struct deliver_stats counted = { 0 };
+	for (int i = 0; i < d->nslots && rc == 0; i++)
+		if (d->slots[i].id && d->slots[i].done)
+			rc = finish(d, &d->slots[i], d->slots[i].result, &counted);
+	if (rc < 0 || db_commit(d->db) < 0) {
+		db_rollback(d->db);
+		return -1;
 	}
-	return rc;
+	for (int i = 0; i < d->nslots; i++)
+		if (d->slots[i].id && d->slots[i].done)
+			release(d, &d->slots[i]);
+	st->sent += counted.sent;
+	st->delivered += counted.delivered;
+	st->retried += counted.retried;
+	st->dead += counted.dead;
+	return 0;
 }
 
 /* How long to wait for the next retry to come due, at most cap. */
@@ -497,6 +535,7 @@ void deliver_wake(struct deliver *d)
 int deliver_abandon(struct deliver *d)
 {
 	int rc = 0, began = 0;
+	sqlite3_busy_timeout(d->db->h, DB_BUSY_MS); /* stopping: worth the wait */
 	for (int i = 0; i < d->nslots && rc == 0; i++) {
 		struct transfer *t = &d->slots[i];
 		if (!t->id)
@@ -518,9 +557,20 @@ int deliver_abandon(struct deliver *d)
 int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	for (;;) {
+	for (int naps = 0;;) {
 		if (fill(d) < 0)
 			return -1;
+		if (d->inflight == 0 && d->busy) {
+			/* another process holds the write lock: wait as long as
+			 * any other command would, then say so */
+			if (++naps * 50 > DB_BUSY_MS) {
+				error("%s: the database stayed locked: deliveries left pending",
+				      d->db->path);
+				return -1;
+			}
+			curl_multi_poll(d->multi, NULL, 0, 50, NULL);
+			continue;
+		}
 		if (d->inflight == 0)
 			return 0; /* nothing due now, nothing in flight */
 		if (drive(d, 100, st) < 0)

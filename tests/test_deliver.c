@@ -297,6 +297,43 @@ static void a_hanging_endpoint_does_not_hold_up_a_healthy_one(void **state)
 	waitpid(first, NULL, 0);
 }
 
+/* A webhook answered while evaluation (here, this test) holds the write
+ * lock past the busy timeout and past the delivery's lease: its result waits
+ * in its slot until it can be recorded, and it is not sent a second time. */
+static void a_result_that_must_wait_for_the_lock_is_not_sent_again(void **state)
+{
+	struct e2e *e = *state;
+	e2e_receiver_start(e, 0, "--hang-ms 500");
+	configure(e, e->port, "timeout_ms = 1000, backoff_ms = 60000");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	e2e_daemon_start(e, "");
+	if (!e2e_wait_for(e,
+			  "SELECT count(*) FROM deliveries WHERE state = 'pending' AND "
+			  "next_attempt_at > 0",
+			  3, 10000))
+		fail_msg("the deliveries were not leased");
+	/* answered after 500 ms; the lease runs out 1,000 + 5,000 ms after it
+	 * was taken; the sender waits 5,000 ms for the lock, then a second */
+	sqlite3 *db = e2e_db(e);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sleep_ms(7000);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3, 15000))
+	{
+		char cmd[PATH_MAX * 3];
+		snprintf(cmd, sizeof cmd, "cat '%s' '%s' >&2", e->daemon_log, e->log);
+		if (system(cmd) != 0)
+			fail_msg("cannot show the logs");
+		fail_msg("the deliveries were not recorded after the lock was let go");
+	}
+	sleep_ms(1500); /* time for a second send, if there were to be one */
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	assert_int_equal(lines_with(e->log, "id=", NULL), 3);
+	assert_int_equal(lines_with(e->log, "n=1 ", "sig=valid"), 3);
+}
+
 /* A backlog for a hanging endpoint, older than everything else in the
  * outbox, holds only that endpoint's slots: the others' deliveries go out
  * at once, not after the backlog. */
@@ -428,6 +465,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_backlog_for_a_hanging_endpoint_does_not_hide_the_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_result_that_must_wait_for_the_lock_is_not_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
