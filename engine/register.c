@@ -40,10 +40,10 @@ int register_open(struct registers *r, struct db *db)
 	memset(r, 0, sizeof *r);
 	r->db = db;
 	r->get = db_prepare(db, "SELECT slots FROM registers WHERE id = ?");
-	r->put = db_prepare(db, "INSERT INTO registers(id, slots) VALUES (?, ?) "
-				"ON CONFLICT(id) DO UPDATE SET slots = excluded.slots");
+	r->put = db_prepare(db, "UPDATE registers SET slots = ?2 WHERE id = ?1");
+	r->add = db_prepare(db, "INSERT INTO registers(id, slots) VALUES (?, ?)");
 	r->below = db_prepare(db, "SELECT max(id) FROM registers WHERE id < ?");
-	if (!r->get || !r->put || !r->below || load_years(r) < 0) {
+	if (!r->get || !r->put || !r->add || !r->below || load_years(r) < 0) {
 		register_close(r);
 		return -1;
 	}
@@ -59,6 +59,7 @@ void register_close(struct registers *r)
 {
 	sqlite3_finalize(r->get);
 	sqlite3_finalize(r->put);
+	sqlite3_finalize(r->add);
 	sqlite3_finalize(r->below);
 	memset(r, 0, sizeof *r);
 }
@@ -110,10 +111,18 @@ int register_put(struct registers *r, int year, uint32_t pupil, const uint8_t *b
 	int len = REGISTER_SLOTS;
 	while (len > 0 && !buf[len - 1])
 		len--;
-	sqlite3_bind_int64(r->put, 1, register_id(year, pupil));
-	sqlite3_bind_blob(r->put, 2, buf, len, SQLITE_STATIC);
-	int rc = sqlite3_step(r->put);
-	sqlite3_reset(r->put);
+	/* Most registers exist (a pupil's year is rewritten day by day): an
+	 * UPDATE, and an INSERT only when it changed nothing. */
+	int rc = SQLITE_DONE;
+	for (int k = 0; k < 2 && rc == SQLITE_DONE; k++) {
+		sqlite3_stmt *st = k == 0 ? r->put : r->add;
+		sqlite3_bind_int64(st, 1, register_id(year, pupil));
+		sqlite3_bind_blob(st, 2, buf, len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE && sqlite3_changes(r->db->h) > 0)
+			break;
+	}
 	if (rc != SQLITE_DONE)
 		return db_fail(r->db, "storing a register");
 	note_year(r, year);

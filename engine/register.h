@@ -15,7 +15,7 @@
 
 struct registers {
 	struct db *db;
-	sqlite3_stmt *get, *put, *below;
+	sqlite3_stmt *get, *put, *add, *below;
 	int years[128]; /* academic years that have any register, ascending */
 	int nyears;
 };
