@@ -469,43 +469,92 @@ static void push_case(lua_State *L, struct policy_run *run)
 	lua_setfield(L, -2, "steps");
 }
 
+/* The pupil's fields: __index's upvalue maps each name to its place here,
+ * one hash lookup of the interned key instead of a string compare each. */
+enum pupil_field {
+	F_UPN = 1,
+	F_URN,
+	F_LA_CODE,
+	F_TRUST_ID,
+	F_YEAR_GROUP,
+	F_SOCIAL_WORKER,
+	F_FSM,
+	F_SEN,
+	F_WINDOW,
+	F_CONSECUTIVE_ABSENT,
+	F_CONSECUTIVE_UNAUTHORISED,
+	F_LAST,
+	F_CASE,
+	F_COUNT
+};
+
+static const char *const pupil_fields[F_COUNT] = {
+	[F_UPN] = "upn",
+	[F_URN] = "urn",
+	[F_LA_CODE] = "la_code",
+	[F_TRUST_ID] = "trust_id",
+	[F_YEAR_GROUP] = "year_group",
+	[F_SOCIAL_WORKER] = "social_worker",
+	[F_FSM] = "fsm",
+	[F_SEN] = "sen",
+	[F_WINDOW] = "window",
+	[F_CONSECUTIVE_ABSENT] = "consecutive_absent_days",
+	[F_CONSECUTIVE_UNAUTHORISED] = "consecutive_unauthorised_days",
+	[F_LAST] = "last",
+	[F_CASE] = "case",
+};
+
+static void push_pupil_fields(lua_State *L)
+{
+	lua_createtable(L, 0, F_COUNT);
+	for (int f = 1; f < F_COUNT; f++) {
+		lua_pushinteger(L, f);
+		lua_setfield(L, -2, pupil_fields[f]);
+	}
+}
+
+/* __index: only ever called with a pupil (its metatable is out of reach) */
 static int pupil_index(lua_State *L)
 {
-	struct policy_run *run = check_pupil(L, 1);
+	struct pupil_ud *ud = lua_touserdata(L, 1);
+	if (!ud->run)
+		return luaL_error(L,
+				  "a pupil can only be used during the on_pupil call it was given to");
+	struct policy_run *run = ud->run;
 	const struct pupil_view *v = run->view;
-	const char *key = luaL_checkstring(L, 2);
 	char d[11];
-	if (!strcmp(key, "upn"))
-		lua_pushstring(L, v->upn);
-	else if (!strcmp(key, "urn")) {
+	lua_pushvalue(L, 2);
+	int field = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : 0;
+	lua_pop(L, 1);
+	switch (field) {
+	case F_UPN: lua_pushstring(L, v->upn); break;
+	case F_URN:
 		snprintf(d, sizeof d, "%06d", v->urn);
 		lua_pushstring(L, d);
-	} else if (!strcmp(key, "la_code"))
-		lua_pushstring(L, v->la_code);
-	else if (!strcmp(key, "trust_id")) {
+		break;
+	case F_LA_CODE: lua_pushstring(L, v->la_code); break;
+	case F_TRUST_ID:
 		if (v->trust_id)
 			lua_pushstring(L, v->trust_id);
 		else
 			lua_pushnil(L);
-	} else if (!strcmp(key, "year_group"))
-		lua_pushstring(L, v->year_group);
-	else if (!strcmp(key, "social_worker"))
-		lua_pushboolean(L, v->social_worker);
-	else if (!strcmp(key, "fsm"))
-		lua_pushboolean(L, v->fsm);
-	else if (!strcmp(key, "sen"))
-		lua_pushlstring(L, &v->sen, 1);
-	else if (!strcmp(key, "window"))
-		lua_rawgeti(L, LUA_REGISTRYINDEX, run->policy->window);
-	else if (!strcmp(key, "consecutive_absent_days") ||
-		 !strcmp(key, "consecutive_unauthorised_days")) {
+		break;
+	case F_YEAR_GROUP: lua_pushstring(L, v->year_group); break;
+	case F_SOCIAL_WORKER: lua_pushboolean(L, v->social_worker); break;
+	case F_FSM: lua_pushboolean(L, v->fsm); break;
+	case F_SEN: lua_pushlstring(L, &v->sen, 1); break;
+	case F_WINDOW: lua_rawgeti(L, LUA_REGISTRYINDEX, run->policy->window); break;
+	case F_CONSECUTIVE_ABSENT:
+	case F_CONSECUTIVE_UNAUTHORISED:
 		load_streaks(L, run);
-		lua_pushinteger(L, key[12] == 'a' ? run->absent_days : run->unauthorised_days);
-	} else if (!strcmp(key, "last")) {
+		lua_pushinteger(L, field == F_CONSECUTIVE_ABSENT ? run->absent_days
+								 : run->unauthorised_days);
+		break;
+	case F_LAST: {
 		int day, session, code;
 		if (!stats_latest(v->h, &day, &session, &code)) {
 			lua_pushnil(L);
-			return 1;
+			break;
 		}
 		lua_createtable(L, 0, 3);
 		lua_pushstring(L, date_format(day, d));
@@ -514,10 +563,12 @@ static int pupil_index(lua_State *L)
 		lua_setfield(L, -2, "session");
 		lua_pushstring(L, codes_get(code)->text);
 		lua_setfield(L, -2, "code");
-	} else if (!strcmp(key, "case"))
-		push_case(L, run);
-	else
-		return luaL_error(L, "the pupil has no field '%s'", key);
+		break;
+	}
+	case F_CASE: push_case(L, run); break;
+	default:
+		return luaL_error(L, "the pupil has no field '%s'", luaL_checkstring(L, 2));
+	}
 	return 1;
 }
 
@@ -790,7 +841,8 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	}
 	lua_State *L = p->sb.L;
 	luaL_newmetatable(L, PUPIL_META);
-	lua_pushcfunction(L, pupil_index);
+	push_pupil_fields(L);
+	lua_pushcclosure(L, pupil_index, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, pupil_newindex);
 	lua_setfield(L, -2, "__newindex");
