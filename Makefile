@@ -6,6 +6,7 @@
 #   make memcheck   the end-to-end tests with rollcall under valgrind
 #   make demo       install missing packages, build, load the example data, show figures
 #   make bench      national-scale figures vs raw SQLite and json-rules-engine (PUPILS=, DAYS=, RUNS=; docs/PERFORMANCE.md)
+#   make bench-national  the day batch at 8.5 million pupils
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make format     apply .clang-format
 
@@ -154,6 +155,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_TOOLS) $(PEER)
 	@sh bench/run
 
+# The day batch at England's size: 8.5 million pupils, 20 days of history
+# (about 60 GB of disk and 25 minutes the first time; docs/PERFORMANCE.md).
+bench-national: deps
+	@$(MAKE) --no-print-directory all $(BENCH_TOOLS)
+	@sh bench/national
+
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(F)/fuzz_%)
 	@sh tests/fuzz/run $(F) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -169,4 +176,4 @@ install: $(B)/rollcall
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test check sanitize memcheck demo bench fuzz format install clean
+.PHONY: all deps test check sanitize memcheck demo bench bench-national fuzz format install clean
