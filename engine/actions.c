@@ -134,7 +134,7 @@ static int step_done(struct actions *a, sqlite3_stmt *st, const char *what)
 	return rc == SQLITE_DONE ? 0 : db_fail(a->db, what);
 }
 
-int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c)
+static int read_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c)
 {
 	sqlite3_stmt *st = a->stmt[ST_OPEN_CASE];
 	int found = 0;
@@ -166,7 +166,7 @@ int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupi
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : db_fail(a->db, "reading a case");
 }
 
-int actions_repeat(struct actions *a, const struct action_request *r)
+static int repeat(struct actions *a, const struct action_request *r)
 {
 	if (r->cooldown_days <= 0)
 		return 0;
@@ -274,17 +274,17 @@ static int enqueue(struct actions *a, long long action_id, const char *endpoint)
 	return step_done(a, st, "queueing a delivery");
 }
 
-int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
+static int record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
 {
 	struct pupil_case c;
 	char date[11];
 	int rc, has_case;
 
 	why[0] = '\0';
-	if ((rc = actions_repeat(a, r)) != 0)
+	if ((rc = repeat(a, r)) != 0)
 		return rc < 0 ? -1 : 0;
 	/* alerts belong to no case */
-	has_case = r->type == ACTION_ALERT ? 0 : actions_case(a, r->org, r->pupil, &c);
+	has_case = r->type == ACTION_ALERT ? 0 : read_case(a, r->org, r->pupil, &c);
 	if (has_case < 0)
 		return -1;
 	/* One open referral per pupil: another while it is open is a repeat,
@@ -360,11 +360,11 @@ int actions_record(struct actions *a, const struct action_request *r, char *why,
 	return 1;
 }
 
-int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
-		       const char *reason)
+static int close_case(struct actions *a, const char *org, uint32_t pupil, int date,
+		      const char *reason)
 {
 	struct pupil_case c;
-	int rc = actions_case(a, org, pupil, &c);
+	int rc = read_case(a, org, pupil, &c);
 	if (rc <= 0)
 		return rc;
 	char d[11];
@@ -373,6 +373,41 @@ int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int d
 	bind_text(st, 2, reason);
 	sqlite3_bind_int64(st, 3, c.id);
 	return step_done(a, st, "closing a case") < 0 ? -1 : 1;
+}
+
+/* The entry points: each takes the connection's lock, if it is shared. */
+
+int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c)
+{
+	db_lock(a->db);
+	int rc = read_case(a, org, pupil, c);
+	db_unlock(a->db);
+	return rc;
+}
+
+int actions_repeat(struct actions *a, const struct action_request *r)
+{
+	db_lock(a->db);
+	int rc = repeat(a, r);
+	db_unlock(a->db);
+	return rc;
+}
+
+int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
+{
+	db_lock(a->db);
+	int rc = record(a, r, why, whylen);
+	db_unlock(a->db);
+	return rc;
+}
+
+int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
+		       const char *reason)
+{
+	db_lock(a->db);
+	int rc = close_case(a, org, pupil, date, reason);
+	db_unlock(a->db);
+	return rc;
 }
 
 json_t *actions_deliveries(sqlite3_stmt *del, long long action_id)

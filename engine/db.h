@@ -8,6 +8,7 @@
 #ifndef ROLLCALL_DB_H
 #define ROLLCALL_DB_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #define DB_SCHEMA_VERSION 3
@@ -16,7 +17,24 @@ struct db {
 	sqlite3 *h;
 	char *path;
 	int err; /* the SQLite result code of the last failure reported */
+	/* Set while threads share the connection (engine.c: policies run on
+	 * several threads in a batch): the modules whose SQL those threads
+	 * reach (actions.c, register.c's history extension) take it. A
+	 * recursive mutex; NULL when one thread has the connection. */
+	pthread_mutex_t *shared;
 };
+
+static inline void db_lock(struct db *db)
+{
+	if (db->shared)
+		pthread_mutex_lock(db->shared);
+}
+
+static inline void db_unlock(struct db *db)
+{
+	if (db->shared)
+		pthread_mutex_unlock(db->shared);
+}
 
 enum { DB_EXISTING, DB_CREATE, DB_READONLY };
 

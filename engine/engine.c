@@ -13,10 +13,12 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 static int by_org(const void *a, const void *b)
 {
@@ -130,6 +132,11 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 	e->db = db;
 	e->cfg = cfg;
 	e->dir.version = -1;
+	pthread_mutexattr_t recursive;
+	pthread_mutexattr_init(&recursive);
+	pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&e->lock, &recursive);
+	pthread_mutexattr_destroy(&recursive);
 	if (ingest_open(&e->in, db) < 0 || actions_open(&e->actions, db, cfg) < 0)
 		goto fail;
 	e->changes = db_prepare(db, "SELECT seq, pupil FROM changes WHERE seq > ? ORDER BY seq "
@@ -173,6 +180,10 @@ void engine_close(struct engine *e)
 	if (e->actions.db)
 		actions_close(&e->actions);
 	directory_free(&e->dir);
+	for (size_t i = 0; i < e->evcap; i++)
+		history_free(&e->ev[i].h);
+	free(e->ev);
+	pthread_mutex_destroy(&e->lock);
 	memset(e, 0, sizeof *e);
 }
 
@@ -260,10 +271,8 @@ static int run_policy(struct engine *e, struct policy *p, struct pupil_view *v,
 		      struct batch_stats *st)
 {
 	char err[4096];
-	long before = e->actions.recorded;
 	st->calls++;
 	int rc = policy_evaluate(p, v, &e->actions, err, sizeof err);
-	st->actions += e->actions.recorded - before;
 	if (rc == -2)
 		return -1;
 	if (rc < 0) {
@@ -275,29 +284,113 @@ static int run_policy(struct engine *e, struct policy *p, struct pupil_view *v,
 	return 0;
 }
 
-/* Run the policies covering one pupil. Returns 0, or -1 on a database error. */
-static int evaluate(struct engine *e, uint32_t pupil, struct history *h, struct batch_stats *st)
+/* The loaded policy for prefix + code ("la:" + "355"), or NULL. */
+static struct policy *policy_for(struct engine *e, const char *prefix, const char *code)
 {
-	struct pupil_view v;
-	int rc = pupil_facts(e, pupil, h, &v);
-	if (rc <= 0)
-		return rc;
+	char org[24];
+	snprintf(org, sizeof org, "%s%s", prefix, code);
+	return engine_policy(e, org);
+}
+
+/* Each distinct pupil of the batch's sorted list, read before any policy
+ * runs: its facts, its history and the policies that cover it. Returns the
+ * number read (pupils no longer known are left out), or -1. */
+static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n)
+{
+	if (!e->dir.pupil) { /* each view's strings point into the directory */
+		error("%s: the pupils directory is not loaded", e->db->path);
+		return -1;
+	}
 	struct registers *reg = &e->in.reg;
 	int year = reg->nyears ? reg->years[reg->nyears - 1] : 0;
-	rc = register_history(reg, pupil, year, h);
-	char org[24];
-	for (int k = 0; rc == 0 && k < 2; k++) {
-		if (k == 1 && !v.trust_id)
-			break;
-		snprintf(org, sizeof org, k == 0 ? "la:%s" : "trust:%s",
-			 k == 0 ? v.la_code : v.trust_id);
-		struct policy *p = engine_policy(e, org);
-		if (p)
-			rc = run_policy(e, p, &v, st);
+	if (n > e->evcap) {
+		e->ev = xrealloc(e->ev, n * sizeof *e->ev);
+		memset(e->ev + e->evcap, 0, (n - e->evcap) * sizeof *e->ev);
+		e->evcap = n;
 	}
-	st->pupils += rc == 0;
-	sqlite3_reset(e->facts);
-	return rc;
+	long m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && pupils[i] == pupils[i - 1])
+			continue;
+		struct evaluation *x = &e->ev[m];
+		int rc = pupil_facts(e, pupils[i], &x->h, &x->v);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		if (register_history(reg, pupils[i], year, &x->h) < 0)
+			return -1;
+		x->policy[0] = policy_for(e, "la:", x->v.la_code);
+		x->policy[1] = x->v.trust_id ? policy_for(e, "trust:", x->v.trust_id) : NULL;
+		m++;
+	}
+	return m;
+}
+
+struct worker {
+	struct engine *e;
+	long n;
+	int k;
+	struct batch_stats st;
+	atomic_int *failed;
+	pthread_t thread;
+};
+
+/* Run, for every pupil read, the policies that thread k owns. */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	for (long i = 0; i < w->n && !atomic_load(w->failed); i++)
+		for (int j = 0; j < 2; j++) {
+			struct policy *p = e->ev[i].policy[j];
+			if (p && p->owner == w->k && run_policy(e, p, &e->ev[i].v, &w->st) < 0)
+				atomic_store(w->failed, 1);
+		}
+	return NULL;
+}
+
+/* Run the policies over the n pupils read. A Lua state belongs to one
+ * thread at a time, so policies are dealt out to the threads (one per
+ * core, at most EVAL_THREADS_MAX), and each thread runs its own for every
+ * pupil; what they record goes through the one connection, under its lock.
+ * A pupil's actions for one organisation come from one thread in pupil
+ * order, so what is recorded does not depend on the threads; only the
+ * order of the rows of different organisations does. Returns 0 or -1. */
+static int run_policies(struct engine *e, long n, struct batch_stats *st)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = cpus < 1 ? 1 : cpus > EVAL_THREADS_MAX ? EVAL_THREADS_MAX : (int)cpus;
+	if (threads > e->npolicies)
+		threads = e->npolicies > 0 ? e->npolicies : 1;
+	if (n < 2)
+		threads = 1;
+	struct worker w[EVAL_THREADS_MAX];
+	atomic_int failed = 0;
+	for (int i = 0; i < e->npolicies; i++)
+		e->policies[i]->owner = i % threads;
+	if (threads > 1)
+		e->db->shared = &e->lock;
+	int started = 0;
+	for (int k = 0; k < threads; k++) {
+		w[k] = (struct worker){ .e = e, .n = n, .k = k, .failed = &failed };
+		if (k > 0 && pthread_create(&w[k].thread, NULL, work, &w[k]) != 0) {
+			error("cannot start an evaluation thread");
+			atomic_store(&failed, 1);
+			break;
+		}
+		started++;
+	}
+	work(&w[0]);
+	for (int k = 1; k < started; k++)
+		pthread_join(w[k].thread, NULL);
+	e->db->shared = NULL;
+	for (int k = 0; k < started; k++) {
+		st->calls += w[k].st.calls;
+		st->errors += w[k].st.errors;
+	}
+	st->pupils = n;
+	return atomic_load(&failed) ? -1 : 0;
 }
 
 int engine_replay(struct engine *e, struct policy *p, int from, int to,
@@ -408,7 +501,6 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 {
 	double t0 = monotonic_seconds();
 	uint32_t *pupils = NULL;
-	struct history h = { 0 };
 	long long cursor = 0, last = 0;
 	size_t n = 0, cap = 0;
 
@@ -461,12 +553,10 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	}
 	/* each pupil once, in id order (which is also register order) */
 	qsort(pupils, n, sizeof *pupils, by_id);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && pupils[i] == pupils[i - 1])
-			continue;
-		if (evaluate(e, pupils[i], &h, st) < 0)
-			goto fail;
-	}
+	long before = e->actions.recorded, read = read_pupils(e, pupils, n);
+	if (read < 0 || run_policies(e, read, st) < 0)
+		goto fail;
+	st->actions = e->actions.recorded - before;
 	if (n && set_cursor(e, last) < 0)
 		goto fail;
 	if (db_commit(e->db) < 0)
@@ -481,12 +571,10 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		}
 	}
 	free(pupils);
-	history_free(&h);
 	st->seconds = monotonic_seconds() - t0;
 	return 1;
 fail:
 	free(pupils);
-	history_free(&h);
 	db_rollback(e->db);
 	return -1;
 }

@@ -18,6 +18,17 @@ struct batch_stats {
 	double seconds;
 };
 
+#include <pthread.h>
+
+#define EVAL_THREADS_MAX 4 /* threads running policies in a batch, one per core */
+
+/* A pupil of the batch under way, read before its policies run. */
+struct evaluation {
+	struct pupil_view v;
+	struct history h;
+	struct policy *policy[2]; /* its council's and its trust's, if loaded */
+};
+
 struct engine {
 	struct db *db;
 	const struct config *cfg;
@@ -26,6 +37,9 @@ struct engine {
 	int npolicies;
 	struct ingest in;
 	struct directory dir; /* loaded by the first engine_batch */
+	struct evaluation *ev; /* the batch's pupils; their histories' buffers kept */
+	size_t evcap;
+	pthread_mutex_t lock; /* db->shared while policies run on threads */
 	struct actions actions;
 	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version,
 		*pending;

@@ -44,6 +44,7 @@ struct policy {
 	int windows;		/* registry reference: the running call's windows */
 	struct policy_run *run; /* the evaluation under way, if any */
 	long errors, logs;	/* in the current batch, for rate-limited logging */
+	int owner;		/* the thread that runs it in a batch (engine.c) */
 };
 
 /* What the engine knows of a pupil; p's fields come from here. */

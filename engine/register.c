@@ -150,7 +150,7 @@ static int place_year(struct registers *r, uint32_t pupil, int year, struct hist
 }
 
 /* h->extend: prepend the nearest earlier year that has registers. */
-static int extend(struct history *h, void *ctx)
+static int extend_locked(struct history *h, void *ctx)
 {
 	struct registers *r = ctx;
 	int current = date_academic_year(h->first_day), year = 0;
@@ -175,6 +175,16 @@ static int extend(struct history *h, void *ctx)
 	return place_year(r, h->pupil, year, h);
 }
 
+/* A policy's window may reach back on any thread of a batch. */
+static int extend(struct history *h, void *ctx)
+{
+	struct registers *r = ctx;
+	db_lock(r->db);
+	int rc = extend_locked(h, ctx);
+	db_unlock(r->db);
+	return rc;
+}
+
 int register_history(struct registers *r, uint32_t pupil, int from_year, struct history *h)
 {
 	int first = 0;
@@ -195,7 +205,7 @@ int register_history(struct registers *r, uint32_t pupil, int from_year, struct 
 	/* A pupil with no marks in those years (one who has left) still has
 	 * a latest mark: reach back to it. */
 	while (h->nslots == 0 && !h->complete)
-		if (extend(h, r) < 0)
+		if (extend_locked(h, r) < 0)
 			return -1;
 	return 0;
 }
