@@ -49,7 +49,7 @@ struct deliver {
 	int nslots, inflight;
 	int *per_endpoint; /* transfers in flight per endpoint */
 	int turn, swept;   /* which endpoint fill reads first; orphans marked */
-	int busy;	   /* fill's last turn found the write lock taken */
+	int busy;	   /* fill or collect found the write lock taken */
 	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due;
 	uint64_t rng;
 };
@@ -302,7 +302,8 @@ static int fill(struct deliver *d)
 	if (any != SQLITE_ROW)
 		return any == SQLITE_DONE ? 0 : db_fail(d->db, "reading the outbox");
 	int busy = db_try_begin(d->db);
-	d->busy = busy > 0;
+	if (busy > 0)
+		d->busy = 1;
 	if (busy)
 		return busy < 0 ? -1 : 0; /* evaluation holds the lock: next turn */
 	if (!d->swept++ && sweep_orphans(d) < 0)
@@ -451,6 +452,8 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 	if (!done)
 		return 0;
 	int busy = db_try_begin(d->db);
+	if (busy > 0)
+		d->busy = 1;
 	if (busy)
 		return busy < 0 ? -1 : 0; /* the results wait in their slots */
 	struct deliver_stats counted = { 0 };
@@ -558,22 +561,26 @@ int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	for (int naps = 0;;) {
+		d->busy = 0;
 		if (fill(d) < 0)
 			return -1;
-		if (d->inflight == 0 && d->busy) {
-			/* another process holds the write lock: wait as long as
-			 * any other command would, then say so */
-			if (++naps * 50 > DB_BUSY_MS) {
-				error("%s: the database stayed locked: deliveries left pending",
-				      d->db->path);
-				return -1;
-			}
-			curl_multi_poll(d->multi, NULL, 0, 50, NULL);
+		if (d->inflight == 0 && !d->busy)
+			return 0; /* nothing due now, nothing in flight */
+		if (d->inflight > 0 && drive(d, 100, st) < 0)
+			return -1;
+		if (!d->busy) {
+			naps = 0;
 			continue;
 		}
-		if (d->inflight == 0)
-			return 0; /* nothing due now, nothing in flight */
-		if (drive(d, 100, st) < 0)
+		/* another process holds the write lock: wait as long as any other
+		 * command would, then say so (what was sent is sent again later,
+		 * with its webhook-id) */
+		if (++naps * 50 > DB_BUSY_MS) {
+			error("%s: the database stayed locked: deliveries left pending",
+			      d->db->path);
 			return -1;
+		}
+		if (d->inflight == 0)
+			curl_multi_poll(d->multi, NULL, 0, 50, NULL);
 	}
 }

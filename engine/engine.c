@@ -180,8 +180,10 @@ void engine_close(struct engine *e)
 	if (e->actions.db)
 		actions_close(&e->actions);
 	directory_free(&e->dir);
-	for (size_t i = 0; i < e->evcap; i++)
-		history_free(&e->ev[i].h);
+	for (size_t i = 0; i < e->evcap; i++) {
+		history_free(&e->ev[i].h[0]);
+		history_free(&e->ev[i].h[1]);
+	}
 	free(e->ev);
 	pthread_mutex_destroy(&e->lock);
 	memset(e, 0, sizeof *e);
@@ -292,6 +294,21 @@ static struct policy *policy_for(struct engine *e, const char *prefix, const cha
 	return engine_policy(e, org);
 }
 
+/* Deal the loaded policies out to the batch's threads, one per core (at
+ * most EVAL_THREADS_MAX); returns how many threads. */
+static int deal_policies(struct engine *e, size_t pupils)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = cpus < 1 ? 1 : cpus > EVAL_THREADS_MAX ? EVAL_THREADS_MAX : (int)cpus;
+	if (threads > e->npolicies)
+		threads = e->npolicies > 0 ? e->npolicies : 1;
+	if (pupils < 2)
+		threads = 1;
+	for (int i = 0; i < e->npolicies; i++)
+		e->policies[i]->owner = i % threads;
+	return threads;
+}
+
 /* Each distinct pupil of the batch's sorted list, read before any policy
  * runs: its facts, its history and the policies that cover it. Returns the
  * number read (pupils no longer known are left out), or -1. */
@@ -313,15 +330,24 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n)
 		if (i > 0 && pupils[i] == pupils[i - 1])
 			continue;
 		struct evaluation *x = &e->ev[m];
-		int rc = pupil_facts(e, pupils[i], &x->h, &x->v);
+		int rc = pupil_facts(e, pupils[i], &x->h[0], &x->v[0]);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
 			continue;
-		if (register_history(reg, pupils[i], year, &x->h) < 0)
+		if (register_history(reg, pupils[i], year, &x->h[0]) < 0)
 			return -1;
-		x->policy[0] = policy_for(e, "la:", x->v.la_code);
-		x->policy[1] = x->v.trust_id ? policy_for(e, "trust:", x->v.trust_id) : NULL;
+		x->policy[0] = policy_for(e, "la:", x->v[0].la_code);
+		x->policy[1] = x->v[0].trust_id ? policy_for(e, "trust:", x->v[0].trust_id) : NULL;
+		/* the trust's own copy, if another thread runs it */
+		if (x->policy[0] && x->policy[1] && x->policy[0]->owner != x->policy[1]->owner &&
+		    history_copy(&x->h[1], &x->h[0]) < 0) {
+			error("%s: out of memory for pupil %u's history", e->db->path, pupils[i]);
+			return -1;
+		}
+		x->v[1] = x->v[0];
+		if (x->policy[0] && x->policy[1] && x->policy[0]->owner != x->policy[1]->owner)
+			x->v[1].h = &x->h[1];
 		m++;
 	}
 	return m;
@@ -344,31 +370,22 @@ static void *work(void *arg)
 	for (long i = 0; i < w->n && !atomic_load(w->failed); i++)
 		for (int j = 0; j < 2; j++) {
 			struct policy *p = e->ev[i].policy[j];
-			if (p && p->owner == w->k && run_policy(e, p, &e->ev[i].v, &w->st) < 0)
+			if (p && p->owner == w->k && run_policy(e, p, &e->ev[i].v[j], &w->st) < 0)
 				atomic_store(w->failed, 1);
 		}
 	return NULL;
 }
 
 /* Run the policies over the n pupils read. A Lua state belongs to one
- * thread at a time, so policies are dealt out to the threads (one per
- * core, at most EVAL_THREADS_MAX), and each thread runs its own for every
- * pupil; what they record goes through the one connection, under its lock.
+ * thread at a time, so policies are dealt out to the threads
+ * (deal_policies), and each thread runs its own for every pupil; what they record goes through the one connection, under its lock.
  * A pupil's actions for one organisation come from one thread in pupil
  * order, so what is recorded does not depend on the threads; only the
  * order of the rows of different organisations does. Returns 0 or -1. */
-static int run_policies(struct engine *e, long n, struct batch_stats *st)
+static int run_policies(struct engine *e, long n, int threads, struct batch_stats *st)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = cpus < 1 ? 1 : cpus > EVAL_THREADS_MAX ? EVAL_THREADS_MAX : (int)cpus;
-	if (threads > e->npolicies)
-		threads = e->npolicies > 0 ? e->npolicies : 1;
-	if (n < 2)
-		threads = 1;
 	struct worker w[EVAL_THREADS_MAX];
 	atomic_int failed = 0;
-	for (int i = 0; i < e->npolicies; i++)
-		e->policies[i]->owner = i % threads;
 	if (threads > 1)
 		e->db->shared = &e->lock;
 	int started = 0;
@@ -553,8 +570,9 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	}
 	/* each pupil once, in id order (which is also register order) */
 	qsort(pupils, n, sizeof *pupils, by_id);
+	int threads = deal_policies(e, n);
 	long before = e->actions.recorded, read = read_pupils(e, pupils, n);
-	if (read < 0 || run_policies(e, read, st) < 0)
+	if (read < 0 || run_policies(e, read, threads, st) < 0)
 		goto fail;
 	st->actions = e->actions.recorded - before;
 	if (n && set_cursor(e, last) < 0)

@@ -22,10 +22,12 @@ struct batch_stats {
 
 #define EVAL_THREADS_MAX 4 /* threads running policies in a batch, one per core */
 
-/* A pupil of the batch under way, read before its policies run. */
+/* A pupil of the batch under way, read before its policies run. Its two
+ * policies may run at once on two threads, and a window that reaches into
+ * an earlier year extends the history it reads: each has its own copy. */
 struct evaluation {
-	struct pupil_view v;
-	struct history h;
+	struct pupil_view v[2];
+	struct history h[2];
 	struct policy *policy[2]; /* its council's and its trust's, if loaded */
 };
 

@@ -29,6 +29,25 @@ int history_reserve(struct history *h, size_t slots)
 	return 0;
 }
 
+int history_copy(struct history *to, const struct history *from)
+{
+	if ((size_t)from->nslots > to->cap) { /* as small as will do: there may be many */
+		uint8_t *p = realloc(to->slot, (size_t)from->nslots);
+		if (!p)
+			return -1;
+		to->slot = p;
+		to->cap = (size_t)from->nslots;
+	}
+	uint8_t *slot = to->slot;
+	size_t cap = to->cap;
+	*to = *from;
+	to->slot = slot;
+	to->cap = cap;
+	if (from->nslots > 0)
+		memcpy(to->slot, from->slot, (size_t)from->nslots);
+	return 0;
+}
+
 void history_free(struct history *h)
 {
 	free(h->slot);

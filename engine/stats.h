@@ -71,6 +71,9 @@ struct json_t *stats_figures_json(const struct figures *f);
 
 /* Grow or free the slot buffer (used by whoever loads histories). */
 int history_reserve(struct history *h, size_t slots);
+/* Make `to` a copy of `from`: its slots, and how it extends into earlier
+ * years. Returns 0, or -1 if out of memory. */
+int history_copy(struct history *to, const struct history *from);
 void history_free(struct history *h);
 
 #endif

@@ -393,6 +393,59 @@ static void a_pupil_moved_by_an_import_is_seen_at_the_new_school(void **state)
 	free(to);
 }
 
+/* ---- policies on several threads ---- */
+
+static void write_window_policy(const char *dir, const char *file, const char *org)
+{
+	char path[PATH_MAX + 64], text[1024];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	snprintf(text, sizeof text,
+		 "policy { org = '%s', name = 'Windows', endpoints = {} }\n"
+		 "function on_pupil(p)\n"
+		 "  local a, b = p:window{ days = 90 }, p:window{ sessions = 60 }\n"
+		 "  alert(p, 'seen', { cooldown_days = 0, evidence = { possible = a.possible,\n"
+		 "    unauthorised = a.unauthorised, from = a.from, late = b.late,\n"
+		 "    sessions_from = b.from, absent = p.consecutive_absent_days } })\n"
+		 "end\n",
+		 org);
+	write_file(path, text);
+}
+
+/* An academy pupil's two policies (its council's and its trust's) run at
+ * once on two threads, and a window reaching back before 1 September
+ * extends the history it reads: each must see the whole history, whatever
+ * the other does. The two policies compute the same figures, so their
+ * evidence must be equal, pupil by pupil. */
+static void two_policies_of_a_pupil_on_two_threads_see_the_same_history(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	char cmd[PATH_MAX * 3], pol[PATH_MAX + 32];
+	snprintf(cmd, sizeof cmd,
+		 "'%s/gen' --pupils 600 --days 40 --start 2025-06-16 --las 355 --out '%s/data' "
+		 ">/dev/null",
+		 e2e_build, e->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(pol, sizeof pol, "%s/pol", e->dir);
+	assert_int_equal(mkdir(pol, 0700), 0);
+	write_window_policy(pol, "council.lua", "la:355");
+	write_window_policy(pol, "trust.lua", "trust:TR00001");
+	prepare(e, 1, pol, "");
+	snprintf(cmd, sizeof cmd, "import '%s/data/marks.csv'", e->dir);
+	assert_int_equal(e2e_rollcall(e, cmd), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+
+	long long academy = e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'trust:TR00001'");
+	assert_true(academy > 50);
+	/* the windows did reach into the previous academic year */
+	assert_true(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'trust:TR00001' AND "
+				 "json_extract(evidence, '$.from') < '2025-09-01'") == academy);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions t JOIN actions c ON c.upn = "
+				      "t.upn AND c.org = 'la:355' AND c.evidence = t.evidence "
+				      "WHERE t.org = 'trust:TR00001'"),
+			 academy);
+}
+
 /* ---- stopping and crashing ---- */
 
 #define SMALL_BATCHES "limits = { batch_rows = 600, batch_pupils = 150 }"
@@ -569,6 +622,9 @@ int main(void)
 			a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_pupil_moved_by_an_import_is_seen_at_the_new_school, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			two_policies_of_a_pupil_on_two_threads_see_the_same_history, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(sigterm_during_a_burst_exits_0_and_loses_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
