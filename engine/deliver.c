@@ -37,7 +37,7 @@ struct transfer {
 	size_t got;		   /* response bytes seen */
 	int cut;		   /* we stopped reading a long response */
 	char errbuf[CURL_ERROR_SIZE];
-	int done;	    /* finished; its result not yet recorded */
+	int done; /* finished; its result not yet recorded */
 	CURLcode result;
 };
 

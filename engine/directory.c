@@ -3,19 +3,12 @@
  */
 #include "directory.h"
 
+#include "upn.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t upn_hash(const char *upn)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (int i = 0; i < 13; i++)
-		h = (h ^ (uint8_t)upn[i]) * 16777619u;
-	return h;
-}
 
 int directory_moved(struct db *db)
 {
@@ -25,9 +18,8 @@ int directory_moved(struct db *db)
 
 static long long version_of(struct db *db)
 {
-	sqlite3_stmt *st =
-		db_prepare(db, "SELECT coalesce((SELECT value FROM meta WHERE key = "
-			       "'directory_version'), 0)");
+	sqlite3_stmt *st = db_prepare(db, "SELECT coalesce((SELECT value FROM meta WHERE key = "
+					  "'directory_version'), 0)");
 	long long v = -1;
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -54,18 +46,20 @@ static int by_urn(const void *a, const void *b)
 
 static int load_schools(struct directory *d, struct db *db)
 {
-	sqlite3_stmt *st =
-		db_prepare(db, "SELECT urn, la_code, coalesce(trust_id, '') FROM schools ORDER BY urn");
+	sqlite3_stmt *st = db_prepare(
+		db, "SELECT urn, la_code, coalesce(trust_id, '') FROM schools ORDER BY urn");
 	uint32_t cap = 0;
 	int rc;
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (d->nschools == cap)
-			d->school = xrealloc(d->school, (cap = cap ? cap * 2 : 1024) * sizeof *d->school);
+			d->school = xrealloc(d->school,
+					     (cap = cap ? cap * 2 : 1024) * sizeof *d->school);
 		struct dir_school *s = &d->school[d->nschools++];
 		s->urn = (uint32_t)sqlite3_column_int64(st, 0);
-		snprintf(s->la_code, sizeof s->la_code, "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(s->la_code, sizeof s->la_code, "%s",
+			 (const char *)sqlite3_column_text(st, 1));
 		snprintf(s->trust_id, sizeof s->trust_id, "%s",
 			 (const char *)sqlite3_column_text(st, 2));
 	}

@@ -340,13 +340,14 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n)
 		x->policy[0] = policy_for(e, "la:", x->v[0].la_code);
 		x->policy[1] = x->v[0].trust_id ? policy_for(e, "trust:", x->v[0].trust_id) : NULL;
 		/* the trust's own copy, if another thread runs it */
-		if (x->policy[0] && x->policy[1] && x->policy[0]->owner != x->policy[1]->owner &&
-		    history_copy(&x->h[1], &x->h[0]) < 0) {
+		int apart =
+			x->policy[0] && x->policy[1] && x->policy[0]->owner != x->policy[1]->owner;
+		if (apart && history_copy(&x->h[1], &x->h[0]) < 0) {
 			error("%s: out of memory for pupil %u's history", e->db->path, pupils[i]);
 			return -1;
 		}
 		x->v[1] = x->v[0];
-		if (x->policy[0] && x->policy[1] && x->policy[0]->owner != x->policy[1]->owner)
+		if (apart)
 			x->v[1].h = &x->h[1];
 		m++;
 	}
@@ -378,10 +379,11 @@ static void *work(void *arg)
 
 /* Run the policies over the n pupils read. A Lua state belongs to one
  * thread at a time, so policies are dealt out to the threads
- * (deal_policies), and each thread runs its own for every pupil; what they record goes through the one connection, under its lock.
- * A pupil's actions for one organisation come from one thread in pupil
- * order, so what is recorded does not depend on the threads; only the
- * order of the rows of different organisations does. Returns 0 or -1. */
+ * (deal_policies), and each thread runs its own for every pupil; what they
+ * record goes through the one connection, under its lock. A pupil's
+ * actions for one organisation come from one thread in pupil order, so
+ * what is recorded does not depend on the threads; only the order of the
+ * rows of different organisations does. Returns 0 or -1. */
 static int run_policies(struct engine *e, long n, int threads, struct batch_stats *st)
 {
 	struct worker w[EVAL_THREADS_MAX];

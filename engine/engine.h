@@ -38,7 +38,7 @@ struct engine {
 				   * Lua state points into its struct policy) */
 	int npolicies;
 	struct ingest in;
-	struct directory dir; /* loaded by the first engine_batch */
+	struct directory dir;  /* loaded by the first engine_batch */
 	struct evaluation *ev; /* the batch's pupils; their histories' buffers kept */
 	size_t evcap;
 	pthread_mutex_t lock; /* db->shared while policies run on threads */

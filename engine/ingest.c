@@ -97,14 +97,6 @@ struct pupil_slot {
 	uint32_t pupil, urn;
 };
 
-static uint32_t upn_hash(const char *upn)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (int i = 0; i < 13; i++)
-		h = (h ^ (uint8_t)upn[i]) * 16777619u;
-	return h;
-}
-
 static struct pupil_slot *cache_slot(struct ingest *in, const char *upn)
 {
 	size_t mask = in->cache_cap - 1, i = upn_hash(upn) & mask;
@@ -129,7 +121,8 @@ static void cache_grow(struct ingest *in)
 static int find_pupil(struct ingest *in, const char *upn, uint32_t *pupil, uint32_t *urn)
 {
 	if (in->dir && in->dir->pupil) {
-		const struct dir_pupil *p = directory_pupil(in->dir, *pupil = directory_find(in->dir, upn));
+		const struct dir_pupil *p =
+			directory_pupil(in->dir, *pupil = directory_find(in->dir, upn));
 		*urn = p ? in->dir->school[p->school].urn : 0;
 		return p != NULL;
 	}
@@ -201,8 +194,8 @@ int ingest_refresh(struct ingest *in)
 			char n[24], secs[24];
 			snprintf(n, sizeof n, "%u", in->dir->npupils - 1);
 			snprintf(secs, sizeof secs, "%.3f", monotonic_seconds() - t0);
-			log_event(LOG_INFO, "pupils directory loaded", "pupils", n, "seconds",
-				  secs, NULL);
+			log_event(LOG_INFO, "pupils directory loaded", "pupils", n, "seconds", secs,
+				  NULL);
 		}
 	}
 	return register_refresh(&in->reg);

@@ -280,12 +280,18 @@ enum {
 };
 
 static const char *const figure_keys[] = {
-	[K_POSSIBLE] = "possible",	   [K_PRESENT] = "present",
-	[K_AEA] = "aea",		   [K_AUTHORISED] = "authorised",
-	[K_UNAUTHORISED] = "unauthorised", [K_LATE] = "late",
-	[K_NOT_COUNTED] = "not_counted",   [K_RATE] = "rate",
-	[K_ABSENCE_RATE] = "absence_rate", [K_FROM] = "from",
-	[K_TO] = "to",			   [K_CODES] = "codes",
+	[K_POSSIBLE] = "possible",
+	[K_PRESENT] = "present",
+	[K_AEA] = "aea",
+	[K_AUTHORISED] = "authorised",
+	[K_UNAUTHORISED] = "unauthorised",
+	[K_LATE] = "late",
+	[K_NOT_COUNTED] = "not_counted",
+	[K_RATE] = "rate",
+	[K_ABSENCE_RATE] = "absence_rate",
+	[K_FROM] = "from",
+	[K_TO] = "to",
+	[K_CODES] = "codes",
 };
 
 static const char *const window_kinds[] = { "sessions", "school_weeks", "days", "since",
@@ -518,13 +524,14 @@ static int pupil_index(lua_State *L)
 {
 	struct pupil_ud *ud = lua_touserdata(L, 1);
 	if (!ud->run)
-		return luaL_error(L,
-				  "a pupil can only be used during the on_pupil call it was given to");
+		return luaL_error(
+			L, "a pupil can only be used during the on_pupil call it was given to");
 	struct policy_run *run = ud->run;
 	const struct pupil_view *v = run->view;
 	char d[11];
 	lua_pushvalue(L, 2);
-	int field = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : 0;
+	int field =
+		lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : 0;
 	lua_pop(L, 1);
 	switch (field) {
 	case F_UPN: lua_pushstring(L, v->upn); break;
@@ -566,8 +573,7 @@ static int pupil_index(lua_State *L)
 		break;
 	}
 	case F_CASE: push_case(L, run); break;
-	default:
-		return luaL_error(L, "the pupil has no field '%s'", luaL_checkstring(L, 2));
+	default: return luaL_error(L, "the pupil has no field '%s'", luaL_checkstring(L, 2));
 	}
 	return 1;
 }

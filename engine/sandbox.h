@@ -28,9 +28,9 @@ struct sandbox {
 	double cpu_deadline; /* thread CPU seconds at which the running call stops */
 	uint64_t seed;	     /* math.random's seed, taken on its first use */
 	int seed_pending;
-	int stopped;	     /* over a budget: nothing may catch it */
-	int out_of_memory;   /* the stop was for memory; `where` says where */
-	char where[1024];    /* the stack when the allocator last refused, as a traceback */
+	int stopped;	   /* over a budget: nothing may catch it */
+	int out_of_memory; /* the stop was for memory; `where` says where */
+	char where[1024];  /* the stack when the allocator last refused, as a traceback */
 	char *scripts_dir;
 };
 

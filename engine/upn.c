@@ -96,3 +96,11 @@ int year_group_valid(const char *s, int len)
 			return 1;
 	return 0;
 }
+
+uint32_t upn_hash(const char *upn)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (int i = 0; i < 13; i++)
+		h = (h ^ (uint8_t)upn[i]) * 16777619u;
+	return h;
+}

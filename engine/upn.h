@@ -6,6 +6,8 @@
 #ifndef ROLLCALL_UPN_H
 #define ROLLCALL_UPN_H
 
+#include <stdint.h>
+
 /* Unique Pupil Number: 13 characters, a check letter then 12 digits, or 11
  * digits and a letter for a temporary UPN; the check letter must match. */
 int upn_valid(const char *s, int len);
@@ -17,6 +19,9 @@ char upn_check_letter(const char *body12);
 int urn_valid(const char *s, int len);	    /* 6 digits */
 int la_code_valid(const char *s, int len);  /* 3 digits */
 int trust_id_valid(const char *s, int len); /* 1-16 of [A-Za-z0-9] */
+
+/* A hash of a 13-character UPN, for the tables that find pupils by it. */
+uint32_t upn_hash(const char *upn);
 
 /* "AM" -> 0, "PM" -> 1, anything else -> -1. */
 int session_parse(const char *s, int len);

@@ -363,8 +363,8 @@ static void a_pupil_moved_by_an_import_is_seen_at_the_new_school(void **state)
 		 "ORDER BY urn LIMIT 1",
 		 from);
 	char *to = e2e_text(e, sql);
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s' AND kind = 'at_%s'",
-		 upn, from);
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM actions WHERE upn = '%s' AND kind = 'at_%s'", upn, from);
 	assert_int_equal(e2e_query(e, sql), 1);
 
 	snprintf(path, sizeof path, "%s/moved.csv", e->dir);
@@ -381,8 +381,8 @@ static void a_pupil_moved_by_an_import_is_seen_at_the_new_school(void **state)
 	if (!e2e_wait_for(e, DRAINED, 1, 10000))
 		fail_msg("the moved pupil's mark was not taken");
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM rejected"), 0);
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s' AND kind = 'at_%s'",
-		 upn, to);
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM actions WHERE upn = '%s' AND kind = 'at_%s'", upn, to);
 	assert_int_equal(e2e_query(e, sql), 1);
 	assert_int_equal(lines_with(e->daemon_log, "pupils directory loaded", NULL), 2);
 
@@ -435,7 +435,8 @@ static void two_policies_of_a_pupil_on_two_threads_see_the_same_history(void **s
 	assert_int_equal(e2e_rollcall(e, cmd), 0);
 	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
 
-	long long academy = e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'trust:TR00001'");
+	long long academy =
+		e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'trust:TR00001'");
 	assert_true(academy > 50);
 	/* the windows did reach into the previous academic year */
 	assert_true(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'trust:TR00001' AND "

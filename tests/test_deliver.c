@@ -319,8 +319,8 @@ static void a_result_that_must_wait_for_the_lock_is_not_sent_again(void **state)
 	sleep_ms(7000);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3, 15000))
-	{
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3,
+			  15000)) {
 		char cmd[PATH_MAX * 3];
 		snprintf(cmd, sizeof cmd, "cat '%s' '%s' >&2", e->daemon_log, e->log);
 		if (system(cmd) != 0)
