@@ -53,39 +53,72 @@ char *xstrdup(const char *s)
 	return strcpy(xmalloc(strlen(s) + 1), s);
 }
 
+/* The length of the valid UTF-8 sequence at p (before end), or 0 if p does
+ * not begin one: overlong forms, surrogates and values past U+10FFFF are
+ * not valid. */
+static int utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = *p;
+	int more;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		more = 1;
+	else if (c >= 0xe0 && c <= 0xef)
+		more = 2;
+	else if (c >= 0xf0 && c <= 0xf4)
+		more = 3;
+	else
+		return 0;
+	if (end - p <= more)
+		return 0;
+	unsigned cp = c & (0x3f >> more);
+	for (int i = 1; i <= more; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return more + 1;
+}
+
+static int is_control(unsigned c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 int text_clean(const char *s, int len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	while (p < end) {
-		unsigned c = *p++;
-		int more;
-		if (c < 0x20 || c == 0x7f)
+		int n = utf8_sequence(p, end);
+		if (n == 0 || is_control(*p))
 			return 0;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf)
-			more = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			more = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			more = 3;
-		else
-			return 0;
-		if (end - p < more)
-			return 0;
-		unsigned cp = c & (0x3f >> more);
-		for (int i = 0; i < more; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		/* overlong forms, surrogates and values past U+10FFFF */
-		if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += more;
+		p += n;
 	}
 	return 1;
+}
+
+char *text_safe(const char *s, size_t len, const char *keep)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	char *out = xmalloc(3 * len + 1), *o = out; /* U+FFFD is 3 bytes */
+	while (p < end) {
+		int n = utf8_sequence(p, end);
+		if (n == 0 || (is_control(*p) && !(*p && keep && strchr(keep, *p)))) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p += n ? n : 1;
+			continue;
+		}
+		memcpy(o, p, (size_t)n);
+		o += n;
+		p += n;
+	}
+	*o = '\0';
+	return out;
 }
 
 double monotonic_seconds(void)

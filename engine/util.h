@@ -25,6 +25,12 @@ char *xstrdup(const char *s);
 /* 1 if s[0..len) is valid UTF-8 with no control characters. */
 int text_clean(const char *s, int len);
 
+/* s[0..len) made fit to leave rollcall (JSON, logs, a terminal, a webhook):
+ * a new string in which each byte that does not begin valid UTF-8, and
+ * each control character not in keep (e.g. "\n\t", or NULL for none),
+ * is replaced by U+FFFD. NUL bytes are replaced too. */
+char *text_safe(const char *s, size_t len, const char *keep);
+
 /* Seconds on the monotonic clock, for timing what the log reports. */
 double monotonic_seconds(void);
 
