@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 	int year = reg.years[reg.nyears ? reg.nyears - 1 : 0];
 	long pupils = 0, errors = 0;
 	double load = 0, eval = 0;
+	struct actions_draft draft = { 0 };
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		uint32_t id = (uint32_t)sqlite3_column_int64(st, 0);
 		double t0 = now();
@@ -76,7 +77,9 @@ int main(int argc, char **argv)
 			.h = &h,
 		};
 		double t1 = now();
-		int rc = policy_evaluate(&pol, &v, &act, err, sizeof err);
+		int rc = policy_evaluate(&pol, &v, &act, &draft, err, sizeof err);
+		if (rc == 0 && actions_commit(&act, &draft) < 0)
+			return 1;
 		double t2 = now();
 		if (rc == -2)
 			return 1;

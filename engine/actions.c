@@ -7,6 +7,7 @@
 #include "actions.h"
 
 #include "date.h"
+#include "log.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -134,8 +135,13 @@ static int step_done(struct actions *a, sqlite3_stmt *st, const char *what)
 	return rc == SQLITE_DONE ? 0 : db_fail(a->db, what);
 }
 
-static int read_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c)
+static int read_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		     struct pupil_case *c)
 {
+	if (d && d->case_loaded) {
+		*c = d->c;
+		return d->has_case;
+	}
 	sqlite3_stmt *st = a->stmt[ST_OPEN_CASE];
 	int found = 0;
 	memset(c, 0, sizeof *c);
@@ -151,22 +157,33 @@ static int read_case(struct actions *a, const char *org, uint32_t pupil, struct 
 		c->referral_open = sqlite3_column_int(st, 3);
 	}
 	sqlite3_reset(st);
-	if (!found)
-		return 0;
-
-	st = a->stmt[ST_CASE_STEPS];
-	sqlite3_bind_int64(st, 1, c->id);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nsteps < CASE_STEPS_MAX) {
-		snprintf(c->steps[c->nsteps].step, sizeof c->steps[0].step, "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-		c->steps[c->nsteps++].date = sqlite3_column_int(st, 1);
+	if (found) {
+		st = a->stmt[ST_CASE_STEPS];
+		sqlite3_bind_int64(st, 1, c->id);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nsteps < CASE_STEPS_MAX) {
+			snprintf(c->steps[c->nsteps].step, sizeof c->steps[0].step, "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+			c->steps[c->nsteps++].date = sqlite3_column_int(st, 1);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_fail(a->db, "reading a case");
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : db_fail(a->db, "reading a case");
+	if (d) {
+		d->c = *c;
+		d->has_case = found;
+		d->case_loaded = 1;
+	}
+	return found;
 }
 
-static int repeat(struct actions *a, const struct action_request *r)
+static int same_action(const struct drafted *x, const struct action_request *r)
+{
+	return !x->close && x->r.type == r->type && !strcmp(x->kind, r->kind);
+}
+
+static int repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
 {
 	if (r->cooldown_days <= 0)
 		return 0;
@@ -181,6 +198,11 @@ static int repeat(struct actions *a, const struct action_request *r)
 	int last_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
 	int last = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
+	for (int i = 0; d && i < d->n; i++)
+		if (same_action(&d->item[i], r) && (last_null || d->item[i].r.date > last)) {
+			last = d->item[i].r.date;
+			last_null = 0;
+		}
 	int repeat = !last_null && r->date - last < r->cooldown_days && r->date >= last;
 	a->suppressed += repeat;
 	return repeat;
@@ -196,10 +218,15 @@ static int years_before(int day, int years)
 	return date_from_ymd(y - years, m, d);
 }
 
+static int drafted_step(const struct drafted *x, const char *step)
+{
+	return !x->close && x->r.type == ACTION_LEGAL_STEP && !strcmp(x->kind, step);
+}
+
 /* A national-framework refusal for a legal step, written into why; 0 if
  * allowed, 1 refused, -1 error. */
-static int refused(struct actions *a, const struct action_request *r, const struct pupil_case *c,
-		   int has_case, char *why, size_t whylen)
+static int refused(struct actions *a, struct actions_draft *d, const struct action_request *r,
+		   const struct pupil_case *c, int has_case, char *why, size_t whylen)
 {
 	if (r->type != ACTION_LEGAL_STEP || strcmp(r->kind, "penalty_notice") != 0)
 		return 0;
@@ -209,11 +236,15 @@ static int refused(struct actions *a, const struct action_request *r, const stru
 	sqlite3_bind_int64(st, 2, r->pupil);
 	/* the limit counts notices from the framework's start, 19 August 2024 */
 	int since = years_before(r->date, PENALTY_WINDOW_YEARS);
-	sqlite3_bind_int(st, 3, since >= DATE_REGS_2024 ? since : DATE_REGS_2024 - 1);
+	if (since < DATE_REGS_2024)
+		since = DATE_REGS_2024 - 1;
+	sqlite3_bind_int(st, 3, since);
 	if (step_row(a, st, &found, "counting penalty notices") < 0)
 		return -1;
 	int issued = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
+	for (int i = 0; d && i < d->n; i++)
+		issued += drafted_step(&d->item[i], "penalty_notice") && d->item[i].r.date > since;
 	if (issued >= PENALTY_NOTICES_MAX) {
 		snprintf(why, whylen,
 			 "national framework: %d penalty notices already within 3 years; use "
@@ -224,7 +255,7 @@ static int refused(struct actions *a, const struct action_request *r, const stru
 	if (r->support_inappropriate)
 		return 0;
 	int nti = 0;
-	if (has_case) {
+	if (has_case && c->id > 0) {
 		st = a->stmt[ST_HAS_STEP];
 		sqlite3_bind_int64(st, 1, c->id);
 		sqlite3_bind_text(st, 2, "notice_to_improve", -1, SQLITE_STATIC);
@@ -232,11 +263,14 @@ static int refused(struct actions *a, const struct action_request *r, const stru
 			return -1;
 		sqlite3_reset(st);
 	}
+	for (int i = 0; has_case && d && i < d->n; i++)
+		nti |= d->item[i].case_id == c->id &&
+		       drafted_step(&d->item[i], "notice_to_improve");
 	if (!nti) {
 		snprintf(why, whylen,
 			 "national framework: a penalty notice needs an earlier notice_to_improve "
-			 "in "
-			 "the case, unless support is inappropriate (opts.support_inappropriate)");
+			 "in the case, unless support is inappropriate "
+			 "(opts.support_inappropriate)");
 		return 1;
 	}
 	return 0;
@@ -274,58 +308,66 @@ static int enqueue(struct actions *a, long long action_id, const char *endpoint)
 	return step_done(a, st, "queueing a delivery");
 }
 
-static int record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
+static struct drafted *draft_add(struct actions_draft *d)
 {
-	struct pupil_case c;
-	char date[11];
-	int rc, has_case;
+	if (d->n == d->cap)
+		d->item = xrealloc(d->item,
+				   (size_t)(d->cap = d->cap ? 2 * d->cap : 4) * sizeof *d->item);
+	struct drafted *x = &d->item[d->n++];
+	memset(x, 0, sizeof *x);
+	return x;
+}
 
-	why[0] = '\0';
-	if ((rc = repeat(a, r)) != 0)
-		return rc < 0 ? -1 : 0;
-	/* alerts belong to no case */
-	has_case = r->type == ACTION_ALERT ? 0 : read_case(a, r->org, r->pupil, &c);
-	if (has_case < 0)
-		return -1;
-	/* One open referral per pupil: another while it is open is a repeat,
-	 * suppressed quietly like one within the cooldown, not a refusal to log
-	 * on every evaluation. */
-	if (r->type == ACTION_REFERRAL && has_case && c.referral_open) {
-		a->suppressed++;
+/* Keep the case at its new stage with step appended, in the draft or in
+ * the database. */
+static int keep_case(struct actions *a, struct actions_draft *d, const struct action_request *r,
+		     struct pupil_case *c, int has_case, const char *date)
+{
+	const char *stage = r->type == ACTION_LEGAL_STEP ? r->kind
+			    : has_case			 ? c->stage
+							 : "referral";
+	int referral_open = (has_case && c->referral_open) || r->type == ACTION_REFERRAL;
+	if (d) {
+		if (!has_case) {
+			memset(c, 0, sizeof *c);
+			c->id = --d->next_case;
+			c->opened = r->date;
+		}
+		snprintf(c->stage, sizeof c->stage, "%s", stage);
+		c->referral_open = referral_open;
+		if (c->nsteps == CASE_STEPS_MAX) /* the latest CASE_STEPS_MAX, as read */
+			memmove(c->steps, c->steps + 1, sizeof c->steps - sizeof *c->steps);
+		else
+			c->nsteps++;
+		snprintf(c->steps[c->nsteps - 1].step, sizeof c->steps[0].step, "%s",
+			 r->type == ACTION_REFERRAL ? "referral" : r->kind);
+		c->steps[c->nsteps - 1].date = r->date;
+		d->c = *c;
+		d->has_case = 1;
 		return 0;
 	}
-	if ((rc = refused(a, r, &c, has_case, why, whylen)) != 0) {
-		if (rc > 0)
-			a->refused++;
-		return rc < 0 ? -1 : 0;
+	sqlite3_stmt *st = a->stmt[has_case ? ST_UPDATE_CASE : ST_NEW_CASE];
+	if (has_case) {
+		sqlite3_bind_text(st, 1, stage, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, referral_open);
+		sqlite3_bind_int64(st, 3, c->id);
+	} else {
+		sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->pupil);
+		sqlite3_bind_text(st, 3, stage, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, date, 10, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, referral_open);
 	}
+	if (step_done(a, st, "keeping a case") < 0)
+		return -1;
+	if (!has_case)
+		c->id = sqlite3_last_insert_rowid(a->db->h);
+	return 0;
+}
 
-	/* Referrals and legal steps belong to a case: open one if needed, and
-	 * keep it at the stage of its latest step. */
-	date_format(r->date, date);
-	if (r->type != ACTION_ALERT) {
-		const char *stage = r->type == ACTION_LEGAL_STEP ? r->kind
-				    : has_case			 ? c.stage
-								 : "referral";
-		int referral_open = (has_case && c.referral_open) || r->type == ACTION_REFERRAL;
-		sqlite3_stmt *st = a->stmt[has_case ? ST_UPDATE_CASE : ST_NEW_CASE];
-		if (has_case) {
-			sqlite3_bind_text(st, 1, stage, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int(st, 2, referral_open);
-			sqlite3_bind_int64(st, 3, c.id);
-		} else {
-			sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, r->pupil);
-			sqlite3_bind_text(st, 3, stage, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, date, 10, SQLITE_STATIC);
-			sqlite3_bind_int(st, 5, referral_open);
-		}
-		if (step_done(a, st, "keeping a case") < 0)
-			return -1;
-		if (!has_case)
-			c.id = sqlite3_last_insert_rowid(a->db->h);
-	}
-
+static int insert(struct actions *a, const struct action_request *r, const struct pupil_case *c,
+		  const char *date)
+{
 	sqlite3_stmt *st = a->stmt[ST_INSERT];
 	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->pupil);
@@ -342,7 +384,7 @@ static int record(struct actions *a, const struct action_request *r, char *why, 
 	if (r->type == ACTION_ALERT)
 		sqlite3_bind_null(st, 13);
 	else
-		sqlite3_bind_int64(st, 13, c.id);
+		sqlite3_bind_int64(st, 13, c->id);
 	char created[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -354,60 +396,182 @@ static int record(struct actions *a, const struct action_request *r, char *why, 
 	sqlite3_bind_text(st, 17, created, -1, SQLITE_STATIC);
 	if (step_done(a, st, "recording an action") < 0)
 		return -1;
-	if (enqueue(a, sqlite3_last_insert_rowid(a->db->h), r->endpoint) < 0)
+	return enqueue(a, sqlite3_last_insert_rowid(a->db->h), r->endpoint);
+}
+
+/* The rules, in the order a caseworker would apply them: is this a
+ * repeat, is it allowed, then record it (into d, or the database if d is
+ * NULL) and move the case on. On its way into d, r's strings are taken
+ * (evidence, data) or copied. */
+static int record(struct actions *a, struct actions_draft *d, struct action_request *r, char *why,
+		  size_t whylen)
+{
+	struct pupil_case c;
+	char date[11];
+	int rc, has_case;
+
+	why[0] = '\0';
+	if ((rc = repeat(a, d, r)) != 0)
+		return rc < 0 ? -1 : 0;
+	/* alerts belong to no case */
+	memset(&c, 0, sizeof c);
+	has_case = r->type == ACTION_ALERT ? 0 : read_case(a, d, r->org, r->pupil, &c);
+	if (has_case < 0)
 		return -1;
-	a->recorded++;
+	/* One open referral per pupil: another while it is open is a repeat,
+	 * suppressed quietly like one within the cooldown, not a refusal to log
+	 * on every evaluation. */
+	if (r->type == ACTION_REFERRAL && has_case && c.referral_open) {
+		a->suppressed++;
+		return 0;
+	}
+	if ((rc = refused(a, d, r, &c, has_case, why, whylen)) != 0) {
+		if (rc > 0)
+			a->refused++;
+		return rc < 0 ? -1 : 0;
+	}
+	/* Referrals and legal steps belong to a case: open one if needed, and
+	 * keep it at the stage of its latest step. */
+	date_format(r->date, date);
+	if (r->type != ACTION_ALERT && keep_case(a, d, r, &c, has_case, date) < 0)
+		return -1;
+	if (!d) {
+		if (insert(a, r, &c, date) < 0)
+			return -1;
+		a->recorded++;
+		return 1;
+	}
+	struct drafted *x = draft_add(d);
+	x->r = *r;
+	snprintf(x->kind, sizeof x->kind, "%s", r->kind);
+	x->r.kind = NULL; /* x->kind: the items may move */
+	x->r.message = r->message ? xstrdup(r->message) : NULL;
+	r->evidence = r->data = NULL; /* the draft's now */
+	x->case_id = r->type == ACTION_ALERT ? 0 : c.id;
 	return 1;
 }
 
-static int close_case(struct actions *a, const char *org, uint32_t pupil, int date,
-		      const char *reason)
+static int close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		      int date, const char *reason)
 {
 	struct pupil_case c;
-	int rc = read_case(a, org, pupil, &c);
+	int rc = read_case(a, d, org, pupil, &c);
 	if (rc <= 0)
 		return rc;
-	char d[11];
+	if (d) {
+		struct drafted *x = draft_add(d);
+		x->close = 1;
+		x->r = (struct action_request){ .org = org, .pupil = pupil, .date = date };
+		x->r.message = reason ? xstrdup(reason) : NULL;
+		x->case_id = c.id;
+		d->has_case = 0;
+		return 1;
+	}
+	char day[11];
 	sqlite3_stmt *st = a->stmt[ST_CLOSE_CASE];
-	sqlite3_bind_text(st, 1, date_format(date, d), 10, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, date_format(date, day), 10, SQLITE_STATIC);
 	bind_text(st, 2, reason);
 	sqlite3_bind_int64(st, 3, c.id);
 	return step_done(a, st, "closing a case") < 0 ? -1 : 1;
 }
 
+static void drafted_free(struct drafted *x)
+{
+	free((char *)x->r.message);
+	free((char *)x->r.evidence);
+	free((char *)x->r.data);
+}
+
+void actions_draft_reset(struct actions_draft *d)
+{
+	for (int i = 0; i < d->n; i++)
+		drafted_free(&d->item[i]);
+	d->n = 0;
+	d->case_loaded = d->has_case = 0;
+	d->next_case = 0;
+}
+
+void actions_draft_free(struct actions_draft *d)
+{
+	actions_draft_reset(d);
+	free(d->item);
+	memset(d, 0, sizeof *d);
+}
+
 /* The entry points: each takes the connection's lock, if it is shared. */
 
-int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c)
+int actions_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		 struct pupil_case *c)
 {
 	db_lock(a->db);
-	int rc = read_case(a, org, pupil, c);
+	int rc = read_case(a, d, org, pupil, c);
 	db_unlock(a->db);
 	return rc;
 }
 
-int actions_repeat(struct actions *a, const struct action_request *r)
+int actions_repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
 {
 	db_lock(a->db);
-	int rc = repeat(a, r);
+	int rc = repeat(a, d, r);
 	db_unlock(a->db);
+	return rc;
+}
+
+int actions_decide(struct actions *a, struct actions_draft *d, struct action_request *r, char *why,
+		   size_t whylen)
+{
+	db_lock(a->db);
+	int rc = record(a, d, r, why, whylen);
+	db_unlock(a->db);
+	free((char *)r->evidence); /* not drafted: still the caller's to give */
+	free((char *)r->data);
+	r->evidence = r->data = NULL;
 	return rc;
 }
 
 int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen)
 {
 	db_lock(a->db);
-	int rc = record(a, r, why, whylen);
+	int rc =
+		record(a, NULL, (struct action_request *)r, why, whylen); /* read only, without d */
 	db_unlock(a->db);
 	return rc;
 }
 
-int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
-		       const char *reason)
+int actions_close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		       int date, const char *reason)
 {
 	db_lock(a->db);
-	int rc = close_case(a, org, pupil, date, reason);
+	int rc = close_case(a, d, org, pupil, date, reason);
 	db_unlock(a->db);
 	return rc;
+}
+
+long actions_commit(struct actions *a, struct actions_draft *d)
+{
+	long recorded = 0;
+	char why[256];
+	int rc = 0;
+	db_lock(a->db);
+	for (int i = 0; i < d->n && rc >= 0; i++) {
+		struct drafted *x = &d->item[i];
+		if (x->close) {
+			rc = close_case(a, NULL, x->r.org, x->r.pupil, x->r.date, x->r.message);
+			continue;
+		}
+		x->r.kind = x->kind;
+		rc = record(a, NULL, &x->r, why, sizeof why);
+		recorded += rc > 0;
+		/* decided on the snapshot, refused now: another writer moved
+		 * the case on in between */
+		if (rc == 0 && why[0])
+			log_event(LOG_WARN, "action refused when recorded", "org", x->r.org, "file",
+				  x->r.policy, "action", action_names[x->r.type], "kind", x->r.kind,
+				  "pupil", x->r.upn, "why", why, NULL);
+	}
+	db_unlock(a->db);
+	actions_draft_reset(d);
+	return rc < 0 ? -1 : recorded;
 }
 
 json_t *actions_deliveries(sqlite3_stmt *del, long long action_id)

@@ -66,6 +66,27 @@ struct pupil_case {
 	} steps[CASE_STEPS_MAX];
 };
 
+/* What one policy call decided for one pupil of one organisation, kept to
+ * be recorded later: policies run on a read snapshot (engine.c), and what
+ * they decide is recorded once the write lock is taken, every rule checked
+ * again then. While the call runs, the draft answers as the database
+ * would if each action had been recorded at once: repeats, the open
+ * referral, the case and its stage, the penalty-notice limits. */
+struct drafted {
+	struct action_request r; /* kind, message, evidence and data owned here */
+	long long case_id;	 /* the case it belongs to (< 0: opened in this draft) */
+	int close;		 /* a case closure: r.date and r.message (the reason) */
+	char kind[72];
+};
+
+struct actions_draft {
+	struct drafted *item;
+	int n, cap;
+	int case_loaded, has_case; /* the case as it stands after the items */
+	struct pupil_case c;
+	long long next_case; /* ids of cases opened in the draft: -1, -2, ... */
+};
+
 struct actions {
 	struct db *db;
 	const struct config *cfg; /* which endpoints exist; NULL: none */
@@ -78,22 +99,44 @@ struct actions {
 int actions_open(struct actions *a, struct db *db, const struct config *cfg);
 void actions_close(struct actions *a);
 
-/* Is r a repeat within its cooldown? 1 yes (counted as suppressed), 0 no,
- * -1 on a database error. actions_record asks too; a caller asks first to
- * skip work (the evidence) for the many calls that repeat. */
-int actions_repeat(struct actions *a, const struct action_request *r);
+/* Is r a repeat within its cooldown, as things stand with draft d (NULL:
+ * in the database only)? 1 yes (counted as suppressed), 0 no, -1 on a
+ * database error. actions_decide asks too; a caller asks first to skip
+ * work (the evidence) for the many calls that repeat. */
+int actions_repeat(struct actions *a, struct actions_draft *d, const struct action_request *r);
 
-/* Record r, or say why not. Returns 1 recorded, 0 not recorded (why is empty
- * for a repeat suppressed by the cooldown, else the rule that refused it),
- * -1 on a database error. */
+/* Decide r into draft d, or say why not. Returns 1 drafted, 0 not (why is
+ * empty for a repeat suppressed by the cooldown, else the rule that
+ * refused it), -1 on a database error. d takes r.evidence and r.data (they
+ * must come from malloc) whatever the answer; r's other strings are
+ * copied, but for org, policy, policy_sha256, endpoint, upn and
+ * year_group, which must outlive the draft. */
+int actions_decide(struct actions *a, struct actions_draft *d, struct action_request *r, char *why,
+		   size_t whylen);
+
+/* Record r at once, in the caller's transaction: actions_decide with no
+ * draft. Same answers. */
 int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen);
 
-/* The open case of pupil in org: 1 and *c filled, 0 if none, -1 on error. */
-int actions_case(struct actions *a, const char *org, uint32_t pupil, struct pupil_case *c);
+/* The open case of pupil in org, as it stands with draft d: 1 and *c
+ * filled, 0 if none, -1 on error. */
+int actions_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		 struct pupil_case *c);
 
-/* Close the open case (and its referral). 1 closed, 0 none open, -1 error. */
-int actions_close_case(struct actions *a, const char *org, uint32_t pupil, int date,
-		       const char *reason);
+/* Draft the closing of the open case (and its referral). 1 drafted, 0 none
+ * open, -1 error. */
+int actions_close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		       int date, const char *reason);
+
+/* Record what d holds, in its order, each rule checked again against the
+ * database (the caller holds the write lock); a step another writer's
+ * change now refuses is logged and left out. Empties d. Returns the number
+ * recorded, or -1 on a database error. */
+long actions_commit(struct actions *a, struct actions_draft *d);
+
+/* Empty d (a call that failed records nothing), or free it. */
+void actions_draft_reset(struct actions_draft *d);
+void actions_draft_free(struct actions_draft *d);
 
 /* The columns actions_payload reads, in its order. */
 #define ACTIONS_COLUMNS                                                                            \

@@ -102,7 +102,7 @@ static int open_cases(struct cli *cli, uint32_t pupil, json_t *list)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *org = (const char *)sqlite3_column_text(st, 0);
 		char day[11];
-		int found = actions_case(&a, org, pupil, &c);
+		int found = actions_case(&a, NULL, org, pupil, &c);
 		if (found < 0)
 			goto out;
 		if (!found)

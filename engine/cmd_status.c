@@ -9,6 +9,7 @@
  * stuck `rollcall run` looks like from outside.
  */
 #include "cmd.h"
+#include "engine.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -118,6 +119,13 @@ static int attention(const struct health *h, long max_age, char out[][160])
 	return n;
 }
 
+static void add_path(const char *path, void *arg)
+{
+	char *safe = text_safe(path, strlen(path), NULL); /* a file name is any bytes */
+	json_array_append_new(arg, json_string(safe));
+	free(safe);
+}
+
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	int json = 0;
@@ -144,15 +152,19 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		return EXIT_FAILURE;
 	char reasons[4][160];
 	int n = attention(&h, max_age, reasons);
+	/* drafts and backups in the policies directory: safe, but said */
+	json_t *unnamed = json_array();
+	engine_unnamed_files(cli->cfg.policies, add_path, unnamed);
 
 	if (json) {
 		json_t *why = json_array();
 		for (int i = 0; i < n; i++)
 			json_array_append_new(why, json_string(reasons[i]));
 		json_t *o = json_pack(
-			"{s:s, s:o, s:{s:I, s:o}, s:{s:I, s:o}, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
-			"status", n ? "attention" : "ok", "attention", why, "incoming", "rows",
-			(json_int_t)h.incoming, "oldest_age_s",
+			"{s:s, s:o, s:{s:I, s:o}, s:{s:I, s:o}, s:{s:I, s:I, s:I, s:I, s:I}, s:o, "
+			"s:o}",
+			"status", n ? "attention" : "ok", "attention", why, "not_loaded", unnamed,
+			"incoming", "rows", (json_int_t)h.incoming, "oldest_age_s",
 			h.incoming ? json_integer(h.incoming_age) : json_null(), "evaluation",
 			"pupils_waiting", (json_int_t)h.waiting, "last_batch_age_s",
 			h.evaluated_ago < 0 ? json_null() : json_integer(h.evaluated_ago),
@@ -172,10 +184,17 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		return n ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
 	if (cli->verbosity < 0) { /* -q: only what needs attention */
+		json_decref(unnamed);
 		for (int i = 0; i < n; i++)
 			printf("attention: %s\n", reasons[i]);
 		return n ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
+	size_t k;
+	json_t *path;
+	json_array_foreach(unnamed, k, path)
+		printf("not loaded   %s: only la-NNN.lua and trust-ID.lua are policies\n",
+		       json_string_value(path));
+	json_decref(unnamed);
 	printf("incoming     %lld rows waiting", h.incoming);
 	if (h.incoming)
 		printf(", the oldest for %lld s", h.incoming_age);

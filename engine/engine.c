@@ -25,10 +25,61 @@ static int by_org(const void *a, const void *b)
 	return strcmp((*(struct policy *const *)a)->org, (*(struct policy *const *)b)->org);
 }
 
+static int named_file(const struct dirent *d);
+
 static int lua_file(const struct dirent *d)
 {
 	size_t n = strlen(d->d_name);
 	return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".lua") == 0;
+}
+
+/* A policy file's name fixes the organisation it speaks for (SPEC 7.1):
+ * la-NNN.lua for la:NNN, trust-ID.lua for trust:ID. */
+static const struct {
+	const char *file, *org;
+} file_prefixes[] = { { "la-", "la:" }, { "trust-", "trust:" } };
+
+int engine_file_org(const char *name, char *org, size_t size)
+{
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	size_t n = strlen(base);
+	if (n < 5 || strcmp(base + n - 4, ".lua") != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof file_prefixes / sizeof *file_prefixes; i++) {
+		size_t k = strlen(file_prefixes[i].file);
+		if (strncmp(base, file_prefixes[i].file, k) != 0 || n - 4 - k >= 20)
+			continue;
+		char id[24];
+		snprintf(id, sizeof id, "%s%.*s", file_prefixes[i].org, (int)(n - 4 - k), base + k);
+		if (!policy_org_valid(id) || strlen(id) >= size)
+			return 0;
+		snprintf(org, size, "%s", id);
+		return 1;
+	}
+	return 0;
+}
+
+static int named_file(const struct dirent *d)
+{
+	char org[24];
+	return lua_file(d) && engine_file_org(d->d_name, org, sizeof org);
+}
+
+int engine_unnamed_files(const char *dir, void (*each)(const char *path, void *arg), void *arg)
+{
+	struct dirent **list = NULL;
+	int n = scandir(dir, &list, lua_file, alphasort), count = 0;
+	for (int i = 0; i < n; i++) {
+		char org[24], path[4096];
+		if (!engine_file_org(list[i]->d_name, org, sizeof org)) {
+			snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
+			each(path, arg);
+			count++;
+		}
+		free(list[i]);
+	}
+	free(list);
+	return n < 0 ? -1 : count;
 }
 
 /* The policy loaded from path, or NULL. */
@@ -40,6 +91,29 @@ static struct policy *find_path(struct policy **set, int n, const char *path)
 	return NULL;
 }
 
+/* Load the policy at path, and, when named is set, refuse it unless its
+ * org is the one its file name gives. NULL with err on failure. */
+static struct policy *load_policy(const struct config *c, const char *path, int named, char *err,
+				  size_t errlen)
+{
+	struct policy *p = xmalloc(sizeof *p);
+	char org[24];
+	if (policy_load(p, path, c->scripts, c->policy_memory, c->policy_instructions, err,
+			errlen) < 0) {
+		free(p);
+		return NULL;
+	}
+	if (named && (!engine_file_org(path, org, sizeof org) || strcmp(org, p->org) != 0)) {
+		snprintf(err, errlen,
+			 "%s:%d: policy{} says org \"%s\", but a file named %s speaks only for %s",
+			 path, p->line, p->org, p->file, org);
+		policy_free(p);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
 {
 	const struct config *c = e->cfg;
@@ -49,7 +123,7 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 	char err[2048];
 
 	if (nfiles == 0) {
-		n = scandir(c->policies, &list, lua_file, alphasort);
+		n = scandir(c->policies, &list, named_file, alphasort);
 		if (n < 0) {
 			snprintf(err, sizeof err, "%s: cannot read the policies directory",
 				 c->policies);
@@ -73,10 +147,8 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 	e->policies = xcalloc((size_t)n + 1, sizeof *e->policies);
 	e->npolicies = 0;
 	for (int i = 0; i < n; i++) {
-		struct policy *p = xmalloc(sizeof *p);
-		if (policy_load(p, paths[i], c->scripts, c->policy_memory, c->policy_instructions,
-				err, sizeof err) < 0) {
-			free(p);
+		struct policy *p = load_policy(c, paths[i], nfiles == 0, err, sizeof err);
+		if (!p) {
 			p = find_path(old, nold, paths[i]);
 			on_error(paths[i], err, p != NULL);
 			failed++;
@@ -154,9 +226,10 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 			       "(SELECT coalesce(max(seq), 0) FROM changes) > "
 			       "coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)");
 	e->prune = db_prepare(db, "DELETE FROM changes WHERE seq < ?");
+	e->has_incoming = db_prepare(db, "SELECT EXISTS (SELECT 1 FROM incoming)");
 	e->data_version = db_prepare(db, "PRAGMA data_version");
 	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
-	    !e->prune || !e->data_version || !e->pending)
+	    !e->prune || !e->data_version || !e->pending || !e->has_incoming)
 		goto fail;
 	return 0;
 fail:
@@ -171,8 +244,9 @@ void engine_close(struct engine *e)
 		free(e->policies[i]);
 	}
 	free(e->policies);
-	sqlite3_stmt *st[] = { e->changes,    e->facts, e->params,	 e->cursor_get,
-			       e->cursor_set, e->prune, e->data_version, e->pending };
+	sqlite3_stmt *st[] = { e->changes,	e->facts,      e->params,
+			       e->cursor_get,	e->cursor_set, e->prune,
+			       e->data_version, e->pending,    e->has_incoming };
 	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
 		sqlite3_finalize(st[i]);
 	if (e->in.db)
@@ -183,6 +257,8 @@ void engine_close(struct engine *e)
 	for (size_t i = 0; i < e->evcap; i++) {
 		history_free(&e->ev[i].h[0]);
 		history_free(&e->ev[i].h[1]);
+		actions_draft_free(&e->ev[i].draft[0]);
+		actions_draft_free(&e->ev[i].draft[1]);
 	}
 	free(e->ev);
 	pthread_mutex_destroy(&e->lock);
@@ -267,14 +343,14 @@ static int pupil_facts(struct engine *e, uint32_t pupil, struct history *h, stru
 	return 1;
 }
 
-/* Run one policy for one pupil. Returns 0 (a policy error is counted and
- * logged once per batch), or -1 on a database error. */
+/* Run one policy for one pupil, deciding into draft. Returns 0 (a policy
+ * error is counted and logged once per batch), or -1 on a database error. */
 static int run_policy(struct engine *e, struct policy *p, struct pupil_view *v,
-		      struct batch_stats *st)
+		      struct actions_draft *draft, struct batch_stats *st)
 {
 	char err[4096];
 	st->calls++;
-	int rc = policy_evaluate(p, v, &e->actions, err, sizeof err);
+	int rc = policy_evaluate(p, v, &e->actions, draft, err, sizeof err);
 	if (rc == -2)
 		return -1;
 	if (rc < 0) {
@@ -368,12 +444,17 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	struct engine *e = w->e;
-	for (long i = 0; i < w->n && !atomic_load(w->failed); i++)
+	for (long i = 0; i < w->n && !atomic_load(w->failed); i++) {
+		if (w->k == 0 && i % 64 == 0 && e->interrupted && e->interrupted(e->interrupt_arg))
+			atomic_store(w->failed, 2);
 		for (int j = 0; j < 2; j++) {
-			struct policy *p = e->ev[i].policy[j];
-			if (p && p->owner == w->k && run_policy(e, p, &e->ev[i].v[j], &w->st) < 0)
+			struct evaluation *x = &e->ev[i];
+			struct policy *p = x->policy[j];
+			if (p && p->owner == w->k &&
+			    run_policy(e, p, &x->v[j], &x->draft[j], &w->st) < 0)
 				atomic_store(w->failed, 1);
 		}
+	}
 	return NULL;
 }
 
@@ -383,7 +464,8 @@ static void *work(void *arg)
  * record goes through the one connection, under its lock. A pupil's
  * actions for one organisation come from one thread in pupil order, so
  * what is recorded does not depend on the threads; only the order of the
- * rows of different organisations does. Returns 0 or -1. */
+ * rows of different organisations does. Returns 0, 1 if interrupted, or
+ * -1. */
 static int run_policies(struct engine *e, long n, int threads, struct batch_stats *st)
 {
 	struct worker w[EVAL_THREADS_MAX];
@@ -409,7 +491,8 @@ static int run_policies(struct engine *e, long n, int threads, struct batch_stat
 		st->errors += w[k].st.errors;
 	}
 	st->pupils = n;
-	return atomic_load(&failed) ? -1 : 0;
+	int f = atomic_load(&failed);
+	return f == 2 ? 1 : f ? -1 : 0;
 }
 
 int engine_replay(struct engine *e, struct policy *p, int from, int to,
@@ -424,6 +507,7 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	uint32_t *pupils = NULL;
 	size_t n = 0, cap = 0;
 	struct history h = { 0 };
+	struct actions_draft draft = { 0 };
 	struct batch_stats st = { 0 };
 	int rc = list ? 0 : -1;
 
@@ -461,7 +545,9 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 			if (day < from || day > to || (!h.slot[s] && !pm))
 				continue;
 			h.nslots = s + 1 + pm;
-			rc = run_policy(e, p, &v, &st);
+			rc = run_policy(e, p, &v, &draft, &st);
+			if (rc == 0 && actions_commit(&e->actions, &draft) < 0)
+				rc = -1;
 		}
 		h.nslots = all;
 		sqlite3_reset(e->facts);
@@ -479,6 +565,7 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	}
 	free(pupils);
 	history_free(&h);
+	actions_draft_free(&draft);
 	return rc;
 }
 
@@ -516,70 +603,129 @@ int engine_pending(struct engine *e)
 	return rc == SQLITE_ROW ? work : db_fail(e->db, "looking for work");
 }
 
-int engine_batch(struct engine *e, struct batch_stats *st)
+/* Read what changed since the cursor, up to batch_pupils entries: the
+ * pupils (sorted, with repeats) and the last seq read. */
+static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long long *last)
 {
-	double t0 = monotonic_seconds();
-	uint32_t *pupils = NULL;
-	long long cursor = 0, last = 0;
-	size_t n = 0, cap = 0;
-
-	memset(st, 0, sizeof *st);
-	if (db_begin(e->db) < 0)
-		return -1;
-	ingest_begin(&e->in);
-	e->in.dir = &e->dir; /* the service keeps every pupil in memory */
-	/* data_version moves when another connection commits: then cached
-	 * pupils and the list of register years may be out of date. */
-	long long version = -1;
-	if (sqlite3_step(e->data_version) == SQLITE_ROW)
-		version = sqlite3_column_int64(e->data_version, 0);
-	sqlite3_reset(e->data_version);
-	if ((version != e->seen_version || !e->dir.pupil) && ingest_refresh(&e->in) < 0)
-		goto fail;
-	e->seen_version = version;
-	long taken = ingest_incoming(&e->in, (int)e->cfg->batch_rows, &st->rejected);
-	if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0))
-		goto fail;
-	st->marks = taken - st->rejected;
-
+	long long cursor = 0;
+	size_t cap = 0;
 	if (sqlite3_step(e->cursor_get) == SQLITE_ROW)
 		cursor = sqlite3_column_int64(e->cursor_get, 0);
 	sqlite3_reset(e->cursor_get);
-	last = cursor;
+	*last = cursor;
 	sqlite3_bind_int64(e->changes, 1, cursor);
 	sqlite3_bind_int64(e->changes, 2, e->cfg->batch_pupils);
 	int rc;
 	while ((rc = sqlite3_step(e->changes)) == SQLITE_ROW) {
-		if (n == cap)
-			pupils = xrealloc(pupils, (cap = cap ? cap * 2 : 1024) * sizeof *pupils);
-		last = sqlite3_column_int64(e->changes, 0);
-		pupils[n++] = (uint32_t)sqlite3_column_int64(e->changes, 1);
+		if (*n == cap)
+			*pupils = xrealloc(*pupils, (cap = cap ? cap * 2 : 1024) * sizeof **pupils);
+		*last = sqlite3_column_int64(e->changes, 0);
+		(*pupils)[(*n)++] = (uint32_t)sqlite3_column_int64(e->changes, 1);
 	}
 	sqlite3_reset(e->changes);
-	if (rc != SQLITE_DONE) {
-		db_fail(e->db, "reading changes");
-		goto fail;
-	}
-	if (taken == 0 && n == 0) {
-		db_rollback(e->db);
-		return 0;
+	if (rc != SQLITE_DONE)
+		return db_fail(e->db, "reading changes");
+	qsort(*pupils, *n, sizeof **pupils, by_id); /* id order is register order */
+	return 0;
+}
+
+/* data_version moves when another connection commits: then cached pupils
+ * and the list of register years may be out of date. */
+static int refresh(struct engine *e)
+{
+	long long version = -1;
+	if (sqlite3_step(e->data_version) == SQLITE_ROW)
+		version = sqlite3_column_int64(e->data_version, 0);
+	sqlite3_reset(e->data_version);
+	e->in.dir = &e->dir; /* the service keeps every pupil in memory */
+	if ((version != e->seen_version || !e->dir.pupil) && ingest_refresh(&e->in) < 0)
+		return -1;
+	e->seen_version = version;
+	return 0;
+}
+
+/*
+ * One batch, in three steps, so that no policy runs while the write lock
+ * is held (a slow or hostile policy must not stall the other writers):
+ *
+ *  1. store: rows taken from incoming become marks (or rejects) and
+ *     changes, in one short write transaction;
+ *  2. decide: on a read snapshot, every pupil changed past the cursor is
+ *     read and its policies run, each call deciding into a draft;
+ *  3. record: in one write transaction, every draft is recorded with each
+ *     rule checked again, and the cursor moves past what was decided.
+ *
+ * A crash after 1 leaves the marks stored and their changes past the
+ * cursor: evaluated on restart. The cursor and the actions commit
+ * together in 3, so nothing is lost or recorded twice whatever moment the
+ * process dies.
+ */
+int engine_batch(struct engine *e, struct batch_stats *st)
+{
+	double t0 = monotonic_seconds();
+	uint32_t *pupils = NULL;
+	long long last = 0;
+	size_t n = 0;
+	long taken = 0;
+
+	memset(st, 0, sizeof *st);
+	int incoming = 0;
+	if (sqlite3_step(e->has_incoming) == SQLITE_ROW)
+		incoming = sqlite3_column_int(e->has_incoming, 0);
+	sqlite3_reset(e->has_incoming);
+	if (incoming) {
+		if (db_begin(e->db) < 0)
+			return -1;
+		ingest_begin(&e->in);
+		if (refresh(e) < 0)
+			goto fail;
+		taken = ingest_incoming(&e->in, (int)e->cfg->batch_rows, &st->rejected);
+		if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0) || db_commit(e->db) < 0)
+			goto fail;
+		st->marks = taken - st->rejected;
 	}
 
+	if (db_exec(e->db, "BEGIN") < 0)
+		return -1;
+	if (refresh(e) < 0 || read_changes(e, &pupils, &n, &last) < 0)
+		goto fail;
+	if (n == 0) {
+		db_rollback(e->db);
+		free(pupils);
+		st->seconds = monotonic_seconds() - t0;
+		return taken > 0;
+	}
 	for (int i = 0; i < e->npolicies; i++) {
 		e->policies[i]->errors = e->policies[i]->logs = 0;
 		if (apply_params(e, e->policies[i]) < 0)
 			goto fail;
 	}
-	/* each pupil once, in id order (which is also register order) */
-	qsort(pupils, n, sizeof *pupils, by_id);
 	int threads = deal_policies(e, n);
-	long before = e->actions.recorded, read = read_pupils(e, pupils, n);
-	if (read < 0 || run_policies(e, read, threads, st) < 0)
+	long read = read_pupils(e, pupils, n);
+	int rc = read < 0 ? -1 : run_policies(e, read, threads, st);
+	free(pupils);
+	pupils = NULL;
+	if (rc < 0)
 		goto fail;
-	st->actions = e->actions.recorded - before;
-	if (n && set_cursor(e, last) < 0)
+	db_rollback(e->db); /* the snapshot: nothing was written */
+	if (rc > 0) {	    /* interrupted: decided again after a restart */
+		for (long i = 0; i < read; i++)
+			for (int j = 0; j < 2; j++)
+				actions_draft_reset(&e->ev[i].draft[j]);
+		st->seconds = monotonic_seconds() - t0;
+		return taken > 0;
+	}
+
+	if (db_begin(e->db) < 0)
 		goto fail;
-	if (db_commit(e->db) < 0)
+	for (long i = 0; i < read; i++)
+		for (int j = 0; j < 2; j++) {
+			long k = actions_commit(&e->actions, &e->ev[i].draft[j]);
+			if (k < 0)
+				goto fail;
+			st->actions += k;
+		}
+	if (set_cursor(e, last) < 0 || db_commit(e->db) < 0)
 		goto fail;
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];
@@ -590,11 +736,13 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 				  "file", p->path, "count", more, NULL);
 		}
 	}
-	free(pupils);
 	st->seconds = monotonic_seconds() - t0;
 	return 1;
 fail:
 	free(pupils);
+	for (size_t i = 0; i < e->evcap; i++)
+		for (int j = 0; j < 2; j++)
+			actions_draft_reset(&e->ev[i].draft[j]);
 	db_rollback(e->db);
 	return -1;
 }

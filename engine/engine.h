@@ -28,7 +28,8 @@ struct batch_stats {
 struct evaluation {
 	struct pupil_view v[2];
 	struct history h[2];
-	struct policy *policy[2]; /* its council's and its trust's, if loaded */
+	struct policy *policy[2];      /* its council's and its trust's, if loaded */
+	struct actions_draft draft[2]; /* what each decided, until recorded */
 };
 
 struct engine {
@@ -44,7 +45,12 @@ struct engine {
 	pthread_mutex_t lock; /* db->shared while policies run on threads */
 	struct actions actions;
 	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version,
-		*pending;
+		*pending, *has_incoming;
+	/* Asked between pupils while policies run: 1 to give the batch up
+	 * (SIGTERM), which then records nothing and leaves its pupils to be
+	 * evaluated again. NULL: never. */
+	int (*interrupted)(void *arg);
+	void *interrupt_arg;
 	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
@@ -52,14 +58,25 @@ struct engine {
  * whether the previous version from that file is kept running. */
 typedef void (*policy_error_fn)(const char *path, const char *err, int kept);
 
-/* Load the policies named in files (or, if nfiles is 0, every *.lua in the
- * config's policies directory), replacing those loaded before: a reload. A
+/* Load the policies named in files (or, if nfiles is 0, every la-NNN.lua
+ * and trust-ID.lua in the config's policies directory, each refused unless
+ * its policy{ org } is the one its name gives), replacing those loaded
+ * before: a reload. A
  * policy that fails keeps its previous version if it had one, else is left
  * out; one that names an org an earlier file (in name order) already has is
  * left out. Policies whose files are gone are dropped. Returns the number of
  * files that failed, or -1 if the directory cannot be read (the loaded
  * policies stay as they were). */
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error);
+
+/* The organisation a policy file's name lets it speak for: 1 and org
+ * filled for la-NNN.lua and trust-ID.lua, 0 for any other name. */
+int engine_file_org(const char *name, char *org, size_t size);
+
+/* Call each for every *.lua in dir whose name speaks for no organisation
+ * (drafts, backups): never loaded. Returns how many, or -1 if dir cannot
+ * be read. */
+int engine_unnamed_files(const char *dir, void (*each)(const char *path, void *arg), void *arg);
 
 int engine_open(struct engine *e, struct db *db, const struct config *cfg);
 void engine_close(struct engine *e);
@@ -83,8 +100,11 @@ void engine_log_batch(const struct batch_stats *st);
  * on a database error. A read: it takes no lock from other writers. */
 int engine_pending(struct engine *e);
 
-/* One batch. Returns 1 if it did any work, 0 if there was nothing to do,
- * -1 on a database error (the batch is rolled back). */
+/* One batch: store rows from incoming (one short write transaction),
+ * decide on a read snapshot, record what was decided and move the cursor
+ * (one write transaction). Returns 1 if it did any work, 0 if there was
+ * nothing to do (or it was interrupted before recording), -1 on a
+ * database error (what was not committed is rolled back). */
 int engine_batch(struct engine *e, struct batch_stats *st);
 
 #endif

@@ -24,14 +24,24 @@
 const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal" };
 
 #define PUPIL_META     "rollcall.pupil"
-#define SEEN_MAX       8   /* windows kept as default evidence */
-#define LOGS_PER_BATCH 100 /* log() lines per policy per batch */
+#define SEEN_MAX       8    /* windows kept as default evidence */
+#define LOGS_PER_BATCH 100  /* log() lines per policy per batch */
+#define LOG_BYTES_MAX  1000 /* of one log() line */
+
+/* What C does for a policy, charged to its instruction budget: reading
+ * the case from the database costs about what 2,000 instructions do; a
+ * window, a step per session or day it spans. */
+#define COST_CASE_QUERY 2000
+
+struct pupil_ud;
 
 struct policy_run {
 	struct policy *policy;
 	struct pupil_view *view;
 	struct actions *actions;
+	struct actions_draft *draft;
 	int today;
+	int nactions; /* decided in this call */
 	int streaks_done, absent_days, unauthorised_days;
 	int nseen;
 	struct {
@@ -39,6 +49,7 @@ struct policy_run {
 		struct figures f;
 	} seen[SEEN_MAX];
 	int db_failed;
+	struct pupil_ud *ud; /* the pupil, once made */
 };
 
 struct pupil_ud {
@@ -421,6 +432,10 @@ static int pupil_window(lua_State *L)
 		return 1;
 	}
 	struct figures f;
+	sandbox_charge(L, "p:window",
+		       w.kind == WINDOW_SINCE || w.kind == WINDOW_ACADEMIC_YEAR
+			       ? run->view->h->nslots
+			       : (double)w.n * (w.kind == WINDOW_SCHOOL_WEEKS ? 10 : 1));
 	if (stats_window(run->view->h, &w, &f) < 0)
 		return luaL_error(L, "p:window{}: cannot read the pupil's history");
 	push_figures(L, &f);
@@ -447,7 +462,9 @@ static void push_case(lua_State *L, struct policy_run *run)
 {
 	struct pupil_case c;
 	char d[11];
-	int rc = actions_case(run->actions, run->policy->org, run->view->id, &c);
+	if (!run->draft->case_loaded)
+		sandbox_charge(L, "p.case", COST_CASE_QUERY);
+	int rc = actions_case(run->actions, run->draft, run->policy->org, run->view->id, &c);
 	if (rc < 0) {
 		run->db_failed = 1;
 		luaL_error(L, "cannot read the pupil's case");
@@ -594,6 +611,44 @@ static int pupil_tostring(lua_State *L)
 
 static const char *const severities[] = { "low", "medium", "high", "urgent", NULL };
 
+/* A message or reason is text a caseworker reads: UTF-8, no control
+ * characters but newlines and tabs, at most POLICY_TEXT_BYTES. */
+static void check_text(lua_State *L, const char *fn, const char *what, int idx)
+{
+	size_t len;
+	const char *s = lua_tolstring(L, idx, &len);
+	if (len > POLICY_TEXT_BYTES)
+		luaL_error(L, "%s: %s longer than %d bytes", fn, what, POLICY_TEXT_BYTES);
+	for (size_t i = 0, start = 0; i <= len; i++)
+		if (i == len || s[i] == '\n' || s[i] == '\t') {
+			if (!text_clean(s + start, (int)(i - start)))
+				luaL_error(L,
+					   "%s: %s must be UTF-8 text without control characters",
+					   fn, what);
+			start = i + 1;
+		}
+}
+
+/* Distinct alert kinds a policy may record in one day: a kind new today
+ * is remembered while there is room. The policy's own thread calls this
+ * (engine.c), so its state needs no lock. */
+static int kind_allowed(struct policy *p, const char *kind, int today)
+{
+	if (today > p->kinds_day) {
+		p->kinds_day = today;
+		p->nkinds = 0;
+	} else if (today < p->kinds_day) {
+		return 1; /* an earlier day, amended late: not counted again */
+	}
+	for (int i = 0; i < p->nkinds; i++)
+		if (!strcmp(p->kinds[i], kind))
+			return 1;
+	if (p->nkinds == POLICY_KINDS_PER_DAY)
+		return 0;
+	snprintf(p->kinds[p->nkinds++], sizeof p->kinds[0], "%s", kind);
+	return 1;
+}
+
 /* Build the request from opts (at index idx, may be nil) and record it. */
 static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 {
@@ -638,9 +693,7 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 				return luaL_error(L, "%s: message and reason must be strings",
 						  action_names[type]);
 		r.message = lua_tostring(L, -2) ? lua_tostring(L, -2) : lua_tostring(L, -1);
-		if (r.message && strlen(r.message) > 2000)
-			return luaL_error(L, "%s: message longer than 2000 bytes",
-					  action_names[type]);
+		check_text(L, action_names[type], "message", lua_isnil(L, -2) ? -1 : -2);
 		lua_getfield(L, idx, "cooldown_days");
 		if (!lua_isnil(L, -1)) {
 			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
@@ -664,7 +717,18 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 	}
 	/* Most calls repeat an action still in its cooldown: ask before the
 	 * evidence is encoded, which is most of an action's cost. */
-	int repeat = actions_repeat(run->actions, &r);
+	/* Bounds on what one call may record (docs/POLICIES.md): each action
+	 * is a row and a webhook, and distinct alert kinds escape the cooldown. */
+	if (run->nactions >= POLICY_ACTIONS_PER_CALL)
+		return luaL_error(L, "%s: more than %d actions in one call", action_names[type],
+				  POLICY_ACTIONS_PER_CALL);
+	if (type == ACTION_ALERT && !kind_allowed(p, kind, run->today))
+		return luaL_error(L,
+				  "alert: more than %d distinct alert kinds in one day ('%s' would "
+				  "be one more)",
+				  POLICY_KINDS_PER_DAY, kind);
+	sandbox_charge(L, action_names[type], COST_CASE_QUERY);
+	int repeat = actions_repeat(run->actions, run->draft, &r);
 	if (repeat) {
 		run->db_failed = repeat < 0;
 		if (repeat < 0)
@@ -701,11 +765,18 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 	char *data_text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(evidence);
 	json_decref(data);
+	size_t evidence_bytes = evidence_text ? strlen(evidence_text) : 0;
+	size_t data_bytes = data_text ? strlen(data_text) : 0;
+	if (evidence_bytes > POLICY_JSON_BYTES || data_bytes > POLICY_JSON_BYTES) {
+		free(evidence_text);
+		free(data_text);
+		return luaL_error(L, "%s: %s is over %d bytes of JSON", action_names[type],
+				  evidence_bytes > POLICY_JSON_BYTES ? "evidence" : "data",
+				  POLICY_JSON_BYTES);
+	}
 	r.evidence = evidence_text;
 	r.data = data_text;
-	int rc = actions_record(run->actions, &r, why, sizeof why);
-	free(evidence_text);
-	free(data_text);
+	int rc = actions_decide(run->actions, run->draft, &r, why, sizeof why);
 	if (rc < 0) {
 		run->db_failed = 1;
 		return luaL_error(L, "%s: could not be recorded (database error)",
@@ -715,6 +786,7 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 		log_event(LOG_INFO, "action refused", "org", p->org, "file", p->path, "action",
 			  action_names[type], "kind", kind, "pupil", run->view->upn, "why", why,
 			  NULL);
+	run->nactions += rc == 1;
 	lua_pushboolean(L, rc == 1);
 	return 1;
 }
@@ -758,13 +830,23 @@ static int api_close_case(lua_State *L)
 {
 	struct policy_run *run = current_run(L, "close_case");
 	check_pupil(L, 1);
-	const char *reason = luaL_optstring(L, 2, NULL);
-	int rc = actions_close_case(run->actions, run->policy->org, run->view->id, run->today,
-				    reason);
+	const char *reason = NULL;
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TSTRING);
+		check_text(L, "close_case", "reason", 2);
+		reason = lua_tostring(L, 2);
+	}
+	if (run->nactions >= POLICY_ACTIONS_PER_CALL)
+		return luaL_error(L, "close_case: more than %d actions in one call",
+				  POLICY_ACTIONS_PER_CALL);
+	sandbox_charge(L, "close_case", COST_CASE_QUERY);
+	int rc = actions_close_case(run->actions, run->draft, run->policy->org, run->view->id,
+				    run->today, reason);
 	if (rc < 0) {
 		run->db_failed = 1;
 		return luaL_error(L, "close_case: database error");
 	}
+	run->nactions += rc;
 	lua_pushboolean(L, rc);
 	return 1;
 }
@@ -788,21 +870,32 @@ static int api_today(lua_State *L)
 	return 1;
 }
 
+/* log(...): its arguments as tostring() gives them, space-separated, cut
+ * at LOG_BYTES_MAX; the log line escapes what is not text. Past
+ * LOGS_PER_BATCH lines a batch, the rest are counted, not written. */
 static int api_log(lua_State *L)
 {
 	struct policy *p = policy_up(L);
+	int n = lua_gettop(L); /* the buffer below may take a stack slot */
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
-	for (int i = 1; i <= lua_gettop(L); i++) {
+	for (int i = 1; i <= n; i++) {
 		if (i > 1)
 			luaL_addchar(&b, ' ');
-		luaL_tolstring(L, i, NULL);
+		size_t len;
+		luaL_tolstring(L, i, &len);
+		sandbox_charge(L, "log", 1 + (double)len / 64);
 		luaL_addvalue(&b);
 	}
 	luaL_pushresult(&b);
-	if (++p->logs <= LOGS_PER_BATCH)
-		log_event(LOG_INFO, "policy log", "org", p->org, "file", p->path, "text",
-			  lua_tostring(L, -1), NULL);
+	if (++p->logs > LOGS_PER_BATCH)
+		return 0;
+	size_t len;
+	const char *text = lua_tolstring(L, -1, &len);
+	char *safe = text_safe(text, len > LOG_BYTES_MAX ? LOG_BYTES_MAX : len, NULL);
+	log_event(LOG_INFO, "policy log", "org", p->org, "file", p->path, "text", safe,
+		  len > LOG_BYTES_MAX ? "cut" : NULL, "yes", NULL);
+	free(safe);
 	return 0;
 }
 
@@ -896,6 +989,8 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	}
 	p->on_pupil = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
+	lua_pushboolean(L, 0); /* the slot that holds each call's pupil */
+	p->pupil = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 fail:
 	policy_free(p);
@@ -929,27 +1024,46 @@ static uint64_t seed_of(const struct policy *p, const char *upn, int day)
 	return (h ^ (uint64_t)day) * 1099511628211u;
 }
 
-int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, char *err,
-		    size_t errlen)
+/* The call itself, protected (sandbox_call): making the pupil may fail for
+ * memory like anything else the policy does. Upvalue 1: the run. The pupil
+ * is anchored in the registry at p->pupil until its link is cut. */
+static int evaluate(lua_State *L)
+{
+	struct policy_run *run = lua_touserdata(L, 1);
+	struct pupil_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
+	ud->run = run;
+	luaL_setmetatable(L, PUPIL_META);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, LUA_REGISTRYINDEX, run->policy->pupil);
+	run->ud = ud;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, run->policy->on_pupil);
+	lua_insert(L, -2);
+	lua_call(L, 1, 0);
+	return 0;
+}
+
+int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a,
+		    struct actions_draft *draft, char *err, size_t errlen)
 {
 	int day, session, code;
+	actions_draft_reset(draft);
 	if (!stats_latest(v->h, &day, &session, &code))
 		return 0; /* no marks: nothing to judge */
-	struct policy_run run = { .policy = p, .view = v, .actions = a, .today = day };
+	struct policy_run run = {
+		.policy = p, .view = v, .actions = a, .draft = draft, .today = day
+	};
 	lua_State *L = p->sb.L;
 	sandbox_seed(&p->sb, seed_of(p, v->upn, day));
-	/* the pupil stays on the stack below the call, alive until its link
-	 * to this run is cut */
-	struct pupil_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
-	ud->run = &run;
-	luaL_setmetatable(L, PUPIL_META);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_pupil);
-	lua_pushvalue(L, -2);
+	lua_pushcfunction(L, evaluate);
+	lua_pushlightuserdata(L, &run);
 	p->run = &run;
 	int rc = sandbox_call(&p->sb, 1, 0, err, errlen);
 	p->run = NULL;
-	ud->run = NULL;
-	lua_pop(L, 1);
+	if (run.ud) {
+		run.ud->run = NULL;    /* a pupil kept by the policy is dead from now on */
+		lua_pushboolean(L, 0); /* replaces the anchor: no allocation */
+		lua_rawseti(L, LUA_REGISTRYINDEX, p->pupil);
+	}
 	/* nothing of this pupil is kept for the next */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->windows);
 	for (int i = 1; i <= run.nseen; i++) {
@@ -957,6 +1071,8 @@ int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, c
 		lua_rawseti(L, -2, i);
 	}
 	lua_pop(L, 1);
+	if (rc < 0 || run.db_failed)
+		actions_draft_reset(draft); /* a call that fails records nothing */
 	if (run.db_failed)
 		return -2;
 	return rc;

@@ -28,8 +28,14 @@ struct param {
 
 struct policy_run;
 
+/* What one call may record (docs/POLICIES.md, "Limits"). */
+#define POLICY_ACTIONS_PER_CALL 16    /* actions, case closures included */
+#define POLICY_KINDS_PER_DAY	32    /* distinct alert kinds a policy records in a day */
+#define POLICY_JSON_BYTES	16384 /* evidence, and data, of one action */
+#define POLICY_TEXT_BYTES	2000  /* a message or a close reason */
+
 struct policy {
-	char *path; /* as loaded: policies/salford.lua */
+	char *path; /* as loaded: policies/la-355.lua */
 	char *file; /* its base name, as actions record it */
 	char org[24];
 	char *name;
@@ -45,6 +51,9 @@ struct policy {
 	struct policy_run *run; /* the evaluation under way, if any */
 	long errors, logs;	/* in the current batch, for rate-limited logging */
 	int owner;		/* the thread that runs it in a batch (engine.c) */
+	int pupil;		/* registry reference: the running call's pupil */
+	int kinds_day, nkinds;	/* alert kinds recorded on kinds_day */
+	char kinds[POLICY_KINDS_PER_DAY][72];
 };
 
 /* What the engine knows of a pupil; p's fields come from here. */
@@ -67,11 +76,13 @@ void policy_free(struct policy *p);
 /* Index of param name, or -1. */
 int policy_param(const struct policy *p, const char *name);
 
-/* Run on_pupil for v, recording actions through a. Returns 0; -1 if the
- * policy failed (err holds the error and traceback); -2 if recording failed
- * (a database error, already reported). */
-int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a, char *err,
-		    size_t errlen);
+/* Run on_pupil for v, deciding actions into draft (emptied first) through
+ * a's view of the database; the caller records the draft
+ * (actions_commit). Returns 0; -1 if the policy failed (err holds the
+ * error and traceback; the draft is empty: a failed call records
+ * nothing); -2 if reading the database failed (already reported). */
+int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a,
+		    struct actions_draft *draft, char *err, size_t errlen);
 
 /* 1 if org is "la:" + 3 digits or "trust:" + a trust id. */
 int policy_org_valid(const char *org);

@@ -30,6 +30,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,37 +53,127 @@ struct sandbox *sandbox_of(lua_State *L)
 	return ud;
 }
 
-static double thread_cpu(void)
+/* ---- the deadline: a watchdog thread and a signal ----
+ *
+ * The instruction budget is what policies are held to, reproducibly. But
+ * the count hook never fires inside one VM instruction or a C function,
+ * and some do unbounded work the count cannot see (comparing two long
+ * strings, a call that copies a huge vararg list). So every call also has
+ * a wall-clock deadline: a watchdog thread looks at the calls under way
+ * every WATCH_MS, and signals the thread of one that is late. The handler
+ * only sets a hook to fire at the next instruction (lua_sethook may be
+ * called from a signal handler: lua.c stops a script on SIGINT this way),
+ * and the hook stops the call. A call that ends in time costs one read of
+ * the monotonic clock (vDSO, no system call) and two atomic stores.
+ */
+
+#define WATCH_MS    50 /* how often the watchdog looks */
+#define WATCH_SLOTS 64 /* threads that may run policies at once */
+
+static struct watch_slot {
+	pthread_t thread;
+	atomic_llong started;	/* ns on the monotonic clock; 0 between calls */
+	atomic_llong signalled; /* the `started` of the call last signalled */
+} watch_slots[WATCH_SLOTS];
+static atomic_int watch_nslots;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static int watch_signal;
+
+static _Thread_local struct sandbox *running; /* the call under way on this thread */
+static _Thread_local struct watch_slot *my_slot;
+
+static long long now_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The instruction budget is what policies are held to, reproducibly. Some
- * single VM instructions do unbounded work the count cannot see (a call
- * that copies a huge vararg list, comparing very long strings), so CPU time
- * is checked too, as a backstop far above any honest call (a typical call
- * takes microseconds; the whole instruction budget well under a second). */
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+static void on_late(int sig)
+{
+	(void)sig;
+	struct sandbox *sb = running;
+	struct watch_slot *slot = my_slot;
+	/* a signal meant for a call that has ended since finds another one,
+	 * or none: only the call it was meant for stops */
+	if (!sb || !slot || atomic_load(&slot->signalled) != atomic_load(&slot->started))
+		return;
+	sb->late = 1;
+	lua_sethook(sb->L, count_hook, LUA_MASKCOUNT, 1);
+}
+
+static void *watch(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec nap = { 0, WATCH_MS * 1000000L };
+		nanosleep(&nap, NULL);
+		long long now = now_ns();
+		int n = atomic_load(&watch_nslots);
+		for (int i = 0; i < n; i++) {
+			struct watch_slot *w = &watch_slots[i];
+			long long started = atomic_load(&w->started);
+			if (started && now - started > (long long)(SANDBOX_CALL_SECONDS * 1e9) &&
+			    atomic_load(&w->signalled) != started) {
+				atomic_store(&w->signalled, started);
+				pthread_kill(w->thread, watch_signal);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void watch_start(void)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_late;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	watch_signal = SIGRTMIN + 4;
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (sigaction(watch_signal, &sa, NULL) != 0 || pthread_create(&t, &attr, watch, NULL) != 0)
+		watch_signal = 0; /* no deadline: the instruction budget still holds */
+	pthread_attr_destroy(&attr);
+}
+
+/* This thread's slot, taken on its first call; NULL if all are taken. */
+static struct watch_slot *watch_slot(void)
+{
+	if (my_slot)
+		return my_slot;
+	pthread_once(&watch_once, watch_start);
+	if (!watch_signal)
+		return NULL;
+	int i = atomic_load(&watch_nslots);
+	if (i >= WATCH_SLOTS)
+		return NULL;
+	/* slots are only ever added, by the thread that will use them */
+	while (!atomic_compare_exchange_weak(&watch_nslots, &i, i + 1))
+		if (i >= WATCH_SLOTS)
+			return NULL;
+	watch_slots[i].thread = pthread_self();
+	return my_slot = &watch_slots[i];
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	struct sandbox *sb = sandbox_of(L);
 	sb->instructions += HOOK_EVERY;
+	if (sb->late) {
+		sb->stopped = 1;
+		luaL_error(L, "stopped: over %d s of wall-clock time in one call",
+			   (int)SANDBOX_CALL_SECONDS);
+	}
 	if (sb->stopped || sb->instructions > sb->instruction_limit) {
 		sb->stopped = 1;
 		luaL_error(L, "stopped: over the budget of %I instructions",
 			   (lua_Integer)sb->instruction_limit);
-	}
-	/* The clock is a system call: read it from the first hook on, so that
-	 * the many calls that end within HOOK_EVERY instructions never do. */
-	double cpu = thread_cpu();
-	if (sb->cpu_deadline == 0)
-		sb->cpu_deadline = cpu + SANDBOX_CPU_SECONDS;
-	else if (cpu > sb->cpu_deadline) {
-		sb->stopped = 1;
-		luaL_error(L, "stopped: over %d s of CPU time in one call",
-			   (int)SANDBOX_CPU_SECONDS);
 	}
 }
 
@@ -91,7 +184,7 @@ static double budget_left(const struct sandbox *sb)
 
 /* Charge work a C function is about to do. A call that would go over the
  * budget is stopped before it starts, as a loop is by the hook. */
-static void charge(lua_State *L, const char *what, double cost)
+void sandbox_charge(lua_State *L, const char *what, double cost)
 {
 	struct sandbox *sb = sandbox_of(L);
 	if (sb->stopped || cost > budget_left(sb)) {
@@ -276,6 +369,28 @@ static void no_len_metamethod(lua_State *L, const char *name)
 /* Each cost function reads the arguments as the function itself will (so
  * an argument error reads the same), and returns the work it will do. */
 typedef double cost_fn(lua_State *L, const char *name);
+
+/* Lua runs __gc finalizers with hooks off (no budget, no deadline, no
+ * signal can stop them) and at any moment an allocation collects, even
+ * while the engine holds no call; __close runs while an error unwinds. So
+ * a metatable may not carry either: setmetatable refuses it, and Lua
+ * marks an object for finalization only in setmetatable, so a __gc added
+ * to the metatable later is never called. */
+static double check_metatable(lua_State *L, const char *name)
+{
+	static const char *const refused[] = { "__gc", "__close" };
+	if (lua_type(L, 2) != LUA_TTABLE)
+		return 1;
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		lua_pushstring(L, refused[i]);
+		int set = lua_rawget(L, 2) != LUA_TNIL;
+		lua_pop(L, 1);
+		if (set)
+			luaL_error(L, "%s: a %s metamethod is not allowed in the sandbox", name,
+				   refused[i]);
+	}
+	return 1;
+}
 
 static double cost_args(lua_State *L, const char *name)
 {
@@ -535,7 +650,7 @@ static int gmatch_step(lua_State *L)
 	if (state == STEP_DONE)
 		return 0;
 	if (state == STEP_UNPAID)
-		charge(L, "string.gmatch", lua_tonumber(L, lua_upvalueindex(3)));
+		sandbox_charge(L, "string.gmatch", lua_tonumber(L, lua_upvalueindex(3)));
 	lua_pushinteger(L, STEP_UNPAID); /* until Lua's iterator returns */
 	lua_replace(L, lua_upvalueindex(2));
 	lua_settop(L, 0);
@@ -556,7 +671,7 @@ static int codes_step(lua_State *L)
 	double run = 0;
 	for (size_t k = (size_t)i; i >= 0 && k < len && ((unsigned char)s[k] & 0xC0) == 0x80; k++)
 		run++;
-	charge(L, "utf8.codes", 1 + run);
+	sandbox_charge(L, "utf8.codes", 1 + run);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -588,7 +703,7 @@ static const struct allowed {
 	{ "rawequal", cost_rawequal, NULL },
 	{ "rawlen", NULL, NULL },
 	{ "select", cost_args, NULL },
-	{ "setmetatable", NULL, NULL },
+	{ "setmetatable", check_metatable, NULL },
 	{ "tonumber", cost_tonumber, NULL },
 	{ "tostring", NULL, NULL },
 	{ "type", NULL, NULL },
@@ -681,7 +796,7 @@ static int checked_call(lua_State *L)
 {
 	const struct allowed *a = lua_touserdata(L, lua_upvalueindex(1));
 	double cost = a->cost ? a->cost(L, a->name) : 1;
-	charge(L, a->name, cost);
+	sandbox_charge(L, a->name, cost);
 	int n = lua_tocfunction(L, lua_upvalueindex(2))(L);
 	if (a->step && n > 0) {
 		int it = lua_gettop(L) - n + 1;
@@ -844,7 +959,7 @@ static int sandbox_require(lua_State *L)
 	lua_pushlstring(L, text, len); /* Lua's now, so that a charge cannot leak it */
 	free(text);
 	/* parsing is work in C, done again each time for a module that fails */
-	charge(L, "require", (double)len);
+	sandbox_charge(L, "require", (double)len);
 	lua_pushfstring(L, "@%s", path);
 	size_t n;
 	const char *chunk = lua_tolstring(L, -2, &n);
@@ -951,12 +1066,10 @@ int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limi
 
 void sandbox_close(struct sandbox *sb)
 {
-	if (sb->L) {
-		/* Finalizers run at close: make any that loops stop at once. */
-		sb->stopped = 1;
-		sb->memory_limit = (size_t)-1; /* closing must never fail for memory */
+	/* No policy code runs at close: no object has a finalizer
+	 * (check_metatable), and freeing never allocates. */
+	if (sb->L)
 		lua_close(sb->L);
-	}
 	free(sb->scripts_dir);
 	memset(sb, 0, sizeof *sb);
 }
@@ -977,12 +1090,18 @@ int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
 	sb->instructions = 0;
-	sb->cpu_deadline = 0; /* set by the first hook */
-	sb->stopped = sb->out_of_memory = 0;
+	sb->stopped = sb->out_of_memory = sb->late = 0;
 	sb->where[0] = '\0';
-	/* the allocator may have armed the hook to fire at once */
+	/* the allocator or the watchdog may have armed the hook to fire at once */
 	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	struct watch_slot *slot = watch_slot();
+	running = sb;
+	if (slot)
+		atomic_store(&slot->started, now_ns());
 	int status = lua_pcall(L, nargs, nresults, base);
+	if (slot)
+		atomic_store(&slot->started, 0);
+	running = NULL;
 	if (status != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
 		if (status == LUA_ERRMEM || sb->out_of_memory)

@@ -14,19 +14,20 @@
 #define ROLLCALL_SANDBOX_H
 
 #include <lua.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define SANDBOX_MEMORY_DEFAULT	     (64u << 20) /* bytes per state */
-#define SANDBOX_CPU_SECONDS	     2.0	 /* per call: a backstop, see sandbox.c */
-#define SANDBOX_INSTRUCTIONS_DEFAULT 10000000L	 /* per call */
+#define SANDBOX_CALL_SECONDS	     1.0       /* wall clock per call: a backstop, see sandbox.c */
+#define SANDBOX_INSTRUCTIONS_DEFAULT 10000000L /* per call */
 
 struct sandbox {
 	lua_State *L;
 	size_t memory, memory_limit;
 	long instructions, instruction_limit; /* for the running call */
-	double cpu_deadline; /* thread CPU seconds at which the running call stops */
-	uint64_t seed;	     /* math.random's seed, taken on its first use */
+	volatile sig_atomic_t late;	      /* the running call is past its deadline */
+	uint64_t seed;			      /* math.random's seed, taken on its first use */
 	int seed_pending;
 	int stopped;	   /* over a budget: nothing may catch it */
 	int out_of_memory; /* the stop was for memory; `where` says where */
@@ -51,6 +52,11 @@ int sandbox_run(struct sandbox *sb, const char *chunkname, const char *text, siz
  * with a traceback on error; leaves nresults results. Returns 0, or -1 with
  * err (the stack is then as before the function was pushed). */
 int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t errlen);
+
+/* Charge cost instructions of work C is about to do for the running call
+ * (a query, encoding JSON): over the budget, the call stops here, and the
+ * script's own pcall cannot catch it. */
+void sandbox_charge(lua_State *L, const char *what, double cost);
 
 /* Seed math.random: each (policy, pupil, date) gets its own sequence. */
 void sandbox_seed(struct sandbox *sb, uint64_t seed);

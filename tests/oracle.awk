@@ -2,8 +2,8 @@
 # straight from the CSV files, to check `rollcall run` against. It shares no
 # code with rollcall: figures, windows and streaks are recomputed here from
 # SPEC.md section 4 and DOMAIN.md, and the rules are transcribed by hand from
-# policies/salford.lua, policies/brighton-and-hove.lua,
-# policies/trust-tr00001.lua and scripts/national.lua (default params).
+# policies/la-355.lua, policies/la-846.lua,
+# policies/trust-TR00001.lua and scripts/national.lua (default params).
 #
 #   awk -f tests/oracle.awk FILE.csv...
 #
@@ -38,7 +38,7 @@
 #     possible session (weekend, closure `#`, no marks) is skipped.
 #
 # The rules, per organisation (all of them, every kind and step):
-#   la:355 (pupils of schools with la_code 355), salford.lua:
+#   la:355 (pupils of schools with la_code 355), la-355.lua:
 #     recent = school_weeks 6
 #     recent.possible >= 20 and recent.rate < 0.90  alert low_attendance  medium
 #     year absence_rate >= 0.50                     alert severe_absence  high
@@ -46,12 +46,12 @@
 #     consecutive_unauthorised_days >= 10           alert continuous_absence urgent
 #     consecutive_unauthorised_days >= 20           alert missing_education urgent
 #     >= 10 unauthorised (G N O U) in school_weeks 10  legal_step letter  medium
-#   la:846 (la_code 846), brighton-and-hove.lua:
+#   la:846 (la_code 846), la-846.lua:
 #     >= 10 G in school_weeks 10                    legal_step penalty_notice medium
 #     else >= 10 unauthorised in school_weeks 10    legal_step attendance_contract medium
 #     year I sessions / 2 >= 15 (I >= 30)           alert illness_15_days medium
 #     consecutive_unauthorised_days >= 10           alert continuous_absence urgent
-#   trust:TR00001 (schools with trust_id TR00001), trust-tr00001.lua:
+#   trust:TR00001 (schools with trust_id TR00001), trust-TR00001.lua:
 #     only if school_weeks 6 has >= 20 possible sessions:
 #     recent.rate < 0.90                            alert low_attendance  medium
 #     year absence_rate >= 0.10                     alert persistent_absence high
@@ -63,7 +63,7 @@
 #     nil or >= step_gap_days. A referral recorded earlier in the same call
 #     opens a case at stage "referral" with referral_open (engine/actions.c,
 #     actions_record: a referral with no case inserts a case whose stage is
-#     "referral"); salford.lua reads `case` once, before it, so it sees nil,
+#     "referral"); la-355.lua reads `case` once, before it, so it sees nil,
 #     and days_since_last_step reads p.case afresh but skips "referral" steps,
 #     giving nil. Either way the rung is the letter. The same referral test
 #     ("not (case and case.referral_open)") reads the same nil case.

@@ -138,8 +138,9 @@ static void one_open_referral_per_pupil(void **state)
 				    .date = day_of("2025-11-03") };
 	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 1);
 	/* closing the case closes the referral */
-	assert_int_equal(actions_close_case(&fx->a, "la:355", 7, day_of("2025-12-01"), "recovered"),
-			 1);
+	assert_int_equal(
+		actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-01"), "recovered"),
+		1);
 	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2026-01-05", 28, 0), 1);
 }
 
@@ -147,20 +148,20 @@ static void the_case_follows_its_latest_step(void **state)
 {
 	struct fixture *fx = *state;
 	struct pupil_case c;
-	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 0);
+	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 0);
 	/* alerts do not open cases */
 	assert_int_equal(act(fx, ACTION_ALERT, "low_attendance", "2025-09-01", 28, 0), 1);
-	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 0);
+	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 0);
 
 	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2025-09-08", 28, 0), 1);
-	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 1);
+	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 1);
 	assert_string_equal(c.stage, "referral");
 	assert_true(c.referral_open);
 	assert_int_equal(c.opened, day_of("2025-09-08"));
 
 	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "letter", "2025-09-15", 28, 0), 1);
 	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "meeting", "2025-10-13", 28, 0), 1);
-	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 1);
+	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 1);
 	assert_string_equal(c.stage, "meeting");
 	assert_true(c.referral_open); /* the referral stays open */
 	assert_int_equal(c.nsteps, 3);
@@ -169,13 +170,14 @@ static void the_case_follows_its_latest_step(void **state)
 	assert_string_equal(c.steps[2].step, "meeting");
 	assert_int_equal(c.steps[2].date, day_of("2025-10-13"));
 
-	assert_int_equal(actions_close_case(&fx->a, "la:355", 7, day_of("2025-12-01"), "better"),
-			 1);
-	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 0);
-	assert_int_equal(actions_close_case(&fx->a, "la:355", 7, day_of("2025-12-02"), "x"), 0);
+	assert_int_equal(
+		actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-01"), "better"), 1);
+	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 0);
+	assert_int_equal(actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-02"), "x"),
+			 0);
 	/* a new step opens a new case, at that step */
 	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "letter", "2026-01-05", 28, 0), 1);
-	assert_int_equal(actions_case(&fx->a, "la:355", 7, &c), 1);
+	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 1);
 	assert_string_equal(c.stage, "letter");
 	assert_int_equal(c.nsteps, 1);
 	assert_int_equal(actions_legal_step("prosecution"), LEGAL_STEPS - 1);

@@ -254,7 +254,7 @@ static void rows_from_another_process_are_taken_and_delivered(void **state)
 static void write_policy(struct e2e *e, const char *kind, int broken)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], text[1024];
-	snprintf(path, sizeof path, "%s/pol/council.lua", e->dir);
+	snprintf(path, sizeof path, "%s/pol/la-355.lua", e->dir);
 	snprintf(tmp, sizeof tmp, "%s/pol/.council.tmp", e->dir);
 	snprintf(text, sizeof text,
 		 "policy { org = 'la:355', name = 'Test', endpoints = {} }\n"
@@ -297,10 +297,10 @@ static void a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up(void **sta
 	/* a syntax error: logged, and the previous version goes on acting */
 	write_policy(e, "v2", 1);
 	long long end = e2e_now_ms() + 10000;
-	while (!lines_with(e->daemon_log, "policy not reloaded", "council.lua") &&
+	while (!lines_with(e->daemon_log, "policy not reloaded", "la-355.lua") &&
 	       e2e_now_ms() < end)
 		sleep_ms(20);
-	assert_true(lines_with(e->daemon_log, "previous version keeps running", "council.lua:5:") >=
+	assert_true(lines_with(e->daemon_log, "previous version keeps running", "la-355.lua:5:") >=
 		    1);
 	assert_int_equal(day_of_alerts(e, s, 1, "v1"), 2 * salford);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'v2'"), 0);
@@ -342,7 +342,7 @@ static void a_pupil_moved_by_an_import_is_seen_at_the_new_school(void **state)
 	generate(e, 600, 2, s); /* enough for a second school in council 355 */
 	snprintf(pol, sizeof pol, "%s/pol", e->dir);
 	assert_int_equal(mkdir(pol, 0700), 0);
-	snprintf(path, sizeof path, "%s/council.lua", pol);
+	snprintf(path, sizeof path, "%s/la-355.lua", pol);
 	write_file(path, "policy { org = 'la:355', name = 'Where', endpoints = {} }\n"
 			 "function on_pupil(p)\n"
 			 "  alert(p, 'at_' .. p.urn, { cooldown_days = 0 })\n"
@@ -428,8 +428,8 @@ static void two_policies_of_a_pupil_on_two_threads_see_the_same_history(void **s
 	assert_int_equal(system(cmd), 0);
 	snprintf(pol, sizeof pol, "%s/pol", e->dir);
 	assert_int_equal(mkdir(pol, 0700), 0);
-	write_window_policy(pol, "council.lua", "la:355");
-	write_window_policy(pol, "trust.lua", "trust:TR00001");
+	write_window_policy(pol, "la-355.lua", "la:355");
+	write_window_policy(pol, "trust-TR00001.lua", "trust:TR00001");
 	prepare(e, 1, pol, "");
 	snprintf(cmd, sizeof cmd, "import '%s/data/marks.csv'", e->dir);
 	assert_int_equal(e2e_rollcall(e, cmd), 0);

@@ -7,7 +7,7 @@
  * Retry-After, and a hanging endpoint beside a healthy one.
  *
  * The actions are those of tests/test_run.c: three for J355400120001 from
- * policies/salford.lua (an alert, a referral and a letter), one per role.
+ * policies/la-355.lua (an alert, a referral and a letter), one per role.
  */
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 700

@@ -2,7 +2,7 @@
  * test_run.c — end to end with the real binary and the example policies:
  * import, `run --once --no-deliver`, `actions --json`, `params`, `check`.
  *
- * The expected actions are worked out by hand from policies/salford.lua and
+ * The expected actions are worked out by hand from policies/la-355.lua and
  * scripts/national.lua on tests/data (pupil J355400120001, 1-12 Sep 2025:
  * 18 possible sessions, 6 present, 2 illness, 10 unauthorised):
  *   - severe absence: absence 12/18 = 67% >= 50%        -> alert severe_absence (high)
@@ -109,7 +109,7 @@ static void actions_are(struct env *e, const struct expected *want, size_t n)
 		    (w->kind && (!got_kind || strcmp(got_kind, w->kind))))
 			fail_msg("action %zu: got %s", i + 1, line);
 		assert_string_equal(json_string_value(json_object_get(a, "org")), "la:355");
-		assert_string_equal(json_string_value(json_object_get(a, "policy")), "salford.lua");
+		assert_string_equal(json_string_value(json_object_get(a, "policy")), "la-355.lua");
 		assert_int_equal(strlen(json_string_value(json_object_get(a, "policy_sha256"))),
 				 64);
 		assert_string_equal(json_string_value(json_object_get(a, "severity")), w->severity);
@@ -228,12 +228,12 @@ static void check_reports_every_broken_policy(void **state)
 
 	snprintf(path, sizeof path, "%s/copy.lua", e->dir);
 	char cmd[PATH_MAX * 3 + 64];
-	snprintf(cmd, sizeof cmd, "cp '%s/policies/salford.lua' '%s'", root, path);
+	snprintf(cmd, sizeof cmd, "cp '%s/policies/la-355.lua' '%s'", root, path);
 	assert_int_equal(system(cmd), 0);
 	snprintf(path, sizeof path, "%s/broken.lua", e->dir);
 	write_file(path, "policy { org = 'la:202', name = 'Camden' }\nfunction on_pupil(p)\n  if "
 			 "then\nend\n");
-	assert_int_equal(run(e, "check %s/policies/salford.lua copy.lua broken.lua", root), 2);
+	assert_int_equal(run(e, "check %s/policies/la-355.lua copy.lua broken.lua", root), 2);
 	assert_non_null(strstr(e->err, "copy.lua:"));
 	assert_non_null(strstr(e->err, ": la:355 already has a policy in"));
 	assert_non_null(strstr(e->err, "broken.lua:3: unexpected symbol near 'then'"));
@@ -252,7 +252,7 @@ static void thousands_of_policies_load_in_bounded_memory(void **state)
 	snprintf(path, sizeof path, "%s/many", e->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	for (int i = 0; i < N; i++) {
-		snprintf(path, sizeof path, "%s/many/t%04d.lua", e->dir, i);
+		snprintf(path, sizeof path, "%s/many/trust-TX%04d.lua", e->dir, i);
 		snprintf(text, sizeof text,
 			 "policy { org = 'trust:TX%04d', name = 'Trust %d' }\n"
 			 "function on_pupil(p)\n"
@@ -682,7 +682,7 @@ static void replay_gives_what_live_did_and_changes_nothing(void **state)
 	fclose(f);
 
 	size_t len = 0;
-	static const char *const policies[] = { "brighton-and-hove", "salford", "trust-tr00001" };
+	static const char *const policies[] = { "la-846", "la-355", "trust-TR00001" };
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(run(e, "--db replay.db replay --policy %s/policies/%s.lua --json",
 				     root, policies[i]),
@@ -718,13 +718,13 @@ static void replay_gives_what_live_did_and_changes_nothing(void **state)
 	/* a draft that alerts at 95% rather than 90% alerts for more pupils, and
 	 * earlier, so some of its repeats fall in the cooldown on other days */
 	snprintf(cmd, sizeof cmd,
-		 "sed 's/default = 0.90/default = 0.95/' '%s/policies/trust-tr00001.lua' > "
+		 "sed 's/default = 0.90/default = 0.95/' '%s/policies/trust-TR00001.lua' > "
 		 "'%s/draft.lua'",
 		 root, e->dir);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(
 		run(e,
-		    "--db replay.db replay --policy %s/policies/trust-tr00001.lua --compare "
+		    "--db replay.db replay --policy %s/policies/trust-TR00001.lua --compare "
 		    "draft.lua",
 		    root),
 		0);
