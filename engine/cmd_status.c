@@ -161,7 +161,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			json_array_append_new(why, json_string(reasons[i]));
 		json_t *o = json_pack(
-			"{s:s, s:o, s:{s:I, s:o}, s:{s:I, s:o}, s:{s:I, s:I, s:I, s:I, s:I}, s:o, "
+			"{s:s, s:o, s:o, s:{s:I, s:o}, s:{s:I, s:o}, s:{s:I, s:I, s:I, s:I, s:I}, "
 			"s:o}",
 			"status", n ? "attention" : "ok", "attention", why, "not_loaded", unnamed,
 			"incoming", "rows", (json_int_t)h.incoming, "oldest_age_s",

@@ -170,6 +170,15 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	/* `rollcall pupil`: a pupil's cases and latest actions. */
 	"CREATE INDEX cases_pupil ON cases(pupil);"
 	"CREATE INDEX actions_pupil ON actions(pupil, day);",
+
+	/* 3 -> 4: pupils a policy was cut off from because it kept hitting its
+	 * budget (engine.c): evaluated again for that organisation alone when
+	 * the policy is retried. */
+	"CREATE TABLE deferred("
+	"  org   TEXT NOT NULL,"
+	"  pupil INTEGER NOT NULL,"
+	"  since TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
+	"  PRIMARY KEY (org, pupil)) WITHOUT ROWID;",
 };
 
 int db_fail(struct db *db, const char *what)

@@ -227,9 +227,13 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 			       "coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)");
 	e->prune = db_prepare(db, "DELETE FROM changes WHERE seq < ?");
 	e->has_incoming = db_prepare(db, "SELECT EXISTS (SELECT 1 FROM incoming)");
+	e->deferred = db_prepare(db, "SELECT org, pupil FROM deferred ORDER BY org, pupil LIMIT ?");
+	e->defer = db_prepare(db, "INSERT OR IGNORE INTO deferred(org, pupil) VALUES (?, ?)");
+	e->undefer = db_prepare(db, "DELETE FROM deferred WHERE org = ? AND pupil = ?");
 	e->data_version = db_prepare(db, "PRAGMA data_version");
 	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
-	    !e->prune || !e->data_version || !e->pending || !e->has_incoming)
+	    !e->prune || !e->data_version || !e->pending || !e->has_incoming || !e->deferred ||
+	    !e->defer || !e->undefer)
 		goto fail;
 	return 0;
 fail:
@@ -247,6 +251,9 @@ void engine_close(struct engine *e)
 	sqlite3_stmt *st[] = { e->changes,	e->facts,      e->params,
 			       e->cursor_get,	e->cursor_set, e->prune,
 			       e->data_version, e->pending,    e->has_incoming };
+	sqlite3_stmt *fair[] = { e->deferred, e->defer, e->undefer };
+	for (size_t i = 0; i < sizeof fair / sizeof *fair; i++)
+		sqlite3_finalize(fair[i]);
 	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
 		sqlite3_finalize(st[i]);
 	if (e->in.db)
@@ -388,7 +395,8 @@ static int deal_policies(struct engine *e, size_t pupils)
 /* Each distinct pupil of the batch's sorted list, read before any policy
  * runs: its facts, its history and the policies that cover it. Returns the
  * number read (pupils no longer known are left out), or -1. */
-static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n)
+static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
+		       const struct retry *retry, size_t nretry)
 {
 	if (!e->dir.pupil) { /* each view's strings point into the directory */
 		error("%s: the pupils directory is not loaded", e->db->path);
@@ -396,10 +404,10 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n)
 	}
 	struct registers *reg = &e->in.reg;
 	int year = reg->nyears ? reg->years[reg->nyears - 1] : 0;
-	if (n > e->evcap) {
-		e->ev = xrealloc(e->ev, n * sizeof *e->ev);
-		memset(e->ev + e->evcap, 0, (n - e->evcap) * sizeof *e->ev);
-		e->evcap = n;
+	if (n + nretry > e->evcap) {
+		e->ev = xrealloc(e->ev, (n + nretry) * sizeof *e->ev);
+		memset(e->ev + e->evcap, 0, (n + nretry - e->evcap) * sizeof *e->ev);
+		e->evcap = n + nretry;
 	}
 	long m = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -425,6 +433,32 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n)
 		x->v[1] = x->v[0];
 		if (apart)
 			x->v[1].h = &x->h[1];
+		x->retried = NULL;
+		x->defer[0] = x->defer[1] = 0;
+		m++;
+	}
+	/* Pupils waiting for a policy that was cut off, now retried: that
+	 * policy alone, unless the pupil changed and is evaluated above. */
+	for (size_t i = 0; i < nretry; i++) {
+		struct evaluation *x = &e->ev[m];
+		x->v[0].id = retry[i].pupil;
+		if (bsearch(&retry[i].pupil, pupils, n, sizeof *pupils, by_id)) {
+			x->retried = retry[i].policy; /* only to leave `deferred` */
+			x->policy[0] = x->policy[1] = NULL;
+			x->defer[0] = x->defer[1] = 0;
+			m++;
+			continue;
+		}
+		int rc = pupil_facts(e, retry[i].pupil, &x->h[0], &x->v[0]);
+		if (rc < 0)
+			return -1;
+		x->v[0].id = retry[i].pupil;
+		if (rc > 0 && register_history(reg, retry[i].pupil, year, &x->h[0]) < 0)
+			return -1;
+		x->retried = retry[i].policy;
+		x->policy[0] = rc > 0 ? retry[i].policy : NULL; /* a pupil gone: just leave */
+		x->policy[1] = NULL;
+		x->defer[0] = x->defer[1] = 0;
 		m++;
 	}
 	return m;
@@ -450,9 +484,18 @@ static void *work(void *arg)
 		for (int j = 0; j < 2; j++) {
 			struct evaluation *x = &e->ev[i];
 			struct policy *p = x->policy[j];
-			if (p && p->owner == w->k &&
-			    run_policy(e, p, &x->v[j], &x->draft[j], &w->st) < 0)
+			if (!p || p->owner != w->k)
+				continue;
+			if (p->cut_off) {
+				x->defer[j] = 1;
+				continue;
+			}
+			if (run_policy(e, p, &x->v[j], &x->draft[j], &w->st) < 0)
 				atomic_store(w->failed, 1);
+			/* One policy that keeps going over its budget must not take
+			 * the batch's time from the others: cut it off. */
+			if (p->sb.last_stopped && ++p->stops >= ENGINE_STOPS_MAX)
+				p->cut_off = 1;
 		}
 	}
 	return NULL;
@@ -629,6 +672,95 @@ static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long lon
 	return 0;
 }
 
+/* Which policies run in this batch: one cut off waits until its retry
+ * time. The pupils waiting in `deferred` for the others are read into
+ * *retry. Returns how many, or -1. */
+static long begin_fairness(struct engine *e, struct retry **retry)
+{
+	double now = monotonic_seconds();
+	e->retry_at = 0;
+	for (int i = 0; i < e->npolicies; i++) {
+		struct policy *p = e->policies[i];
+		p->stops = 0;
+		p->cut_off = p->retry_at > now;
+		if (p->cut_off && (!e->retry_at || p->retry_at < e->retry_at))
+			e->retry_at = p->retry_at;
+	}
+	long n = 0, cap = 0;
+	int rc;
+	sqlite3_bind_int64(e->deferred, 1, e->cfg->batch_pupils);
+	while ((rc = sqlite3_step(e->deferred)) == SQLITE_ROW) {
+		struct policy *p = engine_policy(e, (const char *)sqlite3_column_text(e->deferred, 0));
+		if (!p || p->cut_off)
+			continue; /* no policy for it now, or still waiting */
+		if (n == cap)
+			*retry = xrealloc(*retry, (size_t)(cap = cap ? 2 * cap : 256) * sizeof **retry);
+		(*retry)[n++] = (struct retry){ p, (uint32_t)sqlite3_column_int64(e->deferred, 1) };
+	}
+	sqlite3_reset(e->deferred);
+	return rc == SQLITE_DONE ? n : db_fail(e->db, "reading deferred pupils");
+}
+
+static int defer_step(struct engine *e, sqlite3_stmt *st, const char *org, uint32_t pupil)
+{
+	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pupil);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(e->db, "keeping deferred pupils");
+}
+
+/* In the recording transaction: pupils a cut-off policy did not see wait
+ * in `deferred`; those it has now seen leave it. */
+static int record_fairness(struct engine *e, long n)
+{
+	for (long i = 0; i < n; i++) {
+		struct evaluation *x = &e->ev[i];
+		if (x->retried && defer_step(e, e->undefer, x->retried->org, x->v[0].id) < 0)
+			return -1;
+		for (int j = 0; j < 2; j++)
+			if (x->defer[j] && defer_step(e, e->defer, x->policy[j]->org, x->v[j].id) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* After the batch: a policy cut off in it waits, longer each time in a
+ * row; one that ran it through starts afresh. Logged once a cut-off. */
+static void end_fairness(struct engine *e)
+{
+	double now = monotonic_seconds();
+	for (int i = 0; i < e->npolicies; i++) {
+		struct policy *p = e->policies[i];
+		if (!p->cut_off) {
+			p->backoff = 0;
+			continue;
+		}
+		if (p->retry_at > now)
+			continue; /* was waiting, still is */
+		int wait = ENGINE_RETRY_SECONDS << (p->backoff < 6 ? p->backoff : 6);
+		if (wait > ENGINE_RETRY_MAX_SECONDS)
+			wait = ENGINE_RETRY_MAX_SECONDS;
+		p->backoff++;
+		p->retry_at = now + wait;
+		if (!e->retry_at || p->retry_at < e->retry_at)
+			e->retry_at = p->retry_at;
+		char stops[16], secs[16];
+		snprintf(stops, sizeof stops, "%d", p->stops);
+		snprintf(secs, sizeof secs, "%d", wait);
+		log_event(LOG_WARN,
+			  "policy cut off: its calls keep going over their budget; its pupils wait "
+			  "in deferred",
+			  "org", p->org, "file", p->path, "stopped_calls", stops, "retry_in_s", secs,
+			  NULL);
+	}
+}
+
+double engine_retry_at(const struct engine *e)
+{
+	return e->retry_at;
+}
+
 /* data_version moves when another connection commits: then cached pupils
  * and the list of register years may be out of date. */
 static int refresh(struct engine *e)
@@ -664,6 +796,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 {
 	double t0 = monotonic_seconds();
 	uint32_t *pupils = NULL;
+	struct retry *retry = NULL;
 	long long last = 0;
 	size_t n = 0;
 	long taken = 0;
@@ -687,11 +820,14 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 
 	if (db_exec(e->db, "BEGIN") < 0)
 		return -1;
-	if (refresh(e) < 0 || read_changes(e, &pupils, &n, &last) < 0)
+	long nretry = 0;
+	if (refresh(e) < 0 || read_changes(e, &pupils, &n, &last) < 0 ||
+	    (nretry = begin_fairness(e, &retry)) < 0)
 		goto fail;
-	if (n == 0) {
+	if (n == 0 && nretry == 0) {
 		db_rollback(e->db);
 		free(pupils);
+		free(retry);
 		st->seconds = monotonic_seconds() - t0;
 		return taken > 0;
 	}
@@ -700,11 +836,13 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		if (apply_params(e, e->policies[i]) < 0)
 			goto fail;
 	}
-	int threads = deal_policies(e, n);
-	long read = read_pupils(e, pupils, n);
+	int threads = deal_policies(e, n + (size_t)nretry);
+	long read = read_pupils(e, pupils, n, retry, (size_t)nretry);
 	int rc = read < 0 ? -1 : run_policies(e, read, threads, st);
 	free(pupils);
+	free(retry);
 	pupils = NULL;
+	retry = NULL;
 	if (rc < 0)
 		goto fail;
 	db_rollback(e->db); /* the snapshot: nothing was written */
@@ -725,8 +863,9 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 				goto fail;
 			st->actions += k;
 		}
-	if (set_cursor(e, last) < 0 || db_commit(e->db) < 0)
+	if (record_fairness(e, read) < 0 || (n && set_cursor(e, last) < 0) || db_commit(e->db) < 0)
 		goto fail;
+	end_fairness(e);
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];
 		if (p->errors > 1) {
@@ -740,6 +879,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	return 1;
 fail:
 	free(pupils);
+	free(retry);
 	for (size_t i = 0; i < e->evcap; i++)
 		for (int j = 0; j < 2; j++)
 			actions_draft_reset(&e->ev[i].draft[j]);

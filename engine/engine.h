@@ -30,7 +30,24 @@ struct evaluation {
 	struct history h[2];
 	struct policy *policy[2];      /* its council's and its trust's, if loaded */
 	struct actions_draft draft[2]; /* what each decided, until recorded */
+	unsigned char defer[2];	       /* its policy was cut off: the pupil waits for it */
+	struct policy *retried;	       /* taken from `deferred` for this policy */
 };
+
+/* A pupil waiting in `deferred` for a policy being retried. */
+struct retry {
+	struct policy *policy;
+	uint32_t pupil;
+};
+
+/* Fairness: a policy with this many calls stopped for their budget in one
+ * batch is cut off for the rest of it; its pupils wait in `deferred` and
+ * it is tried again after ENGINE_RETRY_SECONDS, doubling each time it is
+ * cut off again, up to ENGINE_RETRY_MAX_SECONDS. A reload tries it at
+ * once. */
+#define ENGINE_STOPS_MAX	 3
+#define ENGINE_RETRY_SECONDS	 60
+#define ENGINE_RETRY_MAX_SECONDS 3600
 
 struct engine {
 	struct db *db;
@@ -45,12 +62,13 @@ struct engine {
 	pthread_mutex_t lock; /* db->shared while policies run on threads */
 	struct actions actions;
 	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version,
-		*pending, *has_incoming;
+		*pending, *has_incoming, *deferred, *defer, *undefer;
 	/* Asked between pupils while policies run: 1 to give the batch up
 	 * (SIGTERM), which then records nothing and leaves its pupils to be
 	 * evaluated again. NULL: never. */
 	int (*interrupted)(void *arg);
 	void *interrupt_arg;
+	double retry_at; /* the soonest a cut-off policy is tried again (0: none) */
 	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
@@ -92,6 +110,10 @@ struct policy *engine_policy(struct engine *e, const char *org);
  * NULL, hears how many pupils are done. Returns 0, or -1 on an error. */
 int engine_replay(struct engine *e, struct policy *p, int from, int to,
 		  void (*progress)(long done, long total));
+
+/* When a batch should run even if nothing changed, for a policy that was
+ * cut off and is due to be tried again (monotonic seconds; 0: never). */
+double engine_retry_at(const struct engine *e);
 
 /* The summary line of a batch, in the log. */
 void engine_log_batch(const struct batch_stats *st);

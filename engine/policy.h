@@ -52,6 +52,13 @@ struct policy {
 	long errors, logs;	/* in the current batch, for rate-limited logging */
 	int owner;		/* the thread that runs it in a batch (engine.c) */
 	int pupil;		/* registry reference: the running call's pupil */
+	/* Fairness (engine.c): a policy whose calls keep being stopped for
+	 * their budget is cut off for the rest of the batch, and retried with
+	 * a growing wait; its pupils wait in `deferred`. */
+	int stops;	   /* calls stopped in this batch */
+	int cut_off;	   /* for the rest of this batch */
+	int backoff;	   /* cut-offs in a row: the wait doubles with each */
+	double retry_at;   /* monotonic seconds; 0: runs */
 	int kinds_day, nkinds;	/* alert kinds recorded on kinds_day */
 	char kinds[POLICY_KINDS_PER_DAY][72];
 };

@@ -1102,6 +1102,7 @@ int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t 
 	if (slot)
 		atomic_store(&slot->started, 0);
 	running = NULL;
+	sb->last_stopped = status != LUA_OK && (sb->stopped || status == LUA_ERRMEM);
 	if (status != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
 		if (status == LUA_ERRMEM || sb->out_of_memory)

@@ -30,6 +30,7 @@ struct sandbox {
 	uint64_t seed;			      /* math.random's seed, taken on its first use */
 	int seed_pending;
 	int stopped;	   /* over a budget: nothing may catch it */
+	int last_stopped;  /* the last call ended over a budget or its deadline */
 	int out_of_memory; /* the stop was for memory; `where` says where */
 	char where[1024];  /* the stack when the allocator last refused, as a traceback */
 	char *scripts_dir;
