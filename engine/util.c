@@ -27,7 +27,7 @@ void error(const char *fmt, ...)
 	}
 	/* A message may quote a file name or an argument: no byte of it may
 	 * reach the terminal as an escape or as text that is not UTF-8. */
-	char *safe = text_safe(msg, strlen(msg), "\t");
+	char *safe = text_safe(msg, strlen(msg), NULL);
 	size_t len = strlen(safe);
 	char *line = xmalloc(len + sizeof "rollcall: \n");
 	memcpy(line, "rollcall: ", 10);
