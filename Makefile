@@ -107,7 +107,7 @@ $(B)/librollcall.a: $(B)/report_assets.o
 # Fuzzing: the engine built again with clang's libFuzzer instrumentation and
 # ASan + UBSan; each target runs FUZZ_SECONDS on its corpus (tests/fuzz/).
 F             = $(B)/fuzz
-FUZZ_TARGETS  = csv config policy luajson
+FUZZ_TARGETS  = csv config policy luajson text
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=undefined

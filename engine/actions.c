@@ -602,45 +602,90 @@ const char *actions_webhook_type(const char *action)
 	return "attendance.legal_step";
 }
 
-static json_t *stored_json_text(sqlite3_stmt *row, int col)
+/* A copy of v whose strings and keys are safe to leave rollcall: stored
+ * JSON is valid UTF-8 once jansson has parsed it, but its strings may hold
+ * control characters (an ESC as \u001b) that a receiver would print. */
+static json_t *safe_json(json_t *v)
 {
-	const char *text = (const char *)sqlite3_column_text(row, col);
-	return text ? json_string(text) : json_null();
+	const char *key;
+	json_t *item, *copy;
+	size_t i;
+	switch (json_typeof(v)) {
+	case JSON_STRING: {
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+		if (text_clean(s, (int)len) && strlen(s) == len)
+			return json_incref(v);
+		return text_json(s, len, TEXT_KEEP_JSON);
+	}
+	case JSON_ARRAY:
+		copy = json_array();
+		json_array_foreach(v, i, item)
+		{
+			json_array_append_new(copy, safe_json(item));
+		}
+		return copy;
+	case JSON_OBJECT:
+		copy = json_object();
+		json_object_foreach(v, key, item)
+		{
+			if (text_clean(key, (int)strlen(key))) {
+				json_object_set_new(copy, key, safe_json(item));
+				continue;
+			}
+			char *safe = text_safe(key, strlen(key), NULL);
+			json_object_set_new(copy, safe, safe_json(item));
+			free(safe);
+		}
+		return copy;
+	default: return json_incref(v);
+	}
 }
 
+/* Stored JSON (evidence, data) as a value safe to send, or null if the
+ * column is NULL or not JSON. */
 static json_t *stored_json(sqlite3_stmt *row, int col)
 {
 	const char *text = (const char *)sqlite3_column_text(row, col);
-	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
-	return v ? v : json_null();
+	json_t *v = text ? json_loadb(text, (size_t)sqlite3_column_bytes(row, col), JSON_DECODE_ANY,
+				      NULL)
+			 : NULL;
+	if (!v)
+		return json_null();
+	json_t *safe = safe_json(v);
+	json_decref(v);
+	return safe;
 }
 
+/* Every text column goes through column_json: a stored name, kind or
+ * message that is not UTF-8, or holds control characters, is sent with
+ * U+FFFD in their place rather than dropped (json_string would return NULL)
+ * or passed on. */
 json_t *actions_payload_at(sqlite3_stmt *row, int f)
 {
 	const char *action = (const char *)sqlite3_column_text(row, f + 1);
-	char urn[8];
+	char urn[16];
 	snprintf(urn, sizeof urn, "%06d", sqlite3_column_int(row, f + 9));
-	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "action_id",
-			      (json_int_t)sqlite3_column_int64(row, f), "action", action, "org",
-			      (const char *)sqlite3_column_text(row, f + 2), "policy",
-			      (const char *)sqlite3_column_text(row, f + 3), "policy_sha256",
-			      (const char *)sqlite3_column_text(row, f + 4));
-	const char *kind = (const char *)sqlite3_column_text(row, f + 5);
-	if (!strcmp(action, "alert"))
-		json_object_set_new(o, "kind", json_string(kind));
-	else if (!strcmp(action, "legal_step"))
-		json_object_set_new(o, "step", json_string(kind));
-	json_object_set_new(o, "severity", stored_json_text(row, f + 6));
-	json_object_set_new(o, "message", stored_json_text(row, f + 7));
-	json_object_set_new(o, "pupil",
-			    json_pack("{s:s, s:s, s:s}", "upn",
-				      (const char *)sqlite3_column_text(row, f + 8), "urn", urn,
-				      "year_group",
-				      (const char *)sqlite3_column_text(row, f + 10)));
+	json_t *o = json_object();
+	json_object_set_new(o, "action_id", json_integer(sqlite3_column_int64(row, f)));
+	json_object_set_new(o, "action", column_json(row, f + 1, NULL));
+	json_object_set_new(o, "org", column_json(row, f + 2, NULL));
+	json_object_set_new(o, "policy", column_json(row, f + 3, NULL));
+	json_object_set_new(o, "policy_sha256", column_json(row, f + 4, NULL));
+	if (action && !strcmp(action, "alert"))
+		json_object_set_new(o, "kind", column_json(row, f + 5, NULL));
+	else if (action && !strcmp(action, "legal_step"))
+		json_object_set_new(o, "step", column_json(row, f + 5, NULL));
+	json_object_set_new(o, "severity", column_json(row, f + 6, NULL));
+	json_object_set_new(o, "message", column_json(row, f + 7, TEXT_KEEP_JSON));
+	json_t *pupil = json_object();
+	json_object_set_new(pupil, "upn", column_json(row, f + 8, NULL));
+	json_object_set_new(pupil, "urn", json_string(urn));
+	json_object_set_new(pupil, "year_group", column_json(row, f + 10, NULL));
+	json_object_set_new(o, "pupil", pupil);
 	json_object_set_new(o, "evidence", stored_json(row, f + 11));
 	json_object_set_new(o, "data", stored_json(row, f + 12));
-	json_object_set_new(o, "date", json_string((const char *)sqlite3_column_text(row, f + 13)));
-	json_object_set_new(o, "created_at",
-			    json_string((const char *)sqlite3_column_text(row, f + 14)));
+	json_object_set_new(o, "date", column_json(row, f + 13, NULL));
+	json_object_set_new(o, "created_at", column_json(row, f + 14, NULL));
 	return o;
 }

@@ -34,6 +34,11 @@ int cmd_actions(struct cli *cli, int argc, char **argv)
 	return cmd_print_actions(&cli->db, org, since, json) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static const char *or_none(const char *s, const char *none)
+{
+	return s ? s : none;
+}
+
 int cmd_print_actions(struct db *db, const char *org, const char *since, int json)
 {
 	int status = -1, rc;
@@ -72,13 +77,22 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 				 json_string_value(json_object_get(d, "state")));
 		}
 		json_decref(deliveries);
-		const char *severity = (const char *)sqlite3_column_text(st, 6);
-		const char *message = (const char *)sqlite3_column_text(st, 7);
+		/* Stored text is printed only as text_safe made it: a message
+		 * holding ESC must not drive the terminal, nor bytes that are
+		 * not UTF-8 garble it. */
+		static const int columns[] = { 13, 2, 1, 5, 8, 6, 7 }; /* date ... message */
+		enum { COLUMNS = sizeof columns / sizeof *columns };
+		char *text[COLUMNS], *safe_states = text_safe(states, strlen(states), NULL);
+		for (int k = 0; k < COLUMNS; k++)
+			text[k] = column_safe(st, columns[k], NULL);
 		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s\n",
-		       (long long)sqlite3_column_int64(st, 0), sqlite3_column_text(st, 13),
-		       sqlite3_column_text(st, 2), sqlite3_column_text(st, 1),
-		       sqlite3_column_text(st, 5), sqlite3_column_text(st, 8),
-		       severity ? severity : "-", states, message ? message : "");
+		       (long long)sqlite3_column_int64(st, 0), or_none(text[0], ""),
+		       or_none(text[1], ""), or_none(text[2], ""), or_none(text[3], ""),
+		       or_none(text[4], ""), or_none(text[5], "-"), safe_states,
+		       or_none(text[6], ""));
+		for (int k = 0; k < COLUMNS; k++)
+			free(text[k]);
+		free(safe_states);
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(db, "reading actions");

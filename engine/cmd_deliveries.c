@@ -45,37 +45,46 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 		return EXIT_FAILURE;
 	sqlite3_bind_int(st, 1, failed);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *endpoint = (const char *)sqlite3_column_text(st, 2);
 		const char *state = (const char *)sqlite3_column_text(st, 4);
-		const char *error_text = (const char *)sqlite3_column_text(st, 7);
 		char next[32] = "";
-		if (!strcmp(state, "pending"))
+		if (state && !strcmp(state, "pending"))
 			iso_ms(sqlite3_column_int64(st, 8), next);
+		/* Stored text leaves only through text_safe: last_error is the
+		 * start of a receiver's answer, cut at a byte count, and may end
+		 * mid-character or hold anything a receiver sent. */
 		if (json) {
-			json_t *o = json_pack(
-				"{s:I, s:I, s:s?, s:s, s:s, s:i, s:o, s:s?, s:s?}", "id",
-				(json_int_t)sqlite3_column_int64(st, 0), "action_id",
-				(json_int_t)sqlite3_column_int64(st, 1), "endpoint", endpoint,
-				"webhook_id", (const char *)sqlite3_column_text(st, 3), "state",
-				state, "attempts", sqlite3_column_int(st, 5), "last_status",
-				sqlite3_column_type(st, 6) == SQLITE_NULL
-					? json_null()
-					: json_integer(sqlite3_column_int(st, 6)),
-				"last_error", error_text, "next_attempt_at", *next ? next : NULL);
+			json_t *o = json_object();
+			json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+			json_object_set_new(o, "action_id",
+					    json_integer(sqlite3_column_int64(st, 1)));
+			json_object_set_new(o, "endpoint", column_json(st, 2, NULL));
+			json_object_set_new(o, "webhook_id", column_json(st, 3, NULL));
+			json_object_set_new(o, "state", column_json(st, 4, NULL));
+			json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(st, 5)));
+			json_object_set_new(o, "last_status",
+					    sqlite3_column_type(st, 6) == SQLITE_NULL
+						    ? json_null()
+						    : json_integer(sqlite3_column_int(st, 6)));
+			json_object_set_new(o, "last_error", column_json(st, 7, TEXT_KEEP_JSON));
+			json_object_set_new(o, "next_attempt_at",
+					    *next ? json_string(next) : json_null());
 			char *line = json_dumps(o, JSON_COMPACT);
 			puts(line);
 			free(line);
 			json_decref(o);
-		} else {
-			printf("%-7lld action %-7lld %-18s %-11s attempts %-3d %-4s %s %s\n",
-			       (long long)sqlite3_column_int64(st, 0),
-			       (long long)sqlite3_column_int64(st, 1), endpoint ? endpoint : "-",
-			       state, sqlite3_column_int(st, 5),
-			       sqlite3_column_type(st, 6) == SQLITE_NULL
-				       ? "-"
-				       : (const char *)sqlite3_column_text(st, 6),
-			       *next ? next : "", error_text ? error_text : "");
+			continue;
 		}
+		char *endpoint = column_safe(st, 2, NULL), *safe_state = column_safe(st, 4, NULL),
+		     *status = column_safe(st, 6, NULL), *error_text = column_safe(st, 7, NULL);
+		printf("%-7lld action %-7lld %-18s %-11s attempts %-3d %-4s %s %s\n",
+		       (long long)sqlite3_column_int64(st, 0),
+		       (long long)sqlite3_column_int64(st, 1), endpoint ? endpoint : "-",
+		       safe_state ? safe_state : "", sqlite3_column_int(st, 5),
+		       status ? status : "-", next, error_text ? error_text : "");
+		free(endpoint);
+		free(safe_state);
+		free(status);
+		free(error_text);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {

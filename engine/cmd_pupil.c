@@ -86,6 +86,12 @@ static void figures_text(const char *name, const struct figures *f)
 	       f->not_counted, 100 * f->rate, 100 * f->absence_rate);
 }
 
+/* Stored text (a case's stage and steps) as JSON that jansson accepts. */
+static json_t *safe_json_text(const char *s)
+{
+	return text_json(s, strlen(s), NULL);
+}
+
 /* Append the pupil's open cases to list: org, stage, opened, whether a
  * mentor referral is open, and the steps (the latest CASE_STEPS_MAX). */
 static int open_cases(struct cli *cli, uint32_t pupil, json_t *list)
@@ -110,14 +116,16 @@ static int open_cases(struct cli *cli, uint32_t pupil, json_t *list)
 		json_t *steps = json_array();
 		for (int i = 0; i < c.nsteps; i++)
 			json_array_append_new(steps,
-					      json_pack("{s:s, s:s}", "step", c.steps[i].step,
-							"date", date_format(c.steps[i].date, day)));
+					      json_pack("{s:o, s:s}", "step",
+							safe_json_text(c.steps[i].step), "date",
+							date_format(c.steps[i].date, day)));
 		json_array_append_new(
-			list, json_pack("{s:s, s:s, s:o, s:b, s:o}", "org", org, "stage", c.stage,
-					"opened",
-					c.opened >= 0 ? json_string(date_format(c.opened, day))
-						      : json_null(),
-					"referral_open", c.referral_open, "steps", steps));
+			list,
+			json_pack("{s:o, s:o, s:o, s:b, s:o}", "org", column_json(st, 0, NULL),
+				  "stage", safe_json_text(c.stage), "opened",
+				  c.opened >= 0 ? json_string(date_format(c.opened, day))
+						: json_null(),
+				  "referral_open", c.referral_open, "steps", steps));
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(&cli->db, "reading cases");
@@ -143,18 +151,16 @@ static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
 	sqlite3_bind_int(st, 2, RECENT_ACTIONS);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *action = (const char *)sqlite3_column_text(st, 2);
-		const char *kind = (const char *)sqlite3_column_text(st, 3);
-		json_t *o = json_pack("{s:I, s:s, s:s}", "action_id",
-				      (json_int_t)sqlite3_column_int64(st, 0), "org",
-				      (const char *)sqlite3_column_text(st, 1), "action", action);
-		if (!strcmp(action, "alert"))
-			json_object_set_new(o, "kind", json_string(kind));
-		else if (!strcmp(action, "legal_step"))
-			json_object_set_new(o, "step", json_string(kind));
-		const char *severity = (const char *)sqlite3_column_text(st, 4);
-		json_object_set_new(o, "severity", severity ? json_string(severity) : json_null());
-		json_object_set_new(o, "date",
-				    json_string((const char *)sqlite3_column_text(st, 5)));
+		json_t *o = json_object();
+		json_object_set_new(o, "action_id", json_integer(sqlite3_column_int64(st, 0)));
+		json_object_set_new(o, "org", column_json(st, 1, NULL));
+		json_object_set_new(o, "action", column_json(st, 2, NULL));
+		if (action && !strcmp(action, "alert"))
+			json_object_set_new(o, "kind", column_json(st, 3, NULL));
+		else if (action && !strcmp(action, "legal_step"))
+			json_object_set_new(o, "step", column_json(st, 3, NULL));
+		json_object_set_new(o, "severity", column_json(st, 4, NULL));
+		json_object_set_new(o, "date", column_json(st, 5, NULL));
 		json_array_append_new(list, o);
 		json_t *deliveries = actions_deliveries(del, sqlite3_column_int64(st, 0));
 		if (!deliveries) {
@@ -221,10 +227,13 @@ static void actions_text(json_t *recent)
 			snprintf(states + strlen(states), sizeof states - strlen(states), "%s%s",
 				 *states ? "," : "", text_of(d, "state"));
 		}
+		/* the rest were made safe by column_json; the states were not */
+		char *safe_states = text_safe(states, strlen(states), NULL);
 		printf("  %-6lld %-10s %-14s %-10s %-28s %-7s %s\n",
 		       (long long)json_integer_value(json_object_get(a, "action_id")),
 		       text_of(a, "date"), text_of(a, "org"), text_of(a, "action"), kind,
-		       text_of(a, "severity"), *states ? states : "-");
+		       text_of(a, "severity"), *safe_states ? safe_states : "-");
+		free(safe_states);
 	}
 }
 
@@ -288,11 +297,7 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	}
 	uint32_t pupil = (uint32_t)sqlite3_column_int64(st, 0);
 	int urn = sqlite3_column_int(st, 1);
-	const char *year_group = (const char *)sqlite3_column_text(st, 2);
 	int social_worker = sqlite3_column_int(st, 3), fsm = sqlite3_column_int(st, 5);
-	const char *sen = (const char *)sqlite3_column_text(st, 4);
-	const char *la_code = (const char *)sqlite3_column_text(st, 6);
-	const char *trust_id = (const char *)sqlite3_column_text(st, 7);
 
 	if (register_open(&reg, &cli->db) < 0 || register_history(&reg, pupil, 0, &h) < 0)
 		goto out;
@@ -308,10 +313,12 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	snprintf(urn_text, sizeof urn_text, "%06d", urn);
 
 	if (json) {
-		out = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:i, s:s, s:i, s:i, s:i}", "upn", upn,
-				"urn", urn_text, "la_code", la_code, "trust_id", trust_id,
-				"year_group", year_group, "social_worker", social_worker, "sen",
-				sen, "fsm", fsm, "consecutive_absent_days", absent_days,
+		/* upn was checked above; the stored text goes through column_json */
+		out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:o, s:i, s:i, s:i}", "upn", upn,
+				"urn", urn_text, "la_code", column_json(st, 6, NULL), "trust_id",
+				column_json(st, 7, NULL), "year_group", column_json(st, 2, NULL),
+				"social_worker", social_worker, "sen", column_json(st, 4, NULL),
+				"fsm", fsm, "consecutive_absent_days", absent_days,
 				"consecutive_unauthorised_days", unauthorised_days);
 		json_object_set_new(out, "last",
 				    has_last ? json_pack("{s:s, s:s, s:s}", "date", date, "session",
@@ -332,10 +339,16 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 		puts(text);
 		free(text);
 	} else {
+		char *la_code = column_safe(st, 6, NULL), *trust_id = column_safe(st, 7, NULL),
+		     *year_group = column_safe(st, 2, NULL), *sen = column_safe(st, 4, NULL);
 		printf("pupil %s  urn %s  la %s  trust %s  year %s  sen %s  fsm %d  "
 		       "social_worker %d\n",
-		       upn, urn_text, la_code, trust_id ? trust_id : "-", year_group, sen, fsm,
-		       social_worker);
+		       upn, urn_text, la_code ? la_code : "-", trust_id ? trust_id : "-",
+		       year_group ? year_group : "-", sen ? sen : "-", fsm, social_worker);
+		free(la_code);
+		free(trust_id);
+		free(year_group);
+		free(sen);
 		if (has_last)
 			printf("last mark %s %s %s (%s)\n", date, session ? "PM" : "AM",
 			       codes_get(code)->text,

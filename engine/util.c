@@ -1,10 +1,13 @@
 /*
- * util.c — error reporting and checked allocation.
+ * util.c — error reporting, checked allocation, and text made fit to leave
+ * rollcall (text_safe and the JSON and SQLite column helpers built on it).
  */
 #include "util.h"
 
 #include "log.h"
 
+#include <jansson.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +21,21 @@ void error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (log_structured)
-		log_event(LOG_ERROR, msg, NULL);
-	else
-		fprintf(stderr, "rollcall: %s\n", msg);
+	if (log_structured) {
+		log_event(LOG_ERROR, msg, NULL); /* which escapes what it must */
+		return;
+	}
+	/* A message may quote a file name or an argument: no byte of it may
+	 * reach the terminal as an escape or as text that is not UTF-8. */
+	char *safe = text_safe(msg, strlen(msg), NULL);
+	size_t len = strlen(safe);
+	char *line = xmalloc(len + sizeof "rollcall: \n");
+	memcpy(line, "rollcall: ", 10);
+	memcpy(line + 10, safe, len);
+	line[10 + len] = '\n';
+	fwrite(line, 1, len + 11, stderr); /* one line, one write */
+	free(line);
+	free(safe);
 }
 
 static void *checked(void *p, size_t n)
@@ -119,6 +133,29 @@ char *text_safe(const char *s, size_t len, const char *keep)
 	}
 	*o = '\0';
 	return out;
+}
+
+json_t *text_json(const char *s, size_t len, const char *keep)
+{
+	if (!s)
+		return json_null();
+	char *safe = text_safe(s, len, keep);
+	json_t *j = json_string(safe); /* UTF-8 with no NUL: only memory can fail it */
+	free(safe);
+	return checked(j, len + 1);
+}
+
+json_t *column_json(sqlite3_stmt *row, int col, const char *keep)
+{
+	/* text first, then its length: the order SQLite documents as safe */
+	const char *s = (const char *)sqlite3_column_text(row, col);
+	return text_json(s, s ? (size_t)sqlite3_column_bytes(row, col) : 0, keep);
+}
+
+char *column_safe(sqlite3_stmt *row, int col, const char *keep)
+{
+	const char *s = (const char *)sqlite3_column_text(row, col);
+	return s ? text_safe(s, (size_t)sqlite3_column_bytes(row, col), keep) : NULL;
 }
 
 double monotonic_seconds(void)

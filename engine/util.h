@@ -31,6 +31,26 @@ int text_clean(const char *s, int len);
  * is replaced by U+FFFD. NUL bytes are replaced too. */
 char *text_safe(const char *s, size_t len, const char *keep);
 
+/* s[0..len) as a JSON string made with text_safe(s, len, keep), or JSON
+ * null if s is NULL. Never NULL: jansson refuses text that is not UTF-8
+ * (json_string returns NULL), so stored text reaches it only through here. */
+struct json_t;
+struct json_t *text_json(const char *s, size_t len, const char *keep);
+
+/* Column col of a row, as text_json makes it: SQL NULL is JSON null. */
+struct sqlite3_stmt;
+struct json_t *column_json(struct sqlite3_stmt *row, int col, const char *keep);
+
+/* Column col of a row made safe by text_safe(..., keep), as a new string; a
+ * SQL NULL gives NULL. For text printed on a terminal. */
+char *column_safe(struct sqlite3_stmt *row, int col, const char *keep);
+
+/* Free text (a message, evidence, a receiver's error) keeps its line breaks
+ * and tabs in JSON, where they are escaped and cannot move a terminal's
+ * cursor; everything else, and all text on a terminal or in a log, keeps no
+ * control character. */
+#define TEXT_KEEP_JSON "\n\t"
+
 /* Seconds on the monotonic clock, for timing what the log reports. */
 double monotonic_seconds(void);
 
