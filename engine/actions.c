@@ -580,11 +580,10 @@ json_t *actions_deliveries(sqlite3_stmt *del, long long action_id)
 	int rc;
 	sqlite3_bind_int64(del, 1, action_id);
 	while ((rc = sqlite3_step(del)) == SQLITE_ROW)
-		json_array_append_new(list,
-				      json_pack("{s:s?, s:s, s:i}", "endpoint",
-						(const char *)sqlite3_column_text(del, 0), "state",
-						(const char *)sqlite3_column_text(del, 1),
-						"attempts", sqlite3_column_int(del, 2)));
+		json_array_append_new(list, json_pack("{s:o, s:o, s:i}", "endpoint",
+						      column_json(del, 0, NULL), "state",
+						      column_json(del, 1, NULL), "attempts",
+						      sqlite3_column_int(del, 2)));
 	sqlite3_reset(del);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);

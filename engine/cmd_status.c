@@ -27,6 +27,8 @@ struct health {
 	long long overdue; /* seconds the most overdue pending delivery is late */
 	long long oldest_id, oldest_attempts; /* the oldest pending delivery (0: none) */
 	char oldest_created[32], oldest_endpoint[128];
+	long long deferred, deferred_orgs; /* pupils waiting for a policy cut off */
+	char deferred_org[32];
 };
 
 /* Run sql, which yields one row, into the integer columns given. */
@@ -83,11 +85,23 @@ static int read_health(struct db *db, struct health *h)
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		h->oldest_id = sqlite3_column_int64(st, 0);
 		h->oldest_attempts = sqlite3_column_int64(st, 1);
-		snprintf(h->oldest_created, sizeof h->oldest_created, "%s",
-			 (const char *)sqlite3_column_text(st, 2));
+		char *created = column_safe(st, 2, NULL), *endpoint = column_safe(st, 3, NULL);
+		snprintf(h->oldest_created, sizeof h->oldest_created, "%s", created ? created : "");
 		snprintf(h->oldest_endpoint, sizeof h->oldest_endpoint, "%s",
-			 sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3)
-						    : "-");
+			 endpoint ? endpoint : "-");
+		free(created);
+		free(endpoint);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!rc)
+		rc = row(db, "SELECT count(*), count(DISTINCT org) FROM deferred", 2,
+			 (long long *[]){ &h->deferred, &h->deferred_orgs });
+	if (!rc && h->deferred && (st = db_prepare(db, "SELECT min(org) FROM deferred")) &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		char *org = column_safe(st, 0, NULL);
+		snprintf(h->deferred_org, sizeof h->deferred_org, "%s", org ? org : "");
+		free(org);
 	}
 	sqlite3_finalize(st);
 	db_exec(db, "COMMIT");
@@ -98,6 +112,11 @@ static int read_health(struct db *db, struct health *h)
 static int attention(const struct health *h, long max_age, char out[][160])
 {
 	int n = 0;
+	if (h->deferred)
+		snprintf(out[n++], 160,
+			 "%lld pupils wait for %lld policies cut off for going over their budget "
+			 "(%s first)",
+			 h->deferred, h->deferred_orgs, h->deferred_org);
 	if (h->dead)
 		snprintf(out[n++], 160,
 			 "%lld dead deliveries (see: rollcall deliveries --failed; then rollcall "
@@ -150,7 +169,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	struct health h;
 	if (read_health(&cli->db, &h) < 0)
 		return EXIT_FAILURE;
-	char reasons[4][160];
+	char reasons[5][160];
 	int n = attention(&h, max_age, reasons);
 	/* drafts and backups in the policies directory: safe, but said */
 	json_t *unnamed = json_array();
@@ -161,13 +180,14 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			json_array_append_new(why, json_string(reasons[i]));
 		json_t *o = json_pack(
-			"{s:s, s:o, s:o, s:{s:I, s:o}, s:{s:I, s:o}, s:{s:I, s:I, s:I, s:I, s:I}, "
-			"s:o}",
+			"{s:s, s:o, s:o, s:{s:I, s:o}, s:{s:I, s:o, s:I}, s:{s:I, s:I, s:I, s:I, "
+			"s:I}, s:o}",
 			"status", n ? "attention" : "ok", "attention", why, "not_loaded", unnamed,
 			"incoming", "rows", (json_int_t)h.incoming, "oldest_age_s",
 			h.incoming ? json_integer(h.incoming_age) : json_null(), "evaluation",
 			"pupils_waiting", (json_int_t)h.waiting, "last_batch_age_s",
 			h.evaluated_ago < 0 ? json_null() : json_integer(h.evaluated_ago),
+			"pupils_deferred", (json_int_t)h.deferred,
 			"deliveries", "delivered", (json_int_t)h.delivered, "pending",
 			(json_int_t)h.pending, "retrying", (json_int_t)h.retrying, "dead",
 			(json_int_t)h.dead, "no_endpoint", (json_int_t)h.no_endpoint,
@@ -203,6 +223,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		printf("no batch yet\n");
 	else
 		printf("last batch %lld s ago\n", h.evaluated_ago);
+	if (h.deferred)
+		printf("             %lld pupils wait for a policy cut off (%s first)\n",
+		       h.deferred, h.deferred_org);
 	printf("deliveries   %lld delivered, %lld pending (%lld retrying), %lld dead, %lld with no "
 	       "endpoint\n",
 	       h.delivered, h.pending, h.retrying, h.dead, h.no_endpoint);

@@ -190,6 +190,37 @@ static void reload(struct engine *e, int fd)
 
 /* ---- the evaluator ---- */
 
+/* Signals, read from the signalfd between batches and, while policies
+ * run, between pupils (engine.c asks through e->interrupted): SIGTERM
+ * then gives the batch up at once, and its pupils are evaluated again
+ * after the restart. */
+struct signals {
+	int fd;
+	int stop, reload;
+};
+
+static void read_signals(struct signals *sig)
+{
+	struct signalfd_siginfo si;
+	while (read(sig->fd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			log_event(LOG_INFO, "SIGHUP: reloading policies", NULL);
+			sig->reload = 1;
+		} else if (!sig->stop) {
+			log_event(LOG_INFO, "stopping", "signal",
+				  si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+			sig->stop = 1;
+		}
+	}
+}
+
+static int interrupted(void *arg)
+{
+	struct signals *sig = arg;
+	read_signals(sig);
+	return sig->stop;
+}
+
 static long long data_version(sqlite3_stmt *st)
 {
 	long long v = -1;
@@ -225,6 +256,9 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 
 	if (engine_open(&e, db, cfg) < 0)
 		goto out;
+	struct signals sig = { .fd = sfd };
+	e.interrupted = interrupted;
+	e.interrupt_arg = &sig;
 	if (engine_load_policies(&e, NULL, 0, reload_error) < 0 ||
 	    !(version = db_prepare(db, "PRAGMA data_version")))
 		goto done;
@@ -265,17 +299,11 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 		struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { ifd, POLLIN, 0 } };
 		poll(fds, ifd >= 0 ? 2 : 1, timeout);
 
-		struct signalfd_siginfo si;
-		while (read(sfd, &si, sizeof si) == sizeof si) {
-			if (si.ssi_signo == SIGHUP) {
-				log_event(LOG_INFO, "SIGHUP: reloading policies", NULL);
-				reload_at = now_ms();
-			} else {
-				log_event(LOG_INFO, "stopping", "signal",
-					  si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-				stop = 1;
-			}
-		}
+		read_signals(&sig);
+		if (sig.reload && !reload_at)
+			reload_at = now_ms();
+		sig.reload = 0;
+		stop = sig.stop;
 		if (ifd >= 0 && fds[1].revents && lua_changed(ifd))
 			reload_at = now_ms() + DAEMON_SETTLE_MS;
 		if (sender && atomic_load(&sender->failed)) {
@@ -284,10 +312,13 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 		}
 		if (!work) {
 			long long v = data_version(version);
+			double retry = engine_retry_at(&e);
 			if (v != seen) {
 				seen = v;
 				work = engine_pending(&e) != 0;
 			}
+			/* a cut-off policy due to be tried again */
+			work |= retry > 0 && monotonic_seconds() >= retry;
 		}
 	}
 done:

@@ -469,7 +469,8 @@ struct worker {
 	long n;
 	int k;
 	struct batch_stats st;
-	atomic_int *failed;
+	atomic_int *failed; /* 1: a database error; 2: interrupted */
+	atomic_int *running; /* threads other than the first still working */
 	pthread_t thread;
 };
 
@@ -498,6 +499,8 @@ static void *work(void *arg)
 				p->cut_off = 1;
 		}
 	}
+	if (w->k > 0)
+		atomic_fetch_sub(w->running, 1);
 	return NULL;
 }
 
@@ -512,13 +515,16 @@ static void *work(void *arg)
 static int run_policies(struct engine *e, long n, int threads, struct batch_stats *st)
 {
 	struct worker w[EVAL_THREADS_MAX];
-	atomic_int failed = 0;
+	atomic_int failed = 0, running = 0;
 	if (threads > 1)
 		e->db->shared = &e->lock;
 	int started = 0;
 	for (int k = 0; k < threads; k++) {
-		w[k] = (struct worker){ .e = e, .n = n, .k = k, .failed = &failed };
+		w[k] = (struct worker){ .e = e, .n = n, .k = k, .failed = &failed, .running = &running };
+		if (k > 0)
+			atomic_fetch_add(&running, 1);
 		if (k > 0 && pthread_create(&w[k].thread, NULL, work, &w[k]) != 0) {
+			atomic_fetch_sub(&running, 1);
 			error("cannot start an evaluation thread");
 			atomic_store(&failed, 1);
 			break;
@@ -526,6 +532,14 @@ static int run_policies(struct engine *e, long n, int threads, struct batch_stat
 		started++;
 	}
 	work(&w[0]);
+	/* the first thread's pupils are done: it keeps listening for SIGTERM
+	 * while the others finish theirs */
+	while (atomic_load(&running) > 0 && !atomic_load(&failed)) {
+		struct timespec nap = { 0, 10 * 1000000L };
+		nanosleep(&nap, NULL);
+		if (e->interrupted && e->interrupted(e->interrupt_arg))
+			atomic_store(&failed, 2);
+	}
 	for (int k = 1; k < started; k++)
 		pthread_join(w[k].thread, NULL);
 	e->db->shared = NULL;

@@ -138,7 +138,10 @@ void cmd_policy_error(const char *path, const char *err, int kept)
 {
 	(void)path;
 	(void)kept;
-	fprintf(stderr, "%s\n", err);
+	/* a Lua error quotes the file's own bytes, and its name is any bytes */
+	char *safe = text_safe(err, strlen(err), "\n\t");
+	fprintf(stderr, "%s\n", safe);
+	free(safe);
 }
 
 int cmd_option(int argc, char **argv, int *i, const char *name, const char **value)

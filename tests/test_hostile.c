@@ -1,0 +1,195 @@
+/*
+ * test_hostile.c — one organisation's hostile or careless policy never
+ * stops the others, end to end: the real `rollcall run` on generated data
+ * for councils 355 (a well-behaved policy) and 846 (the hostile one).
+ *
+ * - a policy that loops on every pupil is cut off after a few stopped
+ *   calls; the other council's actions are exactly as without it, the
+ *   pupils it did not see wait in `deferred`, `status` says so, and a fixed
+ *   policy picks them up;
+ * - while a slow policy's batch runs, other processes insert into incoming
+ *   and set params without waiting for it (policies never run under the
+ *   write lock);
+ * - SIGTERM in the middle of a long batch stops the service within a few
+ *   seconds, and the batch is evaluated whole after the restart.
+ */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include "testutil.h"
+#include "e2e.h"
+#include "engine.h"
+
+#include <sys/stat.h>
+
+#define PUPILS 600 /* about half in each council */
+
+static const char good[] = "policy { org = 'la:355', name = 'Good', endpoints = {},\n"
+			   "  params = { alert_rate = { default = 0.9, min = 0.5, max = 1,\n"
+			   "                            doc = 'a threshold' } } }\n"
+			   "function on_pupil(p)\n"
+			   "  alert(p, 'seen', { severity = 'low', cooldown_days = 0 })\n"
+			   "end\n";
+
+static const char looping[] = "policy { org = 'la:846', name = 'Loops', endpoints = {} }\n"
+			      "function on_pupil(p)\n"
+			      "  local i = 0\n"
+			      "  while true do i = i + 1 end\n"
+			      "end\n";
+
+/* Just under the budget: a long batch, every call honest. */
+static const char slow[] = "policy { org = 'la:846', name = 'Slow', endpoints = {} }\n"
+			   "function on_pupil(p)\n"
+			   "  local n = 0\n"
+			   "  for i = 1, 2000000 do n = n + i % 7 end\n"
+			   "  alert(p, 'slow', { severity = 'low', cooldown_days = 0, data = { n = n } })\n"
+			   "end\n";
+
+static const char fixed[] = "policy { org = 'la:846', name = 'Fixed', endpoints = {} }\n"
+			    "function on_pupil(p)\n"
+			    "  alert(p, 'fixed', { severity = 'low', cooldown_days = 0 })\n"
+			    "end\n";
+
+static void put_policy(struct e2e *e, const char *name, const char *text)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/policies/%s", e->dir, name);
+	write_file(path, text);
+}
+
+/* Generated schools and pupils imported; marks imported when with_marks,
+ * else left in data/marks.csv. */
+static void setup_data(struct e2e *e, int days, int with_marks)
+{
+	char cmd[PATH_MAX * 3], path[PATH_MAX + 64];
+	snprintf(cmd, sizeof cmd, "'%s/gen' --pupils %d --days %d --las 355,846 --out '%s/data'",
+		 e2e_build, PUPILS, days, e->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/policies", e->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	snprintf(cmd, sizeof cmd, "policies = 'policies'\nscripts = '%s/scripts'\n", e2e_root);
+	write_file(path, cmd);
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	assert_int_equal(e2e_rollcall(e, with_marks ? "import data/schools.csv data/pupils.csv "
+						      "data/marks.csv"
+						    : "import data/schools.csv data/pupils.csv"),
+			 0);
+}
+
+static int setup(void **state)
+{
+	*state = e2e_new();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	e2e_free(*state);
+	return 0;
+}
+
+static long long pupils_of(struct e2e *e, const char *la)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM pupils p JOIN schools s ON s.urn = p.urn WHERE s.la_code "
+		 "= '%s'",
+		 la);
+	return e2e_query(e, sql);
+}
+
+static void a_looping_policy_is_cut_off_and_the_others_carry_on(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 5, 1);
+	put_policy(e, "la-355.lua", good);
+	put_policy(e, "la-846.lua", looping);
+	long long n355 = pupils_of(e, "355"), n846 = pupils_of(e, "846");
+	assert_true(n355 > 50 && n846 > 50);
+
+	long long t0 = e2e_now_ms();
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	long long took = e2e_now_ms() - t0;
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:355'"), n355);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:846'"), 0);
+	/* three calls stopped, then the rest of its pupils wait for it */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deferred WHERE org = 'la:846'"),
+			 n846 - ENGINE_STOPS_MAX);
+	char err[1 << 16];
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "policy cut off"));
+	assert_null(strstr(strstr(err, "policy cut off") + 1, "policy cut off"));
+	/* a loop on every pupil would take n846 budgets; a cut-off takes a few */
+	print_message("%lld + %lld pupils in %lld ms\n", n355, n846, took);
+
+	assert_int_equal(e2e_rollcall(e, "status"), 1);
+	char out[8192];
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "la:846"));
+	assert_non_null(strstr(out, "cut off"));
+
+	/* fixed: the pupils that waited are evaluated by la:846 alone */
+	put_policy(e, "la-846.lua", fixed);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:846'"),
+			 n846 - ENGINE_STOPS_MAX);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:355'"), n355);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deferred"), 0);
+	assert_int_equal(e2e_rollcall(e, "status"), 0);
+}
+
+/* How long a command takes, in ms. */
+static long long timed(struct e2e *e, const char *args, int want)
+{
+	long long t0 = e2e_now_ms();
+	assert_int_equal(e2e_rollcall(e, args), want);
+	return e2e_now_ms() - t0;
+}
+
+static void a_slow_policy_holds_no_lock_and_sigterm_stops_it(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 5, 0);
+	put_policy(e, "la-355.lua", good);
+	put_policy(e, "la-846.lua", slow);
+	long long n355 = pupils_of(e, "355"), n846 = pupils_of(e, "846");
+
+	e2e_daemon_start(e, "--no-deliver");
+	assert_int_equal(e2e_rollcall(e, "import data/marks.csv"), 0);
+	/* into the batch (each of la:846's calls takes tens of ms) */
+	sleep_ms(1000);
+	long long insert = e2e_now_ms();
+	e2e_exec(e, "INSERT INTO meta(key, value) VALUES ('test', 1)");
+	insert = e2e_now_ms() - insert;
+	long long params = timed(e, "params la:355 alert_rate=0.8", 0);
+	print_message("during the batch: an insert took %lld ms, params %lld ms\n", insert,
+		      params);
+	assert_true(insert < 1000);
+	assert_true(params < 3000);
+	/* and the batch was still under way: nothing of it recorded yet */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions"), 0);
+
+	long long t0 = e2e_now_ms();
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 5000), 0);
+	print_message("SIGTERM to exit: %lld ms\n", e2e_now_ms() - t0);
+	/* given up whole: nothing of the batch was recorded ... */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions"), 0);
+	/* ... and all of it is after the restart, once */
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:846'"), n846);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:355'"), n355);
+}
+
+int main(void)
+{
+	if (e2e_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_looping_policy_is_cut_off_and_the_others_carry_on,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_slow_policy_holds_no_lock_and_sigterm_stops_it,
+						setup, teardown),
+	};
+	return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
+}
