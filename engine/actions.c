@@ -139,7 +139,7 @@ static int read_case(struct actions *a, struct actions_draft *d, const char *org
 		     struct pupil_case *c)
 {
 	if (d && d->case_loaded) {
-		*c = d->c;
+		*c = *d->c;
 		return d->has_case;
 	}
 	sqlite3_stmt *st = a->stmt[ST_OPEN_CASE];
@@ -171,7 +171,9 @@ static int read_case(struct actions *a, struct actions_draft *d, const char *org
 			return db_fail(a->db, "reading a case");
 	}
 	if (d) {
-		d->c = *c;
+		if (!d->c) /* only for calls that read a case: most never do */
+			d->c = xmalloc(sizeof *d->c);
+		*d->c = *c;
 		d->has_case = found;
 		d->case_loaded = 1;
 	}
@@ -342,7 +344,7 @@ static int keep_case(struct actions *a, struct actions_draft *d, const struct ac
 		snprintf(c->steps[c->nsteps - 1].step, sizeof c->steps[0].step, "%s",
 			 r->type == ACTION_REFERRAL ? "referral" : r->kind);
 		c->steps[c->nsteps - 1].date = r->date;
-		d->c = *c;
+		*d->c = *c; /* the case was read first (record) */
 		d->has_case = 1;
 		return 0;
 	}
@@ -487,6 +489,8 @@ void actions_draft_reset(struct actions_draft *d)
 	for (int i = 0; i < d->n; i++)
 		drafted_free(&d->item[i]);
 	d->n = 0;
+	free(d->c);
+	d->c = NULL;
 	d->case_loaded = d->has_case = 0;
 	d->next_case = 0;
 }

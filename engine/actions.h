@@ -83,8 +83,8 @@ struct actions_draft {
 	struct drafted *item;
 	int n, cap;
 	int case_loaded, has_case; /* the case as it stands after the items */
-	struct pupil_case c;
-	long long next_case; /* ids of cases opened in the draft: -1, -2, ... */
+	struct pupil_case *c;	   /* once loaded */
+	long long next_case;	   /* ids of cases opened in the draft: -1, -2, ... */
 };
 
 struct actions {

@@ -1,26 +1,14 @@
 /*
  * cmd_check.c — `rollcall check [POLICY...]`: load each policy (default: all
  * in the policies directory) in the sandbox, as `run` would, and report each
- * error as FILE:LINE: reason, and list the files in the directory whose
- * names speak for no organisation (never loaded). Exit 0 only if every
+ * error as FILE:LINE: reason; files in the directory whose names speak
+ * for no organisation are said to be not loaded. Exit 0 only if every
  * policy loads.
  */
 #include "cmd.h"
 #include "engine.h"
 
-#include "util.h"
-
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static void not_loaded(const char *path, void *arg)
-{
-	(void)arg;
-	char *safe = text_safe(path, strlen(path), NULL); /* a file name is any bytes */
-	printf("not loaded %s: only la-NNN.lua and trust-ID.lua are policies\n", safe);
-	free(safe);
-}
 
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
@@ -36,8 +24,6 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			       p->path, p->org, p->name, p->nparams, p->sb.memory / 1024,
 			       p->sha256);
 		}
-	if (argc == 1 && failed >= 0 && cli->verbosity >= 0)
-		engine_unnamed_files(cli->cfg.policies, not_loaded, NULL);
 	engine_close(&e);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_USAGE;
 }

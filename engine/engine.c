@@ -114,6 +114,20 @@ static struct policy *load_policy(const struct config *c, const char *path, int 
 	return p;
 }
 
+struct unnamed {
+	policy_error_fn on_error;
+};
+
+static void say_unnamed(const char *path, void *arg)
+{
+	char err[4200];
+	snprintf(err, sizeof err,
+		 "%s: not loaded: only la-NNN.lua and trust-ID.lua are policies (a file "
+		 "speaks only for the organisation its name gives)",
+		 path);
+	((struct unnamed *)arg)->on_error(path, err, 0);
+}
+
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
 {
 	const struct config *c = e->cfg;
@@ -123,6 +137,8 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 	char err[2048];
 
 	if (nfiles == 0) {
+		struct unnamed u = { on_error };
+		engine_unnamed_files(c->policies, say_unnamed, &u);
 		n = scandir(c->policies, &list, named_file, alphasort);
 		if (n < 0) {
 			snprintf(err, sizeof err, "%s: cannot read the policies directory",
@@ -396,7 +412,7 @@ static int deal_policies(struct engine *e, size_t pupils)
  * runs: its facts, its history and the policies that cover it. Returns the
  * number read (pupils no longer known are left out), or -1. */
 static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
-		       const struct retry *retry, size_t nretry)
+			const struct retry *retry, size_t nretry)
 {
 	if (!e->dir.pupil) { /* each view's strings point into the directory */
 		error("%s: the pupils directory is not loaded", e->db->path);
@@ -469,7 +485,7 @@ struct worker {
 	long n;
 	int k;
 	struct batch_stats st;
-	atomic_int *failed; /* 1: a database error; 2: interrupted */
+	atomic_int *failed;  /* 1: a database error; 2: interrupted */
 	atomic_int *running; /* threads other than the first still working */
 	pthread_t thread;
 };
@@ -520,7 +536,9 @@ static int run_policies(struct engine *e, long n, int threads, struct batch_stat
 		e->db->shared = &e->lock;
 	int started = 0;
 	for (int k = 0; k < threads; k++) {
-		w[k] = (struct worker){ .e = e, .n = n, .k = k, .failed = &failed, .running = &running };
+		w[k] = (struct worker){
+			.e = e, .n = n, .k = k, .failed = &failed, .running = &running
+		};
 		if (k > 0)
 			atomic_fetch_add(&running, 1);
 		if (k > 0 && pthread_create(&w[k].thread, NULL, work, &w[k]) != 0) {
@@ -639,7 +657,8 @@ static int set_cursor(struct engine *e, long long seq)
 
 void engine_log_batch(const struct batch_stats *st)
 {
-	char marks[24], rejected[24], pupils[24], calls[24], actions[24], errors[24], secs[24];
+	char marks[24], rejected[24], pupils[24], calls[24], actions[24], errors[24], secs[24],
+		locked[24];
 	snprintf(marks, sizeof marks, "%ld", st->marks);
 	snprintf(rejected, sizeof rejected, "%ld", st->rejected);
 	snprintf(pupils, sizeof pupils, "%ld", st->pupils);
@@ -647,9 +666,10 @@ void engine_log_batch(const struct batch_stats *st)
 	snprintf(actions, sizeof actions, "%ld", st->actions);
 	snprintf(errors, sizeof errors, "%ld", st->errors);
 	snprintf(secs, sizeof secs, "%.3f", st->seconds);
+	snprintf(locked, sizeof locked, "%.3f", st->locked);
 	log_event(LOG_INFO, "batch", "marks", marks, "rejected", rejected, "pupils", pupils,
 		  "policy_calls", calls, "actions", actions, "policy_errors", errors, "seconds",
-		  secs, NULL);
+		  secs, "locked_seconds", locked, NULL);
 }
 
 int engine_pending(struct engine *e)
@@ -704,11 +724,13 @@ static long begin_fairness(struct engine *e, struct retry **retry)
 	int rc;
 	sqlite3_bind_int64(e->deferred, 1, e->cfg->batch_pupils);
 	while ((rc = sqlite3_step(e->deferred)) == SQLITE_ROW) {
-		struct policy *p = engine_policy(e, (const char *)sqlite3_column_text(e->deferred, 0));
+		struct policy *p =
+			engine_policy(e, (const char *)sqlite3_column_text(e->deferred, 0));
 		if (!p || p->cut_off)
 			continue; /* no policy for it now, or still waiting */
 		if (n == cap)
-			*retry = xrealloc(*retry, (size_t)(cap = cap ? 2 * cap : 256) * sizeof **retry);
+			*retry = xrealloc(*retry,
+					  (size_t)(cap = cap ? 2 * cap : 256) * sizeof **retry);
 		(*retry)[n++] = (struct retry){ p, (uint32_t)sqlite3_column_int64(e->deferred, 1) };
 	}
 	sqlite3_reset(e->deferred);
@@ -733,7 +755,8 @@ static int record_fairness(struct engine *e, long n)
 		if (x->retried && defer_step(e, e->undefer, x->retried->org, x->v[0].id) < 0)
 			return -1;
 		for (int j = 0; j < 2; j++)
-			if (x->defer[j] && defer_step(e, e->defer, x->policy[j]->org, x->v[j].id) < 0)
+			if (x->defer[j] &&
+			    defer_step(e, e->defer, x->policy[j]->org, x->v[j].id) < 0)
 				return -1;
 	}
 	return 0;
@@ -765,8 +788,8 @@ static void end_fairness(struct engine *e)
 		log_event(LOG_WARN,
 			  "policy cut off: its calls keep going over their budget; its pupils wait "
 			  "in deferred",
-			  "org", p->org, "file", p->path, "stopped_calls", stops, "retry_in_s", secs,
-			  NULL);
+			  "org", p->org, "file", p->path, "stopped_calls", stops, "retry_in_s",
+			  secs, NULL);
 	}
 }
 
@@ -821,6 +844,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		incoming = sqlite3_column_int(e->has_incoming, 0);
 	sqlite3_reset(e->has_incoming);
 	if (incoming) {
+		double l0 = monotonic_seconds();
 		if (db_begin(e->db) < 0)
 			return -1;
 		ingest_begin(&e->in);
@@ -830,6 +854,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0) || db_commit(e->db) < 0)
 			goto fail;
 		st->marks = taken - st->rejected;
+		st->locked += monotonic_seconds() - l0;
 	}
 
 	if (db_exec(e->db, "BEGIN") < 0)
@@ -868,6 +893,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		return taken > 0;
 	}
 
+	double l3 = monotonic_seconds();
 	if (db_begin(e->db) < 0)
 		goto fail;
 	for (long i = 0; i < read; i++)
@@ -879,6 +905,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		}
 	if (record_fairness(e, read) < 0 || (n && set_cursor(e, last) < 0) || db_commit(e->db) < 0)
 		goto fail;
+	st->locked += monotonic_seconds() - l3;
 	end_fairness(e);
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];

@@ -15,7 +15,7 @@
 
 struct batch_stats {
 	long marks, rejected, pupils, calls, actions, errors;
-	double seconds;
+	double seconds, locked; /* in all; with the write lock held (steps 1 and 3) */
 };
 
 #include <pthread.h>
@@ -68,7 +68,7 @@ struct engine {
 	 * evaluated again. NULL: never. */
 	int (*interrupted)(void *arg);
 	void *interrupt_arg;
-	double retry_at; /* the soonest a cut-off policy is tried again (0: none) */
+	double retry_at;	/* the soonest a cut-off policy is tried again (0: none) */
 	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
@@ -78,8 +78,9 @@ typedef void (*policy_error_fn)(const char *path, const char *err, int kept);
 
 /* Load the policies named in files (or, if nfiles is 0, every la-NNN.lua
  * and trust-ID.lua in the config's policies directory, each refused unless
- * its policy{ org } is the one its name gives), replacing those loaded
- * before: a reload. A
+ * its policy{ org } is the one its name gives; on_error hears of every
+ * other *.lua there, which is not loaded and not counted as failed),
+ * replacing those loaded before: a reload. A
  * policy that fails keeps its previous version if it had one, else is left
  * out; one that names an org an earlier file (in name order) already has is
  * left out. Policies whose files are gone are dropped. Returns the number of

@@ -892,7 +892,12 @@ static int api_log(lua_State *L)
 		return 0;
 	size_t len;
 	const char *text = lua_tolstring(L, -1, &len);
-	char *safe = text_safe(text, len > LOG_BYTES_MAX ? LOG_BYTES_MAX : len, NULL);
+	/* every control character but NUL kept: the log line escapes them
+	 * visibly (log.c); NUL, and bytes that are not UTF-8, become U+FFFD */
+	static const char controls[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+				       "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+				       "\x1b\x1c\x1d\x1e\x1f\x7f";
+	char *safe = text_safe(text, len > LOG_BYTES_MAX ? LOG_BYTES_MAX : len, controls);
 	log_event(LOG_INFO, "policy log", "org", p->org, "file", p->path, "text", safe,
 		  len > LOG_BYTES_MAX ? "cut" : NULL, "yes", NULL);
 	free(safe);

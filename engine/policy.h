@@ -55,11 +55,11 @@ struct policy {
 	/* Fairness (engine.c): a policy whose calls keep being stopped for
 	 * their budget is cut off for the rest of the batch, and retried with
 	 * a growing wait; its pupils wait in `deferred`. */
-	int stops;	   /* calls stopped in this batch */
-	int cut_off;	   /* for the rest of this batch */
-	int backoff;	   /* cut-offs in a row: the wait doubles with each */
-	double retry_at;   /* monotonic seconds; 0: runs */
-	int kinds_day, nkinds;	/* alert kinds recorded on kinds_day */
+	int stops;	       /* calls stopped in this batch */
+	int cut_off;	       /* for the rest of this batch */
+	int backoff;	       /* cut-offs in a row: the wait doubles with each */
+	double retry_at;       /* monotonic seconds; 0: runs */
+	int kinds_day, nkinds; /* alert kinds recorded on kinds_day */
 	char kinds[POLICY_KINDS_PER_DAY][72];
 };
 

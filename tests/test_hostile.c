@@ -18,6 +18,7 @@
 #include "testutil.h"
 #include "e2e.h"
 #include "engine.h"
+#include "policy.h"
 
 #include <sys/stat.h>
 
@@ -37,12 +38,13 @@ static const char looping[] = "policy { org = 'la:846', name = 'Loops', endpoint
 			      "end\n";
 
 /* Just under the budget: a long batch, every call honest. */
-static const char slow[] = "policy { org = 'la:846', name = 'Slow', endpoints = {} }\n"
-			   "function on_pupil(p)\n"
-			   "  local n = 0\n"
-			   "  for i = 1, 2000000 do n = n + i % 7 end\n"
-			   "  alert(p, 'slow', { severity = 'low', cooldown_days = 0, data = { n = n } })\n"
-			   "end\n";
+static const char slow[] =
+	"policy { org = 'la:846', name = 'Slow', endpoints = {} }\n"
+	"function on_pupil(p)\n"
+	"  local n = 0\n"
+	"  for i = 1, 2000000 do n = n + i % 7 end\n"
+	"  alert(p, 'slow', { severity = 'low', cooldown_days = 0, data = { n = n } })\n"
+	"end\n";
 
 static const char fixed[] = "policy { org = 'la:846', name = 'Fixed', endpoints = {} }\n"
 			    "function on_pupil(p)\n"
@@ -162,8 +164,7 @@ static void a_slow_policy_holds_no_lock_and_sigterm_stops_it(void **state)
 	e2e_exec(e, "INSERT INTO meta(key, value) VALUES ('test', 1)");
 	insert = e2e_now_ms() - insert;
 	long long params = timed(e, "params la:355 alert_rate=0.8", 0);
-	print_message("during the batch: an insert took %lld ms, params %lld ms\n", insert,
-		      params);
+	print_message("during the batch: an insert took %lld ms, params %lld ms\n", insert, params);
 	assert_true(insert < 1000);
 	assert_true(params < 3000);
 	/* and the batch was still under way: nothing of it recorded yet */
@@ -181,6 +182,75 @@ static void a_slow_policy_holds_no_lock_and_sigterm_stops_it(void **state)
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:355'"), n355);
 }
 
+/* SPEC 7.1: a file speaks only for the organisation its name gives. */
+static void a_file_speaks_only_for_its_own_organisation(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 3, 1);
+	put_policy(e, "la-355.lua", good);
+	put_policy(e, "la-846.lua", /* claims the other council */
+		   "policy { org = 'la:355', name = 'Impostor', endpoints = {} }\n"
+		   "function on_pupil(p) alert(p, 'stolen', { cooldown_days = 0 }) end\n");
+	/* a draft copied in beside the live file, sorting before it */
+	put_policy(e, "camden-v2.lua",
+		   "policy { org = 'la:355', name = 'Draft', endpoints = {} }\n"
+		   "function on_pupil(p) alert(p, 'draft', { cooldown_days = 0 }) end\n");
+	long long n355 = pupils_of(e, "355");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'seen'"), n355);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind != 'seen'"), 0);
+	char err[1 << 14];
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "a file named la-846.lua speaks only for la:846"));
+	assert_int_equal(e2e_rollcall(e, "check"), 2);
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "camden-v2.lua: not loaded"));
+	assert_non_null(strstr(err, "la-846.lua:1: policy{} says org \"la:355\""));
+	e2e_rollcall(e, "status --json");
+	e2e_slurp(e, "out", err, sizeof err);
+	assert_non_null(strstr(err, "\"not_loaded\":[\"policies/camden-v2.lua\"]"));
+}
+
+/* A policy that makes a new alert kind for every pupil escapes every
+ * cooldown: at most POLICY_KINDS_PER_DAY kinds a day are recorded. */
+static void made_up_alert_kinds_are_bounded(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 3, 1);
+	put_policy(e, "la-355.lua",
+		   "policy { org = 'la:355', name = 'Kinds', endpoints = {} }\n"
+		   "function on_pupil(p)\n"
+		   "  alert(p, 'k_' .. p.upn:lower())\n"
+		   "end\n");
+	long long n355 = pupils_of(e, "355");
+	assert_true(n355 > POLICY_KINDS_PER_DAY);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(DISTINCT kind) FROM actions"),
+			 POLICY_KINDS_PER_DAY);
+	char err[1 << 14];
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "more than 32 distinct alert kinds in one day"));
+}
+
+/* log() writes what it was given, once a line, and nothing of its own. */
+static void log_writes_its_arguments_only(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 1, 1);
+	put_policy(e, "la-355.lua",
+		   "policy { org = 'la:355', name = 'Logs', endpoints = {} }\n"
+		   "function on_pupil(p)\n"
+		   "  log('seen', 1, true, '\\27[2J')\n"
+		   "end\n");
+	assert_int_equal(e2e_rollcall(e, "-v run --once --no-deliver"), 0);
+	char err[1 << 16];
+	e2e_slurp(e, "err", err, sizeof err);
+	if (!strstr(err, "text=\"seen 1 true \\u001b[2J\"\n"))
+		fail_msg("not the line wanted:\n%s", err);
+	assert_null(strstr(err, "userdata"));
+	assert_null(strchr(err, 27));
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -190,6 +260,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_slow_policy_holds_no_lock_and_sigterm_stops_it,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_file_speaks_only_for_its_own_organisation, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(made_up_alert_kinds_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(log_writes_its_arguments_only, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
