@@ -36,8 +36,11 @@ static int evaluate(struct cli *cli)
 	log_event(LOG_INFO, "policies loaded", "count", count, "dir", cli->cfg.policies, NULL);
 	struct batch_stats st;
 	int rc;
-	while ((rc = engine_batch(&e, &st)) > 0)
-		engine_log_batch(&st);
+	/* a batch the disk cannot take is tried again smaller, down to one row */
+	while ((rc = engine_batch(&e, &st)) > 0 ||
+	       (rc < 0 && db_full(&cli->db) && engine_shrink(&e)))
+		if (rc > 0)
+			engine_log_batch(&st);
 	engine_close(&e);
 	return rc;
 }

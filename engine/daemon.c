@@ -44,6 +44,7 @@
 #define BUSY_RETRY_MS  1000  /* after the write lock stayed taken past the busy timeout */
 #define SENDER_IDLE_MS 1000  /* an idle sender still looks at the outbox this often */
 #define SUMMARY_MS     10000 /* a busy sender logs what it sent at most this often */
+#define FULL_LOG_MS    60000 /* a disk still full is logged this often */
 
 static long long now_ms(void)
 {
@@ -221,6 +222,25 @@ static int interrupted(void *arg)
 	return sig->stop;
 }
 
+/* A batch the disk would not take (full, or the file size limit): never
+ * an exit, which systemd would answer with a restart and the same batch,
+ * for ever. Smaller batches, tried again after BUSY_RETRY_MS; logged when
+ * the size changes, and at least every FULL_LOG_MS while it lasts. */
+static void disk_full(struct engine *e, long long *logged_at)
+{
+	int smaller = engine_shrink(e);
+	if (!smaller && now_ms() - *logged_at < FULL_LOG_MS)
+		return;
+	*logged_at = now_ms();
+	char rows[24];
+	snprintf(rows, sizeof rows, "%ld", engine_batch_rows(e));
+	log_event(LOG_ERROR,
+		  smaller ? "cannot write the database (is the disk full?): trying again with "
+			    "smaller batches"
+			  : "cannot write the database (is the disk full?): still trying",
+		  "db", e->db->path, "batch_rows", rows, NULL);
+}
+
 static long long data_version(sqlite3_stmt *st)
 {
 	long long v = -1;
@@ -269,7 +289,7 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 	log_event(LOG_INFO, "running", "policies", count, "delivery", deliver ? "on" : "off", "db",
 		  db->path, NULL);
 
-	long long seen = -1, reload_at = 0;
+	long long seen = -1, reload_at = 0, full_logged_at = 0;
 	int work = 1, busy = 0, stop = 0;
 	status = 0;
 	while (!stop) {
@@ -284,11 +304,13 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 				engine_log_batch(&st);
 				if (st.actions && sender)
 					deliver_wake(sender->d);
+			} else if (rc < 0 && db_full(db)) {
+				disk_full(&e, &full_logged_at);
 			} else if (rc < 0 && !db_busy(db)) {
 				status = -1;
 				break;
 			}
-			work = rc != 0; /* did work: look again; busy: try again */
+			work = rc != 0; /* did work: look again; busy or full: try again */
 			busy = rc < 0;
 		}
 		int timeout = work ? (busy ? BUSY_RETRY_MS : 0) : DAEMON_WATCH_MS;

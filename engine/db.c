@@ -183,7 +183,7 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 
 int db_fail(struct db *db, const char *what)
 {
-	db->err = sqlite3_errcode(db->h);
+	db->err = sqlite3_extended_errcode(db->h);
 	error("%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 	return -1;
 }
@@ -291,7 +291,7 @@ int db_exec(struct db *db, const char *sql)
 	char *msg = NULL;
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	db->err = sqlite3_errcode(db->h);
+	db->err = sqlite3_extended_errcode(db->h);
 	error("%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->h));
 	sqlite3_free(msg);
 	return -1;
@@ -327,6 +327,14 @@ void db_rollback(struct db *db)
 int db_busy(const struct db *db)
 {
 	return (db->err & 0xff) == SQLITE_BUSY || (db->err & 0xff) == SQLITE_LOCKED;
+}
+
+int db_full(const struct db *db)
+{
+	/* db_fail keeps the extended code: a write, not a read, failed */
+	return (db->err & 0xff) == SQLITE_FULL || db->err == SQLITE_IOERR_WRITE ||
+	       db->err == SQLITE_IOERR_FSYNC || db->err == SQLITE_IOERR_TRUNCATE ||
+	       db->err == SQLITE_IOERR_SHMSIZE;
 }
 
 int db_shadow(struct db *db, const char *const tables[])

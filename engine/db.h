@@ -81,4 +81,9 @@ int db_fail(struct db *db, const char *what);
  * than the busy timeout: worth trying again later, not a broken database. */
 int db_busy(const struct db *db);
 
+/* 1 if the last failure was a write the disk refused (full, or the file
+ * size limit): worth trying again with less to write, not a broken
+ * database. */
+int db_full(const struct db *db);
+
 #endif

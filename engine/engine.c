@@ -680,6 +680,29 @@ int engine_pending(struct engine *e)
 	return rc == SQLITE_ROW ? work : db_fail(e->db, "looking for work");
 }
 
+/* A configured batch size, halved for each step of e->shrink (at least 1). */
+static long batch_size(const struct engine *e, long configured)
+{
+	long n = configured >> e->shrink;
+	return n > 0 ? n : 1;
+}
+
+int engine_shrink(struct engine *e)
+{
+	/* The write-ahead log may be what fills the disk: put what it holds
+	 * into the database and cut it back to nothing (best effort). */
+	sqlite3_exec(e->db->h, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	if (batch_size(e, e->cfg->batch_rows) == 1 && batch_size(e, e->cfg->batch_pupils) == 1)
+		return 0;
+	e->shrink++;
+	return 1;
+}
+
+long engine_batch_rows(const struct engine *e)
+{
+	return batch_size(e, e->cfg->batch_rows);
+}
+
 /* Read what changed since the cursor, up to batch_pupils entries: the
  * pupils (sorted, with repeats) and the last seq read. */
 static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long long *last)
@@ -691,7 +714,7 @@ static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long lon
 	sqlite3_reset(e->cursor_get);
 	*last = cursor;
 	sqlite3_bind_int64(e->changes, 1, cursor);
-	sqlite3_bind_int64(e->changes, 2, e->cfg->batch_pupils);
+	sqlite3_bind_int64(e->changes, 2, batch_size(e, e->cfg->batch_pupils));
 	int rc;
 	while ((rc = sqlite3_step(e->changes)) == SQLITE_ROW) {
 		if (*n == cap)
@@ -722,7 +745,7 @@ static long begin_fairness(struct engine *e, struct retry **retry)
 	}
 	long n = 0, cap = 0;
 	int rc;
-	sqlite3_bind_int64(e->deferred, 1, e->cfg->batch_pupils);
+	sqlite3_bind_int64(e->deferred, 1, batch_size(e, e->cfg->batch_pupils));
 	while ((rc = sqlite3_step(e->deferred)) == SQLITE_ROW) {
 		struct policy *p =
 			engine_policy(e, (const char *)sqlite3_column_text(e->deferred, 0));
@@ -839,6 +862,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	long taken = 0;
 
 	memset(st, 0, sizeof *st);
+	e->db->err = 0; /* what fails in this batch says why (busy, full) */
 	int incoming = 0;
 	if (sqlite3_step(e->has_incoming) == SQLITE_ROW)
 		incoming = sqlite3_column_int(e->has_incoming, 0);
@@ -850,7 +874,8 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		ingest_begin(&e->in);
 		if (refresh(e) < 0)
 			goto fail;
-		taken = ingest_incoming(&e->in, (int)e->cfg->batch_rows, &st->rejected);
+		taken = ingest_incoming(&e->in, (int)batch_size(e, e->cfg->batch_rows),
+					&st->rejected);
 		if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0) || db_commit(e->db) < 0)
 			goto fail;
 		st->marks = taken - st->rejected;
@@ -907,6 +932,8 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		goto fail;
 	st->locked += monotonic_seconds() - l3;
 	end_fairness(e);
+	if (e->shrink > 0)
+		e->shrink--; /* committed: grow back a step at a time */
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];
 		if (p->errors > 1) {

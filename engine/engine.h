@@ -69,6 +69,7 @@ struct engine {
 	int (*interrupted)(void *arg);
 	void *interrupt_arg;
 	double retry_at;	/* the soonest a cut-off policy is tried again (0: none) */
+	int shrink;		/* batches are halved this many times: the disk was full */
 	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
@@ -115,6 +116,15 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 /* When a batch should run even if nothing changed, for a policy that was
  * cut off and is due to be tried again (monotonic seconds; 0: never). */
 double engine_retry_at(const struct engine *e);
+
+/* After a batch that could not be written (db_full): make batches half
+ * the size, and cut the write-ahead log back. Returns 1, or 0 if they are
+ * already of one row and one pupil. Each committed batch grows them back
+ * a step. */
+int engine_shrink(struct engine *e);
+
+/* The rows a batch now takes from incoming (batch_rows, shrunk). */
+long engine_batch_rows(const struct engine *e);
 
 /* The summary line of a batch, in the log. */
 void engine_log_batch(const struct batch_stats *st);

@@ -13,6 +13,7 @@
  * - SIGTERM in the middle of a long batch stops the service within a few
  *   seconds, and the batch is evaluated whole after the restart.
  */
+#define _GNU_SOURCE /* prlimit */
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
@@ -20,6 +21,8 @@
 #include "engine.h"
 #include "policy.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define PUPILS 600 /* about half in each council */
@@ -251,6 +254,86 @@ static void log_writes_its_arguments_only(void **state)
 	assert_null(strchr(err, 27));
 }
 
+/* The marks of data/marks.csv as rows of incoming, as another program
+ * would write them. */
+static long marks_into_incoming(struct e2e *e)
+{
+	char path[PATH_MAX + 64], line[256], sql[512];
+	snprintf(path, sizeof path, "%s/data/marks.csv", e->dir);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	sqlite3 *db = e2e_db(e);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	long n = 0;
+	assert_non_null(fgets(line, sizeof line, f)); /* the header */
+	while (fgets(line, sizeof line, f)) {
+		char upn[16], urn[8], date[11], session[3], code[3];
+		assert_int_equal(sscanf(line, "%13[^,],%6[^,],%10[^,],%2[^,],%2[^,\r\n]", upn, urn,
+					date, session, code),
+				 5);
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO incoming(upn, urn, date, session, code) VALUES ('%s', %s, "
+			 "'%s', '%s', '%s')",
+			 upn, urn, date, session, code);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		n++;
+	}
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	fclose(f);
+	return n;
+}
+
+/* A disk with no room left for the batch (here: the file size limit, so
+ * that the test needs no small file system): the service keeps trying with
+ * smaller batches, never exits, and carries on when there is room again. */
+static void a_full_disk_is_waited_out_not_a_crash_loop(void **state)
+{
+	struct e2e *e = *state;
+	char path[PATH_MAX + 64];
+	setup_data(e, 5, 0);
+	put_policy(e, "la-355.lua",
+		   "policy { org = 'la:355', name = 'Once', endpoints = {} }\n"
+		   "function on_pupil(p) alert(p, 'seen') end\n");
+	long long n355 = pupils_of(e, "355");
+	long rows = marks_into_incoming(e);
+	(void)path;
+	/* no write past 64 KiB into any file: the write-ahead log has room for
+	 * a few pages, the database (already larger) for none */
+	e->daemon = fork();
+	if (e->daemon == 0) {
+		struct rlimit lim = { 65536, RLIM_INFINITY }; /* soft: raised again later */
+		signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails instead */
+		char log[PATH_MAX + 64];
+		snprintf(log, sizeof log, "%s/daemon.log", e->dir);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0 || chdir(e->dir) < 0 ||
+		    setrlimit(RLIMIT_FSIZE, &lim) < 0)
+			_exit(127);
+		execl(e2e_bin, e2e_bin, "--config", "rollcall.conf", "run", "--no-deliver",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1500 && !lines_with(e->daemon_log, "cannot write the database", NULL);
+	     i++)
+		sleep_ms(20);
+	assert_true(lines_with(e->daemon_log, "trying again with smaller batches", NULL) >= 1);
+	/* still running while the disk stays full */
+	for (int i = 0; i < 1500 && lines_with(e->daemon_log, "smaller batches", NULL) < 3; i++)
+		sleep_ms(20);
+	assert_int_equal(waitpid(e->daemon, NULL, WNOHANG), 0);
+
+	/* room again: everything is stored and evaluated */
+	struct rlimit none = { RLIM_INFINITY, RLIM_INFINITY }; /* needs no privilege */
+	assert_int_equal(prlimit(e->daemon, RLIMIT_FSIZE, &none, NULL), 0);
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM incoming", 0, 60000));
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM actions", n355, 60000));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM marks"), rows);
+	assert_int_equal(e2e_query(e, "SELECT count(DISTINCT pupil) FROM actions"), n355);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 10000), 0);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -264,6 +347,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(made_up_alert_kinds_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_writes_its_arguments_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_full_disk_is_waited_out_not_a_crash_loop, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
