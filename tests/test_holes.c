@@ -63,11 +63,32 @@ static void loaded(struct e2e *e, int marks)
 	assert_int_equal(e2e_rollcall(e, args), 0);
 }
 
+static void make_fifo(struct e2e *e, const char *name)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/%s", e->dir, name);
+	assert_int_equal(mkfifo(path, 0600), 0);
+}
+
 static void write_in(struct e2e *e, const char *name, const char *text)
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", e->dir, name);
 	write_file(path, text);
+}
+
+/* Run rollcall in e->dir with the config conf, as e2e_rollcall does, but
+ * killed after PROMPT_S seconds: what this tests used to block for ever.
+ * Returns the exit status (124 or 137: it had to be stopped). */
+static int prompt_rollcall(struct e2e *e, const char *conf, const char *args)
+{
+	char cmd[PATH_MAX * 4];
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && exec timeout -k 5 " PROMPT_S
+		 " %s '%s' -q --config '%s' %s >out 2>err </dev/null",
+		 e->dir, e2e_wrap, e2e_bin, conf, args);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 /* stderr of the last e2e_rollcall contains want. */
@@ -152,6 +173,100 @@ static void an_oversized_recorded_at_in_a_file_is_refused(void **state)
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM marks"), 1);
 }
 
+/* ---- FIFOs where a file is expected ---- */
+
+static void a_fifo_policy_or_module_is_refused_at_once(void **state)
+{
+	struct e2e *e = *state;
+	char cmd[PATH_MAX * 3];
+	loaded(e, 1);
+	snprintf(cmd, sizeof cmd, "cp '%s/tests/policies/good.lua' '%s/policies/'", e2e_root,
+		 e->dir);
+	assert_int_equal(system(cmd), 0);
+	make_fifo(e, "policies/stuck.lua");
+	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "check"), 2);
+	err_has(e, "policies/stuck.lua: not a regular file (a FIFO)");
+	/* run carries on without it: the good policy records its alerts */
+	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'seen'"), 3);
+
+	/* a module under scripts/, required when the policy loads */
+	assert_int_equal(unlink(strcat(strcpy(cmd, e->dir), "/policies/stuck.lua")), 0);
+	make_fifo(e, "scripts/helpers.lua");
+	write_in(e, "policies/needs.lua",
+		 "local h = require 'helpers'\n"
+		 "policy { org = 'trust:TR00092', name = 'needs helpers' }\n"
+		 "function on_pupil(p) end\n");
+	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "check"), 2);
+	err_has(e, "scripts/helpers.lua: not a regular file (a FIFO)");
+}
+
+static void a_fifo_secret_file_fails_fast(void **state)
+{
+	struct e2e *e = *state;
+	loaded(e, 1);
+	write_in(e, "rollcall.conf",
+		 "policies = 'policies'\nscripts = 'scripts'\n"
+		 "endpoints = { x = { url = 'http://127.0.0.1:9/', secret_file = 'secret' } }\n");
+	make_fifo(e, "secret");
+	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "run --once"), 2);
+	err_has(e, "rollcall.conf:3: endpoints[\\\"x\\\"]: secret: not a regular file (a FIFO)");
+	/* the service too: it reads secrets before it starts */
+	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "run"), 2);
+	err_has(e, "secret: not a regular file (a FIFO)");
+}
+
+static void a_fifo_config_is_refused(void **state)
+{
+	struct e2e *e = *state;
+	make_fifo(e, "fifo.conf");
+	assert_int_equal(prompt_rollcall(e, "fifo.conf", "check"), 2);
+	err_has(e, "fifo.conf: not a regular file (a FIFO)");
+}
+
+/* ---- the configuration's memory ---- */
+
+static void a_config_that_grows_without_a_loop_is_refused_at_its_line(void **state)
+{
+	struct e2e *e = *state;
+	/* each line doubles a string: 16 bytes << 22 is 64 MiB, in 23 lines
+	 * of 11 bytes and a million instructions to spare */
+	char text[4096] = "local s = '0123456789abcdef'\n";
+	for (int i = 0; i < 22; i++)
+		strcat(text, "s = s .. s\n");
+	strcat(text, "database = s\n");
+	write_in(e, "bad.conf", text);
+	assert_int_equal(prompt_rollcall(e, "bad.conf", "check"), 2);
+	/* line 1 + 20 doublings: the first string past 16 MiB */
+	err_has(e, "bad.conf:21: the configuration needs more than 16 MiB of memory");
+
+	/* a table constructor of 300,000 tables, in a file under 1 MiB */
+	size_t n = 300000;
+	char *big = malloc(3 * n + 16);
+	strcpy(big, "x = {");
+	for (size_t i = 0; i < n; i++)
+		memcpy(big + 5 + 3 * i, "{},", 3);
+	strcpy(big + 5 + 3 * n, "}\n");
+	write_in(e, "big.conf", big);
+	free(big);
+	assert_int_equal(prompt_rollcall(e, "big.conf", "check"), 2);
+	err_has(e, "big.conf:1: the configuration needs more than 16 MiB of memory");
+
+	/* a big configuration of plain data is not refused: a thousand
+	 * endpoints, each checked */
+	FILE *f = fopen(strcat(strcpy(text, e->dir), "/many.conf"), "w");
+	assert_non_null(f);
+	fputs("policies = 'policies'\nscripts = 'scripts'\nendpoints = {\n", f);
+	for (int i = 0; i < 1000; i++)
+		fprintf(f,
+			"  ['endpoint-%d'] = { url = 'https://hooks%d.example.org/attendance', "
+			"secret_env = 'HOOK_SECRET' },\n",
+			i, i);
+	fputs("}\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(prompt_rollcall(e, "many.conf", "check"), 0);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -164,6 +279,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(an_oversized_recorded_at_in_a_file_is_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_fifo_policy_or_module_is_refused_at_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_fifo_secret_file_fails_fast, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_fifo_config_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_config_that_grows_without_a_loop_is_refused_at_its_line, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("holes", tests, NULL, NULL);
 }
