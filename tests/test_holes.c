@@ -267,6 +267,72 @@ static void a_config_that_grows_without_a_loop_is_refused_at_its_line(void **sta
 	assert_int_equal(prompt_rollcall(e, "many.conf", "check"), 0);
 }
 
+/* ---- NaN and infinities in evidence ---- */
+
+/* Encode the value the Lua expression expr gives; returns why it was
+ * refused, or NULL if it was encoded (then *json is its text). */
+static const char *encode(const char *expr, char **json)
+{
+	static char why[256];
+	char chunk[512];
+	lua_State *L = luaL_newstate();
+	luaL_openlibs(L);
+	snprintf(chunk, sizeof chunk, "return %s", expr);
+	assert_int_equal(luaL_dostring(L, chunk), LUA_OK);
+	why[0] = '\0';
+	json_t *j = luajson_encode(L, -1, why, sizeof why);
+	lua_close(L);
+	*json = NULL;
+	if (!j) {
+		assert_true(why[0] != '\0');
+		return why;
+	}
+	*json = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_decref(j);
+	return NULL;
+}
+
+static void refused_as(const char *expr, const char *want)
+{
+	char *json;
+	const char *why = encode(expr, &json);
+	if (!why)
+		fail_msg("%s: encoded as %s, want refused with \"%s\"", expr, json, want);
+	if (strcmp(why, want))
+		fail_msg("%s: refused with \"%s\", want \"%s\"", expr, why, want);
+}
+
+static void non_finite_numbers_are_refused_naming_the_key(void **state)
+{
+	(void)state;
+	refused_as("{ r = 0/0 }", "r: not a finite number (NaN)");
+	refused_as("{ rates = { week = { 0.5, 0.25, 1/0 } } }",
+		   "rates.week[3]: not a finite number (inf)");
+	refused_as("{ ['rate of absence'] = -1/0 }",
+		   "[\"rate of absence\"]: not a finite number (-inf)");
+	refused_as("0/0", "not a finite number (NaN)");
+	refused_as("{ [2.5] = { x = math.huge } }", "[2.5].x: not a finite number (inf)");
+	/* other refusals name the key too; those about the whole table after
+	 * the reason */
+	refused_as("{ f = { print } }", "f[1]: a function value (JSON holds tables, strings, "
+					"numbers, booleans)");
+	refused_as("{ s = 'caf\\xe9' }", "s: a string that is not UTF-8");
+	refused_as("(function() local t = { a = {} }; t.a.up = t; return t end)()",
+		   "a table that contains itself (at a.up)");
+	/* a path too long to show whole keeps its end */
+	char *json;
+	const char *why = encode("(function() local t = { x = 0/0 } for i = 1, 30 do t = { "
+				 "[string.rep('k', 39) .. i] = t } end return t end)()",
+				 &json);
+	assert_non_null(why);
+	assert_int_equal(strncmp(why, "...", 3), 0);
+	assert_non_null(strstr(why, "kkkkkk1.x: not a finite number (NaN)"));
+	/* finite numbers, and the integers, are still numbers */
+	assert_null(encode("{ r = 0.5, n = 3, big = 1e308, tiny = -0.0 }", &json));
+	assert_string_equal(json, "{\"big\":1e308,\"n\":3,\"r\":0.5,\"tiny\":-0.0}");
+	free(json);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -285,6 +351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_fifo_config_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_config_that_grows_without_a_loop_is_refused_at_its_line, setup, teardown),
+		cmocka_unit_test(non_finite_numbers_are_refused_naming_the_key),
 	};
 	return cmocka_run_group_tests_name("holes", tests, NULL, NULL);
 }
