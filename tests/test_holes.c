@@ -333,6 +333,36 @@ static void non_finite_numbers_are_refused_naming_the_key(void **state)
 	free(json);
 }
 
+/* ---- the database file replaced under the service ---- */
+
+static void the_database_replaced_under_the_service_stops_it(void **state)
+{
+	struct e2e *e = *state;
+	char db[PATH_MAX + 32], other[PATH_MAX + 32], cmd[PATH_MAX * 4];
+	snprintf(db, sizeof db, "%s/rollcall.db", e->dir);
+	snprintf(other, sizeof other, "%s/restored.db", e->dir);
+	loaded(e, 1);
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", db, other);
+	assert_int_equal(system(cmd), 0);
+
+	/* another file renamed over the path (a backup restored in place) */
+	e2e_daemon_start(e, "--no-deliver");
+	assert_int_equal(rename(other, db), 0);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 1);
+	assert_int_equal(
+		lines_with(e->daemon_log, "level=error",
+			   "the database file was replaced or deleted since it was opened"),
+		1);
+	assert_int_equal(lines_with(e->daemon_log, "db=rollcall.db", "replaced or deleted"), 1);
+
+	/* restarted, it runs on the file the path names now; then deleted */
+	e2e_daemon_start(e, "--no-deliver");
+	snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 1);
+	assert_int_equal(lines_with(e->daemon_log, "level=error", "replaced or deleted"), 2);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -352,6 +382,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_config_that_grows_without_a_loop_is_refused_at_its_line, setup, teardown),
 		cmocka_unit_test(non_finite_numbers_are_refused_naming_the_key),
+		cmocka_unit_test_setup_teardown(the_database_replaced_under_the_service_stops_it,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests_name("holes", tests, NULL, NULL);
 }
