@@ -3,6 +3,7 @@
 #   make            build build/rollcall
 #   make test       install missing packages, build, run every test
 #   make sanitize   every test built with ASan, UBSan and LSan
+#   make tsan       the service, run and delivery tests built with ThreadSanitizer (clang)
 #   make memcheck   the end-to-end tests with rollcall under valgrind
 #   make demo       install missing packages, build, load the example data, show figures
 #   make bench      national-scale figures vs raw SQLite and json-rules-engine (PUPILS=, DAYS=, RUNS=; docs/PERFORMANCE.md)
@@ -140,6 +141,31 @@ sanitize: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) --no-print-directory B=$(B)/sanitize CFLAGS="$(SAN_FLAGS)" check
 
+# The tests of the service, of run and of delivery (the code that runs on
+# several threads: evaluation, the sender) built with ThreadSanitizer, by
+# clang, in a build directory of its own. Every instrumented process, the
+# rollcall children included, writes its reports under $(B)/tsan/reports
+# (log_path): a report fails the run even from a child that a test killed
+# or whose exit status it does not look at (halt_on_error stops the process
+# at its first report, with exit status 66). test_run and test_deliver run
+# with a no-op wrapper (env), which makes them skip their peak-RSS bounds as
+# under valgrind: those bound rollcall, and TSan's shadow memory is not
+# rollcall's. test_daemon runs without one, so that its kills at random
+# moments (skipped under a wrapper) run instrumented too.
+TSAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+TSAN_REPORTS = $(abspath $(B))/tsan/reports
+tsan: deps
+	@$(MAKE) --no-print-directory B=$(B)/tsan CC=clang CFLAGS="$(TSAN_FLAGS)" all \
+		$(B)/tsan/tests/test_daemon $(B)/tsan/tests/test_run $(B)/tsan/tests/test_deliver
+	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	@export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
+		log_path=$(TSAN_REPORTS)/report" ROLLCALL_BUILD=$(B)/tsan; status=0; \
+	sh tests/run $(B)/tsan/tests/test_daemon || status=1; \
+	ROLLCALL_WRAP=env sh tests/run $(B)/tsan/tests/test_run $(B)/tsan/tests/test_deliver || status=1; \
+	if ls $(TSAN_REPORTS)/report.* >/dev/null 2>&1; then \
+		cat $(TSAN_REPORTS)/report.*; echo "ThreadSanitizer reported: see $(TSAN_REPORTS)"; \
+		exit 1; fi; exit $$status
+
 # The end-to-end tests with every rollcall command under valgrind's memcheck.
 MEMCHECK = valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite
 memcheck: deps
@@ -176,4 +202,4 @@ install: $(B)/rollcall
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test check sanitize memcheck demo bench bench-national fuzz format install clean
+.PHONY: all deps test check sanitize tsan memcheck demo bench bench-national fuzz format install clean

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "file.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 
 #define CONFIG_FILE_MAX	    (1 << 20)
 #define CONFIG_INSTRUCTIONS 1000000
+#define CONFIG_MEMORY_MAX   (16 << 20) /* bytes of Lua memory while the file runs */
 
 struct delivery_key {
 	const char *name;
@@ -239,6 +242,53 @@ static int lookup(lua_State *L)
 		return 1;
 	return luaL_error(L, "'%s' is not defined (the configuration holds only data)",
 			  lua_tostring(L, 2));
+}
+
+/* ---- memory ----
+ *
+ * The instruction budget stops a loop, not a file that needs no loop to
+ * grow: each of forty lines `s = s .. s` doubles a string. So the state
+ * counts its memory, and an allocation past CONFIG_MEMORY_MAX fails (Lua
+ * then raises a memory error, which names no line; the hook's last line is
+ * noted for the message). Shrinking always succeeds, as Lua requires. */
+struct budget {
+	size_t used, limit;
+	int over;
+};
+
+static void *config_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct budget *b = ud;
+	size_t old = ptr ? osize : 0; /* with no block, osize is a type tag */
+	if (nsize == 0) {
+		free(ptr);
+		b->used -= old;
+		return NULL;
+	}
+	if (nsize > old && nsize - old > b->limit - b->used) {
+		b->over = 1;
+		return NULL;
+	}
+	void *p = realloc(ptr, nsize);
+	if (p)
+		b->used = b->used - old + nsize;
+	return p;
+}
+
+/* The error of a load or run that failed: past the memory budget, named
+ * at the line the file had reached (0: while it was being parsed). */
+static void run_error(lua_State *L, const char *path, int status, const struct budget *b, int line)
+{
+	if (status != LUA_ERRMEM && !b->over) {
+		error("%s", lua_tostring(L, -1));
+		return;
+	}
+	char where[32] = "";
+	if (line > 0)
+		snprintf(where, sizeof where, ":%d", line);
+	error("%s%s: the configuration needs more than %d MiB of memory (it should only "
+	      "assign values)",
+	      path, where, CONFIG_MEMORY_MAX >> 20);
 }
 
 struct reader {
@@ -542,7 +592,7 @@ int config_load(struct config *c, const char *path, int optional)
 	defaults(c);
 	if (!path || (optional && stat(path, &st) != 0 && errno == ENOENT))
 		return 0;
-	char *text = sandbox_read_file(path, CONFIG_FILE_MAX, &len, err, sizeof err);
+	char *text = file_read(path, CONFIG_FILE_MAX, &len, NULL, err, sizeof err);
 	if (!text) {
 		error("%s", err);
 		config_free(c);
@@ -550,7 +600,14 @@ int config_load(struct config *c, const char *path, int optional)
 	}
 	c->path = xstrdup(path);
 
-	lua_State *L = luaL_newstate();
+	struct budget budget = { .limit = CONFIG_MEMORY_MAX };
+	lua_State *L = lua_newstate(config_alloc, &budget);
+	if (!L) {
+		error("%s: out of memory", path);
+		free(text);
+		config_free(c);
+		return -1;
+	}
 	struct reader r = { .c = c, .L = L, .path = path };
 	struct tracker tr = { .budget = TRACK_BUDGET };
 	int rc = -1;
@@ -564,8 +621,9 @@ int config_load(struct config *c, const char *path, int optional)
 	lua_setfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
 	char chunk[4200];
 	snprintf(chunk, sizeof chunk, "@%s", path);
-	if (luaL_loadbufferx(L, text, len, chunk, "t") != LUA_OK) {
-		error("%s", lua_tostring(L, -1));
+	int status = luaL_loadbufferx(L, text, len, chunk, "t");
+	if (status != LUA_OK) {
+		run_error(L, path, status, &budget, 0);
 		goto out;
 	}
 	/* The chunk's _ENV: a table kept empty, so that every assignment goes
@@ -591,11 +649,14 @@ int config_load(struct config *c, const char *path, int optional)
 	int top = lua_gettop(L);
 	lua_settop(L, top + 300);
 	lua_settop(L, top);
-	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-		error("%s", lua_tostring(L, -1));
+	if ((status = lua_pcall(L, 0, 0, 0)) != LUA_OK) {
+		run_error(L, path, status, &budget, tr.line);
 		goto out;
 	}
 	lua_sethook(L, NULL, 0, 0);
+	/* Reading the values back runs unprotected, where a memory error would
+	 * abort: the file is done, and checking it needs only a little more. */
+	budget.limit = SIZE_MAX;
 	struct place top_level = { 1, 0 };
 	lua_pushnil(L);
 	while (lua_next(L, values)) {
@@ -662,7 +723,7 @@ int config_load_secrets(struct config *c)
 		char why[160], err[512];
 		char *text = NULL;
 		const char *secret;
-		size_t len;
+		size_t len = 0;
 		if (e->secret_env) {
 			secret = getenv(e->secret_env);
 			if (!secret || !*secret) {
@@ -671,18 +732,19 @@ int config_load_secrets(struct config *c)
 				return -1;
 			}
 		} else {
+			/* the mode of the very file read (file_read's fstat) */
 			struct stat st;
-			if (stat(e->secret_file, &st) == 0 && (st.st_mode & 077)) {
-				error("%s:%d: endpoints[\"%s\"]: secret file %s is readable by "
-				      "group or "
-				      "others (chmod 600 it)",
-				      c->path, e->line, e->name, e->secret_file);
-				return -1;
-			}
-			if (!(text = sandbox_read_file(e->secret_file, 4096, &len, err,
-						       sizeof err))) {
+			if (!(text = file_read(e->secret_file, 4096, &len, &st, err, sizeof err))) {
 				error("%s:%d: endpoints[\"%s\"]: %s", c->path, e->line, e->name,
 				      err);
+				return -1;
+			}
+			if (st.st_mode & 077) {
+				memset(text, 0, len);
+				free(text);
+				error("%s:%d: endpoints[\"%s\"]: secret file %s is readable by "
+				      "group or others (chmod 600 it)",
+				      c->path, e->line, e->name, e->secret_file);
 				return -1;
 			}
 			text[strcspn(text, "\r\n")] = '\0'; /* one line; a final newline is fine */
@@ -690,7 +752,7 @@ int config_load_secrets(struct config *c)
 		}
 		int rc = sign_key_parse(secret, &e->key, why, sizeof why);
 		if (text) {
-			memset(text, 0, strlen(text));
+			memset(text, 0, len); /* all of it, past the line too */
 			free(text);
 		}
 		if (rc < 0) {

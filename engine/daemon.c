@@ -45,6 +45,7 @@
 #define SENDER_IDLE_MS 1000  /* an idle sender still looks at the outbox this often */
 #define SUMMARY_MS     10000 /* a busy sender logs what it sent at most this often */
 #define FULL_LOG_MS    60000 /* a disk still full is logged this often */
+#define FILE_CHECK_MS  2000  /* how often the database's path is checked against the file open */
 
 static long long now_ms(void)
 {
@@ -250,6 +251,28 @@ static long long data_version(sqlite3_stmt *st)
 	return v;
 }
 
+/* Does the database's path still name the file this connection has open?
+ * A file renamed over it (a restored backup) or its deletion leaves the
+ * service writing into an inode nobody else can see: stop, exit 1, and let
+ * systemd start it again on whatever the path names now. SQLite compares
+ * the path's inode with the one it opened (a stat), at most every
+ * FILE_CHECK_MS. Returns 1 if the file is no longer there. */
+static int db_file_gone(struct db *db, long long *check_at)
+{
+	int moved = 0;
+	if (now_ms() < *check_at)
+		return 0;
+	*check_at = now_ms() + FILE_CHECK_MS;
+	if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+	    !moved)
+		return 0;
+	log_event(LOG_ERROR,
+		  "the database file was replaced or deleted since it was opened: stopping "
+		  "(a restart opens what the path names now)",
+		  "db", db->path, NULL);
+	return 1;
+}
+
 int daemon_run(struct db *db, const struct config *cfg, int deliver)
 {
 	struct engine e;
@@ -289,10 +312,14 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 	log_event(LOG_INFO, "running", "policies", count, "delivery", deliver ? "on" : "off", "db",
 		  db->path, NULL);
 
-	long long seen = -1, reload_at = 0, full_logged_at = 0;
+	long long seen = -1, reload_at = 0, full_logged_at = 0, check_at = 0;
 	int work = 1, busy = 0, stop = 0;
 	status = 0;
 	while (!stop) {
+		if (db_file_gone(db, &check_at)) {
+			status = -1;
+			break;
+		}
 		if (reload_at && now_ms() >= reload_at) {
 			reload_at = 0;
 			reload(&e, ifd);

@@ -256,6 +256,8 @@ static const char *shown(const char *s, int len, char buf[200])
 		p += sprintf(p, "...");
 	*p++ = '"';
 	*p = '\0';
+	if (len > 40) /* how long, since only the start is shown */
+		sprintf(p, " (%d bytes)", len);
 	return buf;
 }
 
@@ -435,20 +437,29 @@ static int two_digits(const char *s, int max)
 	return v <= max ? v : -1;
 }
 
-/* ISO 8601 date-time: YYYY-MM-DDTHH:MM[:SS[.fff]] then Z, +HH:MM or nothing. */
+/* ISO 8601 date-time: YYYY-MM-DDTHH:MM[:SS[.fff]] then Z, +HH:MM or nothing,
+ * with 1 to 9 digits of a second (nanoseconds): without that bound, digits
+ * alone would make a valid value of any length. */
+#define RECORDED_AT_MAX 35 /* 2025-09-01T08:45:00.123456789+01:00 */
+
 static int timestamp_valid(const char *s, int len)
 {
-	if (len < 16 || date_parse(s, 10) < 0 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
-	    two_digits(s + 11, 23) < 0 || two_digits(s + 14, 59) < 0)
+	if (len < 16 || len > RECORDED_AT_MAX || date_parse(s, 10) < 0 ||
+	    (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || two_digits(s + 11, 23) < 0 ||
+	    two_digits(s + 14, 59) < 0)
 		return 0;
 	int i = 16;
 	if (i < len && s[i] == ':') {
 		if (len < 19 || two_digits(s + 17, 60) < 0)
 			return 0;
 		i = 19;
-		if (i < len && s[i] == '.')
-			for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-				;
+		if (i < len && s[i] == '.') {
+			int from = ++i;
+			while (i < len && s[i] >= '0' && s[i] <= '9')
+				i++;
+			if (i == from || i - from > 9)
+				return 0;
+		}
 	}
 	if (i == len || (s[i] == 'Z' && i + 1 == len))
 		return 1;
@@ -502,6 +513,10 @@ static int check_mark(struct ingest *in, const struct row *row, char *why, size_
 			minutes_late = minutes_late * 10 + (s[i] - '0');
 		}
 	}
+	if (present(row, MARK_RECORDED_AT) && row->len[MARK_RECORDED_AT] > RECORDED_AT_MAX)
+		INVALID("recorded_at %s: longer than an ISO 8601 date and time (at most %d bytes)",
+			shown(row->s[MARK_RECORDED_AT], row->len[MARK_RECORDED_AT], b),
+			RECORDED_AT_MAX);
 	if (present(row, MARK_RECORDED_AT) &&
 	    !timestamp_valid(row->s[MARK_RECORDED_AT], row->len[MARK_RECORDED_AT]))
 		INVALID("recorded_at %s: must be an ISO 8601 date and time",
@@ -805,7 +820,7 @@ long ingest_incoming(struct ingest *in, int limit, long *rejected)
 {
 	static const char *const columns = "upn, urn, date, session, code, minutes_late, "
 					   "recorded_at";
-	char sql[256], why[256], text[1024];
+	char sql[256], why[256], text[1024], blobs[ROW_MAX_COLUMNS][32];
 	long taken = 0, last = 0;
 	*rejected = 0;
 
@@ -818,13 +833,32 @@ long ingest_incoming(struct ingest *in, int limit, long *rejected)
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct row row = { 0 };
+		int bad = 0;
 		last = sqlite3_column_int64(st, 0);
 		for (int c = 0; c < ROW_MAX_COLUMNS; c++) {
+			/* A blob is not a value any column holds, and its bytes read as
+			 * text could pass for one (a blob upn): refused by its type,
+			 * kept in rejected by its size only. Text is used where SQLite
+			 * holds it: each check reads only as far as its rule allows,
+			 * so nothing is copied before its length is judged. */
+			if (sqlite3_column_type(st, c + 1) == SQLITE_BLOB) {
+				int n = sqlite3_column_bytes(st, c + 1);
+				if (!bad)
+					snprintf(why, sizeof why,
+						 "%s: a blob of %d bytes, not text or a number",
+						 ingest_kinds[KIND_MARKS].columns[c], n);
+				bad = 1;
+				row.len[c] =
+					snprintf(blobs[c], sizeof blobs[c], "(blob, %d bytes)", n);
+				row.s[c] = blobs[c];
+				continue;
+			}
 			row.s[c] = (const char *)sqlite3_column_text(st, c + 1);
 			row.len[c] = sqlite3_column_bytes(st, c + 1);
 		}
 		taken++;
-		int bad = check_mark(in, &row, why, sizeof why);
+		if (!bad)
+			bad = check_mark(in, &row, why, sizeof why);
 		if (bad < 0)
 			goto fail;
 		if (bad) {

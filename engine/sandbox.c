@@ -23,6 +23,7 @@
  */
 #include "sandbox.h"
 
+#include "file.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -1140,29 +1141,5 @@ void sandbox_seed(struct sandbox *sb, uint64_t seed)
 
 char *sandbox_read_file(const char *path, size_t limit, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	if (!f || fstat(fileno(f), &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > limit) {
-		snprintf(err, errlen, "%s: %s", path,
-			 S_ISREG(st.st_mode) ? "file too large" : "not a regular file");
-		fclose(f);
-		return NULL;
-	}
-	char *text = xmalloc((size_t)st.st_size + 1);
-	*len = fread(text, 1, (size_t)st.st_size, f);
-	text[*len] = '\0';
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		snprintf(err, errlen, "%s: read error", path);
-		free(text);
-		return NULL;
-	}
-	return text;
+	return file_read(path, limit, len, NULL, err, errlen);
 }
