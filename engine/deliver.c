@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define LEASE_MARGIN_MS 5000 /* beyond the request timeout */
@@ -34,6 +35,7 @@ struct transfer {
 	char *body;
 	struct curl_slist *headers;
 	char head[ERROR_TEXT + 1]; /* the start of the response body */
+	char retry_after[64];	   /* the response's Retry-After, trimmed */
 	size_t got;		   /* response bytes seen */
 	int cut;		   /* we stopped reading a long response */
 	char errbuf[CURL_ERROR_SIZE];
@@ -178,6 +180,31 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	return len;
 }
 
+/* Keep the Retry-After of the response. A value longer than the buffer is
+ * cut: digits stay a wait past any backoff_max_ms, a date stops parsing. */
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+	static const char name[] = "retry-after:";
+	struct transfer *t = userp;
+	size_t len = size * n;
+	if (len >= 5 && !memcmp(data, "HTTP/", 5)) {
+		t->retry_after[0] = '\0'; /* a new response's head begins */
+	} else if (len >= sizeof name - 1 && !strncasecmp(data, name, sizeof name - 1)) {
+		const char *v = data + sizeof name - 1, *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v &&
+		       (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		size_t keep = (size_t)(end - v);
+		if (keep > sizeof t->retry_after - 1)
+			keep = sizeof t->retry_after - 1;
+		memcpy(t->retry_after, v, keep);
+		t->retry_after[keep] = '\0';
+	}
+	return len;
+}
+
 /* The webhook body: {"type", "timestamp", "data"} around the action. */
 static char *webhook_body(sqlite3_stmt *row, int first)
 {
@@ -200,6 +227,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	long long ts = now / 1000;
 
 	memset(t->head, 0, sizeof t->head);
+	t->retry_after[0] = '\0';
 	t->got = 0;
 	t->cut = 0;
 	t->errbuf[0] = '\0';
@@ -238,6 +266,8 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, t);
 	if (curl_multi_add_handle(d->multi, c) != CURLM_OK) {
@@ -361,6 +391,30 @@ static long long backoff(struct deliver *d, int k)
 	return (long long)(next_random(d) % (uint64_t)(ceiling + 1));
 }
 
+/* The wait in ms, at most cap, that a Retry-After value asks for at now:
+ * delay-seconds (any number of digits, counted without overflowing) or an
+ * HTTP-date (RFC 9110 10.2.3, as curl parses dates). 0 if it asks for no
+ * wait or is neither. */
+static long long retry_after_ms(const char *v, long long cap, long long now)
+{
+	if (*v >= '0' && *v <= '9') {
+		long long seconds = 0;
+		for (; *v >= '0' && *v <= '9'; v++)
+			if (seconds <= cap / 1000) /* beyond that only the cap matters */
+				seconds = seconds * 10 + (*v - '0');
+		if (*v)
+			return 0;
+		return seconds > cap / 1000 ? cap : seconds * 1000;
+	}
+	time_t date = curl_getdate(v, NULL);
+	if (date == -1 || (long long)date < now / 1000)
+		return 0;
+	if ((long long)date > (now + cap) / 1000)
+		return cap;
+	long long wait = (long long)date * 1000 - now;
+	return wait < 0 ? 0 : wait > cap ? cap : wait;
+}
+
 static void clean_text(char *s)
 {
 	for (; *s; s++)
@@ -391,21 +445,23 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 			snprintf(error_text, sizeof error_text, "HTTP %ld%s%s", status,
 				 t->head[0] ? ": " : "", t->head);
 		clean_text(error_text);
-		long long wait = backoff(d, attempts);
-		curl_off_t retry_after = 0;
-		if ((status == 429 || status == 503) &&
-		    curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-		    retry_after > 0) {
-			wait = (long long)retry_after * 1000; /* honoured within backoff_max_ms */
-			if (wait > d->cfg->delivery.backoff_max_ms)
-				wait = d->cfg->delivery.backoff_max_ms;
+		long long now = now_ms(), wait = backoff(d, attempts);
+		/* Honoured within backoff_max_ms. Read here, not through
+		 * CURLINFO_RETRY_AFTER: curl reports 2^63 - 1 seconds as is (in
+		 * milliseconds it overflowed and every attempt was spent at
+		 * once) and more digits than that as no wait. */
+		if ((status == 429 || status == 503) && t->retry_after[0]) {
+			long long asked = retry_after_ms(t->retry_after,
+							 d->cfg->delivery.backoff_max_ms, now);
+			if (asked > 0)
+				wait = asked;
 		}
 		if (attempts >= d->cfg->delivery.max_attempts) {
 			state = "dead";
 			st->dead++;
 		} else {
 			state = "pending";
-			next = now_ms() + wait;
+			next = now + wait;
 			st->retried++;
 		}
 		char id[24];

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 static void configure(struct e2e *e, int port, const char *delivery)
 {
@@ -38,6 +39,90 @@ static void configure(struct e2e *e, int port, const char *delivery)
 	write_file(path, conf);
 }
 
+/* What build/receiver cannot be made to say (a Retry-After past any wait, a
+ * body cut mid-character), and a listener that must never be reached (a
+ * proxy): a child on 127.0.0.1 that answers every request with one canned
+ * response, after noting its request line in its log, so a request that
+ * rollcall saw answered is always in the log. teardown stops them; each
+ * also exits by itself after a minute. */
+struct canned {
+	pid_t pid;
+	int port;
+	char log[PATH_MAX + 32];
+};
+static struct canned canned[4];
+static int ncanned;
+
+static void canned_answer(int fd, const char *log, const char *response, size_t len)
+{
+	char req[65536];
+	size_t got = 0;
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	/* the head, then as much body as it announces */
+	while (got < sizeof req - 1) {
+		ssize_t n = read(fd, req + got, sizeof req - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+		const char *end = strstr(req, "\r\n\r\n"), *cl = strstr(req, "Content-Length:");
+		if (end && got >= (size_t)(end + 4 - req) + (cl ? strtoul(cl + 15, NULL, 10) : 0))
+			break;
+	}
+	req[got] = '\0';
+	FILE *f = fopen(log, "a");
+	if (f) {
+		fprintf(f, "%.*s\n", (int)strcspn(req, "\r\n"), req);
+		fclose(f);
+	}
+	for (size_t sent = 0; sent < len;) {
+		ssize_t n = write(fd, response + sent, len - sent);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+}
+
+static struct canned *canned_start(struct e2e *e, const char *response, size_t len)
+{
+	assert_true(ncanned < (int)(sizeof canned / sizeof *canned));
+	struct canned *c = &canned[ncanned++];
+	snprintf(c->log, sizeof c->log, "%s/canned-%d.log", e->dir, ncanned);
+	write_file(c->log, "");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof a;
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(s, 64), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	c->port = ntohs(a.sin_port);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		alarm(60);
+		for (;;) {
+			int fd = accept(s, NULL, NULL);
+			if (fd >= 0) {
+				canned_answer(fd, c->log, response, len);
+				close(fd);
+			}
+		}
+	}
+	close(s);
+	return c;
+}
+
+static void canned_stop_all(void)
+{
+	for (int i = 0; i < ncanned; i++) {
+		kill(canned[i].pid, SIGTERM);
+		waitpid(canned[i].pid, NULL, 0);
+	}
+	ncanned = 0;
+}
+
 static int setup(void **state)
 {
 	struct e2e *e = e2e_new();
@@ -55,6 +140,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	canned_stop_all();
 	e2e_free(*state);
 	return 0;
 }
@@ -381,6 +467,51 @@ static void a_backlog_for_a_hanging_endpoint_does_not_hide_the_others(void **sta
 	waitpid(first, NULL, 0);
 }
 
+/* A Retry-After past any wait (the largest 64-bit number, more digits than
+ * any integer holds, a date in the year 9999) waits backoff_max_ms: 2^63 - 1
+ * seconds counted in milliseconds overflowed, and every attempt was spent
+ * at once. An HTTP-date 30 s ahead waits 30 s. */
+static void a_retry_after_past_any_wait_waits_backoff_max_ms(void **state)
+{
+	struct e2e *e = *state;
+	char soon_text[64];
+	time_t soon = time(NULL) + 30;
+	strftime(soon_text, sizeof soon_text, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&soon));
+	struct {
+		const char *status, *value;
+		long long wait, slack; /* a date counts whole seconds */
+	} cases[] = {
+		{ "429 Too Many Requests", "9223372036854775807", 60000, 0 },
+		{ "503 Service Unavailable", "99999999999999999999999999", 60000, 0 },
+		{ "429 Too Many Requests", "Fri, 31 Dec 9999 23:59:59 GMT", 60000, 0 },
+		{ "503 Service Unavailable", soon_text, 30000, 1000 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char response[256];
+		int len = snprintf(response, sizeof response,
+				   "HTTP/1.1 %s\r\nRetry-After: %s\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\n\r\n",
+				   cases[i].status, cases[i].value);
+		struct canned *c = canned_start(e, response, (size_t)len);
+		configure(e, c->port, "max_attempts = 5, backoff_ms = 1, backoff_max_ms = 60000");
+		e2e_exec(e, "UPDATE deliveries SET attempts = 0, next_attempt_at = 0");
+		long long before = wall_ms();
+		assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+		long long after = wall_ms();
+		long long waiting = e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = "
+						 "'pending' AND attempts = 1 AND last_status IN "
+						 "(429, 503)");
+		if (waiting != 3)
+			fail_msg("Retry-After: %s: %lld of 3 deliveries wait after one attempt",
+				 cases[i].value, waiting);
+		long long first = e2e_query(e, "SELECT min(next_attempt_at) FROM deliveries");
+		long long last = e2e_query(e, "SELECT max(next_attempt_at) FROM deliveries");
+		if (first < before + cases[i].wait - cases[i].slack || last > after + cases[i].wait)
+			fail_msg("Retry-After: %s: due %lld to %lld ms after the run, not %lld",
+				 cases[i].value, first - before, last - before, cases[i].wait);
+	}
+}
+
 static void bad_configuration_exits_2(void **state)
 {
 	struct e2e *e = *state;
@@ -467,6 +598,8 @@ int main(void)
 			a_backlog_for_a_hanging_endpoint_does_not_hide_the_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_result_that_must_wait_for_the_lock_is_not_sent_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_retry_after_past_any_wait_waits_backoff_max_ms,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
