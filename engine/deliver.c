@@ -254,6 +254,12 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	CURL *c = t->easy;
 	curl_easy_setopt(c, CURLOPT_URL, e->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Straight to the endpoint, never through a proxy named in the
+	 * environment (http_proxy, HTTPS_PROXY, ALL_PROXY): it would see
+	 * plain-http deliveries that were allowed only because they stay on
+	 * this machine, and every payload's pupil data. */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

@@ -512,6 +512,53 @@ static void a_retry_after_past_any_wait_waits_backoff_max_ms(void **state)
 	}
 }
 
+static void save_env(const char **names, char **saved, int n)
+{
+	for (int i = 0; i < n; i++)
+		saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+}
+
+static void restore_env(const char **names, char **saved, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (saved[i])
+			setenv(names[i], saved[i], 1);
+		else
+			unsetenv(names[i]);
+		free(saved[i]);
+	}
+}
+
+/* A proxy named in rollcall's environment is never used: deliveries go
+ * straight to their endpoint (a loopback-only plain-http one here), and
+ * the proxy, which would have answered 200, sees no connection. */
+static void a_proxy_in_the_environment_is_not_used(void **state)
+{
+	struct e2e *e = *state;
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	struct canned *proxy = canned_start(e, ok, sizeof ok - 1);
+	e2e_receiver_start(e, 0, "");
+	configure(e, e->port, "");
+	const char *names[] = { "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+				"all_proxy",  "no_proxy",    "NO_PROXY" };
+	char *saved[7], url[64];
+	save_env(names, saved, 7);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", proxy->port);
+	for (int i = 0; i < 5; i++)
+		setenv(names[i], url, 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	int rc = e2e_rollcall(e, "run --once");
+	restore_env(names, saved, 7);
+	assert_int_equal(rc, 0);
+	if (lines_with(proxy->log, "", NULL) != 0)
+		fail_msg("%d requests went through the proxy", lines_with(proxy->log, "", NULL));
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+			 3);
+}
+
 static void bad_configuration_exits_2(void **state)
 {
 	struct e2e *e = *state;
@@ -600,6 +647,8 @@ int main(void)
 			a_result_that_must_wait_for_the_lock_is_not_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_retry_after_past_any_wait_waits_backoff_max_ms,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_proxy_in_the_environment_is_not_used, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
