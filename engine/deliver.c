@@ -52,7 +52,8 @@ struct deliver {
 	int *per_endpoint; /* transfers in flight per endpoint */
 	int turn, swept;   /* which endpoint fill reads first; orphans marked */
 	int busy;	   /* fill or collect found the write lock taken */
-	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due;
+	long long horizon; /* the longest wait rollcall chooses: retry or lease */
+	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due, *step_back;
 	uint64_t rng;
 };
 
@@ -85,6 +86,9 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	 * could not be written is written on a later turn. */
 	sqlite3_busy_timeout(db->h, LOCK_WAIT_MS);
 	d->cfg = cfg;
+	d->horizon = cfg->delivery.timeout_ms + LEASE_MARGIN_MS;
+	if (d->horizon < cfg->delivery.backoff_max_ms)
+		d->horizon = cfg->delivery.backoff_max_ms;
 	d->nslots = (int)cfg->delivery.concurrency;
 	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
 	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
@@ -103,8 +107,13 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
 			       "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
 			       "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
-	d->any_due = db_prepare(db, "SELECT 1 FROM deliveries WHERE state = 'pending' AND "
-				    "next_attempt_at <= ? LIMIT 1");
+	/* Two searches of the due index, not one OR that scans it all. */
+	d->any_due = db_prepare(db, "SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE state "
+				    "= 'pending' AND next_attempt_at <= ?1) OR EXISTS (SELECT 1 "
+				    "FROM deliveries WHERE state = 'pending' AND next_attempt_at > "
+				    "?2)");
+	d->step_back = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ?1 WHERE state = "
+				      "'pending' AND next_attempt_at > ?2");
 	d->next_due = db_prepare(db, "SELECT min(next_attempt_at) FROM deliveries WHERE state = "
 				     "'pending'");
 	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
@@ -117,7 +126,7 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 				   "WHERE state = 'pending' AND endpoint NOT IN "
 				   "(SELECT value FROM json_each(?))");
 	if (!d->multi || !d->any_due || !d->due || !d->next_due || !d->lease || !d->result ||
-	    !d->orphan) {
+	    !d->orphan || !d->step_back) {
 		deliver_free(d);
 		return NULL;
 	}
@@ -155,6 +164,7 @@ void deliver_free(struct deliver *d)
 	sqlite3_finalize(d->lease);
 	sqlite3_finalize(d->result);
 	sqlite3_finalize(d->orphan);
+	sqlite3_finalize(d->step_back);
 	free(d->slots);
 	free(d->per_endpoint);
 	free(d);
@@ -333,6 +343,7 @@ static int fill(struct deliver *d)
 	/* Look before taking the write lock: most turns find nothing due, and
 	 * the lock is shared with evaluation and with other writers. */
 	sqlite3_bind_int64(d->any_due, 1, now);
+	sqlite3_bind_int64(d->any_due, 2, now + d->horizon);
 	int any = sqlite3_step(d->any_due);
 	sqlite3_reset(d->any_due);
 	if (any != SQLITE_ROW)
@@ -343,6 +354,15 @@ static int fill(struct deliver *d)
 	if (busy)
 		return busy < 0 ? -1 : 0; /* evaluation holds the lock: next turn */
 	if (!d->swept++ && sweep_orphans(d) < 0)
+		goto fail;
+	/* Due times are wall-clock times. One further ahead than any wait
+	 * rollcall chooses (a lease, a retry, a Retry-After within
+	 * backoff_max_ms) was set before the clock was stepped back, or under
+	 * a configuration allowing longer waits: it is due now, not after the
+	 * step as well. */
+	sqlite3_bind_int64(d->step_back, 1, now);
+	sqlite3_bind_int64(d->step_back, 2, now + d->horizon);
+	if (step_done(d, d->step_back, "rescheduling deliveries due too far ahead") < 0)
 		goto fail;
 	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
 	for (int k = 0; k < n && started < free_slots; k++) {
@@ -536,15 +556,18 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 	return 0;
 }
 
-/* How long to wait for the next retry to come due, at most cap. */
+/* How long to wait for the next retry to come due, at most cap: none if
+ * it is due now, or so far ahead that fill makes it due now. */
 static int until_due(struct deliver *d, int cap)
 {
-	long long wait = cap;
+	long long wait = cap, now = now_ms();
 	if (sqlite3_step(d->next_due) == SQLITE_ROW &&
-	    sqlite3_column_type(d->next_due, 0) != SQLITE_NULL)
-		wait = sqlite3_column_int64(d->next_due, 0) - now_ms();
+	    sqlite3_column_type(d->next_due, 0) != SQLITE_NULL) {
+		long long next = sqlite3_column_int64(d->next_due, 0);
+		wait = next <= now || next - now > d->horizon ? 0 : next - now;
+	}
 	sqlite3_reset(d->next_due);
-	return wait < 0 ? 0 : wait < cap ? (int)wait : cap;
+	return wait < cap ? (int)wait : cap;
 }
 
 /* Let curl work, record the transfers that ended, and wait up to wait_ms

@@ -559,6 +559,50 @@ static void a_proxy_in_the_environment_is_not_used(void **state)
 			 3);
 }
 
+/* A wall clock stepped back leaves due times further ahead than any wait
+ * rollcall chooses (a lease: timeout_ms + 5 s; a retry: backoff_max_ms):
+ * such a delivery is sent now, not an hour or a day late, while one due
+ * within those waits still waits. The rows are written as a step back
+ * would leave them; the clock is not touched. */
+static void a_due_time_a_clock_step_back_left_far_ahead_is_not_waited_for(void **state)
+{
+	struct e2e *e = *state;
+	e2e_receiver_start(e, 0, "");
+	configure(e, e->port, "timeout_ms = 30000, backoff_ms = 1000, backoff_max_ms = 2000");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	char sql[512];
+	long long now = wall_ms();
+	snprintf(sql, sizeof sql,
+		 /* a lease taken an hour before the clock went back */
+		 "UPDATE deliveries SET next_attempt_at = %lld WHERE endpoint = 'ewo-team';"
+		 /* a retry scheduled a day before */
+		 "UPDATE deliveries SET attempts = 2, next_attempt_at = %lld "
+		 "WHERE endpoint = 'mentors';"
+		 /* within a lease of now: it waits */
+		 "UPDATE deliveries SET next_attempt_at = %lld WHERE endpoint = 'legal-team';",
+		 now + 3600000 + 35000, now + 86400000, now + 25000);
+	e2e_exec(e, sql);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered' "
+				      "AND endpoint IN ('ewo-team', 'mentors')"),
+			 2);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending' "
+				      "AND attempts = 0 AND endpoint = 'legal-team'"),
+			 1);
+
+	/* the service too: the one left, moved a day ahead, goes out now */
+	e2e_daemon_start(e, "");
+	snprintf(sql, sizeof sql,
+		 "UPDATE deliveries SET next_attempt_at = %lld WHERE endpoint = 'legal-team'",
+		 wall_ms() + 86400000);
+	e2e_exec(e, sql);
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3, 10000))
+		fail_msg("a delivery due a day ahead was not sent within 10 s");
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 10000), 0);
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
+}
+
 static void bad_configuration_exits_2(void **state)
 {
 	struct e2e *e = *state;
@@ -649,6 +693,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_proxy_in_the_environment_is_not_used, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_due_time_a_clock_step_back_left_far_ahead_is_not_waited_for, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
