@@ -441,11 +441,18 @@ static long long retry_after_ms(const char *v, long long cap, long long now)
 	return wait < 0 ? 0 : wait > cap ? cap : wait;
 }
 
-static void clean_text(char *s)
+/* n, less a UTF-8 character that cutting s at n left incomplete: the cut
+ * is ours, not the receiver's. Whatever else is not text is text_safe's. */
+static size_t whole_characters(const char *s, size_t n)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
+	size_t i = n;
+	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return n;
+	unsigned c = (unsigned char)s[i - 1];
+	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	return c >= 0xc2 && c <= 0xf4 && n - (i - 1) < need ? i - 1 : n;
 }
 
 /* Record how a transfer ended. */
@@ -456,7 +463,7 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	int ok = (result == CURLE_OK || (result == CURLE_WRITE_ERROR && t->cut)) && status >= 200 &&
 		 status < 300;
 	int attempts = t->attempts + 1;
-	char error_text[CURL_ERROR_SIZE + ERROR_TEXT + 32] = "";
+	char *error_text = NULL;
 	const char *state = "delivered";
 	long long next = 0;
 
@@ -464,13 +471,28 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	if (ok) {
 		st->delivered++;
 	} else {
-		if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && t->cut))
-			snprintf(error_text, sizeof error_text, "%s",
-				 t->errbuf[0] ? t->errbuf : curl_easy_strerror(result));
-		else
-			snprintf(error_text, sizeof error_text, "HTTP %ld%s%s", status,
-				 t->head[0] ? ": " : "", t->head);
-		clean_text(error_text);
+		/* The receiver's body as text: valid UTF-8 without control
+		 * characters (each byte that is not becomes U+FFFD, so at most
+		 * three times the ERROR_TEXT bytes kept), or `deliveries --json`
+		 * and the log could not show it. */
+		char text[CURL_ERROR_SIZE + ERROR_TEXT + 32];
+		size_t len;
+		if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && t->cut)) {
+			len = (size_t)snprintf(text, sizeof text, "%s",
+					       t->errbuf[0] ? t->errbuf
+							    : curl_easy_strerror(result));
+			if (len >= sizeof text)
+				len = sizeof text - 1;
+		} else {
+			size_t kept = t->got < ERROR_TEXT ? t->got : ERROR_TEXT;
+			if (t->got > kept)
+				kept = whole_characters(t->head, kept);
+			len = (size_t)snprintf(text, sizeof text, "HTTP %ld%s", status,
+					       kept ? ": " : "");
+			memcpy(text + len, t->head, kept);
+			len += kept;
+		}
+		error_text = text_safe(text, len, NULL);
 		long long now = now_ms(), wait = backoff(d, attempts);
 		/* Honoured within backoff_max_ms. Read here, not through
 		 * CURLINFO_RETRY_AFTER: curl reports 2^63 - 1 seconds as is (in
@@ -503,14 +525,16 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 		sqlite3_bind_int64(s, 3, status);
 	else
 		sqlite3_bind_null(s, 3);
-	if (error_text[0])
+	if (error_text)
 		sqlite3_bind_text(s, 4, error_text, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(s, 4);
 	sqlite3_bind_int64(s, 5, next);
 	sqlite3_bind_int(s, 6, ok);
 	sqlite3_bind_int64(s, 7, t->id);
-	return step_done(d, s, "recording a delivery");
+	int rc = step_done(d, s, "recording a delivery");
+	free(error_text);
+	return rc;
 }
 
 /* Record every finished transfer in one transaction. A finished transfer

@@ -4,7 +4,9 @@
  * checks every signature with its own code) in each failure mode: answering
  * at once, 500 twice then 200, hanging past the timeout, always failing
  * (dead, then redelivered), refusing connections, a 10 MB response, 429 with
- * Retry-After, and a hanging endpoint beside a healthy one.
+ * Retry-After, and a hanging endpoint beside a healthy one; and, from a
+ * canned responder, a Retry-After past any wait and an error body that is
+ * not text, a proxy in the environment, due times a clock step back left.
  *
  * The actions are those of tests/test_run.c: three for J355400120001 from
  * policies/salford.lua (an alert, a referral and a letter), one per role.
@@ -14,8 +16,10 @@
 #include "testutil.h"
 
 #include "e2e.h"
+#include "util.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -603,6 +607,52 @@ static void a_due_time_a_clock_step_back_left_far_ahead_is_not_waited_for(void *
 	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
 }
 
+#define FFFD "\xef\xbf\xbd"
+
+/* A receiver's error body is kept as valid text whatever it holds (control
+ * characters, bytes that are not UTF-8, a NUL) and wherever the 200 bytes
+ * kept cut it (here through "é"), and `deliveries --json` shows it. */
+static void an_error_body_is_kept_as_valid_text(void **state)
+{
+	struct e2e *e = *state;
+	static const char start[] = "ctl\x01\x1b[31m bad\xff\xc0\xaf nul\0after ";
+	char body[256], response[512];
+	size_t n = sizeof start - 1;
+	memcpy(body, start, n);
+	memset(body + n, 'a', 199 - n);
+	memcpy(body + 199, "\xc3\xa9 and more", 11);
+	int head = snprintf(response, sizeof response,
+			    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+			    "Content-Length: 210\r\nConnection: close\r\n\r\n");
+	memcpy(response + head, body, 210);
+	struct canned *c = canned_start(e, response, (size_t)head + 210);
+	configure(e, c->port, "max_attempts = 1");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'dead'"), 3);
+
+	char want[512];
+	snprintf(want, sizeof want,
+		 "HTTP 500: ctl" FFFD FFFD "[31m bad" FFFD FFFD FFFD " nul" FFFD "after %.*s",
+		 (int)(199 - n), body + n);
+	char *kept = e2e_text(e, "SELECT last_error FROM deliveries WHERE id = 1");
+	if (strcmp(kept, want) != 0)
+		fail_msg("last_error is \"%s\", not \"%s\"", kept, want);
+	assert_true(text_clean(kept, (int)strlen(kept)));
+	free(kept);
+
+	assert_int_equal(e2e_rollcall(e, "deliveries --json"), 0);
+	char out[16384];
+	e2e_slurp(e, "out", out, sizeof out);
+	int lines = 0;
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+		json_t *o = json_loads(line, 0, NULL);
+		assert_non_null(o);
+		assert_string_equal(json_string_value(json_object_get(o, "last_error")), want);
+		json_decref(o);
+	}
+	assert_int_equal(lines, 3);
+}
+
 static void bad_configuration_exits_2(void **state)
 {
 	struct e2e *e = *state;
@@ -696,6 +746,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_due_time_a_clock_step_back_left_far_ahead_is_not_waited_for, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(an_error_body_is_kept_as_valid_text, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
