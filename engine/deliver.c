@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define LEASE_MARGIN_MS 5000 /* beyond the request timeout */
@@ -34,6 +35,7 @@ struct transfer {
 	char *body;
 	struct curl_slist *headers;
 	char head[ERROR_TEXT + 1]; /* the start of the response body */
+	char retry_after[64];	   /* the response's Retry-After, trimmed */
 	size_t got;		   /* response bytes seen */
 	int cut;		   /* we stopped reading a long response */
 	char errbuf[CURL_ERROR_SIZE];
@@ -50,7 +52,8 @@ struct deliver {
 	int *per_endpoint; /* transfers in flight per endpoint */
 	int turn, swept;   /* which endpoint fill reads first; orphans marked */
 	int busy;	   /* fill or collect found the write lock taken */
-	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due;
+	long long horizon; /* the longest wait rollcall chooses: retry or lease */
+	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due, *step_back;
 	uint64_t rng;
 };
 
@@ -83,6 +86,9 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	 * could not be written is written on a later turn. */
 	sqlite3_busy_timeout(db->h, LOCK_WAIT_MS);
 	d->cfg = cfg;
+	d->horizon = cfg->delivery.timeout_ms + LEASE_MARGIN_MS;
+	if (d->horizon < cfg->delivery.backoff_max_ms)
+		d->horizon = cfg->delivery.backoff_max_ms;
 	d->nslots = (int)cfg->delivery.concurrency;
 	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
 	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
@@ -101,8 +107,13 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
 			       "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
 			       "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
-	d->any_due = db_prepare(db, "SELECT 1 FROM deliveries WHERE state = 'pending' AND "
-				    "next_attempt_at <= ? LIMIT 1");
+	/* Two searches of the due index, not one OR that scans it all. */
+	d->any_due = db_prepare(db, "SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE state "
+				    "= 'pending' AND next_attempt_at <= ?1) OR EXISTS (SELECT 1 "
+				    "FROM deliveries WHERE state = 'pending' AND next_attempt_at > "
+				    "?2)");
+	d->step_back = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ?1 WHERE state = "
+				      "'pending' AND next_attempt_at > ?2");
 	d->next_due = db_prepare(db, "SELECT min(next_attempt_at) FROM deliveries WHERE state = "
 				     "'pending'");
 	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
@@ -115,7 +126,7 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 				   "WHERE state = 'pending' AND endpoint NOT IN "
 				   "(SELECT value FROM json_each(?))");
 	if (!d->multi || !d->any_due || !d->due || !d->next_due || !d->lease || !d->result ||
-	    !d->orphan) {
+	    !d->orphan || !d->step_back) {
 		deliver_free(d);
 		return NULL;
 	}
@@ -153,6 +164,7 @@ void deliver_free(struct deliver *d)
 	sqlite3_finalize(d->lease);
 	sqlite3_finalize(d->result);
 	sqlite3_finalize(d->orphan);
+	sqlite3_finalize(d->step_back);
 	free(d->slots);
 	free(d->per_endpoint);
 	free(d);
@@ -174,6 +186,31 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	if (t->got > DELIVER_RESPONSE_MAX) {
 		t->cut = 1;
 		return 0; /* CURLE_WRITE_ERROR: the status line is what counts */
+	}
+	return len;
+}
+
+/* Keep the Retry-After of the response. A value longer than the buffer is
+ * cut: digits stay a wait past any backoff_max_ms, a date stops parsing. */
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+	static const char name[] = "retry-after:";
+	struct transfer *t = userp;
+	size_t len = size * n;
+	if (len >= 5 && !memcmp(data, "HTTP/", 5)) {
+		t->retry_after[0] = '\0'; /* a new response's head begins */
+	} else if (len >= sizeof name - 1 && !strncasecmp(data, name, sizeof name - 1)) {
+		const char *v = data + sizeof name - 1, *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v &&
+		       (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		size_t keep = (size_t)(end - v);
+		if (keep > sizeof t->retry_after - 1)
+			keep = sizeof t->retry_after - 1;
+		memcpy(t->retry_after, v, keep);
+		t->retry_after[keep] = '\0';
 	}
 	return len;
 }
@@ -200,6 +237,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	long long ts = now / 1000;
 
 	memset(t->head, 0, sizeof t->head);
+	t->retry_after[0] = '\0';
 	t->got = 0;
 	t->cut = 0;
 	t->errbuf[0] = '\0';
@@ -226,6 +264,12 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	CURL *c = t->easy;
 	curl_easy_setopt(c, CURLOPT_URL, e->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Straight to the endpoint, never through a proxy named in the
+	 * environment (http_proxy, HTTPS_PROXY, ALL_PROXY): it would see
+	 * plain-http deliveries that were allowed only because they stay on
+	 * this machine, and every payload's pupil data. */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -238,6 +282,8 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, t);
 	if (curl_multi_add_handle(d->multi, c) != CURLM_OK) {
@@ -297,6 +343,7 @@ static int fill(struct deliver *d)
 	/* Look before taking the write lock: most turns find nothing due, and
 	 * the lock is shared with evaluation and with other writers. */
 	sqlite3_bind_int64(d->any_due, 1, now);
+	sqlite3_bind_int64(d->any_due, 2, now + d->horizon);
 	int any = sqlite3_step(d->any_due);
 	sqlite3_reset(d->any_due);
 	if (any != SQLITE_ROW)
@@ -307,6 +354,15 @@ static int fill(struct deliver *d)
 	if (busy)
 		return busy < 0 ? -1 : 0; /* evaluation holds the lock: next turn */
 	if (!d->swept++ && sweep_orphans(d) < 0)
+		goto fail;
+	/* Due times are wall-clock times. One further ahead than any wait
+	 * rollcall chooses (a lease, a retry, a Retry-After within
+	 * backoff_max_ms) was set before the clock was stepped back, or under
+	 * a configuration allowing longer waits: it is due now, not after the
+	 * step as well. */
+	sqlite3_bind_int64(d->step_back, 1, now);
+	sqlite3_bind_int64(d->step_back, 2, now + d->horizon);
+	if (step_done(d, d->step_back, "rescheduling deliveries due too far ahead") < 0)
 		goto fail;
 	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
 	for (int k = 0; k < n && started < free_slots; k++) {
@@ -361,11 +417,42 @@ static long long backoff(struct deliver *d, int k)
 	return (long long)(next_random(d) % (uint64_t)(ceiling + 1));
 }
 
-static void clean_text(char *s)
+/* The wait in ms, at most cap, that a Retry-After value asks for at now:
+ * delay-seconds (any number of digits, counted without overflowing) or an
+ * HTTP-date (RFC 9110 10.2.3, as curl parses dates). 0 if it asks for no
+ * wait or is neither. */
+static long long retry_after_ms(const char *v, long long cap, long long now)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
+	if (*v >= '0' && *v <= '9') {
+		long long seconds = 0;
+		for (; *v >= '0' && *v <= '9'; v++)
+			if (seconds <= cap / 1000) /* beyond that only the cap matters */
+				seconds = seconds * 10 + (*v - '0');
+		if (*v)
+			return 0;
+		return seconds > cap / 1000 ? cap : seconds * 1000;
+	}
+	time_t date = curl_getdate(v, NULL);
+	if (date == -1 || (long long)date < now / 1000)
+		return 0;
+	if ((long long)date > (now + cap) / 1000)
+		return cap;
+	long long wait = (long long)date * 1000 - now;
+	return wait < 0 ? 0 : wait > cap ? cap : wait;
+}
+
+/* n, less a UTF-8 character that cutting s at n left incomplete: the cut
+ * is ours, not the receiver's. Whatever else is not text is text_safe's. */
+static size_t whole_characters(const char *s, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return n;
+	unsigned c = (unsigned char)s[i - 1];
+	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	return c >= 0xc2 && c <= 0xf4 && n - (i - 1) < need ? i - 1 : n;
 }
 
 /* Record how a transfer ended. */
@@ -376,7 +463,7 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	int ok = (result == CURLE_OK || (result == CURLE_WRITE_ERROR && t->cut)) && status >= 200 &&
 		 status < 300;
 	int attempts = t->attempts + 1;
-	char error_text[CURL_ERROR_SIZE + ERROR_TEXT + 32] = "";
+	char *error_text = NULL;
 	const char *state = "delivered";
 	long long next = 0;
 
@@ -384,28 +471,45 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	if (ok) {
 		st->delivered++;
 	} else {
-		if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && t->cut))
-			snprintf(error_text, sizeof error_text, "%s",
-				 t->errbuf[0] ? t->errbuf : curl_easy_strerror(result));
-		else
-			snprintf(error_text, sizeof error_text, "HTTP %ld%s%s", status,
-				 t->head[0] ? ": " : "", t->head);
-		clean_text(error_text);
-		long long wait = backoff(d, attempts);
-		curl_off_t retry_after = 0;
-		if ((status == 429 || status == 503) &&
-		    curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-		    retry_after > 0) {
-			wait = (long long)retry_after * 1000; /* honoured within backoff_max_ms */
-			if (wait > d->cfg->delivery.backoff_max_ms)
-				wait = d->cfg->delivery.backoff_max_ms;
+		/* The receiver's body as text: valid UTF-8 without control
+		 * characters (each byte that is not becomes U+FFFD, so at most
+		 * three times the ERROR_TEXT bytes kept), or `deliveries --json`
+		 * and the log could not show it. */
+		char text[CURL_ERROR_SIZE + ERROR_TEXT + 32];
+		size_t len;
+		if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && t->cut)) {
+			len = (size_t)snprintf(text, sizeof text, "%s",
+					       t->errbuf[0] ? t->errbuf
+							    : curl_easy_strerror(result));
+			if (len >= sizeof text)
+				len = sizeof text - 1;
+		} else {
+			size_t kept = t->got < ERROR_TEXT ? t->got : ERROR_TEXT;
+			if (t->got > kept)
+				kept = whole_characters(t->head, kept);
+			len = (size_t)snprintf(text, sizeof text, "HTTP %ld%s", status,
+					       kept ? ": " : "");
+			memcpy(text + len, t->head, kept);
+			len += kept;
+		}
+		error_text = text_safe(text, len, NULL);
+		long long now = now_ms(), wait = backoff(d, attempts);
+		/* Honoured within backoff_max_ms. Read here, not through
+		 * CURLINFO_RETRY_AFTER: curl reports 2^63 - 1 seconds as is (in
+		 * milliseconds it overflowed and every attempt was spent at
+		 * once) and more digits than that as no wait. */
+		if ((status == 429 || status == 503) && t->retry_after[0]) {
+			long long asked = retry_after_ms(t->retry_after,
+							 d->cfg->delivery.backoff_max_ms, now);
+			if (asked > 0)
+				wait = asked;
 		}
 		if (attempts >= d->cfg->delivery.max_attempts) {
 			state = "dead";
 			st->dead++;
 		} else {
 			state = "pending";
-			next = now_ms() + wait;
+			next = now + wait;
 			st->retried++;
 		}
 		char id[24];
@@ -421,14 +525,16 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 		sqlite3_bind_int64(s, 3, status);
 	else
 		sqlite3_bind_null(s, 3);
-	if (error_text[0])
+	if (error_text)
 		sqlite3_bind_text(s, 4, error_text, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(s, 4);
 	sqlite3_bind_int64(s, 5, next);
 	sqlite3_bind_int(s, 6, ok);
 	sqlite3_bind_int64(s, 7, t->id);
-	return step_done(d, s, "recording a delivery");
+	int rc = step_done(d, s, "recording a delivery");
+	free(error_text);
+	return rc;
 }
 
 /* Record every finished transfer in one transaction. A finished transfer
@@ -474,15 +580,18 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 	return 0;
 }
 
-/* How long to wait for the next retry to come due, at most cap. */
+/* How long to wait for the next retry to come due, at most cap: none if
+ * it is due now, or so far ahead that fill makes it due now. */
 static int until_due(struct deliver *d, int cap)
 {
-	long long wait = cap;
+	long long wait = cap, now = now_ms();
 	if (sqlite3_step(d->next_due) == SQLITE_ROW &&
-	    sqlite3_column_type(d->next_due, 0) != SQLITE_NULL)
-		wait = sqlite3_column_int64(d->next_due, 0) - now_ms();
+	    sqlite3_column_type(d->next_due, 0) != SQLITE_NULL) {
+		long long next = sqlite3_column_int64(d->next_due, 0);
+		wait = next <= now || next - now > d->horizon ? 0 : next - now;
+	}
 	sqlite3_reset(d->next_due);
-	return wait < 0 ? 0 : wait < cap ? (int)wait : cap;
+	return wait < cap ? (int)wait : cap;
 }
 
 /* Let curl work, record the transfers that ended, and wait up to wait_ms

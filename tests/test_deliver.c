@@ -4,7 +4,9 @@
  * checks every signature with its own code) in each failure mode: answering
  * at once, 500 twice then 200, hanging past the timeout, always failing
  * (dead, then redelivered), refusing connections, a 10 MB response, 429 with
- * Retry-After, and a hanging endpoint beside a healthy one.
+ * Retry-After, and a hanging endpoint beside a healthy one; and, from a
+ * canned responder, a Retry-After past any wait and an error body that is
+ * not text, a proxy in the environment, due times a clock step back left.
  *
  * The actions are those of tests/test_run.c: three for J355400120001 from
  * policies/la-355.lua (an alert, a referral and a letter), one per role.
@@ -14,10 +16,13 @@
 #include "testutil.h"
 
 #include "e2e.h"
+#include "util.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 static void configure(struct e2e *e, int port, const char *delivery)
 {
@@ -38,6 +43,90 @@ static void configure(struct e2e *e, int port, const char *delivery)
 	write_file(path, conf);
 }
 
+/* What build/receiver cannot be made to say (a Retry-After past any wait, a
+ * body cut mid-character), and a listener that must never be reached (a
+ * proxy): a child on 127.0.0.1 that answers every request with one canned
+ * response, after noting its request line in its log, so a request that
+ * rollcall saw answered is always in the log. teardown stops them; each
+ * also exits by itself after a minute. */
+struct canned {
+	pid_t pid;
+	int port;
+	char log[PATH_MAX + 32];
+};
+static struct canned canned[4];
+static int ncanned;
+
+static void canned_answer(int fd, const char *log, const char *response, size_t len)
+{
+	char req[65536];
+	size_t got = 0;
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	/* the head, then as much body as it announces */
+	while (got < sizeof req - 1) {
+		ssize_t n = read(fd, req + got, sizeof req - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+		const char *end = strstr(req, "\r\n\r\n"), *cl = strstr(req, "Content-Length:");
+		if (end && got >= (size_t)(end + 4 - req) + (cl ? strtoul(cl + 15, NULL, 10) : 0))
+			break;
+	}
+	req[got] = '\0';
+	FILE *f = fopen(log, "a");
+	if (f) {
+		fprintf(f, "%.*s\n", (int)strcspn(req, "\r\n"), req);
+		fclose(f);
+	}
+	for (size_t sent = 0; sent < len;) {
+		ssize_t n = write(fd, response + sent, len - sent);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+}
+
+static struct canned *canned_start(struct e2e *e, const char *response, size_t len)
+{
+	assert_true(ncanned < (int)(sizeof canned / sizeof *canned));
+	struct canned *c = &canned[ncanned++];
+	snprintf(c->log, sizeof c->log, "%s/canned-%d.log", e->dir, ncanned);
+	write_file(c->log, "");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof a;
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(s, 64), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	c->port = ntohs(a.sin_port);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		alarm(60);
+		for (;;) {
+			int fd = accept(s, NULL, NULL);
+			if (fd >= 0) {
+				canned_answer(fd, c->log, response, len);
+				close(fd);
+			}
+		}
+	}
+	close(s);
+	return c;
+}
+
+static void canned_stop_all(void)
+{
+	for (int i = 0; i < ncanned; i++) {
+		kill(canned[i].pid, SIGTERM);
+		waitpid(canned[i].pid, NULL, 0);
+	}
+	ncanned = 0;
+}
+
 static int setup(void **state)
 {
 	struct e2e *e = e2e_new();
@@ -55,6 +144,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	canned_stop_all();
 	e2e_free(*state);
 	return 0;
 }
@@ -381,6 +471,197 @@ static void a_backlog_for_a_hanging_endpoint_does_not_hide_the_others(void **sta
 	waitpid(first, NULL, 0);
 }
 
+/* A Retry-After past any wait (the largest 64-bit number, more digits than
+ * any integer holds, a date in the year 9999) waits backoff_max_ms: 2^63 - 1
+ * seconds counted in milliseconds overflowed, and every attempt was spent
+ * at once. An HTTP-date 30 s ahead waits 30 s. */
+static void a_retry_after_past_any_wait_waits_backoff_max_ms(void **state)
+{
+	struct e2e *e = *state;
+	struct {
+		const char *status, *value; /* NULL: the HTTP-date 30 s from now */
+		long long wait;
+	} cases[] = {
+		{ "429 Too Many Requests", "9223372036854775807", 60000 },
+		{ "503 Service Unavailable", "99999999999999999999999999", 60000 },
+		{ "429 Too Many Requests", "Fri, 31 Dec 9999 23:59:59 GMT", 60000 },
+		{ "503 Service Unavailable", NULL, 30000 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char response[256], date[64];
+		const char *value = cases[i].value;
+		time_t soon = time(NULL) + cases[i].wait / 1000;
+		if (!value) {
+			strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&soon));
+			value = date;
+		}
+		int len = snprintf(response, sizeof response,
+				   "HTTP/1.1 %s\r\nRetry-After: %s\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\n\r\n",
+				   cases[i].status, value);
+		struct canned *c = canned_start(e, response, (size_t)len);
+		configure(e, c->port, "max_attempts = 5, backoff_ms = 1, backoff_max_ms = 60000");
+		e2e_exec(e, "UPDATE deliveries SET attempts = 0, next_attempt_at = 0");
+		long long before = wall_ms();
+		assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+		long long after = wall_ms();
+		long long waiting = e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = "
+						 "'pending' AND attempts = 1 AND last_status IN "
+						 "(429, 503)");
+		if (waiting != 3)
+			fail_msg("Retry-After: %s: %lld of 3 deliveries wait after one attempt",
+				 value, waiting);
+		/* a wait counts from the attempt's end, between before and after;
+		 * a date is a moment, to the second */
+		long long low = before + cases[i].wait, high = after + cases[i].wait;
+		if (!cases[i].value)
+			low = (long long)soon * 1000 - 1000, high = (long long)soon * 1000 + 1000;
+		long long first = e2e_query(e, "SELECT min(next_attempt_at) FROM deliveries");
+		long long last = e2e_query(e, "SELECT max(next_attempt_at) FROM deliveries");
+		if (first < low || last > high)
+			fail_msg("Retry-After: %s: due %lld to %lld ms after the run, not %lld to "
+				 "%lld",
+				 value, first - before, last - before, low - before, high - before);
+	}
+}
+
+static void save_env(const char **names, char **saved, int n)
+{
+	for (int i = 0; i < n; i++)
+		saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+}
+
+static void restore_env(const char **names, char **saved, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (saved[i])
+			setenv(names[i], saved[i], 1);
+		else
+			unsetenv(names[i]);
+		free(saved[i]);
+	}
+}
+
+/* A proxy named in rollcall's environment is never used: deliveries go
+ * straight to their endpoint (a loopback-only plain-http one here), and
+ * the proxy, which would have answered 200, sees no connection. */
+static void a_proxy_in_the_environment_is_not_used(void **state)
+{
+	struct e2e *e = *state;
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	struct canned *proxy = canned_start(e, ok, sizeof ok - 1);
+	e2e_receiver_start(e, 0, "");
+	configure(e, e->port, "");
+	const char *names[] = { "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+				"all_proxy",  "no_proxy",    "NO_PROXY" };
+	char *saved[7], url[64];
+	save_env(names, saved, 7);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", proxy->port);
+	for (int i = 0; i < 5; i++)
+		setenv(names[i], url, 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	int rc = e2e_rollcall(e, "run --once");
+	restore_env(names, saved, 7);
+	assert_int_equal(rc, 0);
+	if (lines_with(proxy->log, "", NULL) != 0)
+		fail_msg("%d requests went through the proxy", lines_with(proxy->log, "", NULL));
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+			 3);
+}
+
+/* A wall clock stepped back leaves due times further ahead than any wait
+ * rollcall chooses (a lease: timeout_ms + 5 s; a retry: backoff_max_ms):
+ * such a delivery is sent now, not an hour or a day late, while one due
+ * within those waits still waits. The rows are written as a step back
+ * would leave them; the clock is not touched. */
+static void a_due_time_a_clock_step_back_left_far_ahead_is_not_waited_for(void **state)
+{
+	struct e2e *e = *state;
+	e2e_receiver_start(e, 0, "");
+	configure(e, e->port, "timeout_ms = 30000, backoff_ms = 1000, backoff_max_ms = 2000");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	char sql[512];
+	long long now = wall_ms();
+	snprintf(sql, sizeof sql,
+		 /* a lease taken an hour before the clock went back */
+		 "UPDATE deliveries SET next_attempt_at = %lld WHERE endpoint = 'ewo-team';"
+		 /* a retry scheduled a day before */
+		 "UPDATE deliveries SET attempts = 2, next_attempt_at = %lld "
+		 "WHERE endpoint = 'mentors';"
+		 /* within a lease of now: it waits */
+		 "UPDATE deliveries SET next_attempt_at = %lld WHERE endpoint = 'legal-team';",
+		 now + 3600000 + 35000, now + 86400000, now + 25000);
+	e2e_exec(e, sql);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered' "
+				      "AND endpoint IN ('ewo-team', 'mentors')"),
+			 2);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending' "
+				      "AND attempts = 0 AND endpoint = 'legal-team'"),
+			 1);
+
+	/* the service too: the one left, moved a day ahead, goes out now */
+	e2e_daemon_start(e, "");
+	snprintf(sql, sizeof sql,
+		 "UPDATE deliveries SET next_attempt_at = %lld WHERE endpoint = 'legal-team'",
+		 wall_ms() + 86400000);
+	e2e_exec(e, sql);
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3, 10000))
+		fail_msg("a delivery due a day ahead was not sent within 10 s");
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 10000), 0);
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+/* A receiver's error body is kept as valid text whatever it holds (control
+ * characters, bytes that are not UTF-8, a NUL) and wherever the 200 bytes
+ * kept cut it (here through "é"), and `deliveries --json` shows it. */
+static void an_error_body_is_kept_as_valid_text(void **state)
+{
+	struct e2e *e = *state;
+	static const char start[] = "ctl\x01\x1b[31m bad\xff\xc0\xaf nul\0after ";
+	char body[256], response[512];
+	size_t n = sizeof start - 1;
+	memcpy(body, start, n);
+	memset(body + n, 'a', 199 - n);
+	memcpy(body + 199, "\xc3\xa9 and more", 11);
+	int head = snprintf(response, sizeof response,
+			    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+			    "Content-Length: 210\r\nConnection: close\r\n\r\n");
+	memcpy(response + head, body, 210);
+	struct canned *c = canned_start(e, response, (size_t)head + 210);
+	configure(e, c->port, "max_attempts = 1");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'dead'"), 3);
+
+	char want[512];
+	snprintf(want, sizeof want,
+		 "HTTP 500: ctl" FFFD FFFD "[31m bad" FFFD FFFD FFFD " nul" FFFD "after %.*s",
+		 (int)(199 - n), body + n);
+	char *kept = e2e_text(e, "SELECT last_error FROM deliveries WHERE id = 1");
+	if (strcmp(kept, want) != 0)
+		fail_msg("last_error is \"%s\", not \"%s\"", kept, want);
+	assert_true(text_clean(kept, (int)strlen(kept)));
+	free(kept);
+
+	assert_int_equal(e2e_rollcall(e, "deliveries --json"), 0);
+	char out[16384];
+	e2e_slurp(e, "out", out, sizeof out);
+	int lines = 0;
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+		json_t *o = json_loads(line, 0, NULL);
+		assert_non_null(o);
+		assert_string_equal(json_string_value(json_object_get(o, "last_error")), want);
+		json_decref(o);
+	}
+	assert_int_equal(lines, 3);
+}
+
 static void bad_configuration_exits_2(void **state)
 {
 	struct e2e *e = *state;
@@ -467,6 +748,15 @@ int main(void)
 			a_backlog_for_a_hanging_endpoint_does_not_hide_the_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_result_that_must_wait_for_the_lock_is_not_sent_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_retry_after_past_any_wait_waits_backoff_max_ms,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_proxy_in_the_environment_is_not_used, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_due_time_a_clock_step_back_left_far_ahead_is_not_waited_for, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(an_error_body_is_kept_as_valid_text, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
