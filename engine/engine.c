@@ -242,7 +242,10 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 			       "(SELECT coalesce(max(seq), 0) FROM changes) > "
 			       "coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)");
 	e->prune = db_prepare(db, "DELETE FROM changes WHERE seq < ?");
-	e->has_incoming = db_prepare(db, "SELECT EXISTS (SELECT 1 FROM incoming)");
+	e->has_incoming = db_prepare(
+		db,
+		"SELECT EXISTS (SELECT 1 FROM incoming) AND (SELECT coalesce(max(seq), 0) FROM "
+		"changes) <= coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)");
 	e->deferred = db_prepare(db, "SELECT org, pupil FROM deferred ORDER BY org, pupil LIMIT ?");
 	e->defer = db_prepare(db, "INSERT OR IGNORE INTO deferred(org, pupil) VALUES (?, ?)");
 	e->undefer = db_prepare(db, "DELETE FROM deferred WHERE org = ? AND pupil = ?");
@@ -863,6 +866,10 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 
 	memset(st, 0, sizeof *st);
 	e->db->err = 0; /* what fails in this batch says why (busy, full) */
+	/* Rows are taken from incoming only once every change stored before is
+	 * evaluated: after a crash (or SIGTERM) between storing and recording,
+	 * the stored rows are evaluated on their own, at the same point an
+	 * uninterrupted run evaluated them, so it decides the same. */
 	int incoming = 0;
 	if (sqlite3_step(e->has_incoming) == SQLITE_ROW)
 		incoming = sqlite3_column_int(e->has_incoming, 0);

@@ -180,20 +180,20 @@ static void a_fifo_policy_or_module_is_refused_at_once(void **state)
 	struct e2e *e = *state;
 	char cmd[PATH_MAX * 3];
 	loaded(e, 1);
-	snprintf(cmd, sizeof cmd, "cp '%s/tests/policies/good.lua' '%s/policies/'", e2e_root,
-		 e->dir);
+	snprintf(cmd, sizeof cmd, "cp '%s/tests/policies/good.lua' '%s/policies/la-355.lua'",
+		 e2e_root, e->dir);
 	assert_int_equal(system(cmd), 0);
-	make_fifo(e, "policies/stuck.lua");
+	make_fifo(e, "policies/trust-TR00092.lua");
 	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "check"), 2);
-	err_has(e, "policies/stuck.lua: not a regular file (a FIFO)");
+	err_has(e, "policies/trust-TR00092.lua: not a regular file (a FIFO)");
 	/* run carries on without it: the good policy records its alerts */
 	assert_int_equal(prompt_rollcall(e, "rollcall.conf", "run --once --no-deliver"), 0);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'seen'"), 3);
 
 	/* a module under scripts/, required when the policy loads */
-	assert_int_equal(unlink(strcat(strcpy(cmd, e->dir), "/policies/stuck.lua")), 0);
+	assert_int_equal(unlink(strcat(strcpy(cmd, e->dir), "/policies/trust-TR00092.lua")), 0);
 	make_fifo(e, "scripts/helpers.lua");
-	write_in(e, "policies/needs.lua",
+	write_in(e, "policies/trust-TR00092.lua",
 		 "local h = require 'helpers'\n"
 		 "policy { org = 'trust:TR00092', name = 'needs helpers' }\n"
 		 "function on_pupil(p) end\n");
