@@ -25,11 +25,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Built from report/ by the Makefile (tools/embed.c). */
 extern const unsigned char report_chartjs[], report_chartjs_licence[], report_page_js[],
@@ -448,6 +451,19 @@ static int org_valid(const char *org)
 	return 0;
 }
 
+/* The page lists pupils: the file is the owner's alone (0600), also when
+ * it replaces one that was readable by others. */
+static FILE *open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
+	if (!f)
+		close(fd);
+	return f;
+}
+
 int cmd_report(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *path = NULL;
@@ -498,7 +514,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 
 	data = report_json(&r);
 	int to_stdout = !strcmp(path, "-");
-	FILE *out = to_stdout ? stdout : fopen(path, "w");
+	FILE *out = to_stdout ? stdout : open_private(path);
 	if (!out) {
 		error("%s: %s", path, strerror(errno));
 		goto out;

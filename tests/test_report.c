@@ -259,7 +259,15 @@ static void report_figures_match_the_marks(void **state)
 static void report_is_self_contained_and_private(void **state)
 {
 	struct e2e *e = *state;
+	/* it lists pupils: the owner's alone, also over a file others could read */
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/r.html", e->dir);
+	write_file(path, "old");
+	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(e2e_rollcall(e, "report --org la:355 -o r.html"), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
 	char *page = slurp(e, "r.html");
 
 	/* Chart.js inside, with its licence; nothing loaded from elsewhere. */
