@@ -246,13 +246,15 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 		db,
 		"SELECT EXISTS (SELECT 1 FROM incoming) AND (SELECT coalesce(max(seq), 0) FROM "
 		"changes) <= coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)");
-	e->deferred = db_prepare(db, "SELECT org, pupil FROM deferred ORDER BY org, pupil LIMIT ?");
+	e->deferred =
+		db_prepare(db, "SELECT pupil FROM deferred WHERE org = ? ORDER BY pupil LIMIT ?");
+	e->any_deferred = db_prepare(db, "SELECT EXISTS (SELECT 1 FROM deferred)");
 	e->defer = db_prepare(db, "INSERT OR IGNORE INTO deferred(org, pupil) VALUES (?, ?)");
 	e->undefer = db_prepare(db, "DELETE FROM deferred WHERE org = ? AND pupil = ?");
 	e->data_version = db_prepare(db, "PRAGMA data_version");
 	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
 	    !e->prune || !e->data_version || !e->pending || !e->has_incoming || !e->deferred ||
-	    !e->defer || !e->undefer)
+	    !e->any_deferred || !e->defer || !e->undefer)
 		goto fail;
 	return 0;
 fail:
@@ -270,7 +272,7 @@ void engine_close(struct engine *e)
 	sqlite3_stmt *st[] = { e->changes,	e->facts,      e->params,
 			       e->cursor_get,	e->cursor_set, e->prune,
 			       e->data_version, e->pending,    e->has_incoming };
-	sqlite3_stmt *fair[] = { e->deferred, e->defer, e->undefer };
+	sqlite3_stmt *fair[] = { e->deferred, e->any_deferred, e->defer, e->undefer };
 	for (size_t i = 0; i < sizeof fair / sizeof *fair; i++)
 		sqlite3_finalize(fair[i]);
 	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
@@ -461,7 +463,7 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
 	for (size_t i = 0; i < nretry; i++) {
 		struct evaluation *x = &e->ev[m];
 		x->v[0].id = retry[i].pupil;
-		if (bsearch(&retry[i].pupil, pupils, n, sizeof *pupils, by_id)) {
+		if (n && bsearch(&retry[i].pupil, pupils, n, sizeof *pupils, by_id)) {
 			x->retried = retry[i].policy; /* only to leave `deferred` */
 			x->policy[0] = x->policy[1] = NULL;
 			x->defer[0] = x->defer[1] = 0;
@@ -475,7 +477,13 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
 		if (rc > 0 && register_history(reg, retry[i].pupil, year, &x->h[0]) < 0)
 			return -1;
 		x->retried = retry[i].policy;
-		x->policy[0] = rc > 0 ? retry[i].policy : NULL; /* a pupil gone: just leave */
+		/* a pupil gone, or moved to a school the policy does not cover,
+		 * just leaves `deferred` */
+		int covers =
+			rc > 0 && (retry[i].policy == policy_for(e, "la:", x->v[0].la_code) ||
+				   (x->v[0].trust_id &&
+				    retry[i].policy == policy_for(e, "trust:", x->v[0].trust_id)));
+		x->policy[0] = covers ? retry[i].policy : NULL;
 		x->policy[1] = NULL;
 		x->defer[0] = x->defer[1] = 0;
 		m++;
@@ -490,8 +498,11 @@ struct worker {
 	struct batch_stats st;
 	atomic_int *failed;  /* 1: a database error; 2: interrupted */
 	atomic_int *running; /* threads other than the first still working */
+	double ask_at;	     /* the first thread: when to ask about SIGTERM again */
 	pthread_t thread;
 };
+
+#define INTERRUPT_EVERY 0.05 /* seconds between looks for SIGTERM during a batch */
 
 /* Run, for every pupil read, the policies that thread k owns. */
 static void *work(void *arg)
@@ -499,8 +510,11 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	struct engine *e = w->e;
 	for (long i = 0; i < w->n && !atomic_load(w->failed); i++) {
-		if (w->k == 0 && i % 64 == 0 && e->interrupted && e->interrupted(e->interrupt_arg))
-			atomic_store(w->failed, 2);
+		if (w->k == 0 && e->interrupted && monotonic_seconds() >= w->ask_at) {
+			w->ask_at = monotonic_seconds() + INTERRUPT_EVERY;
+			if (e->interrupted(e->interrupt_arg))
+				atomic_store(w->failed, 2);
+		}
 		for (int j = 0; j < 2; j++) {
 			struct evaluation *x = &e->ev[i];
 			struct policy *p = x->policy[j];
@@ -513,9 +527,14 @@ static void *work(void *arg)
 			if (run_policy(e, p, &x->v[j], &x->draft[j], &w->st) < 0)
 				atomic_store(w->failed, 1);
 			/* One policy that keeps going over its budget must not take
-			 * the batch's time from the others: cut it off. */
-			if (p->sb.last_stopped && ++p->stops >= ENGINE_STOPS_MAX)
-				p->cut_off = 1;
+			 * the batch's time from the others: cut it off. The pupil of
+			 * a stopped call waits for it too (a loaded machine may have
+			 * stopped an honest call at its deadline). */
+			if (p->sb.last_stopped) {
+				x->defer[j] = 1;
+				if (++p->stops >= ENGINE_STOPS_MAX)
+					p->cut_off = 1;
+			}
 		}
 	}
 	if (w->k > 0)
@@ -708,15 +727,21 @@ long engine_batch_rows(const struct engine *e)
 
 /* Read what changed since the cursor, up to batch_pupils entries: the
  * pupils (sorted, with repeats) and the last seq read. */
-static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long long *last)
+static long long get_cursor(struct engine *e)
 {
 	long long cursor = 0;
-	size_t cap = 0;
 	if (sqlite3_step(e->cursor_get) == SQLITE_ROW)
 		cursor = sqlite3_column_int64(e->cursor_get, 0);
 	sqlite3_reset(e->cursor_get);
-	*last = cursor;
-	sqlite3_bind_int64(e->changes, 1, cursor);
+	return cursor;
+}
+
+static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long long *cursor,
+			long long *last)
+{
+	size_t cap = 0;
+	*last = *cursor = get_cursor(e);
+	sqlite3_bind_int64(e->changes, 1, *cursor);
 	sqlite3_bind_int64(e->changes, 2, batch_size(e, e->cfg->batch_pupils));
 	int rc;
 	while ((rc = sqlite3_step(e->changes)) == SQLITE_ROW) {
@@ -728,7 +753,8 @@ static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long lon
 	sqlite3_reset(e->changes);
 	if (rc != SQLITE_DONE)
 		return db_fail(e->db, "reading changes");
-	qsort(*pupils, *n, sizeof **pupils, by_id); /* id order is register order */
+	if (*n) /* id order is register order */
+		qsort(*pupils, *n, sizeof **pupils, by_id);
 	return 0;
 }
 
@@ -746,21 +772,32 @@ static long begin_fairness(struct engine *e, struct retry **retry)
 		if (p->cut_off && (!e->retry_at || p->retry_at < e->retry_at))
 			e->retry_at = p->retry_at;
 	}
-	long n = 0, cap = 0;
-	int rc;
-	sqlite3_bind_int64(e->deferred, 1, batch_size(e, e->cfg->batch_pupils));
-	while ((rc = sqlite3_step(e->deferred)) == SQLITE_ROW) {
-		struct policy *p =
-			engine_policy(e, (const char *)sqlite3_column_text(e->deferred, 0));
-		if (!p || p->cut_off)
-			continue; /* no policy for it now, or still waiting */
-		if (n == cap)
-			*retry = xrealloc(*retry,
-					  (size_t)(cap = cap ? 2 * cap : 256) * sizeof **retry);
-		(*retry)[n++] = (struct retry){ p, (uint32_t)sqlite3_column_int64(e->deferred, 1) };
+	long n = 0, cap = 0, room = batch_size(e, e->cfg->batch_pupils);
+	int rc = sqlite3_step(e->any_deferred);
+	int any = rc == SQLITE_ROW && sqlite3_column_int(e->any_deferred, 0);
+	sqlite3_reset(e->any_deferred);
+	if (rc != SQLITE_ROW)
+		return db_fail(e->db, "reading deferred pupils");
+	/* Each policy's own, so that rows left by a policy that is gone, or
+	 * one still waiting, never crowd out another's. */
+	for (int i = 0; any && i < e->npolicies && n < room; i++) {
+		struct policy *p = e->policies[i];
+		if (p->cut_off)
+			continue;
+		sqlite3_bind_text(e->deferred, 1, p->org, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(e->deferred, 2, room - n);
+		while ((rc = sqlite3_step(e->deferred)) == SQLITE_ROW) {
+			if (n == cap)
+				*retry = xrealloc(*retry, (size_t)(cap = cap ? 2 * cap : 256) *
+								  sizeof **retry);
+			(*retry)[n++] =
+				(struct retry){ p, (uint32_t)sqlite3_column_int64(e->deferred, 0) };
+		}
+		sqlite3_reset(e->deferred);
+		if (rc != SQLITE_DONE)
+			return db_fail(e->db, "reading deferred pupils");
 	}
-	sqlite3_reset(e->deferred);
-	return rc == SQLITE_DONE ? n : db_fail(e->db, "reading deferred pupils");
+	return n;
 }
 
 static int defer_step(struct engine *e, sqlite3_stmt *st, const char *org, uint32_t pupil)
@@ -772,14 +809,27 @@ static int defer_step(struct engine *e, sqlite3_stmt *st, const char *org, uint3
 	return rc == SQLITE_DONE ? 0 : db_fail(e->db, "keeping deferred pupils");
 }
 
-/* In the recording transaction: pupils a cut-off policy did not see wait
- * in `deferred`; those it has now seen leave it. */
-static int record_fairness(struct engine *e, long n)
+/* In the recording transaction, first: the pupil of a retried
+ * evaluation leaves `deferred`. If it was no longer there, another
+ * evaluator (a `run --once` beside the service) took it first: what was
+ * decided for it is dropped. Returns 0 or -1. */
+static int undefer(struct engine *e, struct evaluation *x)
+{
+	if (!x->retried)
+		return 0;
+	if (defer_step(e, e->undefer, x->retried->org, x->v[0].id) < 0)
+		return -1;
+	if (sqlite3_changes(e->db->h) == 0)
+		actions_draft_reset(&x->draft[0]);
+	return 0;
+}
+
+/* Then, once every retried pupil has left: the pupils a cut-off policy
+ * did not see, or stopped on, wait in `deferred` (again). */
+static int defer_all(struct engine *e, long n)
 {
 	for (long i = 0; i < n; i++) {
 		struct evaluation *x = &e->ev[i];
-		if (x->retried && defer_step(e, e->undefer, x->retried->org, x->v[0].id) < 0)
-			return -1;
 		for (int j = 0; j < 2; j++)
 			if (x->defer[j] &&
 			    defer_step(e, e->defer, x->policy[j]->org, x->v[j].id) < 0)
@@ -860,7 +910,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	double t0 = monotonic_seconds();
 	uint32_t *pupils = NULL;
 	struct retry *retry = NULL;
-	long long last = 0;
+	long long cursor = 0, last = 0;
 	size_t n = 0;
 	long taken = 0;
 
@@ -892,7 +942,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	if (db_exec(e->db, "BEGIN") < 0)
 		return -1;
 	long nretry = 0;
-	if (refresh(e) < 0 || read_changes(e, &pupils, &n, &last) < 0 ||
+	if (refresh(e) < 0 || read_changes(e, &pupils, &n, &cursor, &last) < 0 ||
 	    (nretry = begin_fairness(e, &retry)) < 0)
 		goto fail;
 	if (n == 0 && nretry == 0) {
@@ -928,14 +978,28 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	double l3 = monotonic_seconds();
 	if (db_begin(e->db) < 0)
 		goto fail;
-	for (long i = 0; i < read; i++)
+	/* Another evaluator (a `run --once` beside the service) has recorded
+	 * these changes since the snapshot: leave them to it. */
+	if (n && get_cursor(e) != cursor) {
+		log_event(LOG_WARN, "another evaluator recorded this batch first: left to it", "db",
+			  e->db->path, NULL);
+		for (long i = 0; i < read; i++)
+			for (int j = 0; j < 2; j++)
+				actions_draft_reset(&e->ev[i].draft[j]);
+		db_rollback(e->db);
+		return 1;
+	}
+	for (long i = 0; i < read; i++) {
+		if (undefer(e, &e->ev[i]) < 0)
+			goto fail;
 		for (int j = 0; j < 2; j++) {
 			long k = actions_commit(&e->actions, &e->ev[i].draft[j]);
 			if (k < 0)
 				goto fail;
 			st->actions += k;
 		}
-	if (record_fairness(e, read) < 0 || (n && set_cursor(e, last) < 0) || db_commit(e->db) < 0)
+	}
+	if (defer_all(e, read) < 0 || (n && set_cursor(e, last) < 0) || db_commit(e->db) < 0)
 		goto fail;
 	st->locked += monotonic_seconds() - l3;
 	end_fairness(e);

@@ -62,7 +62,7 @@ struct engine {
 	pthread_mutex_t lock; /* db->shared while policies run on threads */
 	struct actions actions;
 	sqlite3_stmt *changes, *facts, *params, *cursor_get, *cursor_set, *prune, *data_version,
-		*pending, *has_incoming, *deferred, *defer, *undefer;
+		*pending, *has_incoming, *deferred, *any_deferred, *defer, *undefer;
 	/* Asked between pupils while policies run: 1 to give the batch up
 	 * (SIGTERM), which then records nothing and leaves its pupils to be
 	 * evaluated again. NULL: never. */

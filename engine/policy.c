@@ -617,6 +617,8 @@ static void check_text(lua_State *L, const char *fn, const char *what, int idx)
 {
 	size_t len;
 	const char *s = lua_tolstring(L, idx, &len);
+	if (!s)
+		return; /* none given */
 	if (len > POLICY_TEXT_BYTES)
 		luaL_error(L, "%s: %s longer than %d bytes", fn, what, POLICY_TEXT_BYTES);
 	for (size_t i = 0, start = 0; i <= len; i++)
@@ -629,23 +631,38 @@ static void check_text(lua_State *L, const char *fn, const char *what, int idx)
 		}
 }
 
-/* Distinct alert kinds a policy may record in one day: a kind new today
- * is remembered while there is room. The policy's own thread calls this
- * (engine.c), so its state needs no lock. */
-static int kind_allowed(struct policy *p, const char *kind, int today)
+/* Distinct alert kinds a policy may record in one evaluated day, kept as
+ * 64-bit hashes for the latest POLICY_KINDS_DAYS days it has met (an
+ * older one takes the place of the oldest). The policy's own thread calls
+ * this (engine.c), so its state needs no lock. With add, kind is counted
+ * (it was recorded); without, only asked about. Returns 0 if it would be
+ * one kind too many. */
+static int kind_allowed(struct policy *p, const char *kind, int today, int add)
 {
-	if (today > p->kinds_day) {
-		p->kinds_day = today;
-		p->nkinds = 0;
-	} else if (today < p->kinds_day) {
-		return 1; /* an earlier day, amended late: not counted again */
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+	for (const char *c = kind; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211u;
+	struct kinds_day *d = NULL, *oldest = &p->kinds[0];
+	for (int i = 0; i < POLICY_KINDS_DAYS && !d; i++) {
+		if (p->kinds[i].day == today && p->kinds[i].n)
+			d = &p->kinds[i];
+		else if (!p->kinds[i].n || (oldest->n && p->kinds[i].day < oldest->day))
+			oldest = &p->kinds[i];
 	}
-	for (int i = 0; i < p->nkinds; i++)
-		if (!strcmp(p->kinds[i], kind))
+	if (!d) {
+		if (!add)
+			return 1; /* a day with no kind yet */
+		d = oldest;
+		d->day = today;
+		d->n = 0;
+	}
+	for (int i = 0; i < d->n; i++)
+		if (d->kind[i] == h)
 			return 1;
-	if (p->nkinds == POLICY_KINDS_PER_DAY)
+	if (d->n == POLICY_KINDS_PER_DAY)
 		return 0;
-	snprintf(p->kinds[p->nkinds++], sizeof p->kinds[0], "%s", kind);
+	if (add)
+		d->kind[d->n++] = h;
 	return 1;
 }
 
@@ -722,7 +739,7 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 	if (run->nactions >= POLICY_ACTIONS_PER_CALL)
 		return luaL_error(L, "%s: more than %d actions in one call", action_names[type],
 				  POLICY_ACTIONS_PER_CALL);
-	if (type == ACTION_ALERT && !kind_allowed(p, kind, run->today))
+	if (type == ACTION_ALERT && !kind_allowed(p, kind, run->today, 0))
 		return luaL_error(L,
 				  "alert: more than %d distinct alert kinds in one day ('%s' would "
 				  "be one more)",
@@ -787,6 +804,8 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 			  action_names[type], "kind", kind, "pupil", run->view->upn, "why", why,
 			  NULL);
 	run->nactions += rc == 1;
+	if (rc == 1 && type == ACTION_ALERT)
+		kind_allowed(p, kind, run->today, 1);
 	lua_pushboolean(L, rc == 1);
 	return 1;
 }
@@ -1052,6 +1071,7 @@ int policy_evaluate(struct policy *p, struct pupil_view *v, struct actions *a,
 {
 	int day, session, code;
 	actions_draft_reset(draft);
+	p->sb.last_stopped = 0; /* no call, no stop */
 	if (!stats_latest(v->h, &day, &session, &code))
 		return 0; /* no marks: nothing to judge */
 	struct policy_run run = {

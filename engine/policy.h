@@ -31,6 +31,7 @@ struct policy_run;
 /* What one call may record (docs/POLICIES.md, "Limits"). */
 #define POLICY_ACTIONS_PER_CALL 16    /* actions, case closures included */
 #define POLICY_KINDS_PER_DAY	32    /* distinct alert kinds a policy records in a day */
+#define POLICY_KINDS_DAYS	8     /* days whose kinds are remembered */
 #define POLICY_JSON_BYTES	16384 /* evidence, and data, of one action */
 #define POLICY_TEXT_BYTES	2000  /* a message or a close reason */
 
@@ -55,12 +56,14 @@ struct policy {
 	/* Fairness (engine.c): a policy whose calls keep being stopped for
 	 * their budget is cut off for the rest of the batch, and retried with
 	 * a growing wait; its pupils wait in `deferred`. */
-	int stops;	       /* calls stopped in this batch */
-	int cut_off;	       /* for the rest of this batch */
-	int backoff;	       /* cut-offs in a row: the wait doubles with each */
-	double retry_at;       /* monotonic seconds; 0: runs */
-	int kinds_day, nkinds; /* alert kinds recorded on kinds_day */
-	char kinds[POLICY_KINDS_PER_DAY][72];
+	int stops;	   /* calls stopped in this batch */
+	int cut_off;	   /* for the rest of this batch */
+	int backoff;	   /* cut-offs in a row: the wait doubles with each */
+	double retry_at;   /* monotonic seconds; 0: runs */
+	struct kinds_day { /* alert kinds recorded on a day (policy.c) */
+		int day, n;
+		uint64_t kind[POLICY_KINDS_PER_DAY];
+	} kinds[POLICY_KINDS_DAYS];
 };
 
 /* What the engine knows of a pupil; p's fields come from here. */

@@ -72,12 +72,13 @@ struct sandbox *sandbox_of(lua_State *L)
 #define WATCH_SLOTS 64 /* threads that may run policies at once */
 
 static struct watch_slot {
+	atomic_int used; /* by a live thread (evaluation threads come and go) */
 	pthread_t thread;
 	atomic_llong started;	/* ns on the monotonic clock; 0 between calls */
 	atomic_llong signalled; /* the `started` of the call last signalled */
 } watch_slots[WATCH_SLOTS];
-static atomic_int watch_nslots;
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t watch_key; /* its destructor gives a thread's slot back */
 static int watch_signal;
 
 static _Thread_local struct sandbox *running; /* the call under way on this thread */
@@ -112,9 +113,10 @@ static void *watch(void *arg)
 		struct timespec nap = { 0, WATCH_MS * 1000000L };
 		nanosleep(&nap, NULL);
 		long long now = now_ns();
-		int n = atomic_load(&watch_nslots);
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < WATCH_SLOTS; i++) {
 			struct watch_slot *w = &watch_slots[i];
+			if (!atomic_load(&w->used))
+				continue;
 			long long started = atomic_load(&w->started);
 			if (started && now - started > (long long)(SANDBOX_CALL_SECONDS * 1e9) &&
 			    atomic_load(&w->signalled) != started) {
@@ -124,6 +126,13 @@ static void *watch(void *arg)
 		}
 	}
 	return NULL;
+}
+
+static void watch_release(void *slot)
+{
+	struct watch_slot *w = slot;
+	atomic_store(&w->started, 0);
+	atomic_store(&w->used, 0);
 }
 
 static void watch_start(void)
@@ -137,7 +146,8 @@ static void watch_start(void)
 	pthread_t t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (sigaction(watch_signal, &sa, NULL) != 0 || pthread_create(&t, &attr, watch, NULL) != 0)
+	if (pthread_key_create(&watch_key, watch_release) != 0 ||
+	    sigaction(watch_signal, &sa, NULL) != 0 || pthread_create(&t, &attr, watch, NULL) != 0)
 		watch_signal = 0; /* no deadline: the instruction budget still holds */
 	pthread_attr_destroy(&attr);
 }
@@ -150,15 +160,18 @@ static struct watch_slot *watch_slot(void)
 	pthread_once(&watch_once, watch_start);
 	if (!watch_signal)
 		return NULL;
-	int i = atomic_load(&watch_nslots);
-	if (i >= WATCH_SLOTS)
-		return NULL;
-	/* slots are only ever added, by the thread that will use them */
-	while (!atomic_compare_exchange_weak(&watch_nslots, &i, i + 1))
-		if (i >= WATCH_SLOTS)
-			return NULL;
-	watch_slots[i].thread = pthread_self();
-	return my_slot = &watch_slots[i];
+	for (int i = 0; i < WATCH_SLOTS; i++) {
+		int free_slot = 0;
+		struct watch_slot *w = &watch_slots[i];
+		if (!atomic_compare_exchange_strong(&w->used, &free_slot, 1))
+			continue;
+		/* the watchdog reads `thread` only once `started` is set */
+		w->thread = pthread_self();
+		atomic_store(&w->signalled, 0);
+		pthread_setspecific(watch_key, w); /* given back when the thread ends */
+		return my_slot = w;
+	}
+	return NULL; /* more threads than slots: the instruction budget still holds */
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar)

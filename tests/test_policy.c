@@ -13,6 +13,7 @@
 #include "engine.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <lauxlib.h>
@@ -429,6 +430,51 @@ static void binary_chunks_are_refused(void **state)
 		fail_msg("binary module: %s", err);
 }
 
+/* The deadline holds on every thread, however many have come and gone:
+ * a batch runs its policies on new threads each time, and each takes a
+ * watchdog slot for as long as it lives. */
+struct deadline_run {
+	const char *chunk;
+	long limit;
+	char err[512];
+	int rc;
+};
+
+static void *run_chunk(void *arg)
+{
+	struct deadline_run *r = arg;
+	struct sandbox sb;
+	if (sandbox_open(&sb, "scripts", 0, r->limit, r->err, sizeof r->err) < 0) {
+		r->rc = -2;
+		return NULL;
+	}
+	r->rc = sandbox_run(&sb, "=deadline", r->chunk, strlen(r->chunk), r->err, sizeof r->err);
+	sandbox_close(&sb);
+	return NULL;
+}
+
+static void the_deadline_holds_on_the_hundredth_thread(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		struct deadline_run quick = { .chunk = "local x = 1" };
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, run_chunk, &quick), 0);
+		pthread_join(t, NULL);
+		assert_int_equal(quick.rc, 0);
+	}
+	/* a budget far above what 1 s can use: only the deadline stops it */
+	struct deadline_run loop = { .chunk = "while true do end", .limit = 2000000000L };
+	pthread_t t;
+	time_t t0 = time(NULL);
+	assert_int_equal(pthread_create(&t, NULL, run_chunk, &loop), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(loop.rc, -1);
+	if (!strstr(loop.err, "over 1 s of wall-clock time"))
+		fail_msg("stopped by something else: %s", loop.err);
+	assert_true(time(NULL) - t0 <= 5); /* a budget of 2e9 takes 10 s or more */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +483,7 @@ int main(void)
 		cmocka_unit_test(binary_chunks_are_refused),
 		cmocka_unit_test(random_draws_are_reproducible),
 		cmocka_unit_test(c_library_loops_are_stopped),
+		cmocka_unit_test(the_deadline_holds_on_the_hundredth_thread),
 		cmocka_unit_test(ordinary_library_use_is_not_refused),
 		cmocka_unit_test(random_at_load_is_reproducible),
 		cmocka_unit_test(support_inappropriate_must_be_a_boolean),
