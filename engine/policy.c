@@ -500,6 +500,7 @@ enum pupil_field {
 	F_LA_CODE,
 	F_TRUST_ID,
 	F_YEAR_GROUP,
+	F_YEAR,
 	F_SOCIAL_WORKER,
 	F_FSM,
 	F_SEN,
@@ -517,6 +518,7 @@ static const char *const pupil_fields[F_COUNT] = {
 	[F_LA_CODE] = "la_code",
 	[F_TRUST_ID] = "trust_id",
 	[F_YEAR_GROUP] = "year_group",
+	[F_YEAR] = "year",
 	[F_SOCIAL_WORKER] = "social_worker",
 	[F_FSM] = "fsm",
 	[F_SEN] = "sen",
@@ -564,6 +566,14 @@ static int pupil_index(lua_State *L)
 			lua_pushnil(L);
 		break;
 	case F_YEAR_GROUP: lua_pushstring(L, v->year_group); break;
+	case F_YEAR: {
+		int year;
+		if (year_group_year(v->year_group, &year))
+			lua_pushinteger(L, year);
+		else
+			lua_pushnil(L);
+		break;
+	}
 	case F_SOCIAL_WORKER: lua_pushboolean(L, v->social_worker); break;
 	case F_FSM: lua_pushboolean(L, v->fsm); break;
 	case F_SEN: lua_pushlstring(L, &v->sen, 1); break;
@@ -1015,6 +1025,8 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	lua_pop(L, 1);
 	lua_pushboolean(L, 0); /* the slot that holds each call's pupil */
 	p->pupil = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (sandbox_freeze(&p->sb, err, errlen) < 0)
+		goto fail;
 	return 0;
 fail:
 	policy_free(p);

@@ -938,6 +938,93 @@ static int sandbox_pcall(lua_State *L)
 	return lua_gettop(L);
 }
 
+/* ---- read-only after load ---- */
+
+static int read_only(lua_State *L)
+{
+	const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+	return luaL_error(
+		L,
+		"cannot set '%s': globals, library and module tables are read-only once "
+		"the policy has loaded (a policy keeps nothing from one pupil to the next)",
+		key);
+}
+
+static int lua_next_fn(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	return lua_next(L, 1) ? 2 : (lua_pushnil(L), 1);
+}
+
+static int frozen_pairs(lua_State *L)
+{
+	luaL_getmetafield(L, 1, "__index");
+	lua_pushcfunction(L, lua_next_fn);
+	lua_insert(L, -2);
+	lua_pushnil(L);
+	return 3;
+}
+
+/* Freeze the table at idx, and every table reachable from it and from
+ * the upvalues of the functions reachable from it: its entries move to a
+ * hidden table, which the emptied original reads through (__index), and
+ * writing to it is an error (__newindex). The table keeps its identity, so
+ * a module held in a local is frozen too. seen (at index seen) marks what
+ * is done. */
+static void freeze(lua_State *L, int idx, int seen)
+{
+	idx = lua_absindex(L, idx);
+	lua_pushvalue(L, idx);
+	if (lua_rawget(L, seen) != LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pop(L, 1);
+	lua_pushvalue(L, idx);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, seen);
+	if (lua_type(L, idx) == LUA_TFUNCTION) {
+		for (int i = 1; lua_getupvalue(L, idx, i); i++) {
+			if (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION)
+				freeze(L, -1, seen);
+			lua_pop(L, 1);
+		}
+		return;
+	}
+	/* the values first: freezing a table empties it */
+	lua_newtable(L); /* the hidden copy */
+	int copy = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION)
+			freeze(L, -1, seen);
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_rawset(L, copy);
+	}
+	lua_pushnil(L);
+	while (lua_next(L, copy)) {
+		lua_pop(L, 1);
+		lua_pushvalue(L, -1);
+		lua_pushnil(L);
+		lua_rawset(L, idx);
+	}
+	/* a table that had a metatable (the globals: strict reads) keeps it
+	 * behind the copy */
+	if (lua_getmetatable(L, idx))
+		lua_setmetatable(L, copy);
+	lua_createtable(L, 0, 4);
+	lua_pushvalue(L, copy);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, read_only);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, frozen_pairs);
+	lua_setfield(L, -2, "__pairs");
+	lua_setmetatable(L, idx);
+	lua_pop(L, 1); /* copy */
+}
+
 static int valid_module_name(const char *s)
 {
 	if (!*s || strlen(s) > 64)
@@ -985,6 +1072,11 @@ static int sandbox_require(lua_State *L)
 		lua_pop(L, 1);
 		lua_pushboolean(L, 1);
 	}
+	if (sb->frozen && (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION)) {
+		lua_newtable(L);
+		freeze(L, -2, lua_gettop(L));
+		lua_pop(L, 1);
+	}
 	lua_pushvalue(L, -1);
 	lua_setfield(L, modules, name);
 	return 1;
@@ -1011,6 +1103,46 @@ static int seeded_random(lua_State *L)
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
 	return lua_gettop(L);
+}
+
+/* In a protected call: freezing allocates, and a policy may have filled
+ * its memory at load. */
+static int freeze_all(lua_State *L)
+{
+	lua_newtable(L);
+	int seen = lua_gettop(L);
+	/* the strings' metatable is out of reach (getmetatable("") gives a
+	 * string): its __index, the string library, is frozen with the rest */
+	lua_pushliteral(L, "");
+	if (lua_getmetatable(L, -1)) {
+		lua_pushliteral(L, "string");
+		lua_setfield(L, -2, "__metatable");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	/* the modules loaded so far (the cache itself stays writable, for a
+	 * module required later: require freezes it as it loads) */
+	lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION)
+			freeze(L, -1, seen);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	lua_pushglobaltable(L);
+	freeze(L, -1, seen);
+	lua_pop(L, 2);
+	return 0;
+}
+
+int sandbox_freeze(struct sandbox *sb, char *err, size_t errlen)
+{
+	lua_pushcfunction(sb->L, freeze_all);
+	if (sandbox_call(sb, 0, 0, err, errlen) < 0)
+		return -1;
+	sb->frozen = 1;
+	return 0;
 }
 
 int sandbox_open(struct sandbox *sb, const char *scripts_dir, size_t memory_limit,

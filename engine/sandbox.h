@@ -31,6 +31,7 @@ struct sandbox {
 	int seed_pending;
 	int stopped;	   /* over a budget: nothing may catch it */
 	int last_stopped;  /* the last call ended over a budget or its deadline */
+	int frozen;	   /* sandbox_freeze has run */
 	int out_of_memory; /* the stop was for memory; `where` says where */
 	char where[1024];  /* the stack when the allocator last refused, as a traceback */
 	char *scripts_dir;
@@ -53,6 +54,13 @@ int sandbox_run(struct sandbox *sb, const char *chunkname, const char *text, siz
  * with a traceback on error; leaves nresults results. Returns 0, or -1 with
  * err (the stack is then as before the function was pushed). */
 int sandbox_call(struct sandbox *sb, int nargs, int nresults, char *err, size_t errlen);
+
+/* After the policy has loaded: its globals, the library tables, the
+ * modules it required, and every table reachable from them or from their
+ * functions' upvalues become read-only (writing one is an error naming the
+ * line), so a policy keeps nothing from one pupil to the next in them.
+ * Returns 0, or -1 with err (out of memory). */
+int sandbox_freeze(struct sandbox *sb, char *err, size_t errlen);
 
 /* Charge cost instructions of work C is about to do for the running call
  * (a query, encoding JSON): over the budget, the call stops here, and the

@@ -87,14 +87,40 @@ int session_parse(const char *s, int len)
 	return -1;
 }
 
+/* The year groups of the census, and the National Curriculum year each is
+ * (SPEC 7.2: R is 0, nursery N2 and N1 are -1 and -2; X, no year, has
+ * none). */
+static const struct {
+	const char *text;
+	int year, numbered;
+} year_groups[] = {
+	{ "N1", -2, 1 }, { "N2", -1, 1 }, { "R", 0, 1 },   { "X", 0, 0 },   { "1", 1, 1 },
+	{ "2", 2, 1 },	 { "3", 3, 1 },	  { "4", 4, 1 },   { "5", 5, 1 },   { "6", 6, 1 },
+	{ "7", 7, 1 },	 { "8", 8, 1 },	  { "9", 9, 1 },   { "10", 10, 1 }, { "11", 11, 1 },
+	{ "12", 12, 1 }, { "13", 13, 1 }, { "14", 14, 1 },
+};
+
+static int year_group_find(const char *s, int len)
+{
+	for (size_t i = 0; i < sizeof year_groups / sizeof *year_groups; i++)
+		if ((int)strlen(year_groups[i].text) == len &&
+		    memcmp(year_groups[i].text, s, (size_t)len) == 0)
+			return (int)i;
+	return -1;
+}
+
 int year_group_valid(const char *s, int len)
 {
-	static const char *const groups[] = { "N1", "N2", "R", "X", "1",  "2",	"3",  "4",  "5",
-					      "6",  "7",  "8", "9", "10", "11", "12", "13", "14" };
-	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-		if ((int)strlen(groups[i]) == len && memcmp(groups[i], s, (size_t)len) == 0)
-			return 1;
-	return 0;
+	return year_group_find(s, len) >= 0;
+}
+
+int year_group_year(const char *s, int *year)
+{
+	int i = year_group_find(s, (int)strlen(s));
+	if (i < 0 || !year_groups[i].numbered)
+		return 0;
+	*year = year_groups[i].year;
+	return 1;
 }
 
 uint32_t upn_hash(const char *upn)

@@ -29,4 +29,8 @@ int session_parse(const char *s, int len);
 /* DfE National Curriculum year groups: N1, N2, R, 1-14, X. */
 int year_group_valid(const char *s, int len);
 
+/* The National Curriculum year of a valid year group: 1 and *year set
+ * (R 0, N2 -1, N1 -2, "1".."14"), or 0 for X (none). */
+int year_group_year(const char *s, int *year);
+
 #endif

@@ -296,6 +296,42 @@ static void log_writes_its_arguments_only(void **state)
 	assert_null(strchr(err, 27));
 }
 
+/* p.year is the National Curriculum year as a number (SPEC 7.2): R is 0,
+ * N2 -1, N1 -2, X none; year_group stays the text. */
+static void the_year_is_a_number(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 1, 1);
+	/* a pupil of each kind the generator does not make */
+	e2e_exec(e, "UPDATE pupils SET year_group = CASE id % 4 WHEN 0 THEN 'X' WHEN 1 THEN 'N1' "
+		    "WHEN 2 THEN 'N2' ELSE year_group END WHERE id <= 8");
+	put_policy(e, "la-355.lua",
+		   "policy { org = 'la:355', name = 'Years', endpoints = {} }\n"
+		   "function on_pupil(p)\n"
+		   "  alert(p, 'year', { data = { year = p.year, type = math.type(p.year) or "
+		   "type(p.year), text = p.year_group } })\n"
+		   "end\n");
+	put_policy(e, "la-846.lua",
+		   "policy { org = 'la:846', name = 'Years', endpoints = {} }\n"
+		   "function on_pupil(p)\n"
+		   "  alert(p, 'year', { data = { year = p.year, type = math.type(p.year) or "
+		   "type(p.year), text = p.year_group } })\n"
+		   "end\n");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_true(e2e_query(e, "SELECT count(DISTINCT year_group) FROM actions") >= 5);
+	assert_true(e2e_query(e, "SELECT count(*) FROM actions WHERE year_group IN ('X', 'N1', "
+				 "'N2', 'R')") > 0);
+	assert_int_equal(
+		e2e_query(e,
+			  "SELECT count(*) FROM actions WHERE json_extract(data, '$.year') IS "
+			  "NOT (CASE year_group WHEN 'R' THEN 0 WHEN 'N1' THEN -2 WHEN 'N2' THEN "
+			  "-1 WHEN 'X' THEN NULL ELSE CAST(year_group AS INTEGER) END) OR "
+			  "json_extract(data, '$.type') IS NOT (CASE year_group WHEN 'X' THEN "
+			  "'nil' ELSE 'integer' END) OR json_extract(data, '$.text') IS NOT "
+			  "year_group"),
+		0);
+}
+
 /* The marks of data/marks.csv as rows of incoming, as another program
  * would write them. */
 static long marks_into_incoming(struct e2e *e)
@@ -387,6 +423,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(made_up_alert_kinds_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_writes_its_arguments_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_year_is_a_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_full_disk_is_waited_out_not_a_crash_loop, setup,
 						teardown),
 	};

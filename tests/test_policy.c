@@ -315,7 +315,7 @@ static lua_Integer global_integer(struct policy *p, const char *name)
 	lua_State *L = p->sb.L;
 	lua_pushglobaltable(L);
 	lua_pushstring(L, name);
-	lua_rawget(L, -2);
+	lua_gettable(L, -2); /* through the read-only globals' __index */
 	assert_true(lua_isinteger(L, -1));
 	lua_Integer v = lua_tointeger(L, -1);
 	lua_pop(L, 2);
