@@ -372,7 +372,8 @@ static int pupil_facts(struct engine *e, uint32_t pupil, struct history *h, stru
 }
 
 /* Run one policy for one pupil, deciding into draft. Returns 0 (a policy
- * error is counted and logged once per batch), or -1 on a database error. */
+ * error is counted; the first ENGINE_ERRORS_LOGGED a batch are logged, each
+ * naming its pupil, and the rest counted), or -1 on a database error. */
 static int run_policy(struct engine *e, struct policy *p, struct pupil_view *v,
 		      struct actions_draft *draft, struct batch_stats *st)
 {
@@ -383,7 +384,7 @@ static int run_policy(struct engine *e, struct policy *p, struct pupil_view *v,
 		return -1;
 	if (rc < 0) {
 		st->errors++;
-		if (p->errors++ == 0)
+		if (p->errors++ < ENGINE_ERRORS_LOGGED)
 			log_event(LOG_ERROR, "policy error", "org", p->org, "file", p->path,
 				  "pupil", v->upn, "error", err, NULL);
 	}
@@ -654,9 +655,9 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	db_rollback(e->db);
 	if (progress && rc == 0)
 		progress((long)n, (long)n);
-	if (p->errors > 1) {
+	if (p->errors > ENGINE_ERRORS_LOGGED) {
 		char more[32];
-		snprintf(more, sizeof more, "%ld", p->errors - 1);
+		snprintf(more, sizeof more, "%ld", p->errors - ENGINE_ERRORS_LOGGED);
 		log_event(LOG_WARN, "more policy errors in this replay", "org", p->org, "file",
 			  p->path, "count", more, NULL);
 	}
@@ -1007,9 +1008,9 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		e->shrink--; /* committed: grow back a step at a time */
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];
-		if (p->errors > 1) {
+		if (p->errors > ENGINE_ERRORS_LOGGED) {
 			char more[32];
-			snprintf(more, sizeof more, "%ld", p->errors - 1);
+			snprintf(more, sizeof more, "%ld", p->errors - ENGINE_ERRORS_LOGGED);
 			log_event(LOG_WARN, "more policy errors in this batch", "org", p->org,
 				  "file", p->path, "count", more, NULL);
 		}

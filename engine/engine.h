@@ -46,6 +46,7 @@ struct retry {
  * cut off again, up to ENGINE_RETRY_MAX_SECONDS. A reload tries it at
  * once. */
 #define ENGINE_STOPS_MAX	 3
+#define ENGINE_ERRORS_LOGGED	 10 /* policy errors logged whole a batch, per policy */
 #define ENGINE_RETRY_SECONDS	 60
 #define ENGINE_RETRY_MAX_SECONDS 3600
 

@@ -296,6 +296,26 @@ static void log_writes_its_arguments_only(void **state)
 	assert_null(strchr(err, 27));
 }
 
+/* A policy that fails on every pupil: the first ENGINE_ERRORS_LOGGED
+ * failures are logged, each naming its pupil, then the count of the rest. */
+static void errors_are_named_up_to_a_bound(void **state)
+{
+	struct e2e *e = *state;
+	setup_data(e, 1, 1);
+	put_policy(e, "la-846.lua",
+		   "policy { org = 'la:846', name = 'Fails', endpoints = {} }\n"
+		   "function on_pupil(p) error('no rule for ' .. p.upn) end\n");
+	long long n846 = pupils_of(e, "846");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	char path[PATH_MAX + 32], want[64];
+	snprintf(path, sizeof path, "%s/err", e->dir);
+	assert_int_equal(lines_with(path, "msg=\"policy error\"", "pupil="), ENGINE_ERRORS_LOGGED);
+	assert_int_equal(lines_with(path, "msg=\"policy error\"", "no rule for"),
+			 ENGINE_ERRORS_LOGGED);
+	snprintf(want, sizeof want, "count=%lld", n846 - ENGINE_ERRORS_LOGGED);
+	assert_int_equal(lines_with(path, "more policy errors in this batch", want), 1);
+}
+
 /* p.year is the National Curriculum year as a number (SPEC 7.2): R is 0,
  * N2 -1, N1 -2, X none; year_group stays the text. */
 static void the_year_is_a_number(void **state)
@@ -424,6 +444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(made_up_alert_kinds_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_writes_its_arguments_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_year_is_a_number, setup, teardown),
+		cmocka_unit_test_setup_teardown(errors_are_named_up_to_a_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_full_disk_is_waited_out_not_a_crash_loop, setup,
 						teardown),
 	};
