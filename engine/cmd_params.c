@@ -1,8 +1,11 @@
 /*
- * cmd_params.c — `rollcall params ORG [NAME=VALUE...]`: show an
- * organisation's thresholds, or set them within the bounds its policy
- * declares. Values live in the database (table params), so a trust can
- * tune its alerts without editing code; the engine reads them each batch.
+ * cmd_params.c — `rollcall params ORG [NAME=VALUE | --reset NAME]...`: show
+ * an organisation's thresholds, or set them within the bounds its policy
+ * declares (whole numbers where it says integer = true), or put them back
+ * to the default. Values live in the database (table params), so a trust
+ * can tune its alerts without editing code; the engine reads them each
+ * batch. A stored value the policy's current bounds no longer allow is
+ * shown as not in force: the engine uses the default instead.
  */
 #include "cmd.h"
 #include "engine.h"
@@ -21,7 +24,7 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 	const char *org = argv[1];
 	struct engine e = { .cfg = &cli->cfg };
 	int status = EXIT_USAGE;
-	sqlite3_stmt *get = NULL, *set = NULL;
+	sqlite3_stmt *get = NULL, *set = NULL, *del = NULL;
 
 	engine_load_policies(&e, NULL, 0, cmd_policy_error);
 	struct policy *p = engine_policy(&e, org);
@@ -31,12 +34,24 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 	}
 	/* Check every assignment before storing any. */
 	double values[64];
-	int index[64];
+	int index[64], reset[64], n = 0;
 	if (argc - 2 > 64) {
 		error("too many assignments");
 		goto out;
 	}
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2; i < argc; i++, n++) {
+		if (!strcmp(argv[i], "--reset")) {
+			if (++i == argc) {
+				error("--reset needs a param name");
+				goto out;
+			}
+			if ((index[n] = policy_param(p, argv[i])) < 0) {
+				error("%s: %s declares no param \"%s\"", org, p->file, argv[i]);
+				goto out;
+			}
+			reset[n] = 1;
+			continue;
+		}
 		char *eq = strchr(argv[i], '='), *end;
 		if (!eq) {
 			error("%s: expected NAME=VALUE", argv[i]);
@@ -53,27 +68,37 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 			error("%s=%s: not a number", argv[i], eq + 1);
 			goto out;
 		}
-		if (v < p->params[k].min || v > p->params[k].max) {
-			error("%s=%g: outside the bounds %g..%g that %s declares", argv[i], v,
+		const char *why = policy_param_refuses(&p->params[k], v);
+		if (why && p->params[k].integer && v >= p->params[k].min && v <= p->params[k].max) {
+			error("%s=%s: not a whole number (%s declares %s with integer = true)",
+			      argv[i], eq + 1, p->file, argv[i]);
+			goto out;
+		}
+		if (why) {
+			error("%s=%s: outside the bounds %g..%g that %s declares", argv[i], eq + 1,
 			      p->params[k].min, p->params[k].max, p->file);
 			goto out;
 		}
-		index[i - 2] = k;
-		values[i - 2] = v;
+		index[n] = k;
+		values[n] = v;
+		reset[n] = 0;
 	}
 	status = EXIT_FAILURE;
 	set = db_prepare(&cli->db, "INSERT INTO params(org, name, value) VALUES (?, ?, ?) ON "
 				   "CONFLICT(org, name) DO UPDATE SET value = excluded.value, "
 				   "set_at = excluded.set_at");
 	get = db_prepare(&cli->db, "SELECT value FROM params WHERE org = ? AND name = ?");
-	if (!set || !get || db_begin(&cli->db) < 0)
+	del = db_prepare(&cli->db, "DELETE FROM params WHERE org = ? AND name = ?");
+	if (!set || !get || !del || db_begin(&cli->db) < 0)
 		goto out;
-	for (int i = 0; i < argc - 2; i++) {
-		sqlite3_bind_text(set, 1, org, -1, SQLITE_STATIC);
-		sqlite3_bind_text(set, 2, p->params[index[i]].name, -1, SQLITE_STATIC);
-		sqlite3_bind_double(set, 3, values[i]);
-		int rc = sqlite3_step(set);
-		sqlite3_reset(set);
+	for (int i = 0; i < n; i++) {
+		sqlite3_stmt *st = reset[i] ? del : set;
+		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, p->params[index[i]].name, -1, SQLITE_STATIC);
+		if (!reset[i])
+			sqlite3_bind_double(st, 3, values[i]);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
 			db_fail(&cli->db, "storing a param");
 			db_rollback(&cli->db);
@@ -95,13 +120,23 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 			stored = 1;
 		}
 		sqlite3_reset(get);
-		printf("  %-24s %-10g (default %g, %g..%g%s)  %s\n", q->name, v, q->def, q->min,
-		       q->max, stored ? ", set" : "", q->doc);
+		const char *why = stored ? policy_param_refuses(q, v) : NULL;
+		if (why) /* the policy's bounds changed since it was set */
+			printf("  %-24s %-10g (default %g, %g..%g%s; stored %g is %s: not in "
+			       "force)  "
+			       "%s\n",
+			       q->name, q->def, q->def, q->min, q->max, q->integer ? ", whole" : "",
+			       v, why, q->doc);
+		else
+			printf("  %-24s %-10g (default %g, %g..%g%s%s)  %s\n", q->name, v, q->def,
+			       q->min, q->max, q->integer ? ", whole" : "", stored ? ", set" : "",
+			       q->doc);
 	}
 	status = EXIT_SUCCESS;
 out:
 	sqlite3_finalize(get);
 	sqlite3_finalize(set);
+	sqlite3_finalize(del);
 	engine_close(&e);
 	return status;
 }

@@ -306,11 +306,12 @@ static int apply_params(struct engine *e, struct policy *p)
 		int i = policy_param(p, name);
 		if (i < 0)
 			continue; /* a param the policy no longer declares */
-		if (v < p->params[i].min || v > p->params[i].max) {
+		const char *why = policy_param_refuses(&p->params[i], v);
+		if (why) { /* the policy's bounds changed since it was set */
 			char value[32];
 			snprintf(value, sizeof value, "%g", v);
-			log_event(LOG_WARN, "param outside the policy's bounds: using the default",
-				  "org", p->org, "param", name, "value", value, NULL);
+			log_event(LOG_WARN, "stored param not in force: using the default", "org",
+				  p->org, "param", name, "value", value, "why", why, NULL);
 			continue;
 		}
 		p->params[i].value = v;

@@ -66,7 +66,7 @@ static const struct command commands[] = {
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  evaluated on or after DATE\n"
 	  "  --json        one object per action (the webhook body's data)\n" },
-	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE...]",
+	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE | --reset NAME]...",
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"
 	  "values. Values outside the bounds the policy declares are refused.\n" },

@@ -87,6 +87,17 @@ int policy_org_valid(const char *org)
 	return 0;
 }
 
+const char *policy_param_refuses(const struct param *q, double v)
+{
+	if (!isfinite(v))
+		return "not a number";
+	if (v < q->min || v > q->max)
+		return "outside the bounds";
+	if (q->integer && v != floor(v))
+		return "not a whole number";
+	return NULL;
+}
+
 int policy_param(const struct policy *p, const char *name)
 {
 	for (int i = 0; i < p->nparams; i++)
@@ -154,7 +165,7 @@ static int by_name(const void *a, const void *b)
 
 static void declare_params(lua_State *L, struct policy *p, int t)
 {
-	static const char *const keys[] = { "default", "min", "max", "doc", NULL };
+	static const char *const keys[] = { "default", "min", "max", "doc", "integer", NULL };
 	lua_getfield(L, t, "params");
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
@@ -193,7 +204,18 @@ static void declare_params(lua_State *L, struct policy *p, int t)
 			luaL_error(L, "policy{}: params.%s.doc must say what the threshold does",
 				   name);
 		q->doc = xstrdup(lua_tostring(L, -1));
-		lua_pop(L, 2);
+		lua_getfield(L, d, "integer");
+		if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+			luaL_error(L, "policy{}: params.%s.integer must be true or false", name);
+		q->integer = lua_toboolean(L, -1);
+		lua_pop(L, 3);
+		if (q->integer &&
+		    (q->def != floor(q->def) || q->min != floor(q->min) || q->max != floor(q->max)))
+			luaL_error(
+				L,
+				"policy{}: params.%s: integer = true, so default, min and max must "
+				"be whole numbers",
+				name);
 		/* luaL_error has no %g: format the numbers first */
 		char bounds[160];
 		if (q->min > q->max) {
@@ -887,7 +909,10 @@ static int api_param(lua_State *L)
 	int i = policy_param(p, name);
 	if (i < 0)
 		return luaL_error(L, "param '%s' is not declared in policy{ params = ... }", name);
-	lua_pushnumber(L, p->params[i].value);
+	if (p->params[i].integer)
+		lua_pushinteger(L, (lua_Integer)p->params[i].value);
+	else
+		lua_pushnumber(L, p->params[i].value);
 	return 1;
 }
 

@@ -24,7 +24,12 @@ struct param {
 	char name[48];
 	double value, def, min, max;
 	char *doc;
+	int integer; /* declared integer = true: whole numbers only */
 };
+
+/* Is v a value param q may take? NULL if so, else why not (for a message:
+ * "outside the bounds", "not a whole number"). */
+const char *policy_param_refuses(const struct param *q, double v);
 
 struct policy_run;
 

@@ -16,7 +16,7 @@ policy {
                    doc = "alert when attendance over 6 school weeks falls below this" },
     recovered_rate = { default = 0.95, min = 0.80, max = 1.00,
                        doc = "close the case when attendance over 6 school weeks is back to this" },
-    step_gap_days = { default = 28, min = 7, max = 90,
+    step_gap_days = { default = 28, min = 7, max = 90, integer = true,
                       doc = "days to wait after a legal step before the next one" },
   },
 }

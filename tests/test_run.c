@@ -159,6 +159,8 @@ static void run_once_records_the_expected_actions(void **state)
 	assert_string_equal(e->out, "");
 }
 
+static void sql(struct env *e, const char *statements);
+
 /* Params steer later runs: with step_gap_days lowered to 7, a second week of
  * N marks takes the case from the letter to a meeting. */
 static void params_steer_later_runs(void **state)
@@ -174,9 +176,27 @@ static void params_steer_later_runs(void **state)
 	assert_non_null(strstr(e->err, "declares no param \"nosuch\""));
 	assert_int_equal(run(e, "params la:355 alert_rate=abc"), 2);
 	assert_int_equal(run(e, "params la:999"), 2);
-	assert_int_equal(run(e, "params la:355 step_gap_days=7"), 0);
+	assert_int_equal(run(e, "params la:355 step_gap_days=7.5"), 2);
+	assert_non_null(strstr(e->err, "step_gap_days=7.5: not a whole number (la-355.lua declares "
+				       "step_gap_days with integer = true)"));
+	/* --reset puts a param back to its default */
+	assert_int_equal(run(e, "params la:355 alert_rate=0.8"), 0);
 	assert_non_null(
-		strstr(e->out, "step_gap_days            7          (default 28, 7..90, set)"));
+		strstr(e->out, "alert_rate               0.8        (default 0.9, 0.5..1, set)"));
+	assert_int_equal(run(e, "params la:355 --reset alert_rate"), 0);
+	assert_non_null(
+		strstr(e->out, "alert_rate               0.9        (default 0.9, 0.5..1)"));
+	/* a stored value the policy's bounds no longer allow is not in force */
+	sql(e, "INSERT INTO params(org, name, value) VALUES ('la:355', 'recovered_rate', 0.3)");
+	assert_int_equal(run(e, "params la:355"), 0);
+	assert_non_null(strstr(e->out, "recovered_rate           0.95       (default 0.95, 0.8..1; "
+				       "stored 0.3 is outside the bounds: not in force)"));
+	assert_int_equal(run(e, "params la:355 --reset recovered_rate"), 0);
+	assert_int_equal(run(e, "params la:355 --reset nosuch"), 2);
+	assert_int_equal(run(e, "params la:355 --reset"), 2);
+	assert_int_equal(run(e, "params la:355 step_gap_days=7"), 0);
+	assert_non_null(strstr(
+		e->out, "step_gap_days            7          (default 28, 7..90, whole, set)"));
 	assert_non_null(
 		strstr(e->out, "alert_rate               0.9        (default 0.9, 0.5..1)"));
 
