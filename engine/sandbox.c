@@ -966,39 +966,16 @@ static int frozen_pairs(lua_State *L)
 	return 3;
 }
 
-/* Freeze the table at idx, and every table reachable from it and from
- * the upvalues of the functions reachable from it: its entries move to a
- * hidden table, which the emptied original reads through (__index), and
- * writing to it is an error (__newindex). The table keeps its identity, so
- * a module held in a local is frozen too. seen (at index seen) marks what
- * is done. */
-static void freeze(lua_State *L, int idx, int seen)
+/* Make the table at t read-only: its entries move to a hidden table,
+ * which the emptied original reads through (__index), and writing to it is
+ * an error (__newindex). The table keeps its identity, so a module held in
+ * a local is frozen too. */
+static void hollow(lua_State *L, int t)
 {
-	idx = lua_absindex(L, idx);
-	lua_pushvalue(L, idx);
-	if (lua_rawget(L, seen) != LUA_TNIL) {
-		lua_pop(L, 1);
-		return;
-	}
-	lua_pop(L, 1);
-	lua_pushvalue(L, idx);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, seen);
-	if (lua_type(L, idx) == LUA_TFUNCTION) {
-		for (int i = 1; lua_getupvalue(L, idx, i); i++) {
-			if (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION)
-				freeze(L, -1, seen);
-			lua_pop(L, 1);
-		}
-		return;
-	}
-	/* the values first: freezing a table empties it */
 	lua_newtable(L); /* the hidden copy */
 	int copy = lua_gettop(L);
 	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		if (lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TFUNCTION)
-			freeze(L, -1, seen);
+	while (lua_next(L, t)) {
 		lua_pushvalue(L, -2);
 		lua_insert(L, -2);
 		lua_rawset(L, copy);
@@ -1008,21 +985,77 @@ static void freeze(lua_State *L, int idx, int seen)
 		lua_pop(L, 1);
 		lua_pushvalue(L, -1);
 		lua_pushnil(L);
-		lua_rawset(L, idx);
+		lua_rawset(L, t);
 	}
 	/* a table that had a metatable (the globals: strict reads) keeps it
 	 * behind the copy */
-	if (lua_getmetatable(L, idx))
+	if (lua_getmetatable(L, t))
 		lua_setmetatable(L, copy);
 	lua_createtable(L, 0, 4);
+	lua_pushliteral(L, "read-only"); /* getmetatable cannot reach the copy */
+	lua_setfield(L, -2, "__metatable");
 	lua_pushvalue(L, copy);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, read_only);
 	lua_setfield(L, -2, "__newindex");
 	lua_pushcfunction(L, frozen_pairs);
 	lua_setfield(L, -2, "__pairs");
-	lua_setmetatable(L, idx);
+	lua_setmetatable(L, t);
 	lua_pop(L, 1); /* copy */
+}
+
+static void push_work(lua_State *L, int work, lua_Integer *n, int idx)
+{
+	int type = lua_type(L, idx);
+	if (type == LUA_TTABLE || type == LUA_TFUNCTION) {
+		lua_pushvalue(L, idx);
+		lua_rawseti(L, work, ++*n);
+	}
+}
+
+/* Freeze the value at idx and everything reachable from it: tables (keys
+ * and values) and the upvalues of functions. A work list, not recursion:
+ * a policy may build a chain of a million tables at load. seen (at index
+ * seen) marks what is done. */
+static void freeze(lua_State *L, int idx, int seen)
+{
+	idx = lua_absindex(L, idx);
+	luaL_checkstack(L, 8, "freezing");
+	lua_newtable(L);
+	int work = lua_gettop(L);
+	lua_Integer n = 0;
+	push_work(L, work, &n, idx);
+	while (n > 0) {
+		lua_rawgeti(L, work, n);
+		lua_pushnil(L);
+		lua_rawseti(L, work, n--);
+		int v = lua_gettop(L);
+		lua_pushvalue(L, v);
+		if (lua_rawget(L, seen) != LUA_TNIL) {
+			lua_pop(L, 2);
+			continue;
+		}
+		lua_pop(L, 1);
+		lua_pushvalue(L, v);
+		lua_pushboolean(L, 1);
+		lua_rawset(L, seen);
+		if (lua_type(L, v) == LUA_TFUNCTION) {
+			for (int i = 1; lua_getupvalue(L, v, i); i++) {
+				push_work(L, work, &n, -1);
+				lua_pop(L, 1);
+			}
+		} else {
+			lua_pushnil(L);
+			while (lua_next(L, v)) {
+				push_work(L, work, &n, -2);
+				push_work(L, work, &n, -1);
+				lua_pop(L, 1);
+			}
+			hollow(L, v);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1); /* work */
 }
 
 static int valid_module_name(const char *s)
