@@ -49,6 +49,7 @@ enum {
 	ST_INSERT,
 	ST_CLOSE_CASE,
 	ST_DELIVERY,
+	ST_LIST,
 	ST_COUNT
 };
 
@@ -76,6 +77,11 @@ static const char *const statements[ST_COUNT] = {
 			"VALUES (?, ?, ?, ?)",
 	[ST_CLOSE_CASE] = "UPDATE cases SET closed = ?, close_reason = ?, referral_open = 0 "
 			  "WHERE id = ?",
+	/* p:actions{}: newest first, open or closed case (index actions_pupil) */
+	[ST_LIST] =
+		"SELECT id, action, kind, day, case_id FROM actions WHERE pupil = ? AND day >= ? "
+		"AND org = ? AND (?4 IS NULL OR action = ?4) AND (?5 IS NULL OR kind = ?5) "
+		"ORDER BY day DESC, id DESC LIMIT ?6",
 };
 
 int actions_legal_step(const char *name)
@@ -549,6 +555,52 @@ int actions_close_case(struct actions *a, struct actions_draft *d, const char *o
 	int rc = close_case(a, d, org, pupil, date, reason);
 	db_unlock(a->db);
 	return rc;
+}
+
+static void listed_set(struct listed *l, long long id, const char *action, const char *kind,
+		       int day, long long case_id, int decided)
+{
+	l->action_id = id;
+	snprintf(l->action, sizeof l->action, "%s", action);
+	snprintf(l->kind, sizeof l->kind, "%s", kind ? kind : "");
+	l->day = day;
+	l->case_id = case_id;
+	l->decided = decided;
+}
+
+int actions_list(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		 int since, const char *action, const char *kind, struct listed *out, int max)
+{
+	int n = 0;
+	/* decided in this call, newest first: as if recorded at once */
+	for (int i = d ? d->n - 1 : -1; i >= 0 && n < max; i--) {
+		const struct drafted *x = &d->item[i];
+		if (x->close || x->r.date < since ||
+		    (action && strcmp(action, action_names[x->r.type])) ||
+		    (kind && strcmp(kind, x->kind)))
+			continue;
+		listed_set(&out[n++], 0, action_names[x->r.type], x->kind, x->r.date,
+			   x->r.type == ACTION_ALERT ? 0 : x->case_id, 1);
+	}
+	if (n == max)
+		return n;
+	db_lock(a->db);
+	sqlite3_stmt *st = a->stmt[ST_LIST];
+	sqlite3_bind_int64(st, 1, pupil);
+	sqlite3_bind_int(st, 2, since);
+	sqlite3_bind_text(st, 3, org, -1, SQLITE_STATIC);
+	bind_text(st, 4, action);
+	bind_text(st, 5, kind);
+	sqlite3_bind_int(st, 6, max - n);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+		listed_set(&out[n++], sqlite3_column_int64(st, 0),
+			   (const char *)sqlite3_column_text(st, 1),
+			   (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+			   sqlite3_column_int64(st, 4), 0);
+	sqlite3_reset(st);
+	db_unlock(a->db);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : db_fail(a->db, "listing actions");
 }
 
 long actions_commit(struct actions *a, struct actions_draft *d)

@@ -90,7 +90,7 @@ struct actions_draft {
 struct actions {
 	struct db *db;
 	const struct config *cfg; /* which endpoints exist; NULL: none */
-	sqlite3_stmt *stmt[12];
+	sqlite3_stmt *stmt[16];
 	long recorded, suppressed, refused; /* since open */
 	unsigned char random[1024];	    /* for webhook ids, random_used taken */
 	size_t random_used;
@@ -127,6 +127,22 @@ int actions_case(struct actions *a, struct actions_draft *d, const char *org, ui
  * open, -1 error. */
 int actions_close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
 		       int date, const char *reason);
+
+/* One of a pupil's actions, as p:actions{} lists them. */
+struct listed {
+	long long action_id; /* 0: decided in this call, not yet recorded */
+	char action[16], kind[72];
+	int day;
+	long long case_id; /* 0 for none (alerts); < 0 a case opened in this call */
+	int decided;	   /* in this call's draft */
+};
+
+/* This organisation's actions for pupil on or after day since, newest
+ * first (those decided in draft d first of all), at most max, filtered by
+ * action and kind when not NULL, into out. Case closures are not listed.
+ * Returns the number listed, or -1 on a database error. */
+int actions_list(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
+		 int since, const char *action, const char *kind, struct listed *out, int max);
 
 /* Record what d holds, in its order, each rule checked again against the
  * database (the caller holds the write lock); a step another writer's

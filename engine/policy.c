@@ -514,6 +514,86 @@ static void push_case(lua_State *L, struct policy_run *run)
 	lua_setfield(L, -2, "steps");
 }
 
+#define ACTIONS_LISTED 100 /* the newest, at most, p:actions{} gives */
+
+static void push_listed(lua_State *L, const struct listed *l, int i)
+{
+	char d[11];
+	lua_createtable(L, 0, 7);
+	if (l->action_id) {
+		lua_pushinteger(L, l->action_id);
+		lua_setfield(L, -2, "action_id");
+	}
+	lua_pushstring(L, l->action);
+	lua_setfield(L, -2, "action");
+	lua_pushstring(L, l->kind);
+	lua_setfield(L, -2, strcmp(l->action, "legal_step") ? "kind" : "step");
+	lua_pushstring(L, date_format(l->day, d));
+	lua_setfield(L, -2, "date");
+	if (l->case_id) {
+		lua_pushinteger(L, l->case_id);
+		lua_setfield(L, -2, "case_id");
+	}
+	lua_pushstring(L, l->decided ? "decided" : "recorded");
+	lua_setfield(L, -2, "state");
+	lua_rawseti(L, -2, i);
+}
+
+/* p:actions{ since = DATE | days = N, action = ..., kind = ... }: this
+ * organisation's actions for the pupil, open case or closed, newest
+ * first, those decided earlier in this call first of all (no action_id
+ * yet). */
+static int pupil_actions(lua_State *L)
+{
+	static const char *const keys[] = { "since", "days", "action", "kind", NULL };
+	struct policy_run *run = check_pupil(L, 1);
+	int since = 0;
+	const char *action = NULL, *kind = NULL;
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		only_keys(L, 2, keys, "p:actions{}");
+		lua_getfield(L, 2, "since");
+		lua_getfield(L, 2, "days");
+		if (!lua_isnil(L, -2) && !lua_isnil(L, -1))
+			return luaL_error(L, "p:actions{}: give since or days, not both");
+		if (!lua_isnil(L, -2)) {
+			const char *s = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+			if ((since = date_parse(s, (int)strlen(s))) < 0)
+				return luaL_error(
+					L, "p:actions{}: since must be a date \"YYYY-MM-DD\"");
+		}
+		if (!lua_isnil(L, -1)) {
+			lua_Integer n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+			if (n < 1 || n > 100000)
+				return luaL_error(
+					L, "p:actions{}: days must be a whole number from 1");
+			since = run->today - (int)n + 1; /* the n days ending today */
+		}
+		lua_getfield(L, 2, "action");
+		if (!lua_isnil(L, -1)) {
+			static const char *const actions[] = { "alert", "referral", "legal_step",
+							       NULL };
+			action = actions[luaL_checkoption(L, -1, NULL, actions)];
+		}
+		lua_getfield(L, 2, "kind");
+		if (!lua_isnil(L, -1))
+			kind = luaL_checkstring(L, -1);
+	}
+	sandbox_charge(L, "p:actions", COST_CASE_QUERY + 10 * ACTIONS_LISTED);
+	/* kind and action point into Lua strings on the stack: alive until we return */
+	struct listed *l = lua_newuserdatauv(L, ACTIONS_LISTED * sizeof *l, 0);
+	int n = actions_list(run->actions, run->draft, run->policy->org, run->view->id, since,
+			     action, kind, l, ACTIONS_LISTED);
+	if (n < 0) {
+		run->db_failed = 1;
+		return luaL_error(L, "p:actions{}: cannot read the pupil's actions");
+	}
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++)
+		push_listed(L, &l[i], i + 1);
+	return 1;
+}
+
 /* The pupil's fields: __index's upvalue maps each name to its place here,
  * one hash lookup of the interned key instead of a string compare each. */
 enum pupil_field {
@@ -531,6 +611,7 @@ enum pupil_field {
 	F_CONSECUTIVE_UNAUTHORISED,
 	F_LAST,
 	F_CASE,
+	F_ACTIONS,
 	F_COUNT
 };
 
@@ -549,6 +630,7 @@ static const char *const pupil_fields[F_COUNT] = {
 	[F_CONSECUTIVE_UNAUTHORISED] = "consecutive_unauthorised_days",
 	[F_LAST] = "last",
 	[F_CASE] = "case",
+	[F_ACTIONS] = "actions",
 };
 
 static void push_pupil_fields(lua_State *L)
@@ -622,6 +704,7 @@ static int pupil_index(lua_State *L)
 		break;
 	}
 	case F_CASE: push_case(L, run); break;
+	case F_ACTIONS: lua_pushcfunction(L, pupil_actions); break;
 	default: return luaL_error(L, "the pupil has no field '%s'", luaL_checkstring(L, 2));
 	}
 	return 1;

@@ -296,6 +296,54 @@ static void log_writes_its_arguments_only(void **state)
 	assert_null(strchr(err, 27));
 }
 
+/* p:actions{} (SPEC 7.2): the organisation's recorded actions for the
+ * pupil, newest first, and those decided earlier in the same call. */
+static void a_pupil_s_actions_are_listed(void **state)
+{
+	struct e2e *e = *state;
+	char cmd[PATH_MAX * 3];
+	setup_data(e, 3, 0);
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && last=$(tail -n +2 data/marks.csv | cut -d, -f3 | sort | tail -1) && "
+		 "awk -F, -v last=$last 'NR == 1 || $3 != last' data/marks.csv >data/early.csv && "
+		 "awk -F, -v last=$last 'NR == 1 || $3 == last' data/marks.csv >data/late.csv",
+		 e->dir);
+	assert_int_equal(system(cmd), 0);
+	put_policy(e, "la-355.lua",
+		   "policy { org = 'la:355', name = 'Lists', endpoints = {} }\n"
+		   "function on_pupil(p)\n"
+		   "  local before = p:actions{ kind = 'first', days = 30 }\n"
+		   "  if #before == 0 then\n"
+		   "    alert(p, 'first', { cooldown_days = 0 })\n"
+		   "    local now = p:actions{ action = 'alert' }\n"
+		   "    assert(#now == 1 and now[1].state == 'decided' and not now[1].action_id)\n"
+		   "  else\n"
+		   "    local b = before[1]\n"
+		   "    alert(p, 'again', { cooldown_days = 0, data = { n = #before, id = "
+		   "b.action_id, state = b.state, kind = b.kind, date = b.date } })\n"
+		   "  end\n"
+		   "end\n");
+	long long n355 = pupils_of(e, "355");
+	assert_int_equal(e2e_rollcall(e, "import data/early.csv"), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'first'"), n355);
+	assert_int_equal(e2e_rollcall(e, "import data/late.csv"), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'again'"), n355);
+	/* each names that pupil's first alert, as recorded */
+	assert_int_equal(
+		e2e_query(e,
+			  "SELECT count(*) FROM actions a JOIN actions f ON f.pupil = a.pupil AND "
+			  "f.kind = 'first' WHERE a.kind = 'again' AND json_extract(a.data, "
+			  "'$.id') = f.id AND json_extract(a.data, '$.n') = 1 AND "
+			  "json_extract(a.data, '$.state') = 'recorded' AND json_extract(a.data, "
+			  "'$.kind') = 'first' AND json_extract(a.data, '$.date') = f.date"),
+		n355);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind NOT IN ('first', "
+				      "'again')"),
+			 0);
+}
+
 /* A policy that fails on every pupil: the first ENGINE_ERRORS_LOGGED
  * failures are logged, each naming its pupil, then the count of the rest. */
 static void errors_are_named_up_to_a_bound(void **state)
@@ -445,6 +493,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(log_writes_its_arguments_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_year_is_a_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_are_named_up_to_a_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_pupil_s_actions_are_listed, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_full_disk_is_waited_out_not_a_crash_loop, setup,
 						teardown),
 	};
