@@ -297,7 +297,9 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	}
 	uint32_t pupil = (uint32_t)sqlite3_column_int64(st, 0);
 	int urn = sqlite3_column_int(st, 1);
-	int social_worker = sqlite3_column_int(st, 3), fsm = sqlite3_column_int(st, 5);
+	int social_worker = sqlite3_column_int(st, 3), fsm = sqlite3_column_int(st, 5), year = 0;
+	const char *group = (const char *)sqlite3_column_text(st, 2);
+	int has_year = group && year_group_year(group, &year);
 
 	if (register_open(&reg, &cli->db) < 0 || register_history(&reg, pupil, 0, &h) < 0)
 		goto out;
@@ -314,12 +316,14 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 
 	if (json) {
 		/* upn was checked above; the stored text goes through column_json */
-		out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:o, s:i, s:i, s:i}", "upn", upn,
-				"urn", urn_text, "la_code", column_json(st, 6, NULL), "trust_id",
-				column_json(st, 7, NULL), "year_group", column_json(st, 2, NULL),
-				"social_worker", social_worker, "sen", column_json(st, 4, NULL),
-				"fsm", fsm, "consecutive_absent_days", absent_days,
-				"consecutive_unauthorised_days", unauthorised_days);
+		/* the types a policy sees: booleans, the year a number */
+		out = json_pack(
+			"{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:b, s:i, s:i}", "upn", upn,
+			"urn", urn_text, "la_code", column_json(st, 6, NULL), "trust_id",
+			column_json(st, 7, NULL), "year_group", column_json(st, 2, NULL), "year",
+			has_year ? json_integer(year) : json_null(), "social_worker", social_worker,
+			"sen", column_json(st, 4, NULL), "fsm", fsm, "consecutive_absent_days",
+			absent_days, "consecutive_unauthorised_days", unauthorised_days);
 		json_object_set_new(out, "last",
 				    has_last ? json_pack("{s:s, s:s, s:s}", "date", date, "session",
 							 session ? "PM" : "AM", "code",
@@ -341,10 +345,19 @@ int cmd_pupil(struct cli *cli, int argc, char **argv)
 	} else {
 		char *la_code = column_safe(st, 6, NULL), *trust_id = column_safe(st, 7, NULL),
 		     *year_group = column_safe(st, 2, NULL), *sen = column_safe(st, 4, NULL);
-		printf("pupil %s  urn %s  la %s  trust %s  year %s  sen %s  fsm %d  "
-		       "social_worker %d\n",
-		       upn, urn_text, la_code ? la_code : "-", trust_id ? trust_id : "-",
-		       year_group ? year_group : "-", sen ? sen : "-", fsm, social_worker);
+		/* as a policy sees each field, with its Lua type: "9" is text,
+		 * so p.year_group == 9 is never true, while p.year == 9 is */
+		char year_text[16] = "nil";
+		if (has_year)
+			snprintf(year_text, sizeof year_text, "%d", year);
+		printf("pupil %s, as a policy sees it:\n"
+		       "  p.upn \"%s\"  p.urn \"%s\"  p.la_code \"%s\"  p.trust_id %s%s%s\n"
+		       "  p.year_group \"%s\"  p.year %s  p.sen \"%s\"  p.fsm %s  "
+		       "p.social_worker %s\n",
+		       upn, upn, urn_text, la_code ? la_code : "", trust_id ? "\"" : "",
+		       trust_id ? trust_id : "nil", trust_id ? "\"" : "",
+		       year_group ? year_group : "", year_text, sen ? sen : "",
+		       fsm ? "true" : "false", social_worker ? "true" : "false");
 		free(la_code);
 		free(trust_id);
 		free(year_group);

@@ -426,10 +426,19 @@ static void pupil_shows_open_cases_and_recent_actions(void **state)
 	assert_int_equal(run(e, "pupil J355400120001 --json"), 0);
 	json_t *p = json_loads(e->out, 0, NULL);
 	assert_non_null(p);
+	assert_true(json_is_true(json_object_get(p, "fsm")));
+	assert_true(json_is_false(json_object_get(p, "social_worker")));
+	assert_int_equal(json_integer_value(json_object_get(p, "year")), 9);
+	assert_string_equal(json_string_value(json_object_get(p, "year_group")), "9");
 	assert_int_equal(json_array_size(json_object_get(p, "open_cases")), 0);
 	assert_int_equal(json_array_size(json_object_get(p, "recent_actions")), 0);
 	json_decref(p);
 	assert_int_equal(run(e, "pupil J355400120001"), 0);
+	/* each field as a policy sees it, with its type: the year group is text */
+	assert_non_null(strstr(e->out, "p.upn \"J355400120001\"  p.urn \"135001\"  p.la_code "
+				       "\"355\"  p.trust_id \"TR00092\"\n"));
+	assert_non_null(strstr(e->out, "p.year_group \"9\"  p.year 9  p.sen \"N\"  p.fsm true  "
+				       "p.social_worker false\n"));
 	assert_non_null(strstr(e->out, "open case: none"));
 	assert_non_null(strstr(e->out, "recent actions: none"));
 
