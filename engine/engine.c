@@ -25,8 +25,6 @@ static int by_org(const void *a, const void *b)
 	return strcmp((*(struct policy *const *)a)->org, (*(struct policy *const *)b)->org);
 }
 
-static int named_file(const struct dirent *d);
-
 static int lua_file(const struct dirent *d)
 {
 	size_t n = strlen(d->d_name);
@@ -57,12 +55,6 @@ int engine_file_org(const char *name, char *org, size_t size)
 		return 1;
 	}
 	return 0;
-}
-
-static int named_file(const struct dirent *d)
-{
-	char org[24];
-	return lua_file(d) && engine_file_org(d->d_name, org, sizeof org);
 }
 
 int engine_unnamed_files(const char *dir, void (*each)(const char *path, void *arg), void *arg)
@@ -114,44 +106,37 @@ static struct policy *load_policy(const struct config *c, const char *path, int 
 	return p;
 }
 
-struct unnamed {
-	policy_error_fn on_error;
-};
-
-static void say_unnamed(const char *path, void *arg)
-{
-	char err[4200];
-	snprintf(err, sizeof err,
-		 "%s: not loaded: only la-NNN.lua and trust-ID.lua are policies (a file "
-		 "speaks only for the organisation its name gives)",
-		 path);
-	((struct unnamed *)arg)->on_error(path, err, 0);
-}
-
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
 {
 	const struct config *c = e->cfg;
 	struct dirent **list = NULL;
 	char **paths = files;
 	int n = nfiles, failed = 0;
-	char err[2048];
+	char err[4608]; /* a path and a reason */
 
 	if (nfiles == 0) {
-		struct unnamed u = { on_error };
-		engine_unnamed_files(c->policies, say_unnamed, &u);
-		n = scandir(c->policies, &list, named_file, alphasort);
-		if (n < 0) {
+		int all = scandir(c->policies, &list, lua_file, alphasort);
+		if (all < 0) {
 			snprintf(err, sizeof err, "%s: cannot read the policies directory",
 				 c->policies);
 			on_error(c->policies, err, 0);
 			return -1;
 		}
-		paths = xcalloc((size_t)n + 1, sizeof *paths);
-		for (int i = 0; i < n; i++) {
-			size_t len = strlen(c->policies) + strlen(list[i]->d_name) + 2;
-			paths[i] = xmalloc(len);
-			snprintf(paths[i], len, "%s/%s", c->policies, list[i]->d_name);
+		paths = xcalloc((size_t)all + 1, sizeof *paths);
+		for (int i = 0; i < all; i++) {
+			char org[24], path[4096];
+			snprintf(path, sizeof path, "%s/%s", c->policies, list[i]->d_name);
 			free(list[i]);
+			if (engine_file_org(path, org, sizeof org)) {
+				paths[n++] = xstrdup(path);
+				continue;
+			}
+			/* said, not counted as failed: drafts may sit there */
+			snprintf(err, sizeof err,
+				 "%s: not loaded: only la-NNN.lua and trust-ID.lua are policies (a "
+				 "file speaks only for the organisation its name gives)",
+				 path);
+			on_error(path, err, 0);
 		}
 		free(list);
 	}
@@ -891,6 +876,14 @@ static int refresh(struct engine *e)
 	return 0;
 }
 
+/* What the first n evaluations decided, left unrecorded. */
+static void drop_drafts(struct engine *e, long n)
+{
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < 2; j++)
+			actions_draft_reset(&e->ev[i].draft[j]);
+}
+
 /*
  * One batch, in three steps, so that no policy runs while the write lock
  * is held (a slow or hostile policy must not stall the other writers):
@@ -970,9 +963,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		goto fail;
 	db_rollback(e->db); /* the snapshot: nothing was written */
 	if (rc > 0) {	    /* interrupted: decided again after a restart */
-		for (long i = 0; i < read; i++)
-			for (int j = 0; j < 2; j++)
-				actions_draft_reset(&e->ev[i].draft[j]);
+		drop_drafts(e, read);
 		st->seconds = monotonic_seconds() - t0;
 		return taken > 0;
 	}
@@ -985,9 +976,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	if (n && get_cursor(e) != cursor) {
 		log_event(LOG_WARN, "another evaluator recorded this batch first: left to it", "db",
 			  e->db->path, NULL);
-		for (long i = 0; i < read; i++)
-			for (int j = 0; j < 2; j++)
-				actions_draft_reset(&e->ev[i].draft[j]);
+		drop_drafts(e, read);
 		db_rollback(e->db);
 		return 1;
 	}
@@ -1021,9 +1010,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 fail:
 	free(pupils);
 	free(retry);
-	for (size_t i = 0; i < e->evcap; i++)
-		for (int j = 0; j < 2; j++)
-			actions_draft_reset(&e->ev[i].draft[j]);
+	drop_drafts(e, (long)e->evcap);
 	db_rollback(e->db);
 	return -1;
 }

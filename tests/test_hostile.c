@@ -243,21 +243,27 @@ static void a_file_speaks_only_for_its_own_organisation(void **state)
 	assert_non_null(strstr(err, "\"not_loaded\":[\"policies/camden-v2.lua\"]"));
 }
 
+/* Run script in e->dir with $last the latest date of data/marks.csv: to
+ * split or cut the generated marks by day. */
+static void by_last_day(struct e2e *e, const char *script)
+{
+	char cmd[PATH_MAX * 3];
+	snprintf(
+		cmd, sizeof cmd,
+		"cd '%s' && last=$(tail -n +2 data/marks.csv | cut -d, -f3 | sort | tail -1) && %s",
+		e->dir, script);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A policy that makes a new alert kind for every pupil escapes every
  * cooldown: at most POLICY_KINDS_PER_DAY kinds a day are recorded. */
 static void made_up_alert_kinds_are_bounded(void **state)
 {
 	struct e2e *e = *state;
-	char cmd[PATH_MAX * 3];
 	setup_data(e, 3, 0);
 	/* half the pupils have no mark on the last day: two evaluated days */
-	snprintf(cmd, sizeof cmd,
-		 "cd '%s' && last=$(tail -n +2 data/marks.csv | cut -d, -f3 | sort | tail -1) && "
-		 "awk -F, -v "
-		 "last=$last 'NR == 1 || $3 != last || substr($1, 13, 1) ~ /[0-4]/' data/marks.csv "
-		 ">data/cut.csv",
-		 e->dir);
-	assert_int_equal(system(cmd), 0);
+	by_last_day(e, "awk -F, -v last=$last 'NR == 1 || $3 != last || substr($1, 13, 1) ~ "
+		       "/[0-4]/' data/marks.csv >data/cut.csv");
 	assert_int_equal(e2e_rollcall(e, "import data/cut.csv"), 0);
 	put_policy(e, "la-355.lua",
 		   "policy { org = 'la:355', name = 'Kinds', endpoints = {} }\n"
@@ -301,14 +307,10 @@ static void log_writes_its_arguments_only(void **state)
 static void a_pupil_s_actions_are_listed(void **state)
 {
 	struct e2e *e = *state;
-	char cmd[PATH_MAX * 3];
 	setup_data(e, 3, 0);
-	snprintf(cmd, sizeof cmd,
-		 "cd '%s' && last=$(tail -n +2 data/marks.csv | cut -d, -f3 | sort | tail -1) && "
-		 "awk -F, -v last=$last 'NR == 1 || $3 != last' data/marks.csv >data/early.csv && "
-		 "awk -F, -v last=$last 'NR == 1 || $3 == last' data/marks.csv >data/late.csv",
-		 e->dir);
-	assert_int_equal(system(cmd), 0);
+	by_last_day(e, "awk -F, -v last=$last 'NR == 1 || $3 != last' data/marks.csv "
+		       ">data/early.csv && awk -F, -v last=$last 'NR == 1 || $3 == last' "
+		       "data/marks.csv >data/late.csv");
 	put_policy(e, "la-355.lua",
 		   "policy { org = 'la:355', name = 'Lists', endpoints = {} }\n"
 		   "function on_pupil(p)\n"
