@@ -2,7 +2,8 @@
  * bench/rawinsert.c — the limit the engine's import is measured against:
  * the same marks rows inserted by plain SQLite, a prepared statement, into a
  * table with no secondary index, in one transaction, WAL and
- * synchronous=NORMAL (../shared/LIMITS.md: about 1.2 M rows/s).
+ * synchronous=NORMAL (docs/PERFORMANCE.md, "What the parts can do": about
+ * 1.2 M rows/s).
  *
  *   build/bench-rawinsert DB MARKS.CSV      prints "rawinsert: N rows in S s = R rows/s"
  *

@@ -161,7 +161,7 @@ void actions_draft_free(struct actions_draft *d);
 	"actions.year_group, actions.evidence, actions.data, actions.date, "                       \
 	"actions.created_at"
 
-/* The action's JSON (SPEC.md section 4; the webhook body's data) from a row
+/* The action's JSON (docs/WEBHOOKS.md; the webhook body's data) from a row
  * whose columns from index first are ACTIONS_COLUMNS. */
 struct json_t;
 struct json_t *actions_payload_at(sqlite3_stmt *row, int first);

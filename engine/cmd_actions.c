@@ -1,7 +1,7 @@
 /*
  * cmd_actions.c — `rollcall actions [--org ORG] [--since DATE] [--json]`:
  * recorded actions, oldest first, with their delivery state. --json prints
- * one object per line: the action as SPEC.md section 4 gives it (the webhook
+ * one object per line: the action as docs/POLICIES.md gives it (the webhook
  * body's `data`) plus `deliveries`.
  */
 #include "actions.h"

@@ -15,7 +15,7 @@
  *
  * Privacy: the only pupil identifiers on the page are those of the severe
  * absentees among the organisation's own pupils — the pupils its policy sees
- * (SPEC.md section 4) and whose UPNs its actions already carry.
+ * (docs/POLICIES.md) and whose UPNs its actions already carry.
  */
 #include "actions.h"
 #include "cmd.h"

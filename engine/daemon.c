@@ -2,7 +2,7 @@
  * daemon.c — the service loop of `rollcall run`.
  *
  * Two threads, each with its own SQLite connection, meet only in the
- * database (DESIGN.md: either side can crash and restart alone):
+ * database (docs/ARCHITECTURE.md: either side can crash and restart alone):
  *
  *  - the evaluator (the calling thread) sleeps in poll() on a signalfd and
  *    an inotify descriptor. Every DAEMON_WATCH_MS it reads PRAGMA

@@ -3,7 +3,7 @@
  *
  * Two tables carry the hot path and are keyed so that a day's marks append
  * rather than scatter (a random-order B-tree insert costs ~30x an append, see
- * LIMITS.md):
+ * docs/PERFORMANCE.md, "What the parts can do"):
  *
  *   marks.id      = (2 * day + session) << 32 | pupil
  *                   -> a day's batch, sorted, lands at the end of the table;

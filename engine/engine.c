@@ -31,7 +31,7 @@ static int lua_file(const struct dirent *d)
 	return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".lua") == 0;
 }
 
-/* A policy file's name fixes the organisation it speaks for (SPEC 7.1):
+/* A policy file's name fixes the organisation it speaks for (docs/POLICIES.md):
  * la-NNN.lua for la:NNN, trust-ID.lua for trust:ID. */
 static const struct {
 	const char *file, *org;

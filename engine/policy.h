@@ -2,7 +2,7 @@
  * policy.h — one organisation's policy: a Lua file that declares itself with
  * policy{...} and defines on_pupil(p), run in its own sandbox.
  *
- * The Lua API (SPEC.md section 4, docs/POLICIES.md): the pupil `p` is a
+ * The Lua API (docs/POLICIES.md): the pupil `p` is a
  * read-only userdata over the C figures; p:window{...} returns a table (the
  * same one for the same window within a call); alert, refer_mentor and
  * legal_step go to actions.c, which applies the repeat rule and the national

@@ -695,7 +695,7 @@ static int codes_step(lua_State *L)
 /* ---- the allow-list ---- */
 
 /*
- * Everything a policy may reach (SPEC.md section 4): a global by name, a
+ * Everything a policy may reach (docs/POLICIES.md): a global by name, a
  * library's member as "library.name"; anything else is removed. `cost`
  * (NULL when a call's work does not depend on its arguments) wraps the
  * function so that its work is charged before it runs; `step` also wraps

@@ -2,7 +2,7 @@
  * sandbox.h — a Lua 5.4 state fit to run a council's policy.
  *
  * Built from an allow-list (sandbox.c): only the libraries and functions
- * SPEC.md section 4 lists, text chunks only, `require` of text modules from
+ * docs/POLICIES.md lists, text chunks only, `require` of text modules from
  * the scripts directory only. Every state has a memory budget (a counting
  * allocator) and every call an instruction budget (a count hook, plus the
  * work C library functions do, charged before they do it); once a call is

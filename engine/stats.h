@@ -4,7 +4,7 @@
  * The input is the pupil's register: one byte per session (a code index from
  * codes.h, 0 for no mark), two per calendar day, from a 1 September up to the
  * latest mark. Figures are computed here in C, never in Lua and never by SQL,
- * because this runs for every pupil whose marks changed (DESIGN.md).
+ * because this runs for every pupil whose marks changed (docs/ARCHITECTURE.md).
  *
  * Every window ends at the pupil's latest mark, so the same history always
  * gives the same figures, live or in a replay.

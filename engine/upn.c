@@ -88,8 +88,8 @@ int session_parse(const char *s, int len)
 }
 
 /* The year groups of the census, and the National Curriculum year each is
- * (SPEC 7.2: R is 0, nursery N2 and N1 are -1 and -2; X, no year, has
- * none). */
+ * (docs/POLICIES.md, p.year: R is 0, nursery N2 and N1 are -1 and -2; X,
+ * no year, has none). */
 static const struct {
 	const char *text;
 	int year, numbered;

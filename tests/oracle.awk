@@ -1,7 +1,7 @@
 # tests/oracle.awk — an independent reading of the example policies' rules,
 # straight from the CSV files, to check `rollcall run` against. It shares no
 # code with rollcall: figures, windows and streaks are recomputed here from
-# SPEC.md section 4 and DOMAIN.md, and the rules are transcribed by hand from
+# docs/POLICIES.md and DOMAIN.md, and the rules are transcribed by hand from
 # policies/la-355.lua, policies/la-846.lua,
 # policies/trust-TR00001.lua and scripts/national.lua (default params).
 #
@@ -22,7 +22,7 @@
 # as `rollcall actions` prints columns 2-7 (DATE = today() = the date of the
 # pupil's latest mark; a referral's kind is "mentor").
 #
-# Figures (SPEC.md section 4, DOMAIN.md):
+# Figures (docs/POLICIES.md, DOMAIN.md):
 #   possible = present + aea + authorised + unauthorised (not_counted is not
 #   a possible session). rate = (present + aea) / possible; absence_rate =
 #   (authorised + unauthorised) / possible. Thresholds are compared in integer

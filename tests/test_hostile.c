@@ -214,7 +214,7 @@ static void a_slow_policy_holds_no_lock_and_sigterm_stops_it(void **state)
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE org = 'la:355'"), n355);
 }
 
-/* SPEC 7.1: a file speaks only for the organisation its name gives. */
+/* A file speaks only for the organisation its name gives (docs/POLICIES.md). */
 static void a_file_speaks_only_for_its_own_organisation(void **state)
 {
 	struct e2e *e = *state;
@@ -302,7 +302,7 @@ static void log_writes_its_arguments_only(void **state)
 	assert_null(strchr(err, 27));
 }
 
-/* p:actions{} (SPEC 7.2): the organisation's recorded actions for the
+/* p:actions{} (docs/POLICIES.md): the organisation's recorded actions for the
  * pupil, newest first, and those decided earlier in the same call. */
 static void a_pupil_s_actions_are_listed(void **state)
 {
@@ -366,7 +366,7 @@ static void errors_are_named_up_to_a_bound(void **state)
 	assert_int_equal(lines_with(path, "more policy errors in this batch", want), 1);
 }
 
-/* p.year is the National Curriculum year as a number (SPEC 7.2): R is 0,
+/* p.year is the National Curriculum year as a number (docs/POLICIES.md): R is 0,
  * N2 -1, N1 -2, X none; year_group stays the text. */
 static void the_year_is_a_number(void **state)
 {

@@ -543,7 +543,7 @@ static void pupil_shows_open_cases_and_recent_actions(void **state)
  * examples/data with its amendments, then a few edge pupils written here.
  * The example data has no unauthorised run of 10 school days, no week
  * without a possible session and one academic year only, so the edge pupils
- * exercise those rules (SPEC.md section 4, oracle.awk's header):
+ * exercise those rules (docs/POLICIES.md, oracle.awk's header):
  *   Z..9101 (la:355)  20-day run over a half term, a `#` day and a Y4/O day:
  *                     continuous_absence and missing_education
  *   Y..9102 (la:355)  9 days, a `#` day inside: no continuous_absence

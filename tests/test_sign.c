@@ -1,6 +1,6 @@
 /*
  * test_sign.c — Standard Webhooks signing against the specification's own
- * published test vectors (SPEC.md section 5), and secret parsing.
+ * published test vectors (docs/WEBHOOKS.md), and secret parsing.
  */
 #include "testutil.h"
 #include "sign.h"
