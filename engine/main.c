@@ -51,6 +51,14 @@ static const struct command commands[] = {
 	  "*.lua file reloads the policies; one that fails keeps its old version.\n"
 	  "  --once        work until nothing is left, then deliver what is due, exit\n"
 	  "  --no-deliver  record actions and deliveries, send nothing\n" },
+	{ "test", cmd_test, 0, "test [FILE...]",
+	  "run policy tests: cases of pupils and marks, and the actions expected",
+	  "Runs each test file (default: every *.lua in the policies directory's\n"
+	  "tests/), each case in a fresh temporary database, its marks fed session\n"
+	  "by session through the engine as the live service takes them; nothing\n"
+	  "is delivered. Prints ok or FAIL FILE:LINE for each case, a summary, and\n"
+	  "which action lines of each policy the tests reached.\n"
+	  "Exit status 1 if a case failed, 2 if a test file is bad.\n" },
 	{ "replay", cmd_replay, 0,
 	  "replay --policy FILE [--from DATE] [--to DATE] [--json] [--compare OTHER.lua]",
 	  "what a policy would have done over the stored history; changes nothing",

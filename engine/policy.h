@@ -69,6 +69,12 @@ struct policy {
 		int day, n;
 		uint64_t kind[POLICY_KINDS_PER_DAY];
 	} kinds[POLICY_KINDS_DAYS];
+	/* Coverage, for `rollcall test` (policytest.c): when set, each call of
+	 * an action marks reached[line] for the line of this file it was made
+	 * from (lines below nreached). NULL, as loaded: nothing is noted. The
+	 * caller owns the array. */
+	unsigned char *reached;
+	int nreached;
 };
 
 /* What the engine knows of a pupil; p's fields come from here. */
