@@ -57,7 +57,8 @@
 #define TEST_MEMORY_MAX	  (32 << 20) /* bytes of Lua memory while the file runs */
 #define LIST_MAX	  1000	     /* cases in a file, pupils or expectations in a case */
 #define REPEAT_MAX	  1000	     /* NN*N */
-#define GOT_SHOWN	  12	     /* actions listed after "got:" */
+#define MARKS_MAX	  2000000    /* in one test file: bounds its memory and time */
+#define GOT_SHOWN	  40	     /* actions listed after "got:" */
 #define DEFAULT_YEAR	  "9"
 
 /* What a test can expect, as the actions table names them. Until
@@ -360,9 +361,34 @@ static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 /* ---- reading values ---- */
 
+/* The line a table is on, for messages. Lua emits a constructor's
+ * NEWTABLE before it reads the "{", on the line of the token before it:
+ * for an item on a line of its own, the line above. So, when the table
+ * has named keys, the line of the first of them (where, as such files are
+ * written, its "{" is too). */
+static int table_line(lua_State *L, int idx)
+{
+	idx = lua_absindex(L, idx);
+	int start = table_start(L, idx), first = 0;
+	lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
+	lua_pushvalue(L, idx);
+	if (lua_rawget(L, -2) == LUA_TTABLE) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			int line = (int)lua_tointeger(L, -1);
+			if (lua_type(L, -2) == LUA_TSTRING && line > 0 && (!first || line < first))
+				first = line;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 2);
+	return first > start ? first : start;
+}
+
 struct rd {
 	lua_State *L;
 	const char *path;
+	long marks;    /* in the file so far, at most MARKS_MAX */
 	char ctx[320]; /* what the message is about: case "x": pupils[2] */
 	const struct policy *pol;
 	const struct covered *cov;
@@ -409,7 +435,7 @@ static int key_line(lua_State *L, int t, int k, int dflt)
 	k = lua_absindex(L, k);
 	lua_pushvalue(L, k);
 	if (lua_rawget(L, t) == LUA_TTABLE)
-		line = table_start(L, -1);
+		line = table_line(L, -1);
 	lua_pop(L, 1);
 	if (!line) {
 		lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
@@ -648,6 +674,10 @@ static int parse_marks(struct rd *r, const char *s, size_t len, int start, int e
 							   : "a pre-2024 code, withdrawn on "
 							     "2024-08-19");
 				}
+				if (++r->marks > MARKS_MAX)
+					return bad(r, line,
+						   "marks: the test file holds more than %d marks",
+						   MARKS_MAX);
 				if (pp->nmarks == cap)
 					pp->marks = xrealloc(pp->marks,
 							     (size_t)(cap = cap ? 2 * cap : 64) *
@@ -780,7 +810,7 @@ static int read_schools(struct rd *r, int t, int tline, struct pt_school **out, 
 		snprintf(r->ctx + ctx, sizeof r->ctx - ctx, "%sschools[%d]", ctx ? ": " : "",
 			 i + 1);
 		lua_rawgeti(L, t, i + 1);
-		int at = lua_gettop(L), line = table_start(L, at);
+		int at = lua_gettop(L), line = table_line(L, at);
 		line = line ? line : tline;
 		s[i].line = line;
 		char name[256] = "", phase[80] = "";
@@ -1107,9 +1137,8 @@ static int read_expect(struct rd *r, int at, int line, struct pt_case *c, int ne
 	}
 	if (x->action < 0)
 		return bad(r, line,
-			   "%s: which action? give one of alert = \"KIND\", referral = "
-			   "true, legal_step = \"STEP\", case_closed = true",
-			   list);
+			   "which action? give one of alert = \"KIND\", referral = true, "
+			   "legal_step = \"STEP\", case_closed = true");
 	char sev[16] = "", date[40] = "";
 	if ((k = opt_string(r, at, line, "severity", sev, sizeof sev)) < 0)
 		return -1;
@@ -1240,7 +1269,7 @@ static int read_list(struct rd *r, int at, int cline, struct pt_case *c, const c
 	size_t ctx = strlen(r->ctx);
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, t, i + 1);
-		int iline = table_start(L, -1);
+		int iline = table_line(L, -1);
 		struct pt_expect *x = &c->expect[c->nexpect];
 		memset(x, 0, sizeof *x);
 		snprintf(r->ctx + ctx, sizeof r->ctx - ctx, ": %s[%d]", key, i + 1);
@@ -1344,7 +1373,7 @@ static int read_case(struct rd *r, int at, int line, int index, struct pt_file *
 	size_t ctx = strlen(r->ctx);
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, t, i + 1);
-		int pline = table_start(L, -1);
+		int pline = table_line(L, -1);
 		snprintf(r->ctx + ctx, sizeof r->ctx - ctx, ": pupils[%d]", i + 1);
 		int rc = read_pupil(r, lua_gettop(L), pline ? pline : kline, i, c, start,
 				    &c->pupils[i]);
@@ -1363,9 +1392,10 @@ static int read_case(struct rd *r, int at, int line, int index, struct pt_file *
 			seen |= !strcmp(c->pupils[i].urn, c->schools[j].urn) &&
 				covers(r->pol, &c->schools[j]);
 	if (!seen)
-		return bad(r, kline, "none of the pupils is at a school %s sees (%s)", r->pol->org,
-			   !strncmp(r->pol->org, "la:", 3) ? "a school with that la_code"
-							   : "a school with that trust_id");
+		return bad(r, kline,
+			   "none of the pupils is at a school %s sees (one whose %s is %s)",
+			   r->pol->org, !strncmp(r->pol->org, "la:", 3) ? "la_code" : "trust_id",
+			   strchr(r->pol->org, ':') + 1);
 
 	if (field(r, at, "evaluate", line, &kline) != LUA_TNIL) {
 		int rc = read_points(r, lua_gettop(L), kline, c);
@@ -2049,8 +2079,12 @@ static int run_chunk(lua_State *L, const char *path, const char *text, size_t le
 	if (status == LUA_ERRMEM || b->over)
 		fprintf(stderr, "%s:%d: the test file needs more than %d MiB of memory\n", path,
 			tr->line, TEST_MEMORY_MAX >> 20);
-	else
-		fprintf(stderr, "%s\n", lua_tostring(L, -1));
+	else {
+		const char *msg = lua_tostring(L, -1);
+		char *safe = text_safe(msg, strlen(msg), NULL); /* it may quote the file */
+		fprintf(stderr, "%s\n", safe);
+		free(safe);
+	}
 	return -1;
 }
 
@@ -2129,7 +2163,7 @@ static int read_test_file(struct ptest *t, struct rd *r, int values, struct pt_f
 		f->cases = xcalloc((size_t)n, sizeof *f->cases);
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, at, i + 1);
-		int cline = table_start(L, -1);
+		int cline = table_line(L, -1);
 		int rc = read_case(r, lua_gettop(L), cline ? cline : line, i, f, &f->cases[i]);
 		lua_pop(L, 1);
 		f->ncases++;
