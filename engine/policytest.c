@@ -365,7 +365,8 @@ static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
  * NEWTABLE before it reads the "{", on the line of the token before it:
  * for an item on a line of its own, the line above. So, when the table
  * has named keys, the line of the first of them (where, as such files are
- * written, its "{" is too). */
+ * written, its "{" is too): a key set to a table is on the line that
+ * table starts on (its "=" is), any other on the line its value ends. */
 static int table_line(lua_State *L, int idx)
 {
 	idx = lua_absindex(L, idx);
@@ -374,8 +375,12 @@ static int table_line(lua_State *L, int idx)
 	lua_pushvalue(L, idx);
 	if (lua_rawget(L, -2) == LUA_TTABLE) {
 		lua_pushnil(L);
-		while (lua_next(L, -2)) {
+		while (lua_next(L, -2)) { /* key, its line */
 			int line = (int)lua_tointeger(L, -1);
+			lua_pushvalue(L, -2);
+			if (lua_rawget(L, idx) == LUA_TTABLE && table_start(L, -1))
+				line = table_start(L, -1);
+			lua_pop(L, 1);
 			if (lua_type(L, -2) == LUA_TSTRING && line > 0 && (!first || line < first))
 				first = line;
 			lua_pop(L, 1);
@@ -1152,7 +1157,7 @@ static int read_expect(struct rd *r, int at, int line, struct pt_case *c, int ne
 			return bad(r, kline, "severity \"%s\": low, medium, high or urgent", sev);
 		if (x->action == A_CASE_CLOSED)
 			return bad(r, kline, "severity: a case closure has none");
-		snprintf(x->severity, sizeof x->severity, "%s", sev);
+		snprintf(x->severity, sizeof x->severity, "%s", severities[s]);
 	}
 	int type = field(r, at, "reason", line, &kline);
 	if (type != LUA_TNIL) {
