@@ -38,6 +38,11 @@ const char *const legal_steps[LEGAL_STEPS] = {
 #define PENALTY_NOTICES_MAX  2
 #define PENALTY_WINDOW_YEARS 3
 
+/* The national threshold at which a penalty notice must be considered:
+ * 10 sessions of unauthorised absence within a rolling 10 school weeks. */
+#define PENALTY_SESSIONS     10
+#define PENALTY_SCHOOL_WEEKS 10
+
 enum {
 	ST_LAST_SAME,
 	ST_PENALTIES,
@@ -191,10 +196,10 @@ static int same_action(const struct drafted *x, const struct action_request *r)
 	return !x->close && x->r.type == r->type && !strcmp(x->kind, r->kind);
 }
 
-static int repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
+/* The day of the latest (organisation, pupil, action, kind) like r, in
+ * the database or draft d: -1 if none, -2 on a database error. */
+static int last_same(struct actions *a, struct actions_draft *d, const struct action_request *r)
 {
-	if (r->cooldown_days <= 0)
-		return 0;
 	sqlite3_stmt *st = a->stmt[ST_LAST_SAME];
 	int found = 0;
 	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
@@ -202,16 +207,23 @@ static int repeat(struct actions *a, struct actions_draft *d, const struct actio
 	sqlite3_bind_text(st, 3, action_names[r->type], -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
 	if (step_row(a, st, &found, "checking repeats") < 0)
-		return -1;
-	int last_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
-	int last = sqlite3_column_int(st, 0);
+		return -2;
+	int last = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; d && i < d->n; i++)
-		if (same_action(&d->item[i], r) && (last_null || d->item[i].r.date > last)) {
+		if (same_action(&d->item[i], r) && d->item[i].r.date > last)
 			last = d->item[i].r.date;
-			last_null = 0;
-		}
-	int repeat = !last_null && r->date - last < r->cooldown_days && r->date >= last;
+	return last;
+}
+
+static int repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
+{
+	if (r->cooldown_days <= 0)
+		return 0;
+	int last = last_same(a, d, r);
+	if (last == -2)
+		return -1;
+	int repeat = last >= 0 && r->date - last < r->cooldown_days && r->date >= last;
 	a->suppressed += repeat;
 	return repeat;
 }
@@ -229,6 +241,36 @@ static int years_before(int day, int years)
 static int drafted_step(const struct drafted *x, const char *step)
 {
 	return !x->close && x->r.type == ACTION_LEGAL_STEP && !strcmp(x->kind, step);
+}
+
+/* The unauthorised sessions in the last PENALTY_SCHOOL_WEEKS of r's
+ * history that no earlier penalty notice of r's organisation counted: a
+ * notice counted every session of its own window, and a later window
+ * starts later, so what it may still count is what falls after the latest
+ * earlier notice's day (*earlier, 0 if none). -1 on a database error. */
+static int uncounted(struct actions *a, struct actions_draft *d, const struct action_request *r,
+		     int *earlier)
+{
+	int day = last_same(a, d, r); /* r is a penalty notice */
+	if (day == -2)
+		return -1;
+	struct window w = { .kind = WINDOW_SCHOOL_WEEKS, .n = PENALTY_SCHOOL_WEEKS };
+	struct figures f;
+	if (!r->history)
+		return 0;
+	if (stats_window(r->history, &w, &f) < 0)
+		return db_fail(a->db, "reading a pupil's history");
+	if (f.from < 0)
+		return 0;
+	if (day < f.from) /* none, or before this window */
+		return f.unauthorised;
+	*earlier = day;
+	w = (struct window){ .kind = WINDOW_SINCE, .since = day + 1 };
+	if (day + 1 > f.to)
+		return 0;
+	if (stats_window(r->history, &w, &f) < 0)
+		return db_fail(a->db, "reading a pupil's history");
+	return f.unauthorised;
 }
 
 /* A national-framework refusal for a legal step, written into why; 0 if
@@ -258,6 +300,25 @@ static int refused(struct actions *a, struct actions_draft *d, const struct acti
 			 "national framework: %d penalty notices already within 3 years; use "
 			 "another step (usually prosecution)",
 			 issued);
+		return 1;
+	}
+	int earlier = 0, unauthorised = uncounted(a, d, r, &earlier);
+	if (unauthorised < 0)
+		return -1;
+	if (unauthorised < PENALTY_SESSIONS) {
+		char date[11];
+		if (earlier)
+			snprintf(why, whylen,
+				 "national framework: a penalty notice needs %d unauthorised "
+				 "sessions in %d school weeks that no earlier notice counted: %d "
+				 "since the penalty notice of %s",
+				 PENALTY_SESSIONS, PENALTY_SCHOOL_WEEKS, unauthorised,
+				 date_format(earlier, date));
+		else
+			snprintf(why, whylen,
+				 "national framework: a penalty notice needs %d unauthorised "
+				 "sessions in %d school weeks: %d",
+				 PENALTY_SESSIONS, PENALTY_SCHOOL_WEEKS, unauthorised);
 		return 1;
 	}
 	if (r->support_inappropriate)

@@ -8,7 +8,10 @@
  * - a case per pupil per organisation, at the stage of its latest step;
  * - the national framework (DfE, from 19 August 2024): no third
  *   penalty_notice within 3 years; no penalty_notice without an earlier
- *   notice_to_improve in the case unless support is inappropriate.
+ *   notice_to_improve in the case unless support is inappropriate; and no
+ *   penalty_notice without 10 unauthorised sessions in the last 10 school
+ *   weeks that no earlier penalty notice counted (the same absence is
+ *   never fined twice).
  *
  * Every action keeps its evidence and the policy's SHA-256 so a council can
  * later show why it acted. Knows nothing of Lua or HTTP.
@@ -18,6 +21,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "stats.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +54,9 @@ struct action_request {
 	int cooldown_days;
 	int support_inappropriate;
 	int date; /* the evaluated day */
+	/* The pupil's marks up to date, which a penalty notice's threshold is
+	 * counted from; NULL: none (a penalty notice is refused). */
+	struct history *history;
 };
 
 #define CASE_STEPS_MAX 32
@@ -109,8 +116,8 @@ int actions_repeat(struct actions *a, struct actions_draft *d, const struct acti
  * empty for a repeat suppressed by the cooldown, else the rule that
  * refused it), -1 on a database error. d takes r.evidence and r.data (they
  * must come from malloc) whatever the answer; r's other strings are
- * copied, but for org, policy, policy_sha256, endpoint, upn and
- * year_group, which must outlive the draft. */
+ * copied, but for org, policy, policy_sha256, endpoint, upn, year_group
+ * and history, which must outlive the draft. */
 int actions_decide(struct actions *a, struct actions_draft *d, struct action_request *r, char *why,
 		   size_t whylen);
 

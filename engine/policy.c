@@ -808,6 +808,7 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 		.severity = "medium",
 		.cooldown_days = COOLDOWN_DEFAULT,
 		.date = run->today,
+		.history = run->view->h,
 	};
 	json_t *evidence = NULL, *data = NULL;
 	char why[256];
