@@ -593,8 +593,8 @@ static int replay_call(struct engine *e, struct policy *p, struct pupil_view *v,
 		return actions_commit(&e->actions, draft) < 0 ? -1 : 0;
 	r->errors++;
 	if (p->errors++ < ENGINE_ERRORS_LOGGED)
-		log_event(LOG_ERROR, "policy error", "org", p->org, "file", p->path, "pupil", v->upn,
-			  "error", err, NULL);
+		log_event(LOG_ERROR, "policy error", "org", p->org, "file", p->path, "pupil",
+			  v->upn, "error", err, NULL);
 	if (r->nkept < REPLAY_ERRORS_KEPT &&
 	    (!r->nkept || strcmp(r->kept[r->nkept - 1].upn, v->upn) != 0)) {
 		snprintf(r->kept[r->nkept].upn, sizeof r->kept[0].upn, "%s", v->upn);
