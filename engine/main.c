@@ -52,14 +52,20 @@ static const struct command commands[] = {
 	  "  --once        work until nothing is left, then deliver what is due, exit\n"
 	  "  --no-deliver  record actions and deliveries, send nothing\n" },
 	{ "replay", cmd_replay, 0,
-	  "replay --policy FILE [--from DATE] [--to DATE] [--json] [--compare OTHER.lua]",
+	  "replay --policy FILE [--from DATE] [--to DATE] [--param NAME=VALUE]... [--pupil UPN] "
+	  "[--json] [--compare OTHER.lua]",
 	  "what a policy would have done over the stored history; changes nothing",
-	  "Evaluates one policy day by day as if it had been live, from an empty\n"
-	  "case history, and prints its actions and a summary. Opens the database\n"
-	  "read-only; sends nothing.\n"
-	  "  --from, --to DATE  the days to replay (default: all)\n"
-	  "  --json             one object per action, then {\"summary\": ...}\n"
-	  "  --compare OTHER    print what each policy would do that the other would not\n" },
+	  "Evaluates one policy where the live service does, after each session's\n"
+	  "register (AM, then PM), from the first stored day, with the repeats and\n"
+	  "cases that carries; prints its actions and a summary. Opens the database\n"
+	  "read-only; sends nothing. Exit status 1 if any policy call failed (how\n"
+	  "many, and the first pupils and lines, are said last).\n"
+	  "  --from, --to DATE    the days whose actions are printed (default: all)\n"
+	  "  --param NAME=VALUE   replay with this value, not the one in force\n"
+	  "                       (repeatable; with --compare, for --policy only)\n"
+	  "  --pupil UPN          this pupil only\n"
+	  "  --json               one object per action, then {\"summary\": ...}\n"
+	  "  --compare OTHER      print what each policy would do that the other would not\n" },
 	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
 	  "list recorded actions",
 	  "Oldest first, with their delivery states.\n"

@@ -678,8 +678,9 @@ static char *normalised_actions(struct env *e)
 }
 
 /* A replay of each example policy over the example data gives exactly the
- * actions the live engine recorded when the same marks came in a school day
- * at a time — evidence and all — and changes nothing in the database. */
+ * actions the live engine recorded when the same marks came a register (a
+ * session of a school day, AM then PM) at a time — evidence and all — and
+ * changes nothing in the database. */
 static void replay_gives_what_live_did_and_changes_nothing(void **state)
 {
 	struct env *e = *state;
@@ -693,7 +694,7 @@ static void replay_gives_what_live_did_and_changes_nothing(void **state)
 			 0);
 	snprintf(cmd, sizeof cmd,
 		 "cd '%s' && m='%s/examples/data/marks.csv' && "
-		 "for d in $(tail -n +2 \"$m\" | cut -d, -f3 | sort -u); do "
+		 "for d in $(tail -n +2 \"$m\" | cut -d, -f3,4 | sort -u); do "
 		 "{ head -1 \"$m\"; grep \",$d,\" \"$m\"; } > day.csv && "
 		 "%s '%s' -q --config rollcall.conf --db replay.db import day.csv && "
 		 "%s '%s' -q --config rollcall.conf --db replay.db run --once --no-deliver "
