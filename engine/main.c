@@ -72,6 +72,16 @@ static const struct command commands[] = {
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  evaluated on or after DATE\n"
 	  "  --json        one object per action (the webhook body's data)\n" },
+	{ "cases", cmd_cases, NEED_DB,
+	  "cases [--org ORG] [--open|--closed] [--pupil UPN] [--limit N] [--json]",
+	  "list cases: stage, opened, closed and why, steps",
+	  "Newest first (by the date each opened), at most --limit; when there are\n"
+	  "more, standard error says how many.\n"
+	  "  --org ORG         la:NNN or trust:ID only\n"
+	  "  --open, --closed  only open, or only closed, cases\n"
+	  "  --pupil UPN       one pupil's cases\n"
+	  "  --limit N         at most N (default 100)\n"
+	  "  --json            one object per case\n" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE | --reset NAME]...",
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"

@@ -84,6 +84,24 @@ static int act(struct fixture *fx, enum action_type type, const char *kind, cons
 	return actions_record(&fx->a, &r, why, sizeof why);
 }
 
+/* close_case: an action too, with the reason as its message */
+static int close_case(struct fixture *fx, const char *date, const char *reason)
+{
+	struct action_request r = {
+		.org = "la:355",
+		.policy = "test.lua",
+		.policy_sha256 = "0123",
+		.pupil = 7,
+		.upn = "B801200005001",
+		.urn = 100001,
+		.year_group = "9",
+		.type = ACTION_CASE_CLOSED,
+		.message = reason,
+		.date = day_of(date),
+	};
+	return actions_record(&fx->a, &r, why, sizeof why);
+}
+
 /* The same absence never grounds two penalty notices: a holiday across
  * half term stays inside a 10-school-week window for 77 days, longer than
  * a policy's cooldown may be. */
@@ -216,9 +234,7 @@ static void one_open_referral_per_pupil(void **state)
 				    .date = day_of("2025-11-03") };
 	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 1);
 	/* closing the case closes the referral */
-	assert_int_equal(
-		actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-01"), "recovered"),
-		1);
+	assert_int_equal(close_case(fx, "2025-12-01", "recovered"), 1);
 	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2026-01-05", 28, 0), 1);
 }
 
@@ -248,11 +264,9 @@ static void the_case_follows_its_latest_step(void **state)
 	assert_string_equal(c.steps[2].step, "meeting");
 	assert_int_equal(c.steps[2].date, day_of("2025-10-13"));
 
-	assert_int_equal(
-		actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-01"), "better"), 1);
+	assert_int_equal(close_case(fx, "2025-12-01", "better"), 1);
 	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 0);
-	assert_int_equal(actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-02"), "x"),
-			 0);
+	assert_int_equal(close_case(fx, "2025-12-02", "x"), 0);
 	/* a new step opens a new case, at that step */
 	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "letter", "2026-01-05", 28, 0), 1);
 	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 1);
