@@ -67,7 +67,8 @@
 #     and days_since_last_step reads p.case afresh but skips "referral" steps,
 #     giving nil. Either way the rung is the letter. The same referral test
 #     ("not (case and case.referral_open)") reads the same nil case.
-#   - close_case records no action.
+#   - Salford's close_case (a case_closed action) needs the `case` it read
+#     first, nil in a first evaluation, so it never closes one here.
 #   - Brighton's case is nil (its policy records no referral or step before
 #     reading it), so the threshold gives attendance_contract, not
 #     notice_to_improve. Its penalty_notice passes the national framework:
