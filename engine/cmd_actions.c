@@ -86,7 +86,7 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 		char *text[COLUMNS], *safe_states = text_safe(states, strlen(states), NULL);
 		for (int k = 0; k < COLUMNS; k++)
 			text[k] = column_safe(st, columns[k], NULL);
-		printf("%-6lld %s  %-12s %-11s %-28s %s %-7s %-11s %s\n",
+		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s\n",
 		       (long long)sqlite3_column_int64(st, 0), or_none(text[0], ""),
 		       or_none(text[1], ""), or_none(text[2], ""), or_none(text[3], ""),
 		       or_none(text[4], ""), or_none(text[5], "-"), safe_states,
