@@ -179,6 +179,15 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  pupil INTEGER NOT NULL,"
 	"  since TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
 	"  PRIMARY KEY (org, pupil)) WITHOUT ROWID;",
+
+	/* 4 -> 5: closing a case is an action (action 'case_closed', kind the
+	 * stage the case had reached, case_id the case, message the reason);
+	 * closures recorded before have no row, only cases.closed. Every action
+	 * keeps the policy's parameter values in force when it was decided,
+	 * as a JSON object {name: value}; NULL for the rows from before, whose
+	 * values were not kept. `rollcall cases` lists newest first. */
+	"ALTER TABLE actions ADD COLUMN params TEXT;"
+	"CREATE INDEX cases_opened ON cases(opened);",
 };
 
 int db_fail(struct db *db, const char *what)

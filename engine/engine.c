@@ -579,24 +579,52 @@ static int run_policies(struct engine *e, long n, int threads, struct batch_stat
 	return f == 2 ? 1 : f ? -1 : 0;
 }
 
-int engine_replay(struct engine *e, struct policy *p, int from, int to,
-		  void (*progress)(long done, long total))
+/* One replayed call: run_policy's work, and the first failures kept for
+ * the replay's last word, each from a pupil not kept before it. */
+static int replay_call(struct engine *e, struct policy *p, struct pupil_view *v,
+		       struct actions_draft *draft, struct replay *r)
+{
+	char err[4096];
+	r->calls++;
+	int rc = policy_evaluate(p, v, &e->actions, draft, err, sizeof err);
+	if (rc == -2)
+		return -1;
+	if (rc == 0)
+		return actions_commit(&e->actions, draft) < 0 ? -1 : 0;
+	r->errors++;
+	if (p->errors++ < ENGINE_ERRORS_LOGGED)
+		log_event(LOG_ERROR, "policy error", "org", p->org, "file", p->path, "pupil",
+			  v->upn, "error", err, NULL);
+	if (r->nkept < REPLAY_ERRORS_KEPT &&
+	    (!r->nkept || strcmp(r->kept[r->nkept - 1].upn, v->upn) != 0)) {
+		snprintf(r->kept[r->nkept].upn, sizeof r->kept[0].upn, "%s", v->upn);
+		snprintf(r->kept[r->nkept].error, sizeof r->kept[0].error, "%.*s",
+			 (int)strcspn(err, "\n"), err);
+		r->nkept++;
+	}
+	return 0;
+}
+
+int engine_replay(struct engine *e, struct policy *p, struct replay *r)
 {
 	int trust = !strncmp(p->org, "trust:", 6);
-	sqlite3_stmt *list =
-		db_prepare(e->db, trust ? "SELECT p.id FROM pupils p JOIN schools s ON "
-					  "s.urn = p.urn WHERE s.trust_id = ? ORDER BY p.id"
-					: "SELECT p.id FROM pupils p JOIN schools s ON "
-					  "s.urn = p.urn WHERE s.la_code = ? ORDER BY p.id");
+	sqlite3_stmt *list = db_prepare(
+		e->db, trust ? "SELECT p.id FROM pupils p JOIN schools s ON s.urn = p.urn WHERE "
+			       "s.trust_id = ?1 AND (?2 IS NULL OR p.upn = ?2) ORDER BY p.id"
+			     : "SELECT p.id FROM pupils p JOIN schools s ON s.urn = p.urn WHERE "
+			       "s.la_code = ?1 AND (?2 IS NULL OR p.upn = ?2) ORDER BY p.id");
 	uint32_t *pupils = NULL;
 	size_t n = 0, cap = 0;
 	struct history h = { 0 };
 	struct actions_draft draft = { 0 };
-	struct batch_stats st = { 0 };
 	int rc = list ? 0 : -1;
 
-	if (list)
+	r->pupils = r->calls = r->errors = r->nkept = 0;
+	if (list) {
 		sqlite3_bind_text(list, 1, strchr(p->org, ':') + 1, -1, SQLITE_STATIC);
+		if (r->upn)
+			sqlite3_bind_text(list, 2, r->upn, -1, SQLITE_STATIC);
+	}
 	while (rc == 0 && sqlite3_step(list) == SQLITE_ROW) {
 		if (n == cap)
 			pupils = xrealloc(pupils, (cap = cap ? cap * 2 : 1024) * sizeof *pupils);
@@ -606,32 +634,39 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	p->errors = p->logs = 0;
 	if (rc == 0)
 		rc = apply_params(e, p);
-	/* Each pupil's days in order: repeats, cases and the framework's limits
-	 * are per pupil, so pupil by pupil gives what day by day would. */
+	for (int k = 0; rc == 0 && k < r->nparams; k++) {
+		r->params[k].in_force = p->params[r->params[k].index].value;
+		p->params[r->params[k].index].value = r->params[k].value;
+	}
+	/* Each pupil's sessions in order: repeats, cases and the framework's
+	 * limits are per pupil, so pupil by pupil gives what day by day would. */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (i % 1000 == 0 && ((i && db_commit(e->db) < 0) || db_exec(e->db, "BEGIN") < 0)) {
 			rc = -1;
 			break;
 		}
-		if (progress && i % 1000 == 0)
-			progress((long)i, (long)n);
+		if (r->progress && i % 1000 == 0)
+			r->progress((long)i, (long)n);
 		struct pupil_view v;
 		int found = pupil_facts(e, pupils[i], &h, &v);
 		if (found <= 0) {
 			rc = found;
 			continue;
 		}
+		r->pupils++;
 		rc = register_history(&e->in.reg, pupils[i], 0, &h);
 		int all = h.nslots;
-		/* as live: evaluated on each day with a mark, seeing marks up to it */
-		for (int s = 0; rc == 0 && s < all; s += 2) {
-			int day = h.first_day + s / 2, pm = s + 1 < all && h.slot[s + 1];
-			if (day < from || day > to || (!h.slot[s] && !pm))
+		/* As live, where each register may come in a batch of its own: after
+		 * the AM, seeing the AM alone, then after the PM. The history is cut
+		 * after the session (nslots), so p, its windows and today() are what
+		 * the live engine saw then; nothing is copied or allocated. */
+		for (int s = 0; rc == 0 && s < all; s++) {
+			if (!h.slot[s])
 				continue;
-			h.nslots = s + 1 + pm;
-			rc = run_policy(e, p, &v, &draft, &st);
-			if (rc == 0 && actions_commit(&e->actions, &draft) < 0)
-				rc = -1;
+			if (h.first_day + s / 2 > r->to)
+				break;
+			h.nslots = s + 1;
+			rc = replay_call(e, p, &v, &draft, r);
 		}
 		h.nslots = all;
 		sqlite3_reset(e->facts);
@@ -639,8 +674,8 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	if (n && rc == 0 && db_commit(e->db) < 0)
 		rc = -1;
 	db_rollback(e->db);
-	if (progress && rc == 0)
-		progress((long)n, (long)n);
+	if (r->progress && rc == 0)
+		r->progress((long)n, (long)n);
 	if (p->errors > ENGINE_ERRORS_LOGGED) {
 		char more[32];
 		snprintf(more, sizeof more, "%ld", p->errors - ENGINE_ERRORS_LOGGED);

@@ -105,14 +105,41 @@ void engine_close(struct engine *e);
 /* The loaded policy for org, or NULL. */
 struct policy *engine_policy(struct engine *e, const char *org);
 
-/* Evaluate p over the stored history as if it had been live from day from
- * to day to: each pupil it covers, on each day with a mark, seeing the
- * marks up to that day, through the same repeat rules and refusals. The
- * actions go wherever unqualified table names lead: call db_shadow first
- * (before engine_open) so that they land in TEMP tables. progress, if not
- * NULL, hears how many pupils are done. Returns 0, or -1 on an error. */
-int engine_replay(struct engine *e, struct policy *p, int from, int to,
-		  void (*progress)(long done, long total));
+/* A threshold replayed with a value that is not (yet) in force. */
+struct replay_param {
+	int index;	 /* in the policy's params */
+	double value;	 /* the value replayed with */
+	double in_force; /* set by engine_replay: stored with `rollcall params`, else the default */
+};
+
+#define REPLAY_ERRORS_KEPT 3 /* failed calls kept whole, each from another pupil */
+
+/* What engine_replay is asked, and what it found. */
+struct replay {
+	int to;		 /* the last day evaluated (INT_MAX: all) */
+	const char *upn; /* one pupil, or NULL: every pupil the policy covers */
+	struct replay_param *params;
+	int nparams;
+	void (*progress)(long done, long total); /* NULL: silent */
+	long pupils, calls, errors;		 /* out: pupils replayed, policy calls, failed */
+	int nkept;
+	struct {
+		char upn[16];
+		char error[512]; /* its first line: "FILE:LINE: message" */
+	} kept[REPLAY_ERRORS_KEPT];
+};
+
+/* Evaluate p over the stored history as the live service would have, from
+ * the first stored day to day r->to: each pupil it covers (or r->upn)
+ * after each session's register, AM then PM, seeing the marks up to that
+ * session, with the repeat rules, cases and refusals carried from the
+ * start. The actions go wherever unqualified table names lead: call
+ * db_shadow first (before engine_open) so that they land in TEMP tables;
+ * the caller keeps those of the days it wants. Values in r->params replace
+ * those in force for this replay. A policy call that fails is counted in
+ * r->errors, the first kept, and the replay goes on. Returns 0, or -1 on a
+ * database error. */
+int engine_replay(struct engine *e, struct policy *p, struct replay *r);
 
 /* When a batch should run even if nothing changed, for a policy that was
  * cut off and is due to be tried again (monotonic seconds; 0: never). */

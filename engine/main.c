@@ -60,20 +60,36 @@ static const struct command commands[] = {
 	  "which action lines of each policy the tests reached.\n"
 	  "Exit status 1 if a case failed, 2 if a test file is bad.\n" },
 	{ "replay", cmd_replay, 0,
-	  "replay --policy FILE [--from DATE] [--to DATE] [--json] [--compare OTHER.lua]",
+	  "replay --policy FILE [--from DATE] [--to DATE] [--param NAME=VALUE]... [--pupil UPN] "
+	  "[--json] [--compare OTHER.lua]",
 	  "what a policy would have done over the stored history; changes nothing",
-	  "Evaluates one policy day by day as if it had been live, from an empty\n"
-	  "case history, and prints its actions and a summary. Opens the database\n"
-	  "read-only; sends nothing.\n"
-	  "  --from, --to DATE  the days to replay (default: all)\n"
-	  "  --json             one object per action, then {\"summary\": ...}\n"
-	  "  --compare OTHER    print what each policy would do that the other would not\n" },
+	  "Evaluates one policy where the live service does, after each session's\n"
+	  "register (AM, then PM), from the first stored day, with the repeats and\n"
+	  "cases that carries; prints its actions and a summary. Opens the database\n"
+	  "read-only; sends nothing. Exit status 1 if any policy call failed (how\n"
+	  "many, and the first pupils and lines, are said last).\n"
+	  "  --from, --to DATE    the days whose actions are printed (default: all)\n"
+	  "  --param NAME=VALUE   replay with this value, not the one in force\n"
+	  "                       (repeatable; with --compare, for --policy only)\n"
+	  "  --pupil UPN          this pupil only\n"
+	  "  --json               one object per action, then {\"summary\": ...}\n"
+	  "  --compare OTHER      print what each policy would do that the other would not\n" },
 	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
 	  "list recorded actions",
 	  "Oldest first, with their delivery states.\n"
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  evaluated on or after DATE\n"
 	  "  --json        one object per action (the webhook body's data)\n" },
+	{ "cases", cmd_cases, NEED_DB,
+	  "cases [--org ORG] [--open|--closed] [--pupil UPN] [--limit N] [--json]",
+	  "list cases: stage, opened, closed and why, steps",
+	  "Newest first (by the date each opened), at most --limit; when there are\n"
+	  "more, standard error says how many.\n"
+	  "  --org ORG         la:NNN or trust:ID only\n"
+	  "  --open, --closed  only open, or only closed, cases\n"
+	  "  --pupil UPN       one pupil's cases\n"
+	  "  --limit N         at most N (default 100)\n"
+	  "  --json            one object per case\n" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE | --reset NAME]...",
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"

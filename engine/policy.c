@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal" };
+const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal", "case" };
 
 #define PUPIL_META     "rollcall.pupil"
 #define SEEN_MAX       8    /* windows kept as default evidence */
@@ -296,7 +296,7 @@ static int api_policy(lua_State *L)
 			if (r < 0)
 				return luaL_error(L,
 						  "policy{}: unknown endpoint role '%s' (roles are "
-						  "alert, referral, legal)",
+						  "alert, referral, legal, case)",
 						  role);
 			if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
 				return luaL_error(L, "policy{}: endpoints.%s must name an endpoint",
@@ -592,7 +592,7 @@ static int pupil_actions(lua_State *L)
 		lua_getfield(L, 2, "action");
 		if (!lua_isnil(L, -1)) {
 			static const char *const actions[] = { "alert", "referral", "legal_step",
-							       NULL };
+							       "case_closed", NULL };
 			action = actions[luaL_checkoption(L, -1, NULL, actions)];
 		}
 		lua_getfield(L, 2, "kind");
@@ -801,6 +801,58 @@ static int kind_allowed(struct policy *p, const char *kind, int today, int add)
 	return 1;
 }
 
+/* The parameter values in force, as the JSON object every action keeps
+ * ({name: value}, a value declared integer as an integer), made again
+ * only when engine.c has set other values since: most batches change
+ * none. */
+static const char *params_in_force(struct policy *p)
+{
+	int same = p->params_json != NULL;
+	for (int i = 0; same && i < p->nparams; i++)
+		same = p->params_json_of[i] == p->params[i].value;
+	if (same)
+		return p->params_json;
+	json_t *o = json_object();
+	if (!p->params_json_of)
+		p->params_json_of = xcalloc((size_t)p->nparams + 1, sizeof *p->params_json_of);
+	for (int i = 0; i < p->nparams; i++) {
+		const struct param *q = &p->params[i];
+		json_object_set_new(o, q->name,
+				    q->integer ? json_integer((json_int_t)q->value)
+					       : json_real(q->value));
+		p->params_json_of[i] = q->value;
+	}
+	free(p->params_json);
+	p->params_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return p->params_json;
+}
+
+/* What every action of this call has in common. */
+static struct action_request request_for(struct policy_run *run, enum action_type type,
+					 const char *kind)
+{
+	struct policy *p = run->policy;
+	const char *endpoint = p->endpoint[type]; /* roles are in action order */
+	if (type == ACTION_CASE_CLOSED && !endpoint)
+		endpoint = p->endpoint[ACTION_LEGAL_STEP];
+	return (struct action_request){
+		.org = p->org,
+		.policy = p->file,
+		.policy_sha256 = p->sha256,
+		.pupil = run->view->id,
+		.upn = run->view->upn,
+		.urn = run->view->urn,
+		.year_group = run->view->year_group,
+		.endpoint = endpoint,
+		.type = type,
+		.kind = kind,
+		.params = params_in_force(p),
+		.date = run->today,
+		.history = run->view->h,
+	};
+}
+
 /* Build the request from opts (at index idx, may be nil) and record it. */
 static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 {
@@ -814,21 +866,9 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 					    NULL };
 	struct policy_run *run = check_pupil(L, 1);
 	struct policy *p = run->policy;
-	struct action_request r = {
-		.org = p->org,
-		.policy = p->file,
-		.policy_sha256 = p->sha256,
-		.pupil = run->view->id,
-		.upn = run->view->upn,
-		.urn = run->view->urn,
-		.year_group = run->view->year_group,
-		.endpoint = p->endpoint[type], /* roles are in action order */
-		.type = type,
-		.kind = kind,
-		.severity = "medium",
-		.cooldown_days = COOLDOWN_DEFAULT,
-		.date = run->today,
-	};
+	struct action_request r = request_for(run, type, kind);
+	r.severity = "medium";
+	r.cooldown_days = COOLDOWN_DEFAULT;
 	json_t *evidence = NULL, *data = NULL;
 	char why[256];
 
@@ -980,6 +1020,8 @@ static int api_legal_step(lua_State *L)
 	return act(L, ACTION_LEGAL_STEP, legal_steps[actions_legal_step(step)], 3);
 }
 
+/* A closure is an action (case_closed), delivered to the policy's case
+ * endpoint, else its legal one; never suppressed as a repeat. */
 static int api_close_case(lua_State *L)
 {
 	struct policy_run *run = current_run(L, "close_case");
@@ -994,8 +1036,10 @@ static int api_close_case(lua_State *L)
 		return luaL_error(L, "close_case: more than %d actions in one call",
 				  POLICY_ACTIONS_PER_CALL);
 	sandbox_charge(L, "close_case", COST_CASE_QUERY);
-	int rc = actions_close_case(run->actions, run->draft, run->policy->org, run->view->id,
-				    run->today, reason);
+	struct action_request r = request_for(run, ACTION_CASE_CLOSED, "");
+	r.message = reason;
+	char why[256];
+	int rc = actions_decide(run->actions, run->draft, &r, why, sizeof why);
 	if (rc < 0) {
 		run->db_failed = 1;
 		return luaL_error(L, "close_case: database error");
@@ -1170,6 +1214,8 @@ void policy_free(struct policy *p)
 	for (int i = 0; i < p->nparams; i++)
 		free(p->params[i].doc);
 	free(p->params);
+	free(p->params_json);
+	free(p->params_json_of);
 	for (int i = 0; i < POLICY_ROLES; i++)
 		free(p->endpoint[i]);
 	free(p->name);

@@ -3,6 +3,11 @@
 --
 -- Term-time holiday (code G) is treated on its own: support is inappropriate,
 -- so 10+ holiday sessions in 10 school weeks go straight to a penalty notice.
+-- (Not fewer: 10 unauthorised sessions is the national threshold, below
+-- which rollcall refuses a penalty notice.) One holiday stays inside the
+-- 10-school-week window for up to 77 days across half term, longer than
+-- the cooldown; rollcall never lets the same sessions ground a second
+-- notice, so the cooldown only keeps the policy from asking again daily.
 -- Other unauthorised absence at the threshold leads to an attendance
 -- contract, then a Notice to Improve. Illness past 15 days is reported.
 
@@ -11,7 +16,7 @@ policy {
   name = "Brighton and Hove City Council",
   endpoints = { alert = "ewo-team", legal = "legal-team" },
   params = {
-    holiday_sessions = { default = 10, min = 4, max = 20,
+    holiday_sessions = { default = 10, min = 10, max = 20, integer = true,
                          doc = "holiday (G) sessions in 10 school weeks that lead to a penalty notice" },
   },
 }
