@@ -61,9 +61,7 @@
 #define GOT_SHOWN	  40	     /* actions listed after "got:" */
 #define DEFAULT_YEAR	  "9"
 
-/* What a test can expect, as the actions table names them. Until
- * close_case records an action of its own, a closure is read from the
- * cases table (happened_sql). */
+/* What a test can expect, as the actions table names them. */
 enum { A_ALERT, A_REFERRAL, A_LEGAL_STEP, A_CASE_CLOSED, A_COUNT };
 static const char *const action_words[A_COUNT] = { "alert", "referral", "legal_step",
 						   "case_closed" };
@@ -140,6 +138,7 @@ struct covered {
 	int nsites;
 	unsigned char *reached; /* by line, nlines + 2 of them */
 	int nlines;
+	int ran; /* a case of it ran: its coverage means something */
 };
 
 struct ptest {
@@ -1737,14 +1736,9 @@ static int feed(struct engine *e, sqlite3_stmt *ins, const struct slot *s, int n
 	return rc;
 }
 
-/* What was recorded: the actions, and (until close_case records an action
- * named case_closed, when the second line below is to go) the closures
- * from the cases table. */
+/* What was recorded, in order: case closures are actions too. */
 static const char happened_sql[] =
-	"SELECT upn, action, kind, severity, message, date, id FROM actions "
-	"UNION ALL SELECT p.upn, 'case_closed', c.stage, NULL, c.close_reason, c.closed, 1e15 + "
-	"c.id FROM cases c JOIN pupils p ON p.id = c.pupil WHERE c.closed IS NOT NULL "
-	"ORDER BY 6, 7";
+	"SELECT upn, action, kind, severity, message, date FROM actions ORDER BY day, id";
 
 struct happened {
 	char upn[14], action[16], kind[72], severity[8];
@@ -1970,6 +1964,7 @@ static int run_case(struct ptest *t, struct rd *r, const struct pt_file *f, cons
 		status = 1;
 		goto out;
 	}
+	cov->ran = 1;
 	e.policies[0]->reached = cov->reached;
 	e.policies[0]->nreached = cov->nlines + 1;
 
@@ -2290,6 +2285,8 @@ int ptest_finish(struct ptest *t)
 	for (int i = 0; i < t->ncov; i++) {
 		const struct covered *cov = &t->cov[i];
 		int lines = 0, reached = 0;
+		if (!cov->ran)
+			continue;
 		/* a line with two action calls is one line */
 		for (int k = 0; k < cov->nsites; k++) {
 			if (k && cov->sites[k].line == cov->sites[k - 1].line)

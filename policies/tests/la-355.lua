@@ -30,8 +30,9 @@ cases = {
       -- 28 days after the meeting is in half term: the next school day
       { legal_step = "notice_to_improve", date = "2025-11-03", count = 1 },
       { legal_step = "penalty_notice", date = "2025-12-01", count = 1 },
-      { referral = true, date = "2025-09-01", count = 1 },
-      { alert = "severe_absence", severity = "high", date = "2025-09-01" },
+      -- persistent and severe absence count once 20 sessions are in
+      { referral = true, date = "2025-09-12", count = 1 },
+      { alert = "severe_absence", severity = "high", date = "2025-09-12" },
       { alert = "continuous_absence", severity = "urgent", date = "2025-09-12" },
       { alert = "missing_education", severity = "urgent", date = "2025-09-26" },
       { alert = "low_attendance", date = "2025-09-12" },
@@ -64,8 +65,9 @@ cases = {
         marks = [[ /\*5 | I\ /\ I\ /\ /\ | I\ /\ I\ /\ /\ | I\ /\ I\ /\ /\ ]] },
     },
     expect = {
-      -- absent 2 of 15 sessions by Wednesday of week 2: over 10%
-      { referral = true, date = "2025-09-10", count = 1 },
+      -- absent 2 of the first 20 sessions: 10%, persistent once two
+      -- school weeks are in
+      { referral = true, date = "2025-09-12", count = 1 },
       { alert = "low_attendance", severity = "medium", date = "2025-09-15" },
     },
     nothing_else = true,
