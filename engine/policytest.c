@@ -1190,17 +1190,22 @@ static int read_expect(struct rd *r, int at, int line, struct pt_case *c, int ne
 	} else {
 		lua_pop(L, 1);
 	}
-	/* A never item for something the policy never does cannot fail: say
-	 * so, in case the kind is misspelt (it may also guard a later change). */
-	if (never && !policy_names(r->cov, x->action, x->kind))
+	/* A never item for an alert kind the policy never names cannot fail:
+	 * say so, in case the kind is misspelt. (Steps are checked against the
+	 * ladder; `never = { { legal_step = true } }` for a policy with none
+	 * guards a later change, and is said nothing of.) */
+	if (never && x->action == A_ALERT && x->kind[0] &&
+	    !policy_names(r->cov, A_ALERT, x->kind)) {
+		char kinds[400] = "";
+		for (int i = 0; i < r->cov->nsites; i++)
+			if (r->cov->sites[i].action == A_ALERT)
+				snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds),
+					 "%s%s", kinds[0] ? ", " : "", r->cov->sites[i].kind);
 		warn(r, line,
-		     "%s never calls %s%s%s%s: this item cannot fail as the policy "
-		     "stands",
-		     r->pol->file,
-		     x->action == A_REFERRAL	  ? "refer_mentor"
-		     : x->action == A_CASE_CLOSED ? "close_case"
-						  : action_words[x->action],
-		     x->kind[0] ? " \"" : "", x->kind, x->kind[0] ? "\"" : "");
+		     "%s never raises alert \"%s\" (its alerts: %s): this item cannot fail as "
+		     "the policy stands",
+		     r->pol->file, x->kind, kinds[0] ? kinds : "none");
+	}
 	return 0;
 }
 

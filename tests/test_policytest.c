@@ -9,7 +9,8 @@
  * - the notation of marks: days advancing over weekdays, '|' weeks, '@'
  *   jumps, NN*N, '-' for no mark, two-character codes, AM-only days, and
  *   evaluation after every session or at named points;
- * - coverage names the action lines no case reached;
+ * - coverage names the action lines no case reached, and a never item
+ *   for an alert kind the policy never raises is warned of;
  * - a pending case that fails is reported and passes the run; one that
  *   passes fails it;
  * - bad test files (an unknown key, a bad mark, a bad date, a miscounted
@@ -323,8 +324,14 @@ static void coverage_names_the_lines_not_reached(void **state)
 	    "start = '2025-09-01'\n"
 	    "cases = { { name = 'only a letter',\n"
 	    "  pupils = { { upn = 'J355400120001', marks = [[ /\\*5 | NN*5 ]] } },\n"
-	    "  expect = { { legal_step = 'letter', date = '2025-09-12' } } } }\n");
+	    "  expect = { { legal_step = 'letter', date = '2025-09-12' } },\n"
+	    "  never = { { alert = 'severe_absense' } } } }\n");
 	assert_int_equal(test_run(env, "test"), 0);
+	/* a never item that cannot fail is said to be one */
+	assert_non_null(strstr(env->err, "policies/tests/la-355.lua:6: warning: case \"only a "
+					 "letter\": never[1]: la-355.lua never raises alert "
+					 "\"severe_absense\" (its alerts: low_attendance, "
+					 "severe_absence, continuous_absence, missing_education)"));
 	int close = line_of("policies/la-355.lua", "close_case(p,");
 	int missing = line_of("policies/la-355.lua", "alert(p, \"missing_education\"");
 	int letter = line_of("policies/la-355.lua", "legal_step(p, \"letter\"");
