@@ -2261,7 +2261,7 @@ struct ptest *ptest_new(const struct config *cfg, FILE *out, int verbosity)
 {
 	const char *tmp = getenv("TMPDIR");
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s/rollcall-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(dir, sizeof dir, "%s/rollcall-policytest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {
 		error("%s: cannot make a temporary directory: %s", dir, strerror(errno));
 		return NULL;
