@@ -37,8 +37,7 @@ static int evaluate(struct cli *cli)
 	struct batch_stats st;
 	int rc;
 	/* a batch the disk cannot take is tried again smaller, down to one row */
-	while ((rc = engine_batch(&e, &st)) > 0 ||
-	       (rc < 0 && db_full(&cli->db) && engine_shrink(&e)))
+	while ((rc = engine_batch(&e, &st)) > 0 || (rc == DB_FULL && engine_shrink(&e)))
 		if (rc > 0)
 			engine_log_batch(&st);
 	engine_close(&e);

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -702,7 +703,8 @@ out:
 void config_free(struct config *c)
 {
 	for (int i = 0; i < c->nendpoints; i++) {
-		memset(&c->endpoints[i].key, 0, sizeof c->endpoints[i].key);
+		/* OPENSSL_cleanse, not memset: a store before free may be dropped */
+		OPENSSL_cleanse(&c->endpoints[i].key, sizeof c->endpoints[i].key);
 		free(c->endpoints[i].name);
 		free(c->endpoints[i].url);
 		free(c->endpoints[i].secret_env);
@@ -714,6 +716,54 @@ void config_free(struct config *c)
 	free(c->scripts);
 	free(c->path);
 	memset(c, 0, sizeof *c);
+}
+
+static char *copy_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void config_copy(struct config *to, const struct config *from)
+{
+	*to = *from;
+	to->path = copy_or_null(from->path);
+	to->database = copy_or_null(from->database);
+	to->policies = copy_or_null(from->policies);
+	to->scripts = copy_or_null(from->scripts);
+	to->endpoints = NULL;
+	if (from->nendpoints)
+		to->endpoints = xcalloc((size_t)from->nendpoints, sizeof *to->endpoints);
+	for (int i = 0; i < from->nendpoints; i++) {
+		struct endpoint_conf *e = &to->endpoints[i];
+		*e = from->endpoints[i];
+		e->name = copy_or_null(e->name);
+		e->url = copy_or_null(e->url);
+		e->secret_env = copy_or_null(e->secret_env);
+		e->secret_file = copy_or_null(e->secret_file);
+	}
+}
+
+void config_swap_endpoints(struct config *a, struct config *b)
+{
+	struct endpoint_conf *endpoints = a->endpoints;
+	int n = a->nendpoints;
+	a->endpoints = b->endpoints;
+	a->nendpoints = b->nendpoints;
+	b->endpoints = endpoints;
+	b->nendpoints = n;
+}
+
+/* A secret file holds one secret: its first line, after which only line
+ * breaks may follow (a final newline is fine). Anything else — a second
+ * secret pasted below the first, an old one left in — is refused rather
+ * than half used. */
+static int one_line(const char *text, size_t len)
+{
+	size_t n = strcspn(text, "\r\n");
+	for (size_t i = n; i < len; i++)
+		if (text[i] != '\r' && text[i] != '\n')
+			return 0;
+	return 1;
 }
 
 int config_load_secrets(struct config *c)
@@ -739,20 +789,25 @@ int config_load_secrets(struct config *c)
 				      err);
 				return -1;
 			}
-			if (st.st_mode & 077) {
-				memset(text, 0, len);
+			const char *bad =
+				st.st_mode & 077 ? "is readable by group or others (chmod 600 it)"
+				: !one_line(text, len)
+					? "holds more than one line: it must hold exactly one "
+					  "secret"
+					: NULL;
+			if (bad) {
+				OPENSSL_cleanse(text, len);
 				free(text);
-				error("%s:%d: endpoints[\"%s\"]: secret file %s is readable by "
-				      "group or others (chmod 600 it)",
-				      c->path, e->line, e->name, e->secret_file);
+				error("%s:%d: endpoints[\"%s\"]: secret file %s %s", c->path,
+				      e->line, e->name, e->secret_file, bad);
 				return -1;
 			}
-			text[strcspn(text, "\r\n")] = '\0'; /* one line; a final newline is fine */
+			text[strcspn(text, "\r\n")] = '\0';
 			secret = text;
 		}
 		int rc = sign_key_parse(secret, &e->key, why, sizeof why);
 		if (text) {
-			memset(text, 0, len); /* all of it, past the line too */
+			OPENSSL_cleanse(text, len); /* all of it, past the line too */
 			free(text);
 		}
 		if (rc < 0) {

@@ -24,7 +24,8 @@ struct endpoint_conf {
 	char *name, *url, *secret_env, *secret_file;
 	int insecure;
 	int line;	     /* where the endpoint is: the line its table starts on */
-	struct sign_key key; /* after config_load_secrets; never logged or stored */
+	struct sign_key key; /* after config_load_secrets; never logged or stored,
+			      * wiped with OPENSSL_cleanse by config_free */
 };
 
 struct config {
@@ -48,9 +49,19 @@ int config_load(struct config *c, const char *path, int optional);
 void config_free(struct config *c);
 
 /* Read every endpoint's secret from its variable or file (which must not be
- * readable by group or others) and decode it. Errors name the endpoint and
- * the variable or file, never the secret. Returns 0 or -1. */
+ * readable by group or others, and must hold one line: the secret, and at
+ * most line breaks after it) and decode it. Errors are "FILE:LINE:" of the
+ * endpoint in the config, and name the variable or file, never the secret.
+ * Returns 0 or -1. */
 int config_load_secrets(struct config *c);
+
+/* A deep copy of from (every string, every endpoint and its key) in to,
+ * for another thread to own; config_free frees it. */
+void config_copy(struct config *to, const struct config *from);
+
+/* Exchange a's endpoints (and their keys) with b's: a reload keeps the
+ * rest of a as it was, and b, freed, takes the old endpoints with it. */
+void config_swap_endpoints(struct config *a, struct config *b);
 
 /* The endpoint called name, or NULL. */
 const struct endpoint_conf *config_endpoint(const struct config *c, const char *name);

@@ -47,54 +47,89 @@
 #define FULL_LOG_MS    60000 /* a disk still full is logged this often */
 #define FILE_CHECK_MS  2000  /* how often the database's path is checked against the file open */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the sender ---- */
+/* ---- the sender ----
+ *
+ * It owns a copy of the configuration (config_copy): the evaluator's is
+ * changed by a reload while the sender runs. A reload hands it a new copy
+ * through next, under lock; the sender takes it between turns, once the
+ * transfers in flight have ended (starting no new one meanwhile), since a
+ * transfer's endpoint is an index into the set it started with. */
 
 struct sender {
 	pthread_t thread;
 	struct db db;
 	struct deliver *d;
-	const struct config *cfg;
+	struct config *cfg;   /* the sender's own: endpoints, secrets, delivery */
+	pthread_mutex_t lock; /* guards next */
+	struct config *next;  /* reloaded, not yet taken */
 	atomic_int stop, failed;
 };
+
+static void config_drop(struct config *c)
+{
+	if (c) {
+		config_free(c);
+		free(c);
+	}
+}
+
+/* Take a reloaded configuration if one waits (into *waiting) and nothing is
+ * in flight. Returns 1 while one still waits. */
+static int take_reload(struct sender *s, struct config **waiting)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->next) {
+		config_drop(*waiting); /* reloaded twice before it could be taken */
+		*waiting = s->next;
+		s->next = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!*waiting || deliver_inflight(s->d) > 0)
+		return *waiting != NULL;
+	struct config *old = s->cfg;
+	s->cfg = *waiting;
+	*waiting = NULL;
+	deliver_use(s->d, s->cfg);
+	config_drop(old);
+	return 0;
+}
 
 static void *send_loop(void *arg)
 {
 	struct sender *s = arg;
 	struct deliver_stats st = { 0 };
-	long long summary_at = now_ms() + SUMMARY_MS;
+	struct config *waiting = NULL;
+	long long summary_at = monotonic_ms() + SUMMARY_MS;
 
 	while (!atomic_load(&s->stop)) {
-		int inflight = deliver_step(s->d, 1, SENDER_IDLE_MS, &st);
-		if (inflight < 0) {
-			if (!db_busy(&s->db)) {
-				atomic_store(&s->failed, 1);
-				break;
-			}
+		int reloading = take_reload(s, &waiting);
+		int inflight = deliver_step(s->d, !reloading, SENDER_IDLE_MS, &st);
+		if (inflight == DB_BUSY || inflight == DB_FULL) {
+			/* the lock held past the busy timeout, or the disk full (the
+			 * evaluator waits that out too): reported; try again */
 			struct timespec nap = { BUSY_RETRY_MS / 1000, 0 };
 			nanosleep(&nap, NULL);
 			continue;
 		}
-		if (st.sent && (inflight == 0 || now_ms() >= summary_at)) {
+		if (inflight < 0) {
+			atomic_store(&s->failed, 1);
+			break;
+		}
+		if (st.sent && (inflight == 0 || monotonic_ms() >= summary_at)) {
 			deliver_log(&st);
 			memset(&st, 0, sizeof st);
-			summary_at = now_ms() + SUMMARY_MS;
+			summary_at = monotonic_ms() + SUMMARY_MS;
 		}
 	}
+	config_drop(waiting);
 	/* Stopping: no new transfers; those in flight get until the grace
 	 * period ends, and any still going are given back for the next start. */
 	long long grace = s->cfg->delivery.timeout_ms < DAEMON_GRACE_MAX_MS
 				  ? s->cfg->delivery.timeout_ms
 				  : DAEMON_GRACE_MAX_MS;
-	long long deadline = now_ms() + grace;
+	long long deadline = monotonic_ms() + grace;
 	int inflight = 1;
-	while (inflight > 0 && now_ms() < deadline)
+	while (inflight > 0 && monotonic_ms() < deadline)
 		inflight = deliver_step(s->d, 0, 100, &st);
 	if (deliver_abandon(s->d) < 0)
 		atomic_store(&s->failed, 1);
@@ -106,10 +141,12 @@ static void *send_loop(void *arg)
 static struct sender *sender_start(const char *path, const struct config *cfg)
 {
 	struct sender *s = xcalloc(1, sizeof *s);
-	s->cfg = cfg;
+	s->cfg = xmalloc(sizeof *s->cfg);
+	config_copy(s->cfg, cfg);
+	pthread_mutex_init(&s->lock, NULL);
 	if (db_open(&s->db, path, DB_EXISTING) < 0)
 		goto fail;
-	if (!(s->d = deliver_new(&s->db, cfg)))
+	if (!(s->d = deliver_new(&s->db, s->cfg)))
 		goto fail;
 	if (pthread_create(&s->thread, NULL, send_loop, s) != 0) {
 		error("cannot start the delivery thread");
@@ -119,8 +156,23 @@ static struct sender *sender_start(const char *path, const struct config *cfg)
 fail:
 	deliver_free(s->d);
 	db_close(&s->db);
+	pthread_mutex_destroy(&s->lock);
+	config_drop(s->cfg);
 	free(s);
 	return NULL;
+}
+
+/* Hand the sender a copy of cfg, for it to take between its turns. */
+static void sender_reload(struct sender *s, const struct config *cfg)
+{
+	struct config *copy = xmalloc(sizeof *copy);
+	config_copy(copy, cfg);
+	pthread_mutex_lock(&s->lock);
+	struct config *old = s->next;
+	s->next = copy;
+	pthread_mutex_unlock(&s->lock);
+	config_drop(old);
+	deliver_wake(s->d);
 }
 
 /* Ask the sender to stop, wait for it; returns -1 if it had failed. */
@@ -132,6 +184,9 @@ static int sender_stop(struct sender *s)
 	int failed = atomic_load(&s->failed);
 	deliver_free(s->d);
 	db_close(&s->db);
+	pthread_mutex_destroy(&s->lock);
+	config_drop(s->cfg);
+	config_drop(s->next);
 	free(s);
 	return failed ? -1 : 0;
 }
@@ -190,6 +245,68 @@ static void reload(struct engine *e, int fd)
 		  NULL);
 }
 
+/* ---- reloading rollcall.conf ---- */
+
+/* The settings a reload does not take, each read once at start: say which
+ * of them the file now changes, so that nobody believes them in force. */
+static void unreloaded(const struct config *now, const struct config *next)
+{
+	char keys[64] = "";
+	const char *changed[5] = {
+		strcmp(now->database, next->database) ? "database" : NULL,
+		strcmp(now->policies, next->policies) ? "policies" : NULL,
+		strcmp(now->scripts, next->scripts) ? "scripts" : NULL,
+		memcmp(&now->delivery, &next->delivery, sizeof now->delivery) ? "delivery" : NULL,
+		now->policy_memory != next->policy_memory ||
+				now->policy_instructions != next->policy_instructions ||
+				now->batch_rows != next->batch_rows ||
+				now->batch_pupils != next->batch_pupils
+			? "limits"
+			: NULL,
+	};
+	for (int i = 0; i < 5; i++)
+		if (changed[i])
+			snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s",
+				 *keys ? "," : "", changed[i]);
+	if (*keys)
+		log_event(LOG_WARN,
+			  "rollcall.conf: changed settings that take effect at the next start",
+			  "keys", keys, NULL);
+}
+
+/* SIGHUP: read rollcall.conf again and use its endpoints and their secrets
+ * (when delivering): the evaluator's at once (between batches, on this
+ * thread: new actions for a new endpoint are pending, not no_endpoint),
+ * the sender's between its turns. If the file or any secret is invalid
+ * (logged as FILE:LINE), the endpoints and secrets in use stay. */
+static void reload_config(struct config *cfg, struct sender *sender, int secrets)
+{
+	struct config next;
+	if (!cfg->path) {
+		log_event(LOG_INFO, "no rollcall.conf was read at start: no endpoints to reload",
+			  NULL);
+		return;
+	}
+	if (config_load(&next, cfg->path, 0) < 0)
+		goto refused;
+	if (secrets && config_load_secrets(&next) < 0) {
+		config_free(&next);
+		goto refused;
+	}
+	unreloaded(cfg, &next);
+	config_swap_endpoints(cfg, &next);
+	config_free(&next); /* and with it the old endpoints and secrets */
+	if (sender)
+		sender_reload(sender, cfg);
+	char count[16];
+	snprintf(count, sizeof count, "%d", cfg->nendpoints);
+	log_event(LOG_INFO, "endpoints reloaded", "file", cfg->path, "endpoints", count, NULL);
+	return;
+refused:
+	log_event(LOG_ERROR, "rollcall.conf not reloaded: the endpoints and secrets in use stay",
+		  "file", cfg->path, NULL);
+}
+
 /* ---- the evaluator ---- */
 
 /* Signals, read from the signalfd between batches and, while policies
@@ -198,7 +315,7 @@ static void reload(struct engine *e, int fd)
  * after the restart. */
 struct signals {
 	int fd;
-	int stop, reload;
+	int stop, reload, hup; /* hup: rollcall.conf too */
 };
 
 static void read_signals(struct signals *sig)
@@ -206,8 +323,9 @@ static void read_signals(struct signals *sig)
 	struct signalfd_siginfo si;
 	while (read(sig->fd, &si, sizeof si) == sizeof si) {
 		if (si.ssi_signo == SIGHUP) {
-			log_event(LOG_INFO, "SIGHUP: reloading policies", NULL);
-			sig->reload = 1;
+			log_event(LOG_INFO, "SIGHUP: reloading endpoints, secrets and policies",
+				  NULL);
+			sig->reload = sig->hup = 1;
 		} else if (!sig->stop) {
 			log_event(LOG_INFO, "stopping", "signal",
 				  si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", NULL);
@@ -230,9 +348,9 @@ static int interrupted(void *arg)
 static void disk_full(struct engine *e, long long *logged_at)
 {
 	int smaller = engine_shrink(e);
-	if (!smaller && now_ms() - *logged_at < FULL_LOG_MS)
+	if (!smaller && monotonic_ms() - *logged_at < FULL_LOG_MS)
 		return;
-	*logged_at = now_ms();
+	*logged_at = monotonic_ms();
 	char rows[24];
 	snprintf(rows, sizeof rows, "%ld", engine_batch_rows(e));
 	log_event(LOG_ERROR,
@@ -260,9 +378,9 @@ static long long data_version(sqlite3_stmt *st)
 static int db_file_gone(struct db *db, long long *check_at)
 {
 	int moved = 0;
-	if (now_ms() < *check_at)
+	if (monotonic_ms() < *check_at)
 		return 0;
-	*check_at = now_ms() + FILE_CHECK_MS;
+	*check_at = monotonic_ms() + FILE_CHECK_MS;
 	if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
 	    !moved)
 		return 0;
@@ -273,12 +391,13 @@ static int db_file_gone(struct db *db, long long *check_at)
 	return 1;
 }
 
-int daemon_run(struct db *db, const struct config *cfg, int deliver)
+int daemon_run(struct db *db, struct config *cfg, int deliver)
 {
 	struct engine e;
 	struct sender *sender = NULL;
 	sqlite3_stmt *version = NULL;
 	int status = -1, sfd = -1, ifd = -1;
+	const char *failed = NULL; /* where the failure that stopped it was */
 	sigset_t mask, old;
 
 	/* Blocked before the sender starts, so both threads inherit it and the
@@ -313,15 +432,18 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 		  db->path, NULL);
 
 	long long seen = -1, reload_at = 0, full_logged_at = 0, check_at = 0;
-	int work = 1, busy = 0, stop = 0;
+	int work = 1, busy = 0, stop = 0, hup = 0;
 	status = 0;
 	while (!stop) {
 		if (db_file_gone(db, &check_at)) {
 			status = -1;
 			break;
 		}
-		if (reload_at && now_ms() >= reload_at) {
+		if (reload_at && monotonic_ms() >= reload_at) {
 			reload_at = 0;
+			if (hup)
+				reload_config(cfg, sender, deliver);
+			hup = 0;
 			reload(&e, ifd);
 		}
 		if (work) {
@@ -331,9 +453,10 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 				engine_log_batch(&st);
 				if (st.actions && sender)
 					deliver_wake(sender->d);
-			} else if (rc < 0 && db_full(db)) {
+			} else if (rc == DB_FULL) {
 				disk_full(&e, &full_logged_at);
-			} else if (rc < 0 && !db_busy(db)) {
+			} else if (rc < 0 && rc != DB_BUSY) {
+				failed = "evaluation"; /* what it was is logged just before */
 				status = -1;
 				break;
 			}
@@ -342,7 +465,7 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 		}
 		int timeout = work ? (busy ? BUSY_RETRY_MS : 0) : DAEMON_WATCH_MS;
 		if (reload_at) {
-			long long left = reload_at - now_ms();
+			long long left = reload_at - monotonic_ms();
 			timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
 		}
 		struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { ifd, POLLIN, 0 } };
@@ -350,12 +473,14 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 
 		read_signals(&sig);
 		if (sig.reload && !reload_at)
-			reload_at = now_ms();
-		sig.reload = 0;
+			reload_at = monotonic_ms();
+		hup |= sig.hup;
+		sig.reload = sig.hup = 0;
 		stop = sig.stop;
 		if (ifd >= 0 && fds[1].revents && lua_changed(ifd))
-			reload_at = now_ms() + DAEMON_SETTLE_MS;
+			reload_at = monotonic_ms() + DAEMON_SETTLE_MS;
 		if (sender && atomic_load(&sender->failed)) {
+			failed = "delivery";
 			status = -1;
 			break;
 		}
@@ -376,7 +501,7 @@ done:
 	sqlite3_finalize(version);
 	engine_close(&e);
 	log_event(status ? LOG_ERROR : LOG_INFO, status ? "stopped after an error" : "stopped",
-		  NULL);
+		  "in", failed, NULL);
 out:
 	if (ifd >= 0)
 		close(ifd);

@@ -190,11 +190,28 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"CREATE INDEX cases_opened ON cases(opened);",
 };
 
-int db_fail(struct db *db, const char *what)
+enum db_result db_result_of(int code)
 {
-	db->err = sqlite3_extended_errcode(db->h);
+	/* the extended code tells a write that failed from a read that did */
+	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		return DB_BUSY;
+	if ((code & 0xff) == SQLITE_FULL || code == SQLITE_IOERR_WRITE ||
+	    code == SQLITE_IOERR_FSYNC || code == SQLITE_IOERR_TRUNCATE ||
+	    code == SQLITE_IOERR_SHMSIZE)
+		return DB_FULL;
+	return code == SQLITE_OK || code == SQLITE_DONE || code == SQLITE_ROW ? DB_DONE : DB_FAILED;
+}
+
+const char *db_result_name(enum db_result rc)
+{
+	return rc == DB_DONE ? "done" : rc == DB_BUSY ? "busy" : rc == DB_FULL ? "full" : "failed";
+}
+
+enum db_result db_fail(struct db *db, const char *what)
+{
+	enum db_result rc = db_result_of(sqlite3_extended_errcode(db->h));
 	error("%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
-	return -1;
+	return rc == DB_DONE ? DB_FAILED : rc; /* a failure, whatever SQLite last said */
 }
 
 int db_open(struct db *db, const char *path, int mode)
@@ -295,34 +312,33 @@ int db_migrate(struct db *db)
 	return db_commit(db);
 }
 
-int db_exec(struct db *db, const char *sql)
+enum db_result db_exec(struct db *db, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	db->err = sqlite3_extended_errcode(db->h);
+		return DB_DONE;
+	enum db_result rc = db_result_of(sqlite3_extended_errcode(db->h));
 	error("%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->h));
 	sqlite3_free(msg);
-	return -1;
+	return rc == DB_DONE ? DB_FAILED : rc;
 }
 
-int db_begin(struct db *db)
+enum db_result db_begin(struct db *db)
 {
 	return db_exec(db, "BEGIN IMMEDIATE");
 }
 
-int db_try_begin(struct db *db)
+enum db_result db_try_begin(struct db *db)
 {
 	int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	db->err = rc;
 	if (rc == SQLITE_OK)
-		return 0;
-	if ((rc & 0xff) == SQLITE_BUSY)
-		return 1;
+		return DB_DONE;
+	if (db_result_of(sqlite3_extended_errcode(db->h)) == DB_BUSY)
+		return DB_BUSY;
 	return db_fail(db, "beginning a transaction");
 }
 
-int db_commit(struct db *db)
+enum db_result db_commit(struct db *db)
 {
 	return db_exec(db, "COMMIT");
 }
@@ -331,19 +347,6 @@ void db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-}
-
-int db_busy(const struct db *db)
-{
-	return (db->err & 0xff) == SQLITE_BUSY || (db->err & 0xff) == SQLITE_LOCKED;
-}
-
-int db_full(const struct db *db)
-{
-	/* db_fail keeps the extended code: a write, not a read, failed */
-	return (db->err & 0xff) == SQLITE_FULL || db->err == SQLITE_IOERR_WRITE ||
-	       db->err == SQLITE_IOERR_FSYNC || db->err == SQLITE_IOERR_TRUNCATE ||
-	       db->err == SQLITE_IOERR_SHMSIZE;
 }
 
 int db_shadow(struct db *db, const char *const tables[])

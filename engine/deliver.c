@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <time.h>
 
+/* Times here are wall-clock milliseconds (wall_ms): they are stored as
+ * next_attempt_at, and must mean the same after a restart. */
 #define LEASE_MARGIN_MS 5000 /* beyond the request timeout */
 #define LOCK_WAIT_MS	50   /* the sender's busy timeout */
 #define ERROR_TEXT	200  /* bytes of a response kept as last_error */
@@ -57,19 +59,22 @@ struct deliver {
 	uint64_t rng;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t next_random(struct deliver *d) /* xorshift64*: jitter, not secrets */
 {
 	d->rng ^= d->rng >> 12;
 	d->rng ^= d->rng << 25;
 	d->rng ^= d->rng >> 27;
 	return d->rng * 2685821657736338717u;
+}
+
+/* A libcurl multi call that failed: reported. The multi handle is the
+ * sender's whole state, so no such failure is worth trying again. */
+static int multi_failed(CURLMcode mc, const char *what)
+{
+	if (mc == CURLM_OK)
+		return 0;
+	error("libcurl: %s: %s", what, curl_multi_strerror(mc));
+	return 1;
 }
 
 struct deliver *deliver_new(struct db *db, const struct config *cfg)
@@ -92,7 +97,7 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	d->nslots = (int)cfg->delivery.concurrency;
 	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
 	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
-	d->rng = (uint64_t)now_ms() ^ ((uint64_t)(uintptr_t)d << 16) ^ 0x9e3779b97f4a7c15u;
+	d->rng = (uint64_t)wall_ms() ^ ((uint64_t)(uintptr_t)d << 16) ^ 0x9e3779b97f4a7c15u;
 	/* An outbox update lost to a power cut only means a delivery is sent
 	 * again with its webhook-id: the fsync per commit that evaluation pays
 	 * (synchronous=FULL) buys nothing here. */
@@ -101,7 +106,12 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 		return NULL;
 	}
 	d->multi = curl_multi_init();
-	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->nslots);
+	if (d->multi && multi_failed(curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+						       (long)d->nslots),
+				     "setting the connection limit")) {
+		deliver_free(d);
+		return NULL;
+	}
 	d->due =
 		db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, " ACTIONS_COLUMNS
 			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
@@ -125,6 +135,8 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 				   "'endpoint ' || endpoint || ' is not in the configuration' "
 				   "WHERE state = 'pending' AND endpoint NOT IN "
 				   "(SELECT value FROM json_each(?))");
+	if (!d->multi)
+		error("cannot start libcurl's multi interface (out of memory?)");
 	if (!d->multi || !d->any_due || !d->due || !d->next_due || !d->lease || !d->result ||
 	    !d->orphan || !d->step_back) {
 		deliver_free(d);
@@ -133,9 +145,23 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	return d;
 }
 
+void deliver_use(struct deliver *d, const struct config *cfg)
+{
+	d->cfg = cfg;
+	free(d->per_endpoint);
+	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
+	d->swept = 0; /* deliveries for an endpoint now gone are marked on the next fill */
+}
+
+int deliver_inflight(const struct deliver *d)
+{
+	return d->inflight;
+}
+
 static void release(struct deliver *d, struct transfer *t)
 {
-	curl_multi_remove_handle(d->multi, t->easy);
+	/* fails only for a handle not in the multi: nothing then to undo */
+	multi_failed(curl_multi_remove_handle(d->multi, t->easy), "removing a transfer");
 	curl_slist_free_all(t->headers);
 	free(t->body);
 	t->headers = NULL;
@@ -215,19 +241,37 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	return len;
 }
 
-/* The webhook body: {"type", "timestamp", "data"} around the action. */
+/* The webhook body: {"type", "timestamp", "data"} around the action, or
+ * NULL if memory ran out. Stored text reaches jansson only through
+ * column_json: a created_at that is not UTF-8 must not lose the webhook
+ * (json_pack refused it, and the NULL body crashed the sender). */
 static char *webhook_body(sqlite3_stmt *row, int first)
 {
-	json_t *data = actions_payload_at(row, first);
 	const char *action = (const char *)sqlite3_column_text(row, first + 1);
-	const char *created = (const char *)sqlite3_column_text(row, first + 14);
-	json_t *body = json_pack("{s:s, s:s, s:o}", "type", actions_webhook_type(action),
-				 "timestamp", created, "data", data);
-	char *text = json_dumps(body, JSON_COMPACT);
+	json_t *body = json_object();
+	json_object_set_new(body, "type", json_string(actions_webhook_type(action ? action : "")));
+	json_object_set_new(body, "timestamp", column_json(row, first + 14, NULL));
+	json_object_set_new(body, "data", actions_payload_at(row, first));
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	return text;
 }
 
+/* Append line to *list; -1 if memory ran out (the list is then freed). */
+static int add_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(*list, line);
+	if (!l) {
+		curl_slist_free_all(*list);
+		*list = NULL;
+		return -1;
+	}
+	*list = l;
+	return 0;
+}
+
+/* Start the delivery of row in the free slot t. DB_FAILED (reported) if
+ * memory ran out or libcurl refused the transfer: the sender stops. */
 static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int endpoint,
 		 long long now)
 {
@@ -235,6 +279,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	const char *webhook_id = (const char *)sqlite3_column_text(row, 2);
 	char header[320], signature[SIGN_SIGNATURE_MAX];
 	long long ts = now / 1000;
+	CURLMcode mc;
 
 	memset(t->head, 0, sizeof t->head);
 	t->retry_after[0] = '\0';
@@ -244,23 +289,35 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	t->id = sqlite3_column_int64(row, 0);
 	t->attempts = sqlite3_column_int(row, 3);
 	t->endpoint = endpoint;
-	t->body = webhook_body(row, 4);
+	if (!(t->body = webhook_body(row, 4))) {
+		error("delivery %lld: out of memory making its body", t->id);
+		goto fail;
+	}
 	size_t len = strlen(t->body);
 	sign_webhook(&e->key, webhook_id, ts, t->body, len, signature);
 
-	t->headers = curl_slist_append(NULL, "content-type: application/json");
-	t->headers = curl_slist_append(t->headers, "expect:"); /* no 100-continue round trip */
+	t->headers = NULL;
+	int bad = add_header(&t->headers, "content-type: application/json") ||
+		  add_header(&t->headers, "expect:"); /* no 100-continue round trip */
 	snprintf(header, sizeof header, "webhook-id: %s", webhook_id);
-	t->headers = curl_slist_append(t->headers, header);
+	bad = bad || add_header(&t->headers, header);
 	snprintf(header, sizeof header, "webhook-timestamp: %lld", ts);
-	t->headers = curl_slist_append(t->headers, header);
+	bad = bad || add_header(&t->headers, header);
 	snprintf(header, sizeof header, "webhook-signature: %s", signature);
-	t->headers = curl_slist_append(t->headers, header);
+	bad = bad || add_header(&t->headers, header);
+	if (bad) {
+		error("delivery %lld: out of memory making its headers", t->id);
+		goto fail;
+	}
 
 	if (!t->easy)
 		t->easy = curl_easy_init();
 	else
 		curl_easy_reset(t->easy);
+	if (!t->easy) {
+		error("delivery %lld: libcurl cannot make a transfer (out of memory?)", t->id);
+		goto fail;
+	}
 	CURL *c = t->easy;
 	curl_easy_setopt(c, CURLOPT_URL, e->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -286,17 +343,21 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, t);
-	if (curl_multi_add_handle(d->multi, c) != CURLM_OK) {
-		curl_slist_free_all(t->headers);
-		free(t->body);
-		t->headers = NULL;
-		t->body = NULL;
-		t->id = 0;
-		return -1;
+	if ((mc = curl_multi_add_handle(d->multi, c)) != CURLM_OK) {
+		error("delivery %lld: libcurl: starting a transfer: %s", t->id,
+		      curl_multi_strerror(mc));
+		goto fail;
 	}
 	d->inflight++;
 	d->per_endpoint[endpoint]++;
-	return 0;
+	return DB_DONE;
+fail:
+	curl_slist_free_all(t->headers);
+	free(t->body);
+	t->headers = NULL;
+	t->body = NULL;
+	t->id = 0;
+	return DB_FAILED;
 }
 
 static int step_done(struct deliver *d, sqlite3_stmt *st, const char *what)
@@ -332,13 +393,14 @@ static int in_slot(const struct deliver *d, long long id)
 /* Start due deliveries in free slots, leasing each. Endpoints are read one
  * at a time, each up to its own limit and starting from a different one
  * each turn, so a backlog for one endpoint never hides the others' due
- * deliveries. Returns the number started, or -1. */
+ * deliveries. Returns the number started, or the failure (DB_BUSY only
+ * from a write; the lock taken is d->busy, not a failure). */
 static int fill(struct deliver *d)
 {
-	int free_slots = d->nslots - d->inflight, started = 0;
+	int free_slots = d->nslots - d->inflight, started = 0, rc;
 	if (free_slots <= 0)
 		return 0;
-	long long now = now_ms();
+	long long now = wall_ms();
 	long long lease = now + d->cfg->delivery.timeout_ms + LEASE_MARGIN_MS;
 	/* Look before taking the write lock: most turns find nothing due, and
 	 * the lock is shared with evaluation and with other writers. */
@@ -348,12 +410,11 @@ static int fill(struct deliver *d)
 	sqlite3_reset(d->any_due);
 	if (any != SQLITE_ROW)
 		return any == SQLITE_DONE ? 0 : db_fail(d->db, "reading the outbox");
-	int busy = db_try_begin(d->db);
-	if (busy > 0)
+	if ((rc = db_try_begin(d->db)) == DB_BUSY)
 		d->busy = 1;
-	if (busy)
-		return busy < 0 ? -1 : 0; /* evaluation holds the lock: next turn */
-	if (!d->swept++ && sweep_orphans(d) < 0)
+	if (rc < 0)
+		return rc == DB_BUSY ? 0 : rc; /* evaluation holds the lock: next turn */
+	if (!d->swept++ && (rc = sweep_orphans(d)) < 0)
 		goto fail;
 	/* Due times are wall-clock times. One further ahead than any wait
 	 * rollcall chooses (a lease, a retry, a Retry-After within
@@ -362,7 +423,7 @@ static int fill(struct deliver *d)
 	 * step as well. */
 	sqlite3_bind_int64(d->step_back, 1, now);
 	sqlite3_bind_int64(d->step_back, 2, now + d->horizon);
-	if (step_done(d, d->step_back, "rescheduling deliveries due too far ahead") < 0)
+	if ((rc = step_done(d, d->step_back, "rescheduling deliveries due too far ahead")) < 0)
 		goto fail;
 	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
 	for (int k = 0; k < n && started < free_slots; k++) {
@@ -375,34 +436,34 @@ static int fill(struct deliver *d)
 		sqlite3_bind_int64(d->due, 1, now);
 		sqlite3_bind_text(d->due, 2, d->cfg->endpoints[e].name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(d->due, 3, room);
-		int rc;
-		while ((rc = sqlite3_step(d->due)) == SQLITE_ROW) {
+		int step;
+		while ((step = sqlite3_step(d->due)) == SQLITE_ROW) {
 			if (in_slot(d, sqlite3_column_int64(d->due, 0)))
 				continue; /* its result waits to be recorded */
 			struct transfer *t = d->slots;
 			while (t->id)
 				t++;
-			if (start(d, t, d->due, e, now) < 0)
-				continue;
+			if ((rc = start(d, t, d->due, e, now)) < 0)
+				goto fail;
 			sqlite3_bind_int64(d->lease, 1, lease);
 			sqlite3_bind_int64(d->lease, 2, t->id);
-			if (step_done(d, d->lease, "leasing a delivery") < 0)
+			if ((rc = step_done(d, d->lease, "leasing a delivery")) < 0)
 				goto fail;
 			started++;
 		}
 		sqlite3_reset(d->due);
-		if (rc != SQLITE_DONE) {
-			db_fail(d->db, "reading the outbox");
+		if (step != SQLITE_DONE) {
+			rc = db_fail(d->db, "reading the outbox");
 			goto fail;
 		}
 	}
-	if (db_commit(d->db) < 0)
-		return -1;
+	if ((rc = db_commit(d->db)) < 0)
+		return rc;
 	return started;
 fail:
 	sqlite3_reset(d->due);
 	db_rollback(d->db);
-	return -1;
+	return rc;
 }
 
 /* Wait before retry k (k >= 1): full jitter over the capped exponential. */
@@ -493,7 +554,7 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 			len += kept;
 		}
 		error_text = text_safe(text, len, NULL);
-		long long now = now_ms(), wait = backoff(d, attempts);
+		long long now = wall_ms(), wait = backoff(d, attempts);
 		/* Honoured within backoff_max_ms. Read here, not through
 		 * CURLINFO_RETRY_AFTER: curl reports 2^63 - 1 seconds as is (in
 		 * milliseconds it overflowed and every attempt was spent at
@@ -557,18 +618,17 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 		done += d->slots[i].id && d->slots[i].done;
 	if (!done)
 		return 0;
-	int busy = db_try_begin(d->db);
-	if (busy > 0)
+	if ((rc = db_try_begin(d->db)) == DB_BUSY)
 		d->busy = 1;
-	if (busy)
-		return busy < 0 ? -1 : 0; /* the results wait in their slots */
+	if (rc < 0)
+		return rc == DB_BUSY ? 0 : rc; /* the results wait in their slots */
 	struct deliver_stats counted = { 0 };
 	for (int i = 0; i < d->nslots && rc == 0; i++)
 		if (d->slots[i].id && d->slots[i].done)
 			rc = finish(d, &d->slots[i], d->slots[i].result, &counted);
-	if (rc < 0 || db_commit(d->db) < 0) {
+	if (rc < 0 || (rc = db_commit(d->db)) < 0) {
 		db_rollback(d->db);
-		return -1;
+		return rc;
 	}
 	for (int i = 0; i < d->nslots; i++)
 		if (d->slots[i].id && d->slots[i].done)
@@ -584,7 +644,7 @@ static int collect(struct deliver *d, struct deliver_stats *st)
  * it is due now, or so far ahead that fill makes it due now. */
 static int until_due(struct deliver *d, int cap)
 {
-	long long wait = cap, now = now_ms();
+	long long wait = cap, now = wall_ms();
 	if (sqlite3_step(d->next_due) == SQLITE_ROW &&
 	    sqlite3_column_type(d->next_due, 0) != SQLITE_NULL) {
 		long long next = sqlite3_column_int64(d->next_due, 0);
@@ -594,23 +654,31 @@ static int until_due(struct deliver *d, int cap)
 	return wait < cap ? (int)wait : cap;
 }
 
+/* Wait up to wait_ms for the network or deliver_wake. */
+static int wait_for(struct deliver *d, int wait_ms)
+{
+	return multi_failed(curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL), "waiting")
+		       ? DB_FAILED
+		       : DB_DONE;
+}
+
 /* Let curl work, record the transfers that ended, and wait up to wait_ms
  * for the network. */
 static int drive(struct deliver *d, int wait_ms, struct deliver_stats *st)
 {
-	int running;
-	curl_multi_perform(d->multi, &running);
-	if (collect(d, st) < 0)
-		return -1;
-	if (running && wait_ms > 0)
-		curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL);
-	return 0;
+	int running, rc;
+	if (multi_failed(curl_multi_perform(d->multi, &running), "driving the transfers"))
+		return DB_FAILED;
+	if ((rc = collect(d, st)) < 0)
+		return rc;
+	return running && wait_ms > 0 ? wait_for(d, wait_ms) : DB_DONE;
 }
 
 int deliver_step(struct deliver *d, int start_new, int wait_ms, struct deliver_stats *st)
 {
-	if (start_new && fill(d) < 0)
-		return -1;
+	int rc;
+	if (start_new && (rc = fill(d)) < 0)
+		return rc;
 	int wait = wait_ms;
 	if (start_new) {
 		/* Something due now that fill could not start waits for a free
@@ -619,12 +687,10 @@ int deliver_step(struct deliver *d, int start_new, int wait_ms, struct deliver_s
 		if (wait == 0)
 			wait = d->inflight ? wait_ms : 10;
 	}
-	if (d->inflight == 0) {
-		curl_multi_poll(d->multi, NULL, 0, wait, NULL);
-		return 0;
-	}
-	if (drive(d, wait, st) < 0)
-		return -1;
+	if (d->inflight == 0)
+		return wait_for(d, wait);
+	if ((rc = drive(d, wait, st)) < 0)
+		return rc;
 	return d->inflight;
 }
 
@@ -641,7 +707,8 @@ void deliver_log(const struct deliver_stats *st)
 
 void deliver_wake(struct deliver *d)
 {
-	curl_multi_wakeup(d->multi);
+	/* if it fails, the sender's wait still ends within its timeout */
+	multi_failed(curl_multi_wakeup(d->multi), "waking the sender");
 }
 
 int deliver_abandon(struct deliver *d)
@@ -652,8 +719,8 @@ int deliver_abandon(struct deliver *d)
 		struct transfer *t = &d->slots[i];
 		if (!t->id)
 			continue;
-		if (!began++ && db_begin(d->db) < 0)
-			return -1;
+		if (!began++ && (rc = db_begin(d->db)) < 0)
+			return rc;
 		sqlite3_bind_int64(d->lease, 1, 0);
 		sqlite3_bind_int64(d->lease, 2, t->id);
 		rc = step_done(d, d->lease, "giving back a lease");
@@ -669,14 +736,14 @@ int deliver_abandon(struct deliver *d)
 int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	for (int naps = 0;;) {
+	for (int naps = 0, rc;;) {
 		d->busy = 0;
-		if (fill(d) < 0)
-			return -1;
+		if ((rc = fill(d)) < 0)
+			return rc;
 		if (d->inflight == 0 && !d->busy)
-			return 0; /* nothing due now, nothing in flight */
-		if (d->inflight > 0 && drive(d, 100, st) < 0)
-			return -1;
+			return DB_DONE; /* nothing due now, nothing in flight */
+		if (d->inflight > 0 && (rc = drive(d, 100, st)) < 0)
+			return rc;
 		if (!d->busy) {
 			naps = 0;
 			continue;
@@ -687,9 +754,9 @@ int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
 		if (++naps * 50 > DB_BUSY_MS) {
 			error("%s: the database stayed locked: deliveries left pending",
 			      d->db->path);
-			return -1;
+			return DB_BUSY;
 		}
-		if (d->inflight == 0)
-			curl_multi_poll(d->multi, NULL, 0, 50, NULL);
+		if (d->inflight == 0 && (rc = wait_for(d, 50)) < 0)
+			return rc;
 	}
 }

@@ -943,9 +943,9 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	long long cursor = 0, last = 0;
 	size_t n = 0;
 	long taken = 0;
+	int rc; /* a failure is that of the call that failed: busy, full or failed */
 
 	memset(st, 0, sizeof *st);
-	e->db->err = 0; /* what fails in this batch says why (busy, full) */
 	/* Rows are taken from incoming only once every change stored before is
 	 * evaluated: after a crash (or SIGTERM) between storing and recording,
 	 * the stored rows are evaluated on their own, at the same point an
@@ -956,25 +956,29 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	sqlite3_reset(e->has_incoming);
 	if (incoming) {
 		double l0 = monotonic_seconds();
-		if (db_begin(e->db) < 0)
-			return -1;
+		if ((rc = db_begin(e->db)) < 0)
+			return rc;
 		ingest_begin(&e->in);
-		if (refresh(e) < 0)
+		if ((rc = refresh(e)) < 0)
 			goto fail;
 		taken = ingest_incoming(&e->in, (int)batch_size(e, e->cfg->batch_rows),
 					&st->rejected);
-		if (taken < 0 || (taken > 0 && ingest_store(&e->in) < 0) || db_commit(e->db) < 0)
+		rc = taken < 0 ? (int)taken : taken > 0 ? ingest_store(&e->in) : DB_DONE;
+		if (rc < 0 || (rc = db_commit(e->db)) < 0)
 			goto fail;
 		st->marks = taken - st->rejected;
 		st->locked += monotonic_seconds() - l0;
 	}
 
-	if (db_exec(e->db, "BEGIN") < 0)
-		return -1;
+	if ((rc = db_exec(e->db, "BEGIN")) < 0)
+		return rc;
 	long nretry = 0;
-	if (refresh(e) < 0 || read_changes(e, &pupils, &n, &cursor, &last) < 0 ||
-	    (nretry = begin_fairness(e, &retry)) < 0)
+	if ((rc = refresh(e)) < 0 || (rc = read_changes(e, &pupils, &n, &cursor, &last)) < 0)
 		goto fail;
+	if ((nretry = begin_fairness(e, &retry)) < 0) {
+		rc = (int)nretry;
+		goto fail;
+	}
 	if (n == 0 && nretry == 0) {
 		db_rollback(e->db);
 		free(pupils);
@@ -984,12 +988,12 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	}
 	for (int i = 0; i < e->npolicies; i++) {
 		e->policies[i]->errors = e->policies[i]->logs = 0;
-		if (apply_params(e, e->policies[i]) < 0)
+		if ((rc = apply_params(e, e->policies[i])) < 0)
 			goto fail;
 	}
 	int threads = deal_policies(e, n + (size_t)nretry);
 	long read = read_pupils(e, pupils, n, retry, (size_t)nretry);
-	int rc = read < 0 ? -1 : run_policies(e, read, threads, st);
+	rc = read < 0 ? (int)read : run_policies(e, read, threads, st);
 	free(pupils);
 	free(retry);
 	pupils = NULL;
@@ -1004,7 +1008,7 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	}
 
 	double l3 = monotonic_seconds();
-	if (db_begin(e->db) < 0)
+	if ((rc = db_begin(e->db)) < 0)
 		goto fail;
 	/* Another evaluator (a `run --once` beside the service) has recorded
 	 * these changes since the snapshot: leave them to it. */
@@ -1016,16 +1020,19 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		return 1;
 	}
 	for (long i = 0; i < read; i++) {
-		if (undefer(e, &e->ev[i]) < 0)
+		if ((rc = undefer(e, &e->ev[i])) < 0)
 			goto fail;
 		for (int j = 0; j < 2; j++) {
 			long k = actions_commit(&e->actions, &e->ev[i].draft[j]);
-			if (k < 0)
+			if (k < 0) {
+				rc = (int)k;
 				goto fail;
+			}
 			st->actions += k;
 		}
 	}
-	if (defer_all(e, read) < 0 || (n && set_cursor(e, last) < 0) || db_commit(e->db) < 0)
+	if ((rc = defer_all(e, read)) < 0 || (n && (rc = set_cursor(e, last)) < 0) ||
+	    (rc = db_commit(e->db)) < 0)
 		goto fail;
 	st->locked += monotonic_seconds() - l3;
 	end_fairness(e);
@@ -1047,5 +1054,5 @@ fail:
 	free(retry);
 	drop_drafts(e, (long)e->evcap);
 	db_rollback(e->db);
-	return -1;
+	return rc < 0 ? rc : DB_FAILED;
 }

@@ -145,7 +145,7 @@ int engine_replay(struct engine *e, struct policy *p, struct replay *r);
  * cut off and is due to be tried again (monotonic seconds; 0: never). */
 double engine_retry_at(const struct engine *e);
 
-/* After a batch that could not be written (db_full): make batches half
+/* After a batch that could not be written (DB_FULL): make batches half
  * the size, and cut the write-ahead log back. Returns 1, or 0 if they are
  * already of one row and one pupil. Each committed batch grows them back
  * a step. */
@@ -164,8 +164,10 @@ int engine_pending(struct engine *e);
 /* One batch: store rows from incoming (one short write transaction),
  * decide on a read snapshot, record what was decided and move the cursor
  * (one write transaction). Returns 1 if it did any work, 0 if there was
- * nothing to do (or it was interrupted before recording), -1 on a
- * database error (what was not committed is rolled back). */
+ * nothing to do (or it was interrupted before recording), or the failure
+ * of the call that failed (what was not committed is rolled back):
+ * DB_BUSY, DB_FULL or DB_FAILED, for the caller to try again later, try
+ * again smaller (engine_shrink) or stop. */
 int engine_batch(struct engine *e, struct batch_stats *st);
 
 #endif

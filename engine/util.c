@@ -164,3 +164,20 @@ double monotonic_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+static long long clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long monotonic_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+long long wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}

@@ -54,4 +54,13 @@ char *column_safe(struct sqlite3_stmt *row, int col, const char *keep);
 /* Seconds on the monotonic clock, for timing what the log reports. */
 double monotonic_seconds(void);
 
+/* Two clocks in milliseconds, one for each kind of time:
+ *  - monotonic_ms: never steps, for waits and deadlines within the process
+ *    (a timeout, the next look at a file);
+ *  - wall_ms: Unix time, for times stored or compared with stored ones
+ *    (a delivery's next_attempt_at outlives the process: only the wall
+ *    clock means the same after a restart). */
+long long monotonic_ms(void);
+long long wall_ms(void);
+
 #endif

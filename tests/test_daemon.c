@@ -8,10 +8,13 @@
  * Marks are written a school day at a time, each day one transaction.
  */
 #define _DEFAULT_SOURCE
+#define _GNU_SOURCE   /* prlimit */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
 #include "e2e.h"
+
+#include <fcntl.h>
 
 #define DRAINED                                                                                    \
 	"SELECT (SELECT count(*) FROM incoming) = 0 AND coalesce((SELECT max(seq) FROM "           \
@@ -576,6 +579,179 @@ static void killed_at_random_it_records_what_an_uninterrupted_run_does(void **st
 	free(want);
 }
 
+/* ---- failures: busy is waited out, anything else stops the service ---- */
+
+/* The test data in a fresh database, evaluated, with endpoints at port
+ * (none if 0) for tests/policies/roles: three deliveries pending. extra:
+ * more of the config. */
+static void roles_data(struct e2e *e, int port, const char *extra)
+{
+	char path[PATH_MAX + 32], text[PATH_MAX * 4];
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	snprintf(text, sizeof text,
+		 "policies = '%s/tests/policies/roles'\nscripts = '%s/scripts'\n", e2e_root,
+		 e2e_root);
+	if (port)
+		snprintf(text + strlen(text), sizeof text - strlen(text),
+			 "endpoints = {\n"
+			 "  ['ewo-team'] = { url = 'http://127.0.0.1:%d/ewo', secret_env = "
+			 "'HOOK_SECRET' },\n"
+			 "  ['mentors'] = { url = 'http://127.0.0.1:%d/mentors', secret_env = "
+			 "'HOOK_SECRET' },\n"
+			 "  ['legal-team'] = { url = 'http://127.0.0.1:%d/legal', secret_env = "
+			 "'HOOK_SECRET' },\n"
+			 "}\n",
+			 port, port, port);
+	snprintf(text + strlen(text), sizeof text - strlen(text), "%s\n", extra);
+	write_file(path, text);
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	snprintf(text, sizeof text,
+		 "import '%s/tests/data/schools.csv' '%s/tests/data/pupils.csv' "
+		 "'%s/tests/data/marks.csv'",
+		 e2e_root, e2e_root, e2e_root);
+	assert_int_equal(e2e_rollcall(e, text), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+}
+
+/* A row for J355400120001 in incoming: the batch that stores it reads
+ * that pupil's register of 2025/26. */
+static void a_row_for_j(struct e2e *e, const char *date)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO incoming(upn, urn, date, session, code) VALUES "
+		 "('J355400120001', 135001, '%s', 'AM', 'O')",
+		 date);
+	e2e_exec(e, sql);
+}
+
+/* A byte that is no attendance code in the first slot of that register. */
+#define DAMAGE_REGISTER                                                                            \
+	"UPDATE registers SET slots = x'ff' || substr(slots, 2) WHERE id = (SELECT (2025 << 32) "  \
+	"| id FROM pupils WHERE upn = 'J355400120001')"
+
+static int daemon_running(struct e2e *e)
+{
+	return waitpid(e->daemon, NULL, WNOHANG) == 0;
+}
+
+static void a_damaged_register_stops_the_service(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	roles_data(e, 0, "");
+	a_row_for_j(e, "2025-09-15");
+	e2e_exec(e, DAMAGE_REGISTER);
+	e2e_daemon_start(e, "--no-deliver");
+	assert_int_equal(e2e_daemon_wait(e, 15000), 1);
+	assert_int_equal(lines_with(e->daemon_log, "level=error", "the database is damaged"), 1);
+	assert_int_equal(lines_with(e->daemon_log, "stopped after an error", "in=evaluation"), 1);
+}
+
+/* Another connection holds the write lock past the busy timeout (DB_BUSY_MS,
+ * 5 s): the batch is tried again a second later, for as long as it takes,
+ * and the service never stops for it. A damaged register after that is a
+ * failure like any other: the service stops (exit 1, logged once), rather
+ * than taking it for the busy lock it met before and trying every second. */
+static void a_busy_spell_is_waited_out_and_a_damaged_register_then_stops_it(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	roles_data(e, 0, "");
+	long long marks = e2e_query(e, "SELECT count(*) FROM marks");
+	a_row_for_j(e, "2025-09-15");
+	sqlite3 *db = e2e_db(e);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	e2e_daemon_start(e, "--no-deliver");
+	sleep_ms(6500);
+	assert_true(daemon_running(e));
+	assert_true(lines_with(e->daemon_log, "level=error", "database is locked") >= 1);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	if (!e2e_wait_for(e, "SELECT count(*) FROM incoming", 0, 10000))
+		fail_msg("the row was not taken after the lock was let go");
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM marks"), marks + 1);
+	assert_true(daemon_running(e));
+
+	e2e_exec(e, "BEGIN; " DAMAGE_REGISTER "; INSERT INTO incoming(upn, urn, date, session, "
+		    "code) VALUES ('J355400120001', 135001, '2025-09-15', 'PM', 'O'); COMMIT");
+	assert_int_equal(e2e_daemon_wait(e, 15000), 1);
+	assert_int_equal(lines_with(e->daemon_log, "level=error", "the database is damaged"), 1);
+	assert_int_equal(lines_with(e->daemon_log, "stopped after an error", "in=evaluation"), 1);
+}
+
+/* The sender likewise: the write lock taken by another connection only
+ * delays its writes; a failure of another kind (here a table it needs,
+ * dropped by another program) stops the service. */
+static void the_sender_waits_for_the_lock_and_stops_on_any_other_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	e2e_receiver_start(e, 0, "");
+	roles_data(e, e->port, "");
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending'"),
+			 3);
+	sqlite3 *db = e2e_db(e);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	e2e_daemon_start(e, "");
+	sleep_ms(1500);
+	assert_true(daemon_running(e));
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3, 10000))
+		fail_msg("the deliveries were not sent once the lock was let go");
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
+	assert_true(daemon_running(e));
+
+	e2e_exec(e, "DROP TABLE deliveries");
+	assert_int_equal(e2e_daemon_wait(e, 15000), 1);
+	assert_int_equal(lines_with(e->daemon_log, "level=error", "no such table: deliveries"), 1);
+	assert_int_equal(lines_with(e->daemon_log, "stopped after an error", "in=delivery"), 1);
+}
+
+/* A disk that will not take the sender's writes (here the file size limit,
+ * as in test_hostile.c) is waited out, as evaluation waits it out: an exit
+ * would only bring systemd's restart back to the same writes. */
+static void a_full_disk_holds_up_the_sender_without_stopping_it(void **state)
+{
+	struct fixture *f = *state;
+	struct e2e *e = f->e;
+	/* every attempt fails and is retried at once: each round of leases and
+	 * results grows the write-ahead log, soon past the limit */
+	e2e_receiver_start(e, 0, "--status 500");
+	roles_data(e, e->port,
+		   "delivery = { backoff_ms = 1, backoff_max_ms = 10, max_attempts = 100 }");
+	e->daemon = fork();
+	if (e->daemon == 0) {
+		struct rlimit lim = { 65536, RLIM_INFINITY }; /* soft: raised again later */
+		signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails instead */
+		int fd = open(e->daemon_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0 || chdir(e->dir) < 0 ||
+		    setrlimit(RLIMIT_FSIZE, &lim) < 0)
+			_exit(127);
+		execl(e2e_bin, e2e_bin, "--config", "rollcall.conf", "run", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && !lines_with(e->daemon_log, "level=error", "disk I/O error");
+	     i++)
+		sleep_ms(20);
+	assert_true(lines_with(e->daemon_log, "level=error", "disk I/O error") >= 1);
+	sleep_ms(2500); /* tried again, and again */
+	assert_true(daemon_running(e));
+	assert_true(lines_with(e->daemon_log, "level=error", "disk I/O error") >= 2);
+
+	/* room again: the attempts go on */
+	long long attempts = e2e_query(e, "SELECT sum(attempts) FROM deliveries");
+	struct rlimit none = { RLIM_INFINITY, RLIM_INFINITY }; /* needs no privilege */
+	assert_int_equal(prlimit(e->daemon, RLIMIT_FSIZE, &none, NULL), 0);
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT sum(attempts) > %lld + 30 FROM deliveries", attempts);
+	assert_true(e2e_wait_for(e, sql, 1, 15000));
+	assert_true(daemon_running(e));
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+}
+
 /* ---- health ---- */
 
 static void status_says_what_needs_attention(void **state)
@@ -632,6 +808,16 @@ int main(void)
 			killed_at_random_it_records_what_an_uninterrupted_run_does, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(status_says_what_needs_attention, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_damaged_register_stops_the_service, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_busy_spell_is_waited_out_and_a_damaged_register_then_stops_it, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			the_sender_waits_for_the_lock_and_stops_on_any_other_failure, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(a_full_disk_holds_up_the_sender_without_stopping_it,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
 }

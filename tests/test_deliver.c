@@ -6,7 +6,10 @@
  * (dead, then redelivered), refusing connections, a 10 MB response, 429 with
  * Retry-After, and a hanging endpoint beside a healthy one; and, from a
  * canned responder, a Retry-After past any wait and an error body that is
- * not text, a proxy in the environment, due times a clock step back left.
+ * not text, a proxy in the environment, due times a clock step back left;
+ * and SIGHUP taking a new endpoint, a changed URL and a rotated secret
+ * into the running service, or keeping those in use when the new are not
+ * valid.
  *
  * The actions are three for J355400120001 from tests/policies/roles/la-355.lua
  * (an alert, a referral and a letter), one per endpoint role.
@@ -142,9 +145,15 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A second receiver's directory and process, when a test needs one. */
+static struct e2e *second;
+
 static int teardown(void **state)
 {
 	canned_stop_all();
+	if (second)
+		e2e_free(second);
+	second = NULL;
 	e2e_free(*state);
 	return 0;
 }
@@ -298,13 +307,6 @@ static void an_endless_response_is_cut_off(void **state)
 			 3);
 	if (!*e2e_wrap && e->max_rss_kb > 28 * 1024)
 		fail_msg("peak RSS %ld KiB: an endless response was held in memory", e->max_rss_kb);
-}
-
-static long long wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void retry_after_is_honoured(void **state)
@@ -724,6 +726,233 @@ static void bad_configuration_exits_2(void **state)
 	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
 }
 
+/* A created_at that is not UTF-8 (a damaged row) still makes a webhook,
+ * its timestamp made text; it once made no body, and the sender crashed on
+ * it. */
+static void an_action_whose_created_at_is_not_text_is_still_sent(void **state)
+{
+	struct e2e *e = *state;
+	e2e_receiver_start(e, 0, "");
+	configure(e, e->port, "");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	e2e_exec(e, "UPDATE actions SET created_at = CAST(x'ff' || created_at AS TEXT)");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+			 3);
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 3);
+}
+
+/* ---- reloading endpoints and secrets ---- */
+
+#define SECOND_SECRET "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+
+/* rollcall.conf of policies that alert on every evaluation, la:355's to
+ * ewo-team and la:846's to new-team, with the endpoints given. */
+static void alerting_conf(struct e2e *e, const char *endpoints)
+{
+	char path[PATH_MAX + 32], text[PATH_MAX * 2];
+	snprintf(path, sizeof path, "%s/pol", e->dir);
+	mkdir(path, 0700);
+	for (int i = 0; i < 2; i++) {
+		const char *la = i ? "846" : "355", *to = i ? "new-team" : "ewo-team";
+		snprintf(path, sizeof path, "%s/pol/la-%s.lua", e->dir, la);
+		snprintf(
+			text, sizeof text,
+			"policy { org = 'la:%s', name = 'Every time', endpoints = { alert = '%s' } "
+			"}\n"
+			"function on_pupil(p) alert(p, 'seen', { cooldown_days = 0 }) end\n",
+			la, to);
+		write_file(path, text);
+	}
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	snprintf(text, sizeof text,
+		 "policies = 'pol'\nscripts = '%s/scripts'\nendpoints = {\n%s}\n", e2e_root,
+		 endpoints);
+	write_file(path, text);
+}
+
+static void secret_file(struct e2e *e, const char *name, const char *text)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s", e->dir, name);
+	write_file(path, text);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+/* Every pupil with marks gets one more, on date: each is evaluated again. */
+static void a_day_of_marks(struct e2e *e, const char *date)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO incoming(upn, urn, date, session, code) SELECT DISTINCT p.upn, "
+		 "p.urn, '%s', 'AM', '/' FROM pupils p JOIN marks m ON m.pupil = p.id",
+		 date);
+	e2e_exec(e, sql);
+}
+
+/* SIGHUP, and wait (at most 10 s) until the log has one more line with
+ * what; the caller checks that it came. */
+static void sighup(struct e2e *e, const char *what)
+{
+	int before = lines_with(e->daemon_log, what, NULL);
+	kill(e->daemon, SIGHUP);
+	for (int i = 0; i < 500 && lines_with(e->daemon_log, what, NULL) == before; i++)
+		sleep_ms(20);
+}
+
+#define ACTIONS_OF(org) "SELECT count(*) FROM actions WHERE org = '" org "'"
+#define EVALUATED                                                                                  \
+	"SELECT (SELECT count(*) FROM incoming) = 0 AND coalesce((SELECT max(seq) FROM changes), " \
+	"0) <= coalesce((SELECT value FROM meta WHERE key = 'evaluated_seq'), 0)"
+#define DELIVERED_TO(endpoint)                                                                     \
+	"SELECT count(*) FROM deliveries WHERE endpoint = '" endpoint "' AND state = 'delivered'"
+
+static void sighup_takes_a_new_endpoint_a_new_url_and_a_rotated_secret(void **state)
+{
+	struct e2e *e = *state;
+	char endpoints[512];
+	second = e2e_new(); /* the receiver before the reload, with the first secret */
+	e2e_receiver_start(second, 0, "");
+	secret_file(e, "ewo.secret", E2E_SECRET "\n");
+	snprintf(endpoints, sizeof endpoints,
+		 "  ['ewo-team'] = { url = 'http://127.0.0.1:%d/ewo', secret_file = 'ewo.secret' "
+		 "},\n",
+		 second->port);
+	alerting_conf(e, endpoints);
+	e2e_daemon_start(e, "");
+	assert_true(e2e_wait_for(e, EVALUATED, 1, 10000));
+	long long n355 = e2e_query(e, ACTIONS_OF("la:355"));
+	long long n846 = e2e_query(e, ACTIONS_OF("la:846"));
+	assert_true(n355 > 0 && n846 > 0);
+	if (!e2e_wait_for(e, DELIVERED_TO("ewo-team"), n355, 10000))
+		fail_msg("la:355's alerts were not delivered before the reload");
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE endpoint = "
+				      "'new-team' AND state = 'no_endpoint'"),
+			 n846);
+
+	/* another receiver, which knows only the second secret; the secret
+	 * file rotated to it, and an endpoint added */
+	e2e_receiver_start(e, 0, "--secret " SECOND_SECRET);
+	secret_file(e, "ewo.secret", SECOND_SECRET "\n");
+	secret_file(e, "new.secret", SECOND_SECRET "\n");
+	snprintf(endpoints, sizeof endpoints,
+		 "  ['ewo-team'] = { url = 'http://127.0.0.1:%d/ewo', secret_file = 'ewo.secret' "
+		 "},\n"
+		 "  ['new-team'] = { url = 'http://localhost:%d/new', secret_file = 'new.secret' "
+		 "},\n",
+		 e->port, e->port);
+	alerting_conf(e, endpoints);
+	sighup(e, "endpoints reloaded");
+	a_day_of_marks(e, "2025-09-15");
+	if (!e2e_wait_for(e, DELIVERED_TO("ewo-team"), 2 * n355, 10000) ||
+	    !e2e_wait_for(e, DELIVERED_TO("new-team"), n846, 10000))
+		fail_msg("the alerts after the reload were not delivered; see %s", e->daemon_log);
+	/* each at the new URL, signed with the new secret; none at the old */
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), n355 + n846);
+	assert_int_equal(lines_with(e->log, "id=", NULL), n355 + n846);
+	assert_int_equal(lines_with(second->log, "id=", NULL), n355);
+	assert_int_equal(lines_with(second->log, "sig=valid", "status=200"), n355);
+	/* what was recorded before the endpoint existed stays visible as such */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE endpoint = "
+				      "'new-team' AND state = 'no_endpoint'"),
+			 n846);
+	assert_int_equal(lines_with(e->daemon_log, "endpoints reloaded", "endpoints=2"), 1);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+}
+
+static void a_reload_that_is_not_valid_keeps_the_endpoints_and_secrets_in_use(void **state)
+{
+	struct e2e *e = *state;
+	char endpoints[512];
+	e2e_receiver_start(e, 0, "");
+	secret_file(e, "ewo.secret", E2E_SECRET "\n");
+	snprintf(endpoints, sizeof endpoints,
+		 "  ['ewo-team'] = { url = 'http://127.0.0.1:%d/ewo', secret_file = 'ewo.secret' "
+		 "},\n",
+		 e->port);
+	alerting_conf(e, endpoints);
+	e2e_daemon_start(e, "");
+	assert_true(e2e_wait_for(e, EVALUATED, 1, 10000));
+	long long n355 = e2e_query(e, ACTIONS_OF("la:355"));
+	assert_true(n355 > 0);
+	if (!e2e_wait_for(e, DELIVERED_TO("ewo-team"), n355, 10000))
+		fail_msg("la:355's alerts were not delivered before the reload");
+	int policies = lines_with(e->daemon_log, "policies reloaded", NULL);
+
+	/* a key that does not exist, on line 5 of the new file */
+	alerting_conf(e, "  ['ewo-team'] = { url = 'http://127.0.0.1:1/ewo', secret_file = "
+			 "'ewo.secret',\n    retries = 3 },\n");
+	sighup(e, "rollcall.conf not reloaded");
+	assert_int_equal(lines_with(e->daemon_log,
+				    "rollcall.conf:5: endpoints[\\\"ewo-team\\\"]: "
+				    "unknown key 'retries'",
+				    NULL),
+			 1);
+	/* a valid file, but a secret file that holds two secrets */
+	secret_file(e, "rotated.secret", SECOND_SECRET "\n" E2E_SECRET "\n");
+	alerting_conf(e, "  ['ewo-team'] = { url = 'http://127.0.0.1:1/ewo', secret_file = "
+			 "'rotated.secret' },\n");
+	sighup(e, "rollcall.conf not reloaded");
+	assert_int_equal(lines_with(e->daemon_log,
+				    "rollcall.conf:4: endpoints[\\\"ewo-team\\\"]: secret file "
+				    "rotated.secret holds more than one line",
+				    NULL),
+			 1);
+	/* a secret that is not one */
+	secret_file(e, "rotated.secret", "whsec_not*base64!!\n");
+	sighup(e, "rollcall.conf not reloaded");
+	assert_int_equal(lines_with(e->daemon_log, "rollcall.conf:4:", "not valid base64"), 1);
+	assert_int_equal(lines_with(e->daemon_log, "not*base64", NULL), 0);
+	assert_int_equal(lines_with(e->daemon_log, "endpoints reloaded", NULL), 0);
+	/* the policies were reloaded each time all the same */
+	assert_int_equal(lines_with(e->daemon_log, "policies reloaded", NULL), policies + 3);
+
+	/* still the first URL and secret */
+	a_day_of_marks(e, "2025-09-15");
+	if (!e2e_wait_for(e, DELIVERED_TO("ewo-team"), 2 * n355, 10000))
+		fail_msg("the alerts after the refused reloads were not delivered");
+	assert_int_equal(lines_with(e->log, "sig=valid", "status=200"), 2 * n355);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+}
+
+/* At start as at a reload: one secret a file, a final line break allowed. */
+static void a_secret_file_holds_exactly_one_secret(void **state)
+{
+	struct e2e *e = *state;
+	char path[PATH_MAX + 32], conf[PATH_MAX * 3], text[4096];
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	snprintf(
+		conf, sizeof conf,
+		"policies = '%s/tests/policies/roles'\nscripts = '%s/scripts'\n"
+		"endpoints = {\n  x = { url = 'https://h.example/', secret_file = 'secret' },\n}\n",
+		e2e_root, e2e_root);
+	write_file(path, conf);
+	static const char *const fine[] = { E2E_SECRET, E2E_SECRET "\n", E2E_SECRET "\r\n",
+					    E2E_SECRET "\n\n" };
+	for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+		secret_file(e, "secret", fine[i]);
+		if (e2e_rollcall(e, "run --once") != 0) {
+			e2e_slurp(e, "err", text, sizeof text);
+			fail_msg("secret file %zu refused: %s", i, text);
+		}
+	}
+	static const char *const refused[] = { SECOND_SECRET "\n" E2E_SECRET "\n", E2E_SECRET "\nx",
+					       "\n" E2E_SECRET "\n" };
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		secret_file(e, "secret", refused[i]);
+		assert_int_equal(e2e_rollcall(e, "run --once"), 2);
+		e2e_slurp(e, "err", text, sizeof text);
+		if (!strstr(text,
+			    "rollcall.conf:4: endpoints[\\\"x\\\"]: secret file secret holds more "
+			    "than one line: it must hold exactly one secret"))
+			fail_msg("secret file %zu: %s", i, text);
+		if (strstr(text, "MfKQ9r8G") || strstr(text, "C2FVsBQI"))
+			fail_msg("secret file %zu: a secret was printed: %s", i, text);
+	}
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -758,6 +987,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_error_body_is_kept_as_valid_text, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bad_configuration_exits_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			an_action_whose_created_at_is_not_text_is_still_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			sighup_takes_a_new_endpoint_a_new_url_and_a_rotated_secret, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_reload_that_is_not_valid_keeps_the_endpoints_and_secrets_in_use, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(a_secret_file_holds_exactly_one_secret, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
 }
