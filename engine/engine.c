@@ -653,6 +653,86 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	return rc;
 }
 
+int engine_sample(struct engine *e, struct policy *p, int max, engine_failed_fn failed, void *arg,
+		  long *pupils, long *calls)
+{
+	int trust = !strncmp(p->org, "trust:", 6);
+	sqlite3_stmt *list =
+		db_prepare(e->db, trust ? "SELECT p.id FROM pupils p JOIN schools s ON "
+					  "s.urn = p.urn WHERE s.trust_id = ? ORDER BY p.id"
+					: "SELECT p.id FROM pupils p JOIN schools s ON "
+					  "s.urn = p.urn WHERE s.la_code = ? ORDER BY p.id");
+	/* the pupil's own actions and case, into the caller's TEMP copies */
+	sqlite3_stmt *copy[2] = {
+		db_prepare(e->db, "INSERT INTO temp.actions SELECT * FROM main.actions WHERE "
+				  "org = ?1 AND pupil = ?2"),
+		db_prepare(e->db, "INSERT INTO temp.cases SELECT * FROM main.cases WHERE org = ?1 "
+				  "AND pupil = ?2"),
+	};
+	uint32_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	struct history h = { 0 };
+	struct actions_draft draft = { 0 };
+	char err[4096];
+	int rc = list && copy[0] && copy[1] ? 0 : -1, step;
+
+	*pupils = *calls = 0;
+	if (rc == 0) {
+		sqlite3_bind_text(list, 1, strchr(p->org, ':') + 1, -1, SQLITE_STATIC);
+		while ((step = sqlite3_step(list)) == SQLITE_ROW) {
+			if (n == cap)
+				ids = xrealloc(ids, (cap = cap ? cap * 2 : 1024) * sizeof *ids);
+			ids[n++] = (uint32_t)sqlite3_column_int64(list, 0);
+		}
+		if (step != SQLITE_DONE)
+			rc = db_fail(e->db, "listing pupils");
+	}
+	p->errors = p->logs = 0;
+	if (rc == 0 && (apply_params(e, p) < 0 || db_exec(e->db, "BEGIN") < 0))
+		rc = -1;
+	struct registers *reg = &e->in.reg;
+	int year = reg->nyears ? reg->years[reg->nyears - 1] : 0;
+	size_t take = n < (size_t)max ? n : (size_t)max;
+	for (size_t k = 0; rc == 0 && k < take; k++) {
+		/* spread over the id range: every (n / max)-th */
+		uint32_t id = ids[n <= (size_t)max ? k : (size_t)((unsigned long long)k * n / take)];
+		struct pupil_view v;
+		int found = pupil_facts(e, id, &h, &v), day, session, code;
+		if (found <= 0) {
+			rc = found;
+			continue;
+		}
+		if (register_history(reg, id, year, &h) < 0)
+			rc = -1;
+		for (int c = 0; rc == 0 && c < 2; c++) {
+			sqlite3_bind_text(copy[c], 1, p->org, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(copy[c], 2, id);
+			if (sqlite3_step(copy[c]) != SQLITE_DONE)
+				rc = db_fail(e->db, "reading a pupil's actions");
+			sqlite3_reset(copy[c]);
+		}
+		++*pupils;
+		if (rc == 0 && stats_latest(&h, &day, &session, &code)) {
+			++*calls;
+			int r = policy_evaluate(p, &v, &e->actions, &draft, err, sizeof err);
+			if (r == -2)
+				rc = -1;
+			else if (r < 0)
+				failed(&v, day, err, arg);
+			actions_draft_reset(&draft); /* decided, never recorded */
+		}
+		sqlite3_reset(e->facts);
+	}
+	db_rollback(e->db); /* the copies go with it */
+	sqlite3_finalize(list);
+	sqlite3_finalize(copy[0]);
+	sqlite3_finalize(copy[1]);
+	free(ids);
+	history_free(&h);
+	actions_draft_free(&draft);
+	return rc;
+}
+
 static int set_cursor(struct engine *e, long long seq)
 {
 	sqlite3_bind_int64(e->cursor_set, 1, seq);
