@@ -695,7 +695,8 @@ int engine_sample(struct engine *e, struct policy *p, int max, engine_failed_fn 
 	size_t take = n < (size_t)max ? n : (size_t)max;
 	for (size_t k = 0; rc == 0 && k < take; k++) {
 		/* spread over the id range: every (n / max)-th */
-		uint32_t id = ids[n <= (size_t)max ? k : (size_t)((unsigned long long)k * n / take)];
+		uint32_t id =
+			ids[n <= (size_t)max ? k : (size_t)((unsigned long long)k * n / take)];
 		struct pupil_view v;
 		int found = pupil_facts(e, id, &h, &v), day, session, code;
 		if (found <= 0) {

@@ -116,8 +116,7 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 
 /* Called for each stored pupil whose call failed: the pupil, the day it
  * was evaluated on, and the error with its traceback. */
-typedef void (*engine_failed_fn)(const struct pupil_view *v, int day, const char *err,
-				 void *arg);
+typedef void (*engine_failed_fn)(const struct pupil_view *v, int day, const char *err, void *arg);
 
 /* Evaluate p, for `rollcall check`, over up to max of the stored pupils it
  * covers (spread evenly over their ids), each once, at its latest mark,

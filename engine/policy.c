@@ -762,7 +762,8 @@ static int pupil_index(lua_State *L)
 		const char *name = luaL_checkstring(L, 2);
 		const char *near = policy_near_miss(name, pupil_fields + 1, F_COUNT - 1);
 		return luaL_error(L, "the pupil has no field '%s'%s%s%s", name,
-				  near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+				  near ? " (did you mean '" : "", near ? near : "",
+				  near ? "'?)" : "");
 	}
 	}
 	return 1;
