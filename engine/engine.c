@@ -653,7 +653,7 @@ int engine_replay(struct engine *e, struct policy *p, int from, int to,
 	return rc;
 }
 
-int engine_sample(struct engine *e, struct policy *p, int max, engine_failed_fn failed, void *arg,
+int engine_sample(struct engine *e, struct policy *p, int max, engine_call_fn each, void *arg,
 		  long *pupils, long *calls)
 {
 	int trust = !strncmp(p->org, "trust:", 6);
@@ -693,7 +693,8 @@ int engine_sample(struct engine *e, struct policy *p, int max, engine_failed_fn 
 	struct registers *reg = &e->in.reg;
 	int year = reg->nyears ? reg->years[reg->nyears - 1] : 0;
 	size_t take = n < (size_t)max ? n : (size_t)max;
-	for (size_t k = 0; rc == 0 && k < take; k++) {
+	int enough = 0; /* the caller has heard enough */
+	for (size_t k = 0; rc == 0 && !enough && k < take; k++) {
 		/* spread over the id range: every (n / max)-th */
 		uint32_t id =
 			ids[n <= (size_t)max ? k : (size_t)((unsigned long long)k * n / take)];
@@ -715,12 +716,14 @@ int engine_sample(struct engine *e, struct policy *p, int max, engine_failed_fn 
 		++*pupils;
 		if (rc == 0 && stats_latest(&h, &day, &session, &code)) {
 			++*calls;
+			double t0 = monotonic_seconds();
 			int r = policy_evaluate(p, &v, &e->actions, &draft, err, sizeof err);
+			actions_draft_reset(&draft); /* decided, never recorded */
 			if (r == -2)
 				rc = -1;
-			else if (r < 0)
-				failed(&v, day, err, arg);
-			actions_draft_reset(&draft); /* decided, never recorded */
+			else
+				enough = each(&v, day, r < 0 ? err : NULL, monotonic_seconds() - t0,
+					      arg);
 		}
 		sqlite3_reset(e->facts);
 	}

@@ -114,20 +114,22 @@ struct policy *engine_policy(struct engine *e, const char *org);
 int engine_replay(struct engine *e, struct policy *p, int from, int to,
 		  void (*progress)(long done, long total));
 
-/* Called for each stored pupil whose call failed: the pupil, the day it
- * was evaluated on, and the error with its traceback. */
-typedef void (*engine_failed_fn)(const struct pupil_view *v, int day, const char *err, void *arg);
+/* Called after each call engine_sample makes: the pupil, the day it was
+ * evaluated on, the error with its traceback (NULL if the call did not
+ * fail), and the seconds the call took. Non-zero stops the sample. */
+typedef int (*engine_call_fn)(const struct pupil_view *v, int day, const char *err,
+			      double seconds, void *arg);
 
 /* Evaluate p, for `rollcall check`, over up to max of the stored pupils it
  * covers (spread evenly over their ids), each once, at its latest mark,
  * with the thresholds in force and its own recorded actions and case:
- * failed hears of each call that fails. Nothing is recorded: call
- * db_shadow for actions, cases and deliveries first (before engine_open),
- * as for a replay; the pupil's rows are copied into those TEMP tables and
- * dropped again. *pupils and *calls count the pupils read and the calls
- * made (a pupil with no mark is not called). Returns 0, or -1 on a
- * database error. */
-int engine_sample(struct engine *e, struct policy *p, int max, engine_failed_fn failed, void *arg,
+ * each hears of every call. Nothing is recorded: call db_shadow for
+ * actions, cases and deliveries first (before engine_open), as for a
+ * replay; the pupil's rows are copied into those TEMP tables and dropped
+ * again. *pupils and *calls count the pupils read and the calls made (a
+ * pupil with no mark is not called). Returns 0, or -1 on a database
+ * error. */
+int engine_sample(struct engine *e, struct policy *p, int max, engine_call_fn each, void *arg,
 		  long *pupils, long *calls);
 
 /* When a batch should run even if nothing changed, for a policy that was

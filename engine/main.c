@@ -40,9 +40,17 @@ static const struct command commands[] = {
 	  "  --window KIND=N  more windows: sessions=N, school_weeks=N, days=N,\n"
 	  "                   since=YYYY-MM-DD, academic_year=true (up to 16)\n" },
 	{ "check", cmd_check, 0, "check [POLICY...]",
-	  "load policies in the sandbox and report errors with file:line",
-	  "Loads each policy (default: every *.lua in the policies directory) as\n"
-	  "`run` would; exit status 0 only if all load.\n" },
+	  "load policies, run on_pupil over test pupils, report errors with file:line",
+	  "Loads each policy (default: every la-NNN.lua and trust-ID.lua in the\n"
+	  "policies directory) as `run` would, then runs on_pupil over the built-in\n"
+	  "synthetic pupils, each at many points of its history, and, if the\n"
+	  "database exists, over up to 500 stored pupils of the policy's at their\n"
+	  "latest mark (read-only: nothing is recorded, nothing sent). Also checks\n"
+	  "literal param names, calls on required modules, and endpoint names\n"
+	  "against rollcall.conf. Each distinct error is reported once, as\n"
+	  "FILE:LINE: message (pupil UPN, DATE; how many pupils met it).\n"
+	  "Exit status 0 only if every policy passes; 2 if one does not; 1 if the\n"
+	  "database cannot be read.\n" },
 	{ "run", cmd_run, NEED_DB, "run [--once] [--no-deliver]",
 	  "take new marks, evaluate policies, record actions, deliver webhooks",
 	  "Without --once: the service. Watches `incoming`, evaluates changed pupils\n"
