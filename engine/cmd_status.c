@@ -218,12 +218,16 @@ static int read_health(struct db *db, struct health *h, const char *since)
 			 "FROM meta WHERE key = 'evaluated_seq'), 0)), strftime('%s', 'now') - "
 			 "(SELECT value FROM meta WHERE key = 'evaluated_at')",
 			 NULL, 2, (long long *[]){ &h->waiting, &h->evaluated_ago });
+	/* A new delivery is due from 0 (at once): it has been due since its
+	 * action was recorded, not since 1970. */
 	if (!rc)
 		rc = row(db,
 			 "SELECT (SELECT count(*) FROM deliveries), count(*), "
-			 "coalesce(sum(attempts > 0), 0), "
-			 "strftime('%s', 'now') - min(next_attempt_at) / 1000 "
-			 "FROM deliveries WHERE state = 'pending'",
+			 "coalesce(sum(attempts > 0), 0), strftime('%s', 'now') - "
+			 "min(max(d.next_attempt_at / 1000, CAST(strftime('%s', a.created_at) AS "
+			 "INTEGER))) FROM "
+			 "deliveries d JOIN actions a ON a.id = d.action_id WHERE d.state = "
+			 "'pending'",
 			 NULL, 4, (long long *[]){ &total, &h->pending, &h->retrying, &h->overdue });
 	if (!rc)
 		rc = row(
