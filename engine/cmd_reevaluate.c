@@ -68,9 +68,9 @@ static long org_pupils(struct db *db, const char *org, int since_day, uint32_t *
 		sqlite3_bind_text(list, 1, strchr(org, ':') + 1, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
 			uint32_t pupil = (uint32_t)sqlite3_column_int64(list, 0);
-			int marked = since_day < 0 ? 1
-						   : marked_since(db, len, pupil, since_day,
-								  last_year);
+			int marked = since_day < 0
+					     ? 1
+					     : marked_since(db, len, pupil, since_day, last_year);
 			if (marked < 0) {
 				n = -1;
 				break;

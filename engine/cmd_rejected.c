@@ -43,9 +43,10 @@ static void print_json(sqlite3_stmt *st)
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
 	json_object_set_new(o, "source", column_json(st, 1, NULL));
-	json_object_set_new(o, "line", sqlite3_column_type(st, 2) == SQLITE_NULL
-					       ? json_null()
-					       : json_integer(sqlite3_column_int64(st, 2)));
+	json_object_set_new(o, "line",
+			    sqlite3_column_type(st, 2) == SQLITE_NULL
+				    ? json_null()
+				    : json_integer(sqlite3_column_int64(st, 2)));
 	json_object_set_new(o, "row", column_json(st, 3, TEXT_KEEP_JSON));
 	json_object_set_new(o, "reason", column_json(st, 4, NULL));
 	json_object_set_new(o, "rejected_at", column_json(st, 5, NULL));

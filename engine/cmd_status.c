@@ -46,8 +46,8 @@
 
 /* One row of policy_health, and its organisation's rows of `deferred`. */
 struct org_health {
-	char *org, *file, *sha256, *load_error, *last_error, *last_pupil, *last_failed_at,
-		*cut_off, *updated_at;
+	char *org, *file, *sha256, *load_error, *last_error, *last_pupil, *last_failed_at, *cut_off,
+		*updated_at;
 	int loaded, failed_recently;
 	long long calls, failed, deferred, deferred_age, updated_ago;
 };
@@ -77,9 +77,9 @@ static void health_free(struct health *h)
 {
 	for (int i = 0; i < h->norgs; i++) {
 		struct org_health *o = &h->org[i];
-		char *text[] = { o->org,	 o->file,	    o->sha256,	o->load_error,
-				 o->last_error,	 o->last_pupil,	    o->last_failed_at,
-				 o->cut_off,	 o->updated_at };
+		char *text[] = { o->org,	o->file,       o->sha256,	  o->load_error,
+				 o->last_error, o->last_pupil, o->last_failed_at, o->cut_off,
+				 o->updated_at };
 		for (size_t k = 0; k < sizeof text / sizeof *text; k++)
 			free(text[k]);
 	}
@@ -152,7 +152,8 @@ static int read_policies(struct db *db, struct health *h, const char *since)
 	int rc, cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (h->norgs == cap)
-			h->org = xrealloc(h->org, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *h->org);
+			h->org = xrealloc(h->org,
+					  (size_t)(cap = cap ? 2 * cap : 16) * sizeof *h->org);
 		struct org_health *o = &h->org[h->norgs++];
 		*o = (struct org_health){
 			.org = column_safe(st, 0, NULL),
@@ -228,7 +229,8 @@ static int read_health(struct db *db, struct health *h, const char *since)
 			 "INTEGER))) FROM "
 			 "deliveries d JOIN actions a ON a.id = d.action_id WHERE d.state = "
 			 "'pending'",
-			 NULL, 4, (long long *[]){ &total, &h->pending, &h->retrying, &h->overdue });
+			 NULL, 4,
+			 (long long *[]){ &total, &h->pending, &h->retrying, &h->overdue });
 	if (!rc)
 		rc = row(
 			db,
@@ -292,11 +294,12 @@ static int read_health(struct db *db, struct health *h, const char *since)
 			 "d.action_id WHERE d.state = 'no_endpoint' AND a.created_at >= ?1",
 			 since, 2, (long long *[]){ &h->unsent, &h->unsent_id });
 	if (!rc && h->unsent)
-		rc = text_row(db,
-			      "SELECT d.endpoint, a.org, a.action FROM deliveries d JOIN actions a "
-			      "ON a.id = d.action_id WHERE d.id = ?",
-			      h->unsent_id, 3,
-			      (char **[]){ &h->unsent_endpoint, &h->unsent_org, &h->unsent_action });
+		rc = text_row(
+			db,
+			"SELECT d.endpoint, a.org, a.action FROM deliveries d JOIN actions a "
+			"ON a.id = d.action_id WHERE d.id = ?",
+			h->unsent_id, 3,
+			(char **[]){ &h->unsent_endpoint, &h->unsent_org, &h->unsent_action });
 	if (!rc)
 		rc = read_file_identity(db, h);
 	db_exec(db, "COMMIT");
@@ -318,8 +321,8 @@ static void say(struct reasons *r, const char *fmt, ...)
 	int len = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (r->n == r->cap)
-		r->line = xrealloc(r->line, (size_t)(r->cap = r->cap ? 2 * r->cap : 16) *
-						    sizeof *r->line);
+		r->line = xrealloc(r->line,
+				   (size_t)(r->cap = r->cap ? 2 * r->cap : 16) * sizeof *r->line);
 	char *s = xmalloc((size_t)len + 1);
 	va_start(ap, fmt);
 	vsnprintf(s, (size_t)len + 1, fmt, ap);
@@ -357,12 +360,9 @@ enum org_reason { NOT_LOADED, FAILED_CALLS, CUT_OFF, QUEUED };
 static int org_has(const struct org_health *o, enum org_reason kind, long max_age)
 {
 	switch (kind) {
-	case NOT_LOADED:
-		return !o->loaded || o->load_error;
-	case FAILED_CALLS:
-		return o->failed > 0 || o->failed_recently;
-	case CUT_OFF:
-		return o->loaded && o->cut_off;
+	case NOT_LOADED: return !o->loaded || o->load_error;
+	case FAILED_CALLS: return o->failed > 0 || o->failed_recently;
+	case CUT_OFF: return o->loaded && o->cut_off;
 	case QUEUED: /* waiting for a policy that runs, and it has not run */
 		return o->loaded && !o->cut_off && o->deferred && o->deferred_age > max_age &&
 		       o->updated_ago > max_age;
@@ -393,7 +393,8 @@ static void org_reason(struct reasons *r, const struct org_health *o, enum org_r
 			say(r,
 			    "%s: %lld of %lld calls failed in its last batch; the latest, at %s "
 			    "for pupil %s: %s",
-			    o->org, o->failed, o->calls, o->last_failed_at ? o->last_failed_at : "?",
+			    o->org, o->failed, o->calls,
+			    o->last_failed_at ? o->last_failed_at : "?",
 			    o->last_pupil ? o->last_pupil : "?",
 			    first_line(o->last_error, err, sizeof err));
 		else
@@ -546,11 +547,11 @@ static void print_json(const struct health *h, const struct reasons *r, json_t *
 		(json_int_t)h->delivered, "pending", (json_int_t)h->pending, "retrying",
 		(json_int_t)h->retrying, "dead", (json_int_t)h->dead, "no_endpoint",
 		(json_int_t)h->no_endpoint, "oldest_pending",
-		h->oldest_id ? json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)h->oldest_id,
-					 "endpoint", h->oldest_endpoint, "created_at",
-					 h->oldest_created, "attempts",
-					 (json_int_t)h->oldest_attempts)
-			     : json_null());
+		h->oldest_id
+			? json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)h->oldest_id,
+				    "endpoint", h->oldest_endpoint, "created_at", h->oldest_created,
+				    "attempts", (json_int_t)h->oldest_attempts)
+			: json_null());
 	json_object_set_new(json_object_get(o, "incoming"), "rejected_recently",
 			    json_integer(h->rejected));
 	json_object_set_new(json_object_get(o, "deliveries"), "no_endpoint_recently",

@@ -154,8 +154,8 @@ static struct policy_tally *tally_of(struct engine *e, const struct policy *p)
 {
 	if (!e->tally)
 		return NULL;
-	struct policy **found = bsearch(&p, e->policies, (size_t)e->npolicies,
-					sizeof *e->policies, by_org);
+	struct policy **found =
+		bsearch(&p, e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
 	return found ? &e->tally[found - e->policies] : NULL;
 }
 
@@ -472,8 +472,8 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 		    "excluded.updated_at");
 	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
 	    !e->prune || !e->data_version || !e->pending || !e->has_incoming || !e->deferred ||
-	    !e->any_deferred || !e->defer || !e->undefer || !e->deferred_after ||
-	    !e->health_load || !e->health_batch)
+	    !e->any_deferred || !e->defer || !e->undefer || !e->deferred_after || !e->health_load ||
+	    !e->health_batch)
 		goto fail;
 	return 0;
 fail:
@@ -493,7 +493,7 @@ void engine_close(struct engine *e)
 	sqlite3_stmt *st[] = { e->changes,	e->facts,      e->params,
 			       e->cursor_get,	e->cursor_set, e->prune,
 			       e->data_version, e->pending,    e->has_incoming };
-	sqlite3_stmt *fair[] = { e->deferred,	 e->any_deferred, e->defer,	  e->undefer,
+	sqlite3_stmt *fair[] = { e->deferred,	    e->any_deferred, e->defer,	     e->undefer,
 				 e->deferred_after, e->health_load,  e->health_batch };
 	for (size_t i = 0; i < sizeof fair / sizeof *fair; i++)
 		sqlite3_finalize(fair[i]);
@@ -694,8 +694,7 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
 		x->defer[0] = x->defer[1] = 0;
 		/* an organisation whose file does not load keeps the pupil */
 		x->unloaded[0] = x->policy[0] ? NULL : unloaded_org(e, "la:", x->v[0].la_code);
-		x->unloaded[1] =
-			x->policy[1] ? NULL : unloaded_org(e, "trust:", x->v[0].trust_id);
+		x->unloaded[1] = x->policy[1] ? NULL : unloaded_org(e, "trust:", x->v[0].trust_id);
 		m++;
 	}
 	/* Pupils waiting for a policy that was cut off, now retried: that

@@ -231,10 +231,10 @@ static void a_reload_evaluates_the_waiting_pupils_at_once(void **state)
 	long long n355 = pupils_of(e, "355"), n846 = pupils_of(e, "846");
 	e2e_daemon_start(e, "");
 	assert_int_equal(e2e_rollcall(e, "import data/marks.csv"), 0);
-	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deferred WHERE org = 'la:846'", n846,
-				 20000));
-	assert_true(e2e_wait_for(e, "SELECT count(*) FROM actions WHERE org = 'la:355'", n355,
-				 20000));
+	assert_true(
+		e2e_wait_for(e, "SELECT count(*) FROM deferred WHERE org = 'la:846'", n846, 20000));
+	assert_true(
+		e2e_wait_for(e, "SELECT count(*) FROM actions WHERE org = 'la:355'", n355, 20000));
 	assert_int_equal(e2e_rollcall(e, "status"), 1);
 	char *out = out_of(e);
 	must_say(out, "attention: la:846: policies/la-846.lua does not load");
@@ -251,15 +251,14 @@ static void a_reload_evaluates_the_waiting_pupils_at_once(void **state)
 
 	/* on demand, with the service running */
 	assert_int_equal(e2e_rollcall(e, "reevaluate la:355"), 0);
-	if (!e2e_wait_for(e, "SELECT count(*) FROM actions WHERE org = 'la:355'", 2 * n355,
-			  10000))
+	if (!e2e_wait_for(e, "SELECT count(*) FROM actions WHERE org = 'la:355'", 2 * n355, 10000))
 		fail_msg("the running service did not take the queued pupils; see %s",
 			 e->daemon_log);
 	assert_int_equal(actions_of(e, "la:846"), n846);
 
 	/* all delivered: ok */
-	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state != 'delivered'",
-				 0, 20000));
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state != 'delivered'", 0,
+				 20000));
 	if (e2e_rollcall(e, "-v status") != 0)
 		fail_msg("status not ok:\n%s", out_of(e));
 	must_say(out_of(e), "policies     2 files: 2 running, 0 not loading, 0 with failed calls");
@@ -300,11 +299,12 @@ static void reevaluate_queues_an_organisation_s_pupils(void **state)
 
 	/* --since the last day: those with a mark on it */
 	char *last = e2e_text(e, "SELECT max(date) FROM marks");
-	long long marked = count(e,
-				 "SELECT count(DISTINCT m.pupil) FROM marks m JOIN pupils p ON p.id "
-				 "= m.pupil JOIN schools s ON s.urn = p.urn WHERE s.la_code = '355' "
-				 "AND m.date >= '%s'",
-				 last);
+	long long marked =
+		count(e,
+		      "SELECT count(DISTINCT m.pupil) FROM marks m JOIN pupils p ON p.id "
+		      "= m.pupil JOIN schools s ON s.urn = p.urn WHERE s.la_code = '355' "
+		      "AND m.date >= '%s'",
+		      last);
 	assert_true(marked > 10 && marked < n355);
 	snprintf(cmd, sizeof cmd, "-v reevaluate la:355 --since %s", last);
 	assert_int_equal(e2e_rollcall(e, cmd), 0);
@@ -318,9 +318,12 @@ static void reevaluate_queues_an_organisation_s_pupils(void **state)
 	free(last);
 
 	static const char *const bad[] = {
-		"reevaluate",			       "reevaluate la:35",
-		"reevaluate la:355 --since 2025-13-01", "reevaluate la:355 --since",
-		"reevaluate la:355 la:846",	       "reevaluate la:999", /* no policy file */
+		"reevaluate",
+		"reevaluate la:35",
+		"reevaluate la:355 --since 2025-13-01",
+		"reevaluate la:355 --since",
+		"reevaluate la:355 la:846",
+		"reevaluate la:999", /* no policy file */
 		"reevaluate la:355 --bogus",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -342,9 +345,10 @@ static void status_names_failed_calls_rejects_and_endpointless_actions(void **st
 {
 	struct e2e *e = *state;
 	setup_data(e, 2, 1);
-	put_policy(e, "la-355.lua",
-		   "policy { org = 'la:355', name = 'Nowhere', endpoints = { alert = 'missing' } }\n"
-		   "function on_pupil(p) alert(p, 'seen', { cooldown_days = 0 }) end\n");
+	put_policy(
+		e, "la-355.lua",
+		"policy { org = 'la:355', name = 'Nowhere', endpoints = { alert = 'missing' } }\n"
+		"function on_pupil(p) alert(p, 'seen', { cooldown_days = 0 }) end\n");
 	put_policy(e, "la-846.lua",
 		   "policy { org = 'la:846', name = 'Fails', endpoints = { alert = 'hook' } }\n"
 		   "function on_pupil(p)\n"
@@ -356,8 +360,9 @@ static void status_names_failed_calls_rejects_and_endpointless_actions(void **st
 		    "('B801200005001', 100001, '2025-09-01', 'AM', 'Q9'), "
 		    "('X', 1, '2025-13-01', 'PM', '/')");
 	long long n846 = pupils_of(e, "846");
-	long long failing = e2e_query(e, "SELECT count(*) FROM pupils p JOIN schools s ON s.urn = "
-					 "p.urn WHERE s.la_code = '846' AND substr(p.upn, 13) = '7'");
+	long long failing =
+		e2e_query(e, "SELECT count(*) FROM pupils p JOIN schools s ON s.urn = "
+			     "p.urn WHERE s.la_code = '846' AND substr(p.upn, 13) = '7'");
 	assert_true(failing > 0 && failing < n846);
 	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
 
@@ -403,8 +408,8 @@ static void status_names_failed_calls_rejects_and_endpointless_actions(void **st
 	assert_int_equal(json_integer_value(json_object_get(p846, "calls")), n846);
 	assert_int_equal(json_integer_value(json_object_get(p846, "failed")), failing);
 	assert_true(json_is_true(json_object_get(p846, "loaded")));
-	assert_non_null(strstr(json_string_value(json_object_get(p846, "last_error")),
-			       "stack traceback"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(p846, "last_error")), "stack traceback"));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "incoming"),
 							    "rejected_recently")),
 			 2);
@@ -455,9 +460,10 @@ static void status_names_failed_calls_rejects_and_endpointless_actions(void **st
 	assert_int_equal(e2e_rollcall(e, "reevaluate la:846"), 0);
 	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
 	assert_int_equal(
-		e2e_query(e, "SELECT calls = (SELECT count(*) FROM pupils p JOIN schools s ON s.urn "
-			     "= p.urn WHERE s.la_code = '846') AND failed = 0 AND last_error IS "
-			     "NULL FROM policy_health WHERE org = 'la:846'"),
+		e2e_query(e,
+			  "SELECT calls = (SELECT count(*) FROM pupils p JOIN schools s ON s.urn "
+			  "= p.urn WHERE s.la_code = '846') AND failed = 0 AND last_error IS "
+			  "NULL FROM policy_health WHERE org = 'la:846'"),
 		1);
 	e2e_rollcall(e, "status");
 	if (strstr(out_of(e), "la:846"))
@@ -563,7 +569,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reevaluate_queues_an_organisation_s_pupils, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
-			status_names_failed_calls_rejects_and_endpointless_actions, setup, teardown),
+			status_names_failed_calls_rejects_and_endpointless_actions, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(status_names_a_file_that_is_not_a_policy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(status_says_when_the_database_file_was_replaced,
