@@ -330,7 +330,8 @@ static void say(struct reasons *r, const char *fmt, ...)
 	r->line[r->n++] = s;
 }
 
-/* The first line of a stored error (FILE:LINE: message), bounded. */
+/* The first line of a stored error (FILE:LINE: message), bounded, for a
+ * terminal: its tabs (kept for JSON) become spaces. */
 static const char *first_line(const char *s, char *buf, size_t size)
 {
 	if (!s)
@@ -339,6 +340,8 @@ static const char *first_line(const char *s, char *buf, size_t size)
 	while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
 		cut--; /* never inside a UTF-8 sequence: JSON takes only whole ones */
 	snprintf(buf, size, "%.*s%s", (int)cut, s, cut < n ? "..." : "");
+	for (char *t = buf; (t = strchr(t, '\t'));)
+		*t = ' ';
 	return buf;
 }
 
