@@ -152,14 +152,14 @@ static const struct command commands[] = {
 
 static int help(FILE *out)
 {
-	fprintf(out, "usage: rollcall [--db PATH] [--config PATH] [-q|-v] SUBCOMMAND [ARGS]\n"
-		     "       rollcall --version\n\n");
+	fprintf(out, "usage: rollcall [--db PATH] [--config PATH] [-q|-v] SUBCOMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-52s %s\n", commands[i].usage, commands[i].summary);
 	fprintf(out, "\nThe database is --db, else $ROLLCALL_DB, else the config's database, else "
 		     "rollcall.db.\nThe config is --config, else $ROLLCALL_CONFIG, else "
 		     "rollcall.conf if it exists.\n"
-		     "rollcall help SUBCOMMAND says more; so does rollcall(1).\n");
+		     "rollcall help SUBCOMMAND says more; so does rollcall(1). rollcall --version\n"
+		     "prints the version.\n");
 	return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
 }
 
