@@ -214,12 +214,15 @@ static int health_write_files(struct engine *e)
 		sqlite3_bind_text(file, 1, id, -1, SQLITE_STATIC);
 		rc = sqlite3_step(file);
 	}
-	if (rc != SQLITE_DONE && prune && file)
-		db_fail(e->db, "keeping policy health");
+	/* the failure as db_fail says what it was (busy, full): the batch that
+	 * writes this decides from it whether to try again */
+	int failed = rc == SQLITE_DONE ? 0
+		     : !prune || !file ? -1
+				       : db_fail(e->db, "keeping policy health");
 	sqlite3_finalize(prune);
 	sqlite3_finalize(file);
 	free(orgs);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return failed;
 }
 
 /* After a load: written at once, in a short transaction of its own, so that
@@ -246,8 +249,9 @@ static int health_record(struct engine *e)
 {
 	if (!e->health)
 		return 0;
-	if (e->health_dirty && health_write_files(e) < 0)
-		return -1;
+	int rc;
+	if (e->health_dirty && (rc = health_write_files(e)) < 0)
+		return rc;
 	sqlite3_stmt *st = e->health_batch;
 	for (int i = 0; i < e->npolicies; i++) {
 		const struct policy *p = e->policies[i];
