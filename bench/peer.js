@@ -16,9 +16,9 @@ const fact = (name, operator, value) => ({ fact: name, operator, value });
 const rules = [
   rule('low_attendance', [fact('possible6', 'greaterThanInclusive', 20), fact('rate6', 'lessThan', 0.9)]),
   rule('penalty_threshold', [fact('unauthorised10', 'greaterThanInclusive', 10)]),
-  rule('persistent_absence', [fact('year_possible', 'greaterThan', 0),
+  rule('persistent_absence', [fact('year_possible', 'greaterThanInclusive', 20),
     fact('year_absence_rate', 'greaterThanInclusive', 0.1)]),
-  rule('severe_absence', [fact('year_possible', 'greaterThan', 0),
+  rule('severe_absence', [fact('year_possible', 'greaterThanInclusive', 20),
     fact('year_absence_rate', 'greaterThanInclusive', 0.5)]),
   rule('continuous_absence', [fact('consecutive_unauthorised_days', 'greaterThanInclusive', 10)]),
 ];

@@ -2,7 +2,9 @@
  * actions.c — recording actions and keeping cases, under the repeat rule and
  * the national framework. Each rule is checked in actions_record in the
  * order a caseworker would: is this a repeat, is it allowed, then record it
- * and move the case on.
+ * and move the case on. Closing a case is an action like the others (a row,
+ * an action_id, a delivery): `case_closed`, with the case's id and, as its
+ * kind, the stage the case had reached.
  */
 #include "actions.h"
 
@@ -17,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-const char *const action_names[ACTION_TYPES] = { "alert", "referral", "legal_step" };
+const char *const action_names[ACTION_TYPES] = { "alert", "referral", "legal_step", "case_closed" };
 
 /* DfE "Working together to improve school attendance" (2024): the ladder,
  * support first, legal steps as a last resort. */
@@ -37,6 +39,11 @@ const char *const legal_steps[LEGAL_STEPS] = {
  * parents). */
 #define PENALTY_NOTICES_MAX  2
 #define PENALTY_WINDOW_YEARS 3
+
+/* The national threshold at which a penalty notice must be considered:
+ * 10 sessions of unauthorised absence within a rolling 10 school weeks. */
+#define PENALTY_SESSIONS     10
+#define PENALTY_SCHOOL_WEEKS 10
 
 enum {
 	ST_LAST_SAME,
@@ -72,12 +79,14 @@ static const char *const statements[ST_COUNT] = {
 	[ST_UPDATE_CASE] = "UPDATE cases SET stage = ?, referral_open = ? WHERE id = ?",
 	[ST_INSERT] = "INSERT INTO actions(org, pupil, action, kind, severity, message, evidence, "
 		      "data, date, day, policy, policy_sha256, case_id, upn, urn, year_group, "
-		      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		      "created_at, params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		      "?, ?)",
 	[ST_DELIVERY] = "INSERT INTO deliveries(action_id, endpoint, webhook_id, state) "
 			"VALUES (?, ?, ?, ?)",
 	[ST_CLOSE_CASE] = "UPDATE cases SET closed = ?, close_reason = ?, referral_open = 0 "
 			  "WHERE id = ?",
-	/* p:actions{}: newest first, open or closed case (index actions_pupil) */
+	/* p:actions{}: newest first, open or closed case, closures too (index
+	 * actions_pupil) */
 	[ST_LIST] =
 		"SELECT id, action, kind, day, case_id FROM actions WHERE pupil = ? AND day >= ? "
 		"AND org = ? AND (?4 IS NULL OR action = ?4) AND (?5 IS NULL OR kind = ?5) "
@@ -191,10 +200,10 @@ static int same_action(const struct drafted *x, const struct action_request *r)
 	return !x->close && x->r.type == r->type && !strcmp(x->kind, r->kind);
 }
 
-static int repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
+/* The day of the latest (organisation, pupil, action, kind) like r, in
+ * the database or draft d: -1 if none, -2 on a database error. */
+static int last_same(struct actions *a, struct actions_draft *d, const struct action_request *r)
 {
-	if (r->cooldown_days <= 0)
-		return 0;
 	sqlite3_stmt *st = a->stmt[ST_LAST_SAME];
 	int found = 0;
 	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
@@ -202,16 +211,25 @@ static int repeat(struct actions *a, struct actions_draft *d, const struct actio
 	sqlite3_bind_text(st, 3, action_names[r->type], -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
 	if (step_row(a, st, &found, "checking repeats") < 0)
-		return -1;
-	int last_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
-	int last = sqlite3_column_int(st, 0);
+		return -2;
+	int last = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; d && i < d->n; i++)
-		if (same_action(&d->item[i], r) && (last_null || d->item[i].r.date > last)) {
+		if (same_action(&d->item[i], r) && d->item[i].r.date > last)
 			last = d->item[i].r.date;
-			last_null = 0;
-		}
-	int repeat = !last_null && r->date - last < r->cooldown_days && r->date >= last;
+	return last;
+}
+
+static int repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
+{
+	/* a case closes once: a closure is never a repeat (with no open case
+	 * there is nothing to close, which record() answers) */
+	if (r->cooldown_days <= 0 || r->type == ACTION_CASE_CLOSED)
+		return 0;
+	int last = last_same(a, d, r);
+	if (last == -2)
+		return -1;
+	int repeat = last >= 0 && r->date - last < r->cooldown_days && r->date >= last;
 	a->suppressed += repeat;
 	return repeat;
 }
@@ -229,6 +247,36 @@ static int years_before(int day, int years)
 static int drafted_step(const struct drafted *x, const char *step)
 {
 	return !x->close && x->r.type == ACTION_LEGAL_STEP && !strcmp(x->kind, step);
+}
+
+/* The unauthorised sessions in the last PENALTY_SCHOOL_WEEKS of r's
+ * history that no earlier penalty notice of r's organisation counted: a
+ * notice counted every session of its own window, and a later window
+ * starts later, so what it may still count is what falls after the latest
+ * earlier notice's day (*earlier, 0 if none). -1 on a database error. */
+static int uncounted(struct actions *a, struct actions_draft *d, const struct action_request *r,
+		     int *earlier)
+{
+	int day = last_same(a, d, r); /* r is a penalty notice */
+	if (day == -2)
+		return -1;
+	struct window w = { .kind = WINDOW_SCHOOL_WEEKS, .n = PENALTY_SCHOOL_WEEKS };
+	struct figures f;
+	if (!r->history)
+		return 0;
+	if (stats_window(r->history, &w, &f) < 0)
+		return db_fail(a->db, "reading a pupil's history");
+	if (f.from < 0)
+		return 0;
+	if (day < f.from) /* none, or before this window */
+		return f.unauthorised;
+	*earlier = day;
+	w = (struct window){ .kind = WINDOW_SINCE, .since = day + 1 };
+	if (day + 1 > f.to)
+		return 0;
+	if (stats_window(r->history, &w, &f) < 0)
+		return db_fail(a->db, "reading a pupil's history");
+	return f.unauthorised;
 }
 
 /* A national-framework refusal for a legal step, written into why; 0 if
@@ -258,6 +306,25 @@ static int refused(struct actions *a, struct actions_draft *d, const struct acti
 			 "national framework: %d penalty notices already within 3 years; use "
 			 "another step (usually prosecution)",
 			 issued);
+		return 1;
+	}
+	int earlier = 0, unauthorised = uncounted(a, d, r, &earlier);
+	if (unauthorised < 0)
+		return -1;
+	if (unauthorised < PENALTY_SESSIONS) {
+		char date[11];
+		if (earlier)
+			snprintf(why, whylen,
+				 "national framework: a penalty notice needs %d unauthorised "
+				 "sessions in %d school weeks that no earlier notice counted: %d "
+				 "since the penalty notice of %s",
+				 PENALTY_SESSIONS, PENALTY_SCHOOL_WEEKS, unauthorised,
+				 date_format(earlier, date));
+		else
+			snprintf(why, whylen,
+				 "national framework: a penalty notice needs %d unauthorised "
+				 "sessions in %d school weeks: %d",
+				 PENALTY_SESSIONS, PENALTY_SCHOOL_WEEKS, unauthorised);
 		return 1;
 	}
 	if (r->support_inappropriate)
@@ -402,9 +469,51 @@ static int insert(struct actions *a, const struct action_request *r, const struc
 	sqlite3_bind_int(st, 15, r->urn);
 	sqlite3_bind_text(st, 16, r->year_group, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 17, created, -1, SQLITE_STATIC);
+	bind_text(st, 18, r->params);
 	if (step_done(a, st, "recording an action") < 0)
 		return -1;
 	return enqueue(a, sqlite3_last_insert_rowid(a->db->h), r->endpoint);
+}
+
+/* r into d, of case case_id (0: none): its strings taken (evidence, data)
+ * or copied. */
+static void draft_keep(struct actions_draft *d, struct action_request *r, long long case_id,
+		       int close)
+{
+	struct drafted *x = draft_add(d);
+	x->r = *r;
+	snprintf(x->kind, sizeof x->kind, "%s", r->kind);
+	x->r.kind = NULL; /* x->kind: the items may move */
+	x->r.message = r->message ? xstrdup(r->message) : NULL;
+	x->r.params = r->params ? xstrdup(r->params) : NULL;
+	r->evidence = r->data = NULL; /* the draft's now */
+	x->case_id = case_id;
+	x->close = close;
+}
+
+/* Close the open case c and its referral (in d, or the database if d is
+ * NULL) with closure r, recorded as an action of that case whose kind is
+ * the stage the case had reached. */
+static int close_case(struct actions *a, struct actions_draft *d, struct action_request *r,
+		      const struct pupil_case *c)
+{
+	struct action_request closing = *r;
+	char date[11];
+	closing.kind = c->stage;
+	if (d) {
+		draft_keep(d, &closing, c->id, 1);
+		r->evidence = r->data = NULL; /* taken with the copy */
+		d->has_case = 0;
+		return 1;
+	}
+	sqlite3_stmt *st = a->stmt[ST_CLOSE_CASE];
+	sqlite3_bind_text(st, 1, date_format(r->date, date), 10, SQLITE_STATIC);
+	bind_text(st, 2, r->message);
+	sqlite3_bind_int64(st, 3, c->id);
+	if (step_done(a, st, "closing a case") < 0 || insert(a, &closing, c, date) < 0)
+		return -1;
+	a->recorded++;
+	return 1;
 }
 
 /* The rules, in the order a caseworker would apply them: is this a
@@ -426,6 +535,9 @@ static int record(struct actions *a, struct actions_draft *d, struct action_requ
 	has_case = r->type == ACTION_ALERT ? 0 : read_case(a, d, r->org, r->pupil, &c);
 	if (has_case < 0)
 		return -1;
+	/* closing with no open case is nothing: not a repeat, not a refusal */
+	if (r->type == ACTION_CASE_CLOSED)
+		return has_case ? close_case(a, d, r, &c) : 0;
 	/* One open referral per pupil: another while it is open is a repeat,
 	 * suppressed quietly like one within the cooldown, not a refusal to log
 	 * on every evaluation. */
@@ -449,38 +561,8 @@ static int record(struct actions *a, struct actions_draft *d, struct action_requ
 		a->recorded++;
 		return 1;
 	}
-	struct drafted *x = draft_add(d);
-	x->r = *r;
-	snprintf(x->kind, sizeof x->kind, "%s", r->kind);
-	x->r.kind = NULL; /* x->kind: the items may move */
-	x->r.message = r->message ? xstrdup(r->message) : NULL;
-	r->evidence = r->data = NULL; /* the draft's now */
-	x->case_id = r->type == ACTION_ALERT ? 0 : c.id;
+	draft_keep(d, r, r->type == ACTION_ALERT ? 0 : c.id, 0);
 	return 1;
-}
-
-static int close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
-		      int date, const char *reason)
-{
-	struct pupil_case c;
-	int rc = read_case(a, d, org, pupil, &c);
-	if (rc <= 0)
-		return rc;
-	if (d) {
-		struct drafted *x = draft_add(d);
-		x->close = 1;
-		x->r = (struct action_request){ .org = org, .pupil = pupil, .date = date };
-		x->r.message = reason ? xstrdup(reason) : NULL;
-		x->case_id = c.id;
-		d->has_case = 0;
-		return 1;
-	}
-	char day[11];
-	sqlite3_stmt *st = a->stmt[ST_CLOSE_CASE];
-	sqlite3_bind_text(st, 1, date_format(date, day), 10, SQLITE_STATIC);
-	bind_text(st, 2, reason);
-	sqlite3_bind_int64(st, 3, c.id);
-	return step_done(a, st, "closing a case") < 0 ? -1 : 1;
 }
 
 static void drafted_free(struct drafted *x)
@@ -488,6 +570,7 @@ static void drafted_free(struct drafted *x)
 	free((char *)x->r.message);
 	free((char *)x->r.evidence);
 	free((char *)x->r.data);
+	free((char *)x->r.params);
 }
 
 void actions_draft_reset(struct actions_draft *d)
@@ -548,15 +631,6 @@ int actions_record(struct actions *a, const struct action_request *r, char *why,
 	return rc;
 }
 
-int actions_close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
-		       int date, const char *reason)
-{
-	db_lock(a->db);
-	int rc = close_case(a, d, org, pupil, date, reason);
-	db_unlock(a->db);
-	return rc;
-}
-
 static void listed_set(struct listed *l, long long id, const char *action, const char *kind,
 		       int day, long long case_id, int decided)
 {
@@ -575,8 +649,7 @@ int actions_list(struct actions *a, struct actions_draft *d, const char *org, ui
 	/* decided in this call, newest first: as if recorded at once */
 	for (int i = d ? d->n - 1 : -1; i >= 0 && n < max; i--) {
 		const struct drafted *x = &d->item[i];
-		if (x->close || x->r.date < since ||
-		    (action && strcmp(action, action_names[x->r.type])) ||
+		if (x->r.date < since || (action && strcmp(action, action_names[x->r.type])) ||
 		    (kind && strcmp(kind, x->kind)))
 			continue;
 		listed_set(&out[n++], 0, action_names[x->r.type], x->kind, x->r.date,
@@ -611,11 +684,7 @@ long actions_commit(struct actions *a, struct actions_draft *d)
 	db_lock(a->db);
 	for (int i = 0; i < d->n && rc >= 0; i++) {
 		struct drafted *x = &d->item[i];
-		if (x->close) {
-			rc = close_case(a, NULL, x->r.org, x->r.pupil, x->r.date, x->r.message);
-			continue;
-		}
-		x->r.kind = x->kind;
+		x->r.kind = x->kind; /* a closure's is found again from its case */
 		rc = record(a, NULL, &x->r, why, sizeof why);
 		recorded += rc > 0;
 		/* decided on the snapshot, refused now: another writer moved
@@ -654,6 +723,8 @@ const char *actions_webhook_type(const char *action)
 		return "attendance.alert";
 	if (!strcmp(action, "referral"))
 		return "attendance.referral";
+	if (!strcmp(action, "case_closed"))
+		return "attendance.case_closed";
 	return "attendance.legal_step";
 }
 
@@ -727,10 +798,16 @@ json_t *actions_payload_at(sqlite3_stmt *row, int f)
 	json_object_set_new(o, "org", column_json(row, f + 2, NULL));
 	json_object_set_new(o, "policy", column_json(row, f + 3, NULL));
 	json_object_set_new(o, "policy_sha256", column_json(row, f + 4, NULL));
-	if (action && !strcmp(action, "alert"))
+	/* a closure's kind is the stage its case had reached */
+	if (action && (!strcmp(action, "alert") || !strcmp(action, "case_closed")))
 		json_object_set_new(o, "kind", column_json(row, f + 5, NULL));
 	else if (action && !strcmp(action, "legal_step"))
 		json_object_set_new(o, "step", column_json(row, f + 5, NULL));
+	/* null for alerts, which belong to no case */
+	json_object_set_new(o, "case_id",
+			    sqlite3_column_type(row, f + 15) == SQLITE_NULL
+				    ? json_null()
+				    : json_integer(sqlite3_column_int64(row, f + 15)));
 	json_object_set_new(o, "severity", column_json(row, f + 6, NULL));
 	json_object_set_new(o, "message", column_json(row, f + 7, TEXT_KEEP_JSON));
 	json_t *pupil = json_object();
@@ -740,6 +817,9 @@ json_t *actions_payload_at(sqlite3_stmt *row, int f)
 	json_object_set_new(o, "pupil", pupil);
 	json_object_set_new(o, "evidence", stored_json(row, f + 11));
 	json_object_set_new(o, "data", stored_json(row, f + 12));
+	/* the parameter values in force when it was decided; null for actions
+	 * recorded before rollcall kept them (schema version 5) */
+	json_object_set_new(o, "params", stored_json(row, f + 16));
 	json_object_set_new(o, "date", column_json(row, f + 13, NULL));
 	json_object_set_new(o, "created_at", column_json(row, f + 14, NULL));
 	return o;

@@ -1,30 +1,46 @@
 /*
- * actions.h — recording what policies decide: alerts, mentor referrals and
- * legal steps, with the rules that hold whatever a policy says:
+ * actions.h — recording what policies decide: alerts, mentor referrals,
+ * legal steps and case closures, with the rules that hold whatever a policy
+ * says:
  *
  * - repeats: the same (organisation, pupil, action, kind or step) within
  *   cooldown_days of the last one is suppressed (default 28; 0 never);
  * - at most one open mentor referral per pupil per organisation;
  * - a case per pupil per organisation, at the stage of its latest step;
+ *   closing it is an action too (case_closed), recorded once: closures are
+ *   never suppressed as repeats, and with no open case there is nothing to
+ *   close;
  * - the national framework (DfE, from 19 August 2024): no third
  *   penalty_notice within 3 years; no penalty_notice without an earlier
- *   notice_to_improve in the case unless support is inappropriate.
+ *   notice_to_improve in the case unless support is inappropriate; and no
+ *   penalty_notice without 10 unauthorised sessions in the last 10 school
+ *   weeks that no earlier penalty notice counted (the same absence is
+ *   never fined twice).
  *
- * Every action keeps its evidence and the policy's SHA-256 so a council can
- * later show why it acted. Knows nothing of Lua or HTTP.
+ * Every action keeps its evidence, the policy's SHA-256 and the parameter
+ * values in force, so a council can later show why it acted. Knows nothing
+ * of Lua or HTTP.
  */
 #ifndef ROLLCALL_ACTIONS_H
 #define ROLLCALL_ACTIONS_H
 
 #include "config.h"
 #include "db.h"
+#include "stats.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum action_type { ACTION_ALERT, ACTION_REFERRAL, ACTION_LEGAL_STEP, ACTION_TYPES };
+enum action_type {
+	ACTION_ALERT,
+	ACTION_REFERRAL,
+	ACTION_LEGAL_STEP,
+	ACTION_CASE_CLOSED,
+	ACTION_TYPES
+};
 
-extern const char *const action_names[ACTION_TYPES]; /* "alert", "referral", "legal_step" */
+/* "alert", "referral", "legal_step", "case_closed" */
+extern const char *const action_names[ACTION_TYPES];
 
 /* The legal-intervention ladder, in the order usually applied. */
 #define LEGAL_STEPS 8
@@ -42,14 +58,21 @@ struct action_request {
 	int urn;
 	const char *endpoint; /* the policy's endpoint for this action's role, or NULL */
 	enum action_type type;
-	const char *kind;     /* alert kind, legal step; "mentor" for referrals */
-	const char *severity; /* low, medium, high, urgent */
-	const char *message;  /* may be NULL */
+	const char *kind;     /* alert kind, legal step; "mentor" for referrals; a
+				 closure's is the stage its case had reached, set
+				 when it is decided (the caller's is ignored) */
+	const char *severity; /* low, medium, high, urgent; NULL for closures */
+	const char *message;  /* may be NULL; a closure's reason */
 	const char *evidence; /* JSON text, may be NULL */
 	const char *data;     /* JSON text, may be NULL */
+	const char *params;   /* JSON text: the policy's parameter values in force,
+				 {name: value}; may be NULL */
 	int cooldown_days;
 	int support_inappropriate;
 	int date; /* the evaluated day */
+	/* The pupil's marks up to date, which a penalty notice's threshold is
+	 * counted from; NULL: none (a penalty notice is refused). */
+	struct history *history;
 };
 
 #define CASE_STEPS_MAX 32
@@ -73,9 +96,9 @@ struct pupil_case {
  * would if each action had been recorded at once: repeats, the open
  * referral, the case and its stage, the penalty-notice limits. */
 struct drafted {
-	struct action_request r; /* kind, message, evidence and data owned here */
+	struct action_request r; /* kind, message, evidence, data and params owned here */
 	long long case_id;	 /* the case it belongs to (< 0: opened in this draft) */
-	int close;		 /* a case closure: r.date and r.message (the reason) */
+	int close;		 /* a case closure (r.type ACTION_CASE_CLOSED) */
 	char kind[72];
 };
 
@@ -106,11 +129,13 @@ void actions_close(struct actions *a);
 int actions_repeat(struct actions *a, struct actions_draft *d, const struct action_request *r);
 
 /* Decide r into draft d, or say why not. Returns 1 drafted, 0 not (why is
- * empty for a repeat suppressed by the cooldown, else the rule that
- * refused it), -1 on a database error. d takes r.evidence and r.data (they
- * must come from malloc) whatever the answer; r's other strings are
- * copied, but for org, policy, policy_sha256, endpoint, upn and
- * year_group, which must outlive the draft. */
+ * empty for a repeat suppressed by the cooldown, or a closure with no open
+ * case to close; else the rule that refused it), -1 on a database error.
+ * d takes r.evidence and r.data (they must come from malloc) whatever the
+ * answer; r's other strings are copied, but for org, policy,
+ * policy_sha256, endpoint, upn, year_group and history, which must outlive
+ * the draft. A closure (ACTION_CASE_CLOSED) closes the open case and its
+ * referral, and is recorded with the case's id and its stage as kind. */
 int actions_decide(struct actions *a, struct actions_draft *d, struct action_request *r, char *why,
 		   size_t whylen);
 
@@ -123,15 +148,10 @@ int actions_record(struct actions *a, const struct action_request *r, char *why,
 int actions_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
 		 struct pupil_case *c);
 
-/* Draft the closing of the open case (and its referral). 1 drafted, 0 none
- * open, -1 error. */
-int actions_close_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
-		       int date, const char *reason);
-
 /* One of a pupil's actions, as p:actions{} lists them. */
 struct listed {
-	long long action_id; /* 0: decided in this call, not yet recorded */
-	char action[16], kind[72];
+	long long action_id;	   /* 0: decided in this call, not yet recorded */
+	char action[16], kind[72]; /* a closure's kind: the stage it closed at */
 	int day;
 	long long case_id; /* 0 for none (alerts); < 0 a case opened in this call */
 	int decided;	   /* in this call's draft */
@@ -139,7 +159,7 @@ struct listed {
 
 /* This organisation's actions for pupil on or after day since, newest
  * first (those decided in draft d first of all), at most max, filtered by
- * action and kind when not NULL, into out. Case closures are not listed.
+ * action and kind when not NULL, into out; case closures included.
  * Returns the number listed, or -1 on a database error. */
 int actions_list(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
 		 int since, const char *action, const char *kind, struct listed *out, int max);
@@ -159,7 +179,7 @@ void actions_draft_free(struct actions_draft *d);
 	"actions.id, actions.action, actions.org, actions.policy, actions.policy_sha256, "         \
 	"actions.kind, actions.severity, actions.message, actions.upn, actions.urn, "              \
 	"actions.year_group, actions.evidence, actions.data, actions.date, "                       \
-	"actions.created_at"
+	"actions.created_at, actions.case_id, actions.params"
 
 /* The action's JSON (docs/WEBHOOKS.md; the webhook body's data) from a row
  * whose columns from index first are ACTIONS_COLUMNS. */
@@ -174,7 +194,8 @@ struct json_t *actions_payload_at(sqlite3_stmt *row, int first);
 	"SELECT endpoint, state, attempts FROM deliveries WHERE action_id = ? ORDER BY id"
 struct json_t *actions_deliveries(sqlite3_stmt *del, long long action_id);
 
-/* "attendance.alert", "attendance.referral" or "attendance.legal_step". */
+/* "attendance.alert", "attendance.referral", "attendance.legal_step" or
+ * "attendance.case_closed". */
 const char *actions_webhook_type(const char *action);
 
 #endif

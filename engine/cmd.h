@@ -50,11 +50,15 @@ int cmd_pupil(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_actions(struct cli *cli, int argc, char **argv);
+int cmd_cases(struct cli *cli, int argc, char **argv);
 int cmd_params(struct cli *cli, int argc, char **argv);
 int cmd_deliveries(struct cli *cli, int argc, char **argv);
 int cmd_redeliver(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_replay(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_test(struct cli *cli, int argc, char **argv);
+int cmd_reevaluate(struct cli *cli, int argc, char **argv);
+int cmd_rejected(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * cmd_actions.c — `rollcall actions [--org ORG] [--since DATE] [--json]`:
- * recorded actions, oldest first, with their delivery state. --json prints
- * one object per line: the action as docs/POLICIES.md gives it (the webhook
- * body's `data`) plus `deliveries`.
+ * recorded actions (alerts, referrals, legal steps and case closures),
+ * oldest first, with their delivery state. --json prints one object per
+ * line: the action as docs/WEBHOOKS.md gives it (the webhook body's `data`,
+ * with its case_id and the params in force) plus `deliveries`.
  */
 #include "actions.h"
 #include "cmd.h"

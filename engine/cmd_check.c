@@ -534,7 +534,10 @@ static void check_free(struct check *c)
 
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
-	struct engine e = { .cfg = &cli->cfg };
+	/* Two engines: one that only loads (as check always has: it writes
+	 * nothing about the load anywhere), and one over the database for the
+	 * stored pupils, whose policies are the first one's. */
+	struct engine e = { .cfg = &cli->cfg }, db = { .cfg = &cli->cfg };
 	struct synthetic s;
 	struct stat st;
 	int stored = cli->db_path && stat(cli->db_path, &st) == 0, status = EXIT_SUCCESS;
@@ -546,11 +549,13 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	/* as replay: read-only, and what policies decide goes to TEMP copies */
 	if (stored &&
 	    (db_open(&cli->db, cli->db_path, DB_READONLY) < 0 || db_check_version(&cli->db) < 0 ||
-	     db_shadow(&cli->db, outcomes) < 0 || engine_open(&e, &cli->db, &cli->cfg) < 0))
+	     db_shadow(&cli->db, outcomes) < 0 || engine_open(&db, &cli->db, &cli->cfg) < 0))
 		return EXIT_FAILURE;
 	int failed_loads = engine_load_policies(&e, argv + 1, argc - 1, cmd_policy_error);
 	if (failed_loads < 0 || synthetic_open(&s, &cli->cfg) < 0) {
 		engine_close(&e);
+		if (stored)
+			engine_close(&db);
 		return failed_loads < 0 ? EXIT_USAGE : EXIT_FAILURE;
 	}
 	int synthetic_pupils = 0, warned = 0;
@@ -569,7 +574,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		check_endpoints(&c, &warned);
 		synthetic_calls = run_synthetic(&c, &s);
 		if (synthetic_calls < 0 || (stored && !given_up(&c) &&
-					    engine_sample(&e, c.p, CHECK_STORED_MAX, stored_call,
+					    engine_sample(&db, c.p, CHECK_STORED_MAX, stored_call,
 							  &c, &stored_pupils, &stored_calls) < 0))
 			status = EXIT_FAILURE;
 		else if (c.nfound)
@@ -593,6 +598,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	log_threshold = threshold;
 	synthetic_close(&s);
 	engine_close(&e);
+	if (stored)
+		engine_close(&db);
 	if (status == EXIT_SUCCESS && failed_loads > 0)
 		status = EXIT_USAGE;
 	return status;

@@ -139,7 +139,8 @@ out:
 
 /* Append the pupil's RECENT_ACTIONS latest actions, from every
  * organisation, newest first: the action as `actions --json` names it
- * (kind for an alert, step for a legal step) and its deliveries. */
+ * (kind for an alert or a case closure, step for a legal step) and its
+ * deliveries. */
 static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
 {
 	int rc, status = -1;
@@ -155,7 +156,7 @@ static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
 		json_object_set_new(o, "action_id", json_integer(sqlite3_column_int64(st, 0)));
 		json_object_set_new(o, "org", column_json(st, 1, NULL));
 		json_object_set_new(o, "action", column_json(st, 2, NULL));
-		if (action && !strcmp(action, "alert"))
+		if (action && (!strcmp(action, "alert") || !strcmp(action, "case_closed")))
 			json_object_set_new(o, "kind", column_json(st, 3, NULL));
 		else if (action && !strcmp(action, "legal_step"))
 			json_object_set_new(o, "step", column_json(st, 3, NULL));

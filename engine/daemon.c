@@ -323,6 +323,7 @@ int daemon_run(struct db *db, const struct config *cfg, int deliver)
 		if (reload_at && now_ms() >= reload_at) {
 			reload_at = 0;
 			reload(&e, ifd);
+			work = 1; /* pupils waiting for a version that now loads: at once */
 		}
 		if (work) {
 			struct batch_stats st;

@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 6
 
 struct db {
 	sqlite3 *h;

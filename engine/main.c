@@ -3,11 +3,15 @@
  * the table below (git's git.c, tmux's cmd-*.c).
  *
  *   rollcall [--db PATH] [--config PATH] [-q|-v] SUBCOMMAND [ARGS]
+ *   rollcall --version
  */
 #include "cmd.h"
 #include "log.h"
 #include "util.h"
+#include "version.h"
 
+#include <curl/curl.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,21 +63,45 @@ static const struct command commands[] = {
 	  "*.lua file reloads the policies; one that fails keeps its old version.\n"
 	  "  --once        work until nothing is left, then deliver what is due, exit\n"
 	  "  --no-deliver  record actions and deliveries, send nothing\n" },
+	{ "test", cmd_test, 0, "test [FILE...]",
+	  "run policy tests: cases of pupils and marks, and the actions expected",
+	  "Runs each test file (default: every *.lua in the policies directory's\n"
+	  "tests/), each case in a fresh temporary database, its marks fed session\n"
+	  "by session through the engine as the live service takes them; nothing\n"
+	  "is delivered. Prints ok or FAIL FILE:LINE for each case, a summary, and\n"
+	  "which action lines of each policy the tests reached.\n"
+	  "Exit status 1 if a case failed, 2 if a test file is bad.\n" },
 	{ "replay", cmd_replay, 0,
-	  "replay --policy FILE [--from DATE] [--to DATE] [--json] [--compare OTHER.lua]",
+	  "replay --policy FILE [--from DATE] [--to DATE] [--param NAME=VALUE]... [--pupil UPN] "
+	  "[--json] [--compare OTHER.lua]",
 	  "what a policy would have done over the stored history; changes nothing",
-	  "Evaluates one policy day by day as if it had been live, from an empty\n"
-	  "case history, and prints its actions and a summary. Opens the database\n"
-	  "read-only; sends nothing.\n"
-	  "  --from, --to DATE  the days to replay (default: all)\n"
-	  "  --json             one object per action, then {\"summary\": ...}\n"
-	  "  --compare OTHER    print what each policy would do that the other would not\n" },
+	  "Evaluates one policy where the live service does, after each session's\n"
+	  "register (AM, then PM), from the first stored day, with the repeats and\n"
+	  "cases that carries; prints its actions and a summary. Opens the database\n"
+	  "read-only; sends nothing. Exit status 1 if any policy call failed (how\n"
+	  "many, and the first pupils and lines, are said last).\n"
+	  "  --from, --to DATE    the days whose actions are printed (default: all)\n"
+	  "  --param NAME=VALUE   replay with this value, not the one in force\n"
+	  "                       (repeatable; with --compare, for --policy only)\n"
+	  "  --pupil UPN          this pupil only\n"
+	  "  --json               one object per action, then {\"summary\": ...}\n"
+	  "  --compare OTHER      print what each policy would do that the other would not\n" },
 	{ "actions", cmd_actions, NEED_DB, "actions [--org ORG] [--since DATE] [--json]",
 	  "list recorded actions",
 	  "Oldest first, with their delivery states.\n"
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  evaluated on or after DATE\n"
 	  "  --json        one object per action (the webhook body's data)\n" },
+	{ "cases", cmd_cases, NEED_DB,
+	  "cases [--org ORG] [--open|--closed] [--pupil UPN] [--limit N] [--json]",
+	  "list cases: stage, opened, closed and why, steps",
+	  "Newest first (by the date each opened), at most --limit; when there are\n"
+	  "more, standard error says how many.\n"
+	  "  --org ORG         la:NNN or trust:ID only\n"
+	  "  --open, --closed  only open, or only closed, cases\n"
+	  "  --pupil UPN       one pupil's cases\n"
+	  "  --limit N         at most N (default 100)\n"
+	  "  --json            one object per case\n" },
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE | --reset NAME]...",
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"
@@ -87,11 +115,37 @@ static const struct command commands[] = {
 	  "queue dead deliveries again (same webhook-id)",
 	  "Makes each dead (or endpoint-less, once its endpoint is configured)\n"
 	  "delivery pending again, due now, with its attempts reset.\n" },
-	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS]",
-	  "backlog, evaluation lag and deliveries; exit 1 when they need attention",
-	  "Reads the database alone. Exit status 1 on a dead delivery, or rows,\n"
-	  "pupils or deliveries waiting longer than --max-age (default 300 s).\n"
+	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS] [--recent SECONDS]",
+	  "policies, backlog, evaluation lag and deliveries; exit 1 when they need attention",
+	  "Reads the database (and the policies directory). Exit status 1, with\n"
+	  "what and where, for: a policy file that does not load or is refused; a\n"
+	  "*.lua there not named for an organisation; policy calls that failed in\n"
+	  "a policy's last batch or within --recent; a policy cut off for its\n"
+	  "budget; rows from incoming rejected, or actions with no endpoint,\n"
+	  "within --recent; a dead delivery; rows, pupils or deliveries waiting\n"
+	  "longer than --max-age; a database file that is not the one rollcall run\n"
+	  "last opened.\n"
+	  "  --max-age SECONDS  how long work may wait (default 300)\n"
+	  "  --recent SECONDS   how far back failures count (default 86400, a day)\n"
+	  "  --json             one JSON object\n"
 	  "With -q, prints only the reasons for attention.\n" },
+	{ "rejected", cmd_rejected, NEED_DB,
+	  "rejected [--since DATE] [--source FILE] [--limit N] [--json]",
+	  "rows refused by import --skip-invalid or taken from incoming, with why",
+	  "Newest first, at most --limit; when there are more, standard error says\n"
+	  "how many. Each as SOURCE:LINE: reason, then the row as it came (for\n"
+	  "incoming, LINE is the row's incoming.id).\n"
+	  "  --since DATE   rejected on or after DATE (YYYY-MM-DD, UTC)\n"
+	  "  --source FILE  one source: a file name as imported, or incoming\n"
+	  "  --limit N      at most N (default 100)\n"
+	  "  --json         one object per row\n" },
+	{ "reevaluate", cmd_reevaluate, NEED_DB, "reevaluate ORG [--since DATE]",
+	  "queue an organisation's pupils to be evaluated again by its policy",
+	  "Puts each pupil of ORG's schools (with --since, those with a mark on or\n"
+	  "after DATE) in `deferred` for ORG, in transactions of at most 10,000\n"
+	  "pupils; rollcall run evaluates them with ORG's policy alone in its next\n"
+	  "batches (at once if it is running), or when that policy next loads.\n"
+	  "A pupil already waiting is not queued twice.\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"
@@ -112,8 +166,19 @@ static int help(FILE *out)
 	fprintf(out, "\nThe database is --db, else $ROLLCALL_DB, else the config's database, else "
 		     "rollcall.db.\nThe config is --config, else $ROLLCALL_CONFIG, else "
 		     "rollcall.conf if it exists.\n"
-		     "rollcall help SUBCOMMAND says more; so does rollcall(1).\n");
+		     "rollcall help SUBCOMMAND says more; so does rollcall(1). rollcall --version\n"
+		     "prints the version.\n");
 	return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
+/* The version, and what it was built with and runs on: what a bug report
+ * needs first. */
+static int version(void)
+{
+	printf("rollcall %s (database schema %d; SQLite %s, %s, libcurl %s)\n", ROLLCALL_VERSION,
+	       DB_SCHEMA_VERSION, sqlite3_libversion(), LUA_RELEASE,
+	       curl_version_info(CURLVERSION_NOW)->version);
+	return EXIT_SUCCESS;
 }
 
 static int help_command(const char *name)
@@ -185,6 +250,8 @@ int main(int argc, char **argv)
 			cli.verbosity = 1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			return help(stdout);
+		else if (strcmp(argv[i], "--version") == 0)
+			return version();
 		else {
 			error("unknown option %s", argv[i]);
 			return help(stderr);

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal" };
+const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal", "case" };
 
 #define PUPIL_META     "rollcall.pupil"
 #define SEEN_MAX       8    /* windows kept as default evidence */
@@ -71,11 +71,31 @@ static struct policy_run *check_pupil(lua_State *L, int idx)
 	return ud->run;
 }
 
+/* For `rollcall test`'s coverage: the line of the policy file the running
+ * action was called from (a module function called from it is looked
+ * through, up to the policy's own frame), marked in p->reached. */
+static void note_reached(lua_State *L, struct policy *p)
+{
+	lua_Debug ar;
+	for (int level = 1; lua_getstack(L, level, &ar); level++) {
+		if (!lua_getinfo(L, "Sl", &ar) || ar.source[0] != '@' ||
+		    strcmp(ar.source + 1, p->path) != 0)
+			continue;
+		if (ar.currentline > 0 && ar.currentline < p->nreached)
+			p->reached[ar.currentline] = 1;
+		return;
+	}
+}
+
+/* The run an action is called in (alert, refer_mentor, legal_step,
+ * close_case). */
 static struct policy_run *current_run(lua_State *L, const char *fn)
 {
 	struct policy *p = policy_up(L);
 	if (!p->run)
 		luaL_error(L, "%s() can only be called from on_pupil", fn);
+	if (p->reached) /* off (NULL) but under `rollcall test` */
+		note_reached(L, p);
 	return p->run;
 }
 
@@ -324,7 +344,7 @@ static int api_policy(lua_State *L)
 			if (r < 0)
 				return luaL_error(L,
 						  "policy{}: unknown endpoint role '%s' (roles are "
-						  "alert, referral, legal)",
+						  "alert, referral, legal, case)",
 						  role);
 			if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
 				return luaL_error(L, "policy{}: endpoints.%s must name an endpoint",
@@ -625,7 +645,7 @@ static int pupil_actions(lua_State *L)
 		lua_getfield(L, 2, "action");
 		if (!lua_isnil(L, -1)) {
 			static const char *const actions[] = { "alert", "referral", "legal_step",
-							       NULL };
+							       "case_closed", NULL };
 			action = actions[luaL_checkoption(L, -1, NULL, actions)];
 		}
 		lua_getfield(L, 2, "kind");
@@ -840,6 +860,58 @@ static int kind_allowed(struct policy *p, const char *kind, int today, int add)
 	return 1;
 }
 
+/* The parameter values in force, as the JSON object every action keeps
+ * ({name: value}, a value declared integer as an integer), made again
+ * only when engine.c has set other values since: most batches change
+ * none. */
+static const char *params_in_force(struct policy *p)
+{
+	int same = p->params_json != NULL;
+	for (int i = 0; same && i < p->nparams; i++)
+		same = p->params_json_of[i] == p->params[i].value;
+	if (same)
+		return p->params_json;
+	json_t *o = json_object();
+	if (!p->params_json_of)
+		p->params_json_of = xcalloc((size_t)p->nparams + 1, sizeof *p->params_json_of);
+	for (int i = 0; i < p->nparams; i++) {
+		const struct param *q = &p->params[i];
+		json_object_set_new(o, q->name,
+				    q->integer ? json_integer((json_int_t)q->value)
+					       : json_real(q->value));
+		p->params_json_of[i] = q->value;
+	}
+	free(p->params_json);
+	p->params_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return p->params_json;
+}
+
+/* What every action of this call has in common. */
+static struct action_request request_for(struct policy_run *run, enum action_type type,
+					 const char *kind)
+{
+	struct policy *p = run->policy;
+	const char *endpoint = p->endpoint[type]; /* roles are in action order */
+	if (type == ACTION_CASE_CLOSED && !endpoint)
+		endpoint = p->endpoint[ACTION_LEGAL_STEP];
+	return (struct action_request){
+		.org = p->org,
+		.policy = p->file,
+		.policy_sha256 = p->sha256,
+		.pupil = run->view->id,
+		.upn = run->view->upn,
+		.urn = run->view->urn,
+		.year_group = run->view->year_group,
+		.endpoint = endpoint,
+		.type = type,
+		.kind = kind,
+		.params = params_in_force(p),
+		.date = run->today,
+		.history = run->view->h,
+	};
+}
+
 /* Build the request from opts (at index idx, may be nil) and record it. */
 static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 {
@@ -853,21 +925,9 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 					    NULL };
 	struct policy_run *run = check_pupil(L, 1);
 	struct policy *p = run->policy;
-	struct action_request r = {
-		.org = p->org,
-		.policy = p->file,
-		.policy_sha256 = p->sha256,
-		.pupil = run->view->id,
-		.upn = run->view->upn,
-		.urn = run->view->urn,
-		.year_group = run->view->year_group,
-		.endpoint = p->endpoint[type], /* roles are in action order */
-		.type = type,
-		.kind = kind,
-		.severity = "medium",
-		.cooldown_days = COOLDOWN_DEFAULT,
-		.date = run->today,
-	};
+	struct action_request r = request_for(run, type, kind);
+	r.severity = "medium";
+	r.cooldown_days = COOLDOWN_DEFAULT;
 	json_t *evidence = NULL, *data = NULL;
 	char why[256];
 
@@ -1019,6 +1079,8 @@ static int api_legal_step(lua_State *L)
 	return act(L, ACTION_LEGAL_STEP, legal_steps[actions_legal_step(step)], 3);
 }
 
+/* A closure is an action (case_closed), delivered to the policy's case
+ * endpoint, else its legal one; never suppressed as a repeat. */
 static int api_close_case(lua_State *L)
 {
 	struct policy_run *run = current_run(L, "close_case");
@@ -1033,8 +1095,10 @@ static int api_close_case(lua_State *L)
 		return luaL_error(L, "close_case: more than %d actions in one call",
 				  POLICY_ACTIONS_PER_CALL);
 	sandbox_charge(L, "close_case", COST_CASE_QUERY);
-	int rc = actions_close_case(run->actions, run->draft, run->policy->org, run->view->id,
-				    run->today, reason);
+	struct action_request r = request_for(run, ACTION_CASE_CLOSED, "");
+	r.message = reason;
+	char why[256];
+	int rc = actions_decide(run->actions, run->draft, &r, why, sizeof why);
 	if (rc < 0) {
 		run->db_failed = 1;
 		return luaL_error(L, "close_case: database error");
@@ -1061,8 +1125,10 @@ static int api_param(lua_State *L)
 static int api_today(lua_State *L)
 {
 	char d[11];
-	struct policy_run *run = current_run(L, "today");
-	lua_pushstring(L, date_format(run->today, d));
+	struct policy *p = policy_up(L);
+	if (!p->run) /* not current_run: today() is no action, for coverage */
+		return luaL_error(L, "today() can only be called from on_pupil");
+	lua_pushstring(L, date_format(p->run->today, d));
 	return 1;
 }
 
@@ -1254,6 +1320,8 @@ void policy_free(struct policy *p)
 	for (int i = 0; i < p->nparams; i++)
 		free(p->params[i].doc);
 	free(p->params);
+	free(p->params_json);
+	free(p->params_json_of);
 	for (int i = 0; i < POLICY_ROLES; i++)
 		free(p->endpoint[i]);
 	free(p->name);

@@ -6,8 +6,8 @@
  * read-only userdata over the C figures; p:window{...} returns a table (the
  * same one for the same window within a call); alert, refer_mentor and
  * legal_step go to actions.c, which applies the repeat rule and the national
- * framework; param, today, log and close_case are helpers. Knows nothing of
- * SQL or HTTP.
+ * framework, and so does close_case (a closure is an action); param, today
+ * and log are helpers. Knows nothing of SQL or HTTP.
  */
 #ifndef ROLLCALL_POLICY_H
 #define ROLLCALL_POLICY_H
@@ -16,7 +16,8 @@
 #include "sandbox.h"
 #include "stats.h"
 
-/* Endpoint roles, in the order of enum action_type: alert, referral, legal. */
+/* Endpoint roles, in the order of enum action_type: alert, referral, legal,
+ * case (closures; the legal endpoint when a policy names none). */
 #define POLICY_ROLES ACTION_TYPES
 extern const char *const policy_roles[POLICY_ROLES];
 
@@ -48,6 +49,8 @@ struct policy {
 	char *endpoint[POLICY_ROLES]; /* endpoint name per role, or NULL */
 	struct param *params;
 	int nparams;
+	char *params_json;	/* the values in force as JSON, for actions (policy.c) */
+	double *params_json_of; /* the values it was made from: rebuilt when they change */
 	char sha256[65];
 	int line; /* of the policy{...} declaration */
 	struct sandbox sb;
@@ -69,6 +72,12 @@ struct policy {
 		int day, n;
 		uint64_t kind[POLICY_KINDS_PER_DAY];
 	} kinds[POLICY_KINDS_DAYS];
+	/* Coverage, for `rollcall test` (policytest.c): when set, each call of
+	 * an action marks reached[line] for the line of this file it was made
+	 * from (lines below nreached). NULL, as loaded: nothing is noted. The
+	 * caller owns the array. */
+	unsigned char *reached;
+	int nreached;
 };
 
 /* What the engine knows of a pupil; p's fields come from here. */

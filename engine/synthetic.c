@@ -335,13 +335,38 @@ void synthetic_close(struct synthetic *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Record the case sp starts with, on the first day of its history. */
+/* The absence a case that starts at a penalty notice was grounded on: the
+ * national framework records one only over 10 unauthorised sessions in
+ * the 10 school weeks before it, so the pupil is given the five weekdays
+ * before its history begins as unauthorised (N) in this history, which
+ * only the recording of its starting case reads. Returns 0, or -1. */
+static int grounds(struct history *h, int day)
+{
+	h->first_day = date_academic_start(day - 7);
+	h->complete = 1;
+	h->nslots = 0;
+	if (history_reserve(h, (size_t)(2 * (day - h->first_day))) < 0)
+		return -1;
+	memset(h->slot, 0, h->cap);
+	for (int d = day - 7; d < day; d++)
+		if (date_weekday(d) < 5) {
+			int slot = 2 * (d - h->first_day);
+			h->slot[slot] = h->slot[slot + 1] = (uint8_t)codes_find("N", 1);
+			h->nslots = slot + 2;
+		}
+	return 0;
+}
+
+/* Record the case sp starts with, on the first day of its history. Each
+ * of its actions must be recorded: one refused means the rules have
+ * changed under this table. */
 static int record_start(struct synthetic *s, const struct synthetic_pupil *sp, const char *org)
 {
 	const struct start *st = &starts[sp->start];
 	const struct story *story = &stories[sp->story];
 	int day = date_from_ymd(story->from[0], story->from[1], story->from[2]);
-	char why[256];
+	char why[256] = "";
+	struct history before = { 0 };
 	struct action_request r = {
 		.org = org,
 		.policy = "synthetic",
@@ -353,23 +378,31 @@ static int record_start(struct synthetic *s, const struct synthetic_pupil *sp, c
 		.severity = "medium",
 		.cooldown_days = COOLDOWN_DEFAULT,
 		.date = day,
+		.history = &before,
 	};
-	if (st->referral) {
+	int rc = grounds(&before, day) < 0 ? -1 : 1;
+	if (rc > 0 && st->referral) {
 		r.type = ACTION_REFERRAL;
 		r.kind = "mentor";
-		if (actions_record(&s->actions, &r, why, sizeof why) < 0)
-			return -1;
+		rc = actions_record(&s->actions, &r, why, sizeof why);
 	}
-	for (int k = 0; k < 4 && st->steps[k]; k++) {
+	for (int k = 0; rc > 0 && k < 4 && st->steps[k]; k++) {
 		r.type = ACTION_LEGAL_STEP;
 		r.kind = st->steps[k];
-		if (actions_record(&s->actions, &r, why, sizeof why) < 0)
-			return -1;
+		rc = actions_record(&s->actions, &r, why, sizeof why);
 	}
-	if (st->closed &&
-	    actions_close_case(&s->actions, NULL, org, sp->id, day, "synthetic: closed") < 0)
-		return -1;
-	return 0;
+	if (rc > 0 && st->closed) {
+		r.type = ACTION_CASE_CLOSED;
+		r.kind = "";
+		r.severity = NULL;
+		r.message = "synthetic: closed";
+		rc = actions_record(&s->actions, &r, why, sizeof why);
+	}
+	history_free(&before);
+	if (rc == 0)
+		error("synthetic pupils: %s, starting %s, was refused: %s", sp->upn, st->what,
+		      why[0] ? why : "a repeat");
+	return rc > 0 ? 0 : -1;
 }
 
 int synthetic_begin(struct synthetic *s, const char *org)

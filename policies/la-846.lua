@@ -3,16 +3,23 @@
 --
 -- Term-time holiday (code G) is treated on its own: support is inappropriate,
 -- so 10+ holiday sessions in 10 school weeks go straight to a penalty notice.
+-- (Not fewer: 10 unauthorised sessions is the national threshold, below
+-- which rollcall refuses a penalty notice.) One holiday stays inside the
+-- 10-school-week window for up to 77 days across half term, longer than
+-- the cooldown; rollcall never lets the same sessions ground a second
+-- notice, so the cooldown only keeps the policy from asking again daily.
 -- Other unauthorised absence at the threshold leads to an attendance
--- contract, then a Notice to Improve. Illness past 15 days is reported.
+-- contract, then, if absence goes on after contract_days, a Notice to Improve. Illness past 15 days is reported.
 
 policy {
   org  = "la:846",
   name = "Brighton and Hove City Council",
   endpoints = { alert = "ewo-team", legal = "legal-team" },
   params = {
-    holiday_sessions = { default = 10, min = 4, max = 20,
+    holiday_sessions = { default = 10, min = 10, max = 20, integer = true,
                          doc = "holiday (G) sessions in 10 school weeks that lead to a penalty notice" },
+    contract_days = { default = 28, min = 14, max = 90, integer = true,
+                      doc = "days an attendance contract has to work before a Notice to Improve" },
   },
 }
 
@@ -27,7 +34,12 @@ function on_pupil(p)
     if case == nil then
       legal_step(p, "attendance_contract", { reason = "10+ unauthorised sessions in 10 school weeks" })
     elseif case.stage == "attendance_contract" then
-      legal_step(p, "notice_to_improve", { reason = "absence continued under the contract" })
+      -- The contract has contract_days to work; a Notice to Improve only
+      -- if unauthorised absence went on under it after that.
+      local since = national.days_since_last_step(p)
+      if since >= param "contract_days" and p:window{ days = since }.unauthorised > 0 then
+        legal_step(p, "notice_to_improve", { reason = "absence continued under the contract" })
+      end
     end
   end
 

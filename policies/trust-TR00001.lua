@@ -13,7 +13,7 @@ policy {
                    doc = "alert when attendance over 6 school weeks falls below this" },
     persistent_rate = { default = 0.10, min = 0.05, max = 0.50,
                         doc = "absence rate this year that counts as persistent" },
-    min_sessions = { default = 20, min = 1, max = 200,
+    min_sessions = { default = 20, min = 1, max = 200, integer = true,
                      doc = "sessions a pupil must have had before any alert" },
   },
 }

@@ -11,6 +11,14 @@ local national = {}
 national.PERSISTENT_RATE = 0.10
 national.SEVERE_RATE = 0.50
 
+-- A rate over a few sessions says little: on the first day of term one
+-- absent session of two is a 50% absence rate. So absence counts as
+-- persistent or severe only once the pupil has had 20 possible sessions
+-- this academic year (two school weeks), as the bundled policies already
+-- wait for 20 sessions before a low-attendance alert. This is rollcall's
+-- choice, not a DfE rule: the DfE's statistics measure whole terms.
+national.MIN_POSSIBLE_SESSIONS = 20
+
 -- DfE national framework for penalty notices (from 19 August 2024): a notice
 -- must be considered at 10 sessions of unauthorised absence (G, N, O, U)
 -- within a rolling 10 school weeks, which may span terms and school years.
@@ -38,12 +46,14 @@ end
 
 function national.persistent(p)
   local year = p:window{ academic_year = true }
-  return year.possible > 0 and year.absence_rate >= national.PERSISTENT_RATE
+  return year.possible >= national.MIN_POSSIBLE_SESSIONS
+     and year.absence_rate >= national.PERSISTENT_RATE
 end
 
 function national.severe(p)
   local year = p:window{ academic_year = true }
-  return year.possible > 0 and year.absence_rate >= national.SEVERE_RATE
+  return year.possible >= national.MIN_POSSIBLE_SESSIONS
+     and year.absence_rate >= national.SEVERE_RATE
 end
 
 -- Unauthorised sessions in the last 10 school weeks.

@@ -41,8 +41,9 @@
 #   la:355 (pupils of schools with la_code 355), la-355.lua:
 #     recent = school_weeks 6
 #     recent.possible >= 20 and recent.rate < 0.90  alert low_attendance  medium
-#     year absence_rate >= 0.50                     alert severe_absence  high
-#     year absence_rate >= 0.10                     referral mentor       medium
+#     year possible >= 20 and absence_rate >= 0.50  alert severe_absence  high
+#     year possible >= 20 and absence_rate >= 0.10
+#       and recent.rate < 0.95 (recovered_rate)     referral mentor       medium
 #     consecutive_unauthorised_days >= 10           alert continuous_absence urgent
 #     consecutive_unauthorised_days >= 20           alert missing_education urgent
 #     >= 10 unauthorised (G N O U) in school_weeks 10  legal_step letter  medium
@@ -67,7 +68,8 @@
 #     and days_since_last_step reads p.case afresh but skips "referral" steps,
 #     giving nil. Either way the rung is the letter. The same referral test
 #     ("not (case and case.referral_open)") reads the same nil case.
-#   - close_case records no action.
+#   - Salford's close_case (a case_closed action) needs the `case` it read
+#     first, nil in a first evaluation, so it never closes one here.
 #   - Brighton's case is nil (its policy records no referral or step before
 #     reading it), so the threshold gives attendance_contract, not
 #     notice_to_improve. Its penalty_notice passes the national framework:
@@ -221,15 +223,16 @@ END {
 		cud = unauthorised_days(u)
 
 		low = rpos >= 20 && 10 * ratt < 9 * rpos
-		persistent = ypos > 0 && 10 * yabs >= ypos
-		severe = ypos > 0 && 2 * yabs >= ypos
+		persistent = ypos >= 20 && 10 * yabs >= ypos
+		severe = ypos >= 20 && 2 * yabs >= ypos
 		penalty = pun >= 10
 
 		if (la[urn] == "355") {
 			org = "la:355"
 			if (low) out(today, org, "alert", "low_attendance", u, "medium")
 			if (severe) out(today, org, "alert", "severe_absence", u, "high")
-			if (persistent) out(today, org, "referral", "mentor", u, "medium")
+			if (persistent && (rpos == 0 || 100 * ratt < 95 * rpos))
+				out(today, org, "referral", "mentor", u, "medium")
 			if (cud >= 10) out(today, org, "alert", "continuous_absence", u, "urgent")
 			if (cud >= 20) out(today, org, "alert", "missing_education", u, "urgent")
 			if (penalty) out(today, org, "legal_step", "letter", u, "medium")

@@ -1,7 +1,9 @@
 /*
  * test_actions.c — the rules that hold whatever a policy says: the repeat
  * cooldown, one open referral, case stages, and the national framework's
- * penalty-notice refusals (DfE, from 19 August 2024).
+ * penalty-notice refusals (DfE, from 19 August 2024), the threshold a
+ * penalty notice needs among them: 10 unauthorised sessions in 10 school
+ * weeks that no earlier notice counted.
  */
 #include "testutil.h"
 #include "actions.h"
@@ -10,7 +12,25 @@ struct fixture {
 	char *dir;
 	struct db db;
 	struct actions a;
+	struct history h; /* pupil 7's marks, up to the day acted on */
 };
+
+/* Pupil 7's history up to and including day to: every weekday session in
+ * the days before it unauthorised (O), back to from, and present (/)
+ * before that, from the 1 September before from. */
+static void history(struct fixture *fx, int from, int to)
+{
+	struct history *h = &fx->h;
+	h->first_day = date_academic_start(from);
+	h->complete = 1;
+	h->nslots = 2 * (to - h->first_day + 1);
+	assert_int_equal(history_reserve(h, (size_t)h->nslots), 0);
+	memset(h->slot, 0, (size_t)h->nslots);
+	for (int day = h->first_day; day <= to; day++)
+		if (date_weekday(day) < 5)
+			h->slot[2 * (day - h->first_day)] = h->slot[2 * (day - h->first_day) + 1] =
+				(uint8_t)code_of(day >= from ? "O" : "/");
+}
 
 static int setup(void **state)
 {
@@ -29,6 +49,7 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	actions_close(&fx->a);
+	history_free(&fx->h);
 	db_close(&fx->db);
 	remove_tree(fx->dir);
 	free(fx->dir);
@@ -55,8 +76,83 @@ static int act(struct fixture *fx, enum action_type type, const char *kind, cons
 		.cooldown_days = cooldown,
 		.support_inappropriate = support_inappropriate,
 		.date = day_of(date),
+		.history = &fx->h,
+	};
+	/* two weeks of unauthorised absence up to the day: the threshold met
+	 * by sessions no earlier notice here counted */
+	history(fx, r.date - 13, r.date);
+	return actions_record(&fx->a, &r, why, sizeof why);
+}
+
+/* close_case: an action too, with the reason as its message */
+static int close_case(struct fixture *fx, const char *date, const char *reason)
+{
+	struct action_request r = {
+		.org = "la:355",
+		.policy = "test.lua",
+		.policy_sha256 = "0123",
+		.pupil = 7,
+		.upn = "B801200005001",
+		.urn = 100001,
+		.year_group = "9",
+		.type = ACTION_CASE_CLOSED,
+		.message = reason,
+		.date = day_of(date),
 	};
 	return actions_record(&fx->a, &r, why, sizeof why);
+}
+
+/* The same absence never grounds two penalty notices: a holiday across
+ * half term stays inside a 10-school-week window for 77 days, longer than
+ * a policy's cooldown may be. */
+static void the_same_absence_is_never_fined_twice(void **state)
+{
+	struct fixture *fx = *state;
+	struct action_request r = {
+		.org = "la:846",
+		.policy = "test.lua",
+		.policy_sha256 = "0123",
+		.pupil = 7,
+		.upn = "B801200005001",
+		.urn = 100001,
+		.year_group = "9",
+		.type = ACTION_LEGAL_STEP,
+		.kind = "penalty_notice",
+		.severity = "medium",
+		.cooldown_days = 28,
+		.support_inappropriate = 1,
+		.history = &fx->h,
+	};
+	/* a holiday 15-26 September 2025: 20 unauthorised sessions */
+	history(fx, day_of("2025-09-15"), day_of("2025-09-26"));
+	r.date = day_of("2025-09-26");
+	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 1);
+	/* 29 days later, out of the cooldown, the holiday is still in the
+	 * window, with two more days of unauthorised absence: refused */
+	history(fx, day_of("2025-09-15"), day_of("2025-09-26"));
+	r.date = day_of("2025-10-27");
+	for (int day = day_of("2025-10-24"); day <= r.date; day++)
+		if (date_weekday(day) < 5)
+			fx->h.slot[2 * (day - fx->h.first_day)] =
+				fx->h.slot[2 * (day - fx->h.first_day) + 1] = (uint8_t)code_of("O");
+	fx->h.nslots = 2 * (r.date - fx->h.first_day + 1);
+	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 0);
+	assert_non_null(strstr(why, "that no earlier notice counted: 4 since the penalty notice "
+				    "of 2025-09-26"));
+	/* six new days of it: 12 sessions the first notice did not count */
+	for (int day = day_of("2025-10-20"); day <= r.date; day++)
+		if (date_weekday(day) < 5)
+			fx->h.slot[2 * (day - fx->h.first_day)] =
+				fx->h.slot[2 * (day - fx->h.first_day) + 1] = (uint8_t)code_of("O");
+	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 1);
+	/* with no unauthorised absence, no penalty notice at all */
+	r.org = "la:355";
+	history(fx, r.date + 1, r.date);
+	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 0);
+	assert_non_null(strstr(why, "needs 10 unauthorised sessions in 10 school weeks: 0"));
+	/* nor with no history to count from */
+	r.history = NULL;
+	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 0);
 }
 
 static void repeats_inside_the_cooldown_are_suppressed(void **state)
@@ -138,9 +234,7 @@ static void one_open_referral_per_pupil(void **state)
 				    .date = day_of("2025-11-03") };
 	assert_int_equal(actions_record(&fx->a, &r, why, sizeof why), 1);
 	/* closing the case closes the referral */
-	assert_int_equal(
-		actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-01"), "recovered"),
-		1);
+	assert_int_equal(close_case(fx, "2025-12-01", "recovered"), 1);
 	assert_int_equal(act(fx, ACTION_REFERRAL, "mentor", "2026-01-05", 28, 0), 1);
 }
 
@@ -170,11 +264,9 @@ static void the_case_follows_its_latest_step(void **state)
 	assert_string_equal(c.steps[2].step, "meeting");
 	assert_int_equal(c.steps[2].date, day_of("2025-10-13"));
 
-	assert_int_equal(
-		actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-01"), "better"), 1);
+	assert_int_equal(close_case(fx, "2025-12-01", "better"), 1);
 	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 0);
-	assert_int_equal(actions_close_case(&fx->a, NULL, "la:355", 7, day_of("2025-12-02"), "x"),
-			 0);
+	assert_int_equal(close_case(fx, "2025-12-02", "x"), 0);
 	/* a new step opens a new case, at that step */
 	assert_int_equal(act(fx, ACTION_LEGAL_STEP, "letter", "2026-01-05", 28, 0), 1);
 	assert_int_equal(actions_case(&fx->a, NULL, "la:355", 7, &c), 1);
@@ -195,6 +287,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(notices_before_the_2024_framework_do_not_count,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(the_same_absence_is_never_fined_twice, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(one_open_referral_per_pupil, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_case_follows_its_latest_step, setup, teardown),
 	};

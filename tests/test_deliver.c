@@ -8,8 +8,8 @@
  * canned responder, a Retry-After past any wait and an error body that is
  * not text, a proxy in the environment, due times a clock step back left.
  *
- * The actions are those of tests/test_run.c: three for J355400120001 from
- * policies/la-355.lua (an alert, a referral and a letter), one per role.
+ * The actions are three for J355400120001 from tests/policies/roles/la-355.lua
+ * (an alert, a referral and a letter), one per endpoint role.
  */
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 700
@@ -29,7 +29,7 @@ static void configure(struct e2e *e, int port, const char *delivery)
 	char path[PATH_MAX + 32], conf[PATH_MAX * 3];
 	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
 	snprintf(conf, sizeof conf,
-		 "policies = \"%s/policies\"\nscripts = \"%s/scripts\"\n"
+		 "policies = \"%s/tests/policies/roles\"\nscripts = \"%s/scripts\"\n"
 		 "endpoints = {\n"
 		 "  [\"ewo-team\"] = { url = \"http://127.0.0.1:%d/ewo\", secret_env = "
 		 "\"HOOK_SECRET\" },\n"
@@ -356,7 +356,7 @@ static void a_hanging_endpoint_does_not_hold_up_a_healthy_one(void **state)
 	char path[PATH_MAX + 32], conf[PATH_MAX * 3];
 	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
 	snprintf(conf, sizeof conf,
-		 "policies = \"%s/policies\"\nscripts = \"%s/scripts\"\n"
+		 "policies = \"%s/tests/policies/roles\"\nscripts = \"%s/scripts\"\n"
 		 "endpoints = {\n"
 		 "  [\"ewo-team\"] = { url = \"http://127.0.0.1:%d/\", secret_env = "
 		 "\"HOOK_SECRET\" },\n"
@@ -438,7 +438,7 @@ static void a_backlog_for_a_hanging_endpoint_does_not_hide_the_others(void **sta
 	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
 	snprintf(
 		conf, sizeof conf,
-		"policies = '%s/policies'\nscripts = '%s/scripts'\n"
+		"policies = '%s/tests/policies/roles'\nscripts = '%s/scripts'\n"
 		"endpoints = {\n"
 		"  ['ewo-team'] = { url = 'http://127.0.0.1:%d/', secret_env = 'HOOK_SECRET' },\n"
 		"  ['mentors'] = { url = 'http://127.0.0.1:%d/', secret_env = 'HOOK_SECRET' },\n"
@@ -703,7 +703,7 @@ static void bad_configuration_exits_2(void **state)
 	/* an insecure endpoint may use plain http if it says so */
 	char conf[PATH_MAX * 3];
 	snprintf(conf, sizeof conf,
-		 "policies = '%s/policies'\nscripts = '%s/scripts'\n"
+		 "policies = '%s/tests/policies/roles'\nscripts = '%s/scripts'\n"
 		 "endpoints = { x = { url = 'http://hooks.example.org/', secret_env = "
 		 "'HOOK_SECRET', insecure = true } }\n",
 		 e2e_root, e2e_root);
@@ -715,7 +715,7 @@ static void bad_configuration_exits_2(void **state)
 	write_file(secret, E2E_SECRET "\n");
 	chmod(secret, 0644);
 	snprintf(conf, sizeof conf,
-		 "policies = '%s/policies'\nscripts = '%s/scripts'\n"
+		 "policies = '%s/tests/policies/roles'\nscripts = '%s/scripts'\n"
 		 "endpoints = { x = { url = 'https://h.example/', secret_file = 'secret' } }\n",
 		 e2e_root, e2e_root);
 	write_file(path, conf);

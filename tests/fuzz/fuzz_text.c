@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELDS 15 /* ACTIONS_COLUMNS */
+#define FIELDS 17 /* ACTIONS_COLUMNS */
 
 static const char controls[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
 			       "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f"

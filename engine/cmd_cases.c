@@ -1,0 +1,183 @@
+/*
+ * cmd_cases.c — `rollcall cases [--org ORG] [--open|--closed] [--pupil UPN]
+ * [--limit N] [--json]`: the cases policies opened (a referral or a legal
+ * step opens one; close_case ends it), newest first: id, organisation,
+ * pupil, stage, opened, closed and why, and how many steps (referrals and
+ * legal steps) it holds. At most --limit (default 100); when there are more
+ * it says how many on standard error, so a listing is never silently cut.
+ * --json prints one object per line.
+ *
+ * Newest first is by the date a case opened (the evaluated date of its
+ * first step), then by id: index cases_opened.
+ */
+#include "cmd.h"
+#include "policy.h"
+#include "upn.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CASES_LIMIT_DEFAULT 100
+#define CASES_LIMIT_MAX	    100000
+
+/* ?1 org, ?2 1 open only / 0 closed only / NULL both, ?3 pupil id */
+#define CASES_WHERE                                                                                \
+	" FROM cases c WHERE (?1 IS NULL OR c.org = ?1) AND (?2 IS NULL OR (c.closed IS NULL) = "  \
+	"?2) AND (?3 IS NULL OR c.pupil = ?3)"
+
+static const char *const list_sql =
+	"SELECT c.id, c.org, (SELECT upn FROM pupils WHERE id = c.pupil), c.stage, c.opened, "
+	"c.closed, c.close_reason, c.referral_open, (SELECT count(*) FROM actions a WHERE "
+	"a.case_id = c.id AND a.action <> 'case_closed')" CASES_WHERE
+	" ORDER BY c.opened DESC, c.id DESC LIMIT ?4";
+
+static const char *const count_sql = "SELECT count(*)" CASES_WHERE;
+
+static void bind_filters(sqlite3_stmt *st, const char *org, int open, long long pupil)
+{
+	if (org)
+		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	if (open >= 0)
+		sqlite3_bind_int(st, 2, open);
+	if (pupil)
+		sqlite3_bind_int64(st, 3, pupil);
+}
+
+/* The pupils.id of upn: > 0, 0 if none (reported), -1 on error. */
+static long long pupil_id(struct db *db, const char *upn)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT id FROM pupils WHERE upn = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, upn, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	long long id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "reading a pupil");
+	if (!id)
+		error("no pupil with upn %s", upn);
+	return id;
+}
+
+static void print_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+	json_object_set_new(o, "org", column_json(st, 1, NULL));
+	json_object_set_new(o, "upn", column_json(st, 2, NULL));
+	json_object_set_new(o, "stage", column_json(st, 3, NULL));
+	json_object_set_new(o, "opened", column_json(st, 4, NULL));
+	json_object_set_new(o, "closed", column_json(st, 5, NULL));
+	json_object_set_new(o, "reason", column_json(st, 6, TEXT_KEEP_JSON));
+	json_object_set_new(o, "referral_open", json_boolean(sqlite3_column_int(st, 7)));
+	json_object_set_new(o, "steps", json_integer(sqlite3_column_int64(st, 8)));
+	char *line = json_dumps(o, JSON_COMPACT);
+	puts(line);
+	free(line);
+	json_decref(o);
+}
+
+static void print_text(sqlite3_stmt *st)
+{
+	/* stored text leaves only as text_safe made it: a reason is a policy's
+	 * words, and an org or stage could be anything a writer stored */
+	char *org = column_safe(st, 1, NULL), *upn = column_safe(st, 2, NULL),
+	     *stage = column_safe(st, 3, NULL), *opened = column_safe(st, 4, NULL),
+	     *closed = column_safe(st, 5, NULL), *reason = column_safe(st, 6, NULL);
+	printf("%-6lld %-14s %-13s %-27s %-10s %-10s %3lld steps%s%s\n",
+	       (long long)sqlite3_column_int64(st, 0), org ? org : "", upn ? upn : "-",
+	       stage ? stage : "", opened ? opened : "", closed ? closed : "open",
+	       (long long)sqlite3_column_int64(st, 8), reason ? "  " : "", reason ? reason : "");
+	free(org);
+	free(upn);
+	free(stage);
+	free(opened);
+	free(closed);
+	free(reason);
+}
+
+int cmd_cases(struct cli *cli, int argc, char **argv)
+{
+	const char *org = NULL, *upn = NULL, *limit_text = NULL;
+	int json = 0, open = -1, got, status = EXIT_FAILURE, rc;
+	for (int i = 1; i < argc;) {
+		if (cmd_flag(argv, &i, "--json"))
+			json = 1;
+		else if (cmd_flag(argv, &i, "--open") || cmd_flag(argv, &i, "--closed")) {
+			int want = !strcmp(argv[i - 1], "--open");
+			if (open >= 0 && open != want) {
+				error("--open and --closed: give one or neither");
+				return EXIT_USAGE;
+			}
+			open = want;
+		} else if ((got = cmd_option(argc, argv, &i, "--org", &org)) != 0 ||
+			   (got = cmd_option(argc, argv, &i, "--pupil", &upn)) != 0 ||
+			   (got = cmd_option(argc, argv, &i, "--limit", &limit_text)) != 0) {
+			if (got < 0)
+				return cmd_usage(cli);
+		} else
+			return cmd_usage(cli);
+	}
+	if (org && !policy_org_valid(org)) {
+		error("--org %s: expected la:NNN (an LA code) or trust:ID", org);
+		return EXIT_USAGE;
+	}
+	if (upn && !upn_valid(upn, (int)strlen(upn))) {
+		error("--pupil \"%s\" is not a valid UPN (13 characters with a matching check "
+		      "letter)",
+		      upn);
+		return EXIT_USAGE;
+	}
+	long limit = CASES_LIMIT_DEFAULT;
+	if (limit_text) {
+		char *end;
+		limit = strtol(limit_text, &end, 10);
+		if (*end || end == limit_text || limit < 1 || limit > CASES_LIMIT_MAX) {
+			error("--limit %s: expected a whole number from 1 to %d", limit_text,
+			      CASES_LIMIT_MAX);
+			return EXIT_USAGE;
+		}
+	}
+	long long pupil = 0;
+	if (upn && (pupil = pupil_id(&cli->db, upn)) <= 0)
+		return EXIT_FAILURE;
+
+	sqlite3_stmt *st = db_prepare(&cli->db, list_sql), *count = NULL;
+	if (!st)
+		goto out;
+	bind_filters(st, org, open, pupil);
+	sqlite3_bind_int64(st, 4, limit + 1); /* one more: are there more? */
+	long shown = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && shown < limit) {
+		shown++;
+		if (json)
+			print_json(st);
+		else
+			print_text(st);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(&cli->db, "reading cases");
+		goto out;
+	}
+	if (rc == SQLITE_ROW) { /* cut at --limit: say by how much */
+		if (!(count = db_prepare(&cli->db, count_sql)))
+			goto out;
+		bind_filters(count, org, open, pupil);
+		if (sqlite3_step(count) != SQLITE_ROW) {
+			db_fail(&cli->db, "counting cases");
+			goto out;
+		}
+		long long total = sqlite3_column_int64(count, 0);
+		fprintf(stderr,
+			"rollcall: %ld of %lld cases shown, newest first (--limit N shows more)\n",
+			shown, total);
+	}
+	status = EXIT_SUCCESS;
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(count);
+	return status;
+}
