@@ -413,8 +413,10 @@ int synthetic_begin(struct synthetic *s, const char *org)
 		return -1;
 	for (int i = 0; i < SYNTHETIC_PUPILS; i++) {
 		struct synthetic_pupil *sp = &s->pupil[i];
-		/* a council's pupils: half at academies (i % 4 of 2 or 3) */
-		int academy = trust || i % 4 >= 2;
+		/* a council's pupils: four at LA schools, four at academies, and
+		 * so on, which gives each starting case (by i % 4) and each
+		 * story (by i % 12) both */
+		int academy = trust || (i / 4) % 2;
 		snprintf(sp->la_code, sizeof sp->la_code, "%s", trust ? trust_las[i % 3] : code);
 		snprintf(sp->trust_id, sizeof sp->trust_id, "%s",
 			 !academy ? ""
