@@ -423,9 +423,9 @@ int synthetic_begin(struct synthetic *s, const char *org)
 			 : trust  ? code
 				  : SYNTHETIC_TRUST);
 		sp->urn = 990000 + (academy ? 100 : 0) + i % 2 + 1;
-		char body[13];
-		snprintf(body, sizeof body, "%s9999%05d", sp->la_code, i + 1);
-		snprintf(sp->upn, sizeof sp->upn, "%c%s", upn_check_letter(body), body);
+		char body[24]; /* 12 characters: the LA code, 9999, a serial */
+		snprintf(body, sizeof body, "%.3s9999%05d", sp->la_code, (i + 1) % 100000);
+		snprintf(sp->upn, sizeof sp->upn, "%c%.12s", upn_check_letter(body), body);
 		sp->h.nslots = sp->nslots;
 	}
 	if (db_exec(&s->db, "BEGIN") < 0)
