@@ -58,5 +58,7 @@ int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_replay(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
 int cmd_test(struct cli *cli, int argc, char **argv);
+int cmd_reevaluate(struct cli *cli, int argc, char **argv);
+int cmd_rejected(struct cli *cli, int argc, char **argv);
 
 #endif

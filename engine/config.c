@@ -1,15 +1,15 @@
 /*
  * config.c — reading rollcall.conf.
  *
- * The file runs in a Lua state with no libraries and no globals at all, so
- * it can only assign data; an instruction budget stops a loop (at its
- * FILE:LINE). While it runs, the line of every key is noted — globals by
- * __newindex, keys inside tables by a line hook (see "where each key was
- * set") — so that an unknown or ill-typed key is reported as FILE:LINE.
- * Then the values are checked, key by key.
+ * The file runs as a data file (datafile.c): in a Lua state with no
+ * libraries and no globals at all, so it can only assign data, under an
+ * instruction and a memory budget, the line of every key noted so that an
+ * unknown or ill-typed key is reported as FILE:LINE. Then the values are
+ * checked, key by key.
  */
 #include "config.h"
 
+#include "datafile.h"
 #include "file.h"
 #include "sandbox.h"
 #include "util.h"
@@ -27,9 +27,15 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define CONFIG_FILE_MAX	    (1 << 20)
-#define CONFIG_INSTRUCTIONS 1000000
-#define CONFIG_MEMORY_MAX   (16 << 20) /* bytes of Lua memory while the file runs */
+#define CONFIG_FILE_MAX (1 << 20)
+
+static const struct datafile_spec config_file = {
+	.what = "the configuration",
+	.names = "database, policies, scripts, endpoints, delivery, limits",
+	.instructions = 1000000,
+	.memory = 16 << 20,
+	.track_budget = 1L << 21,
+};
 
 struct delivery_key {
 	const char *name;
@@ -51,247 +57,6 @@ static const struct delivery_key delivery_keys[] = {
 static const char *const top_keys[] = { "database", "policies", "scripts", "endpoints",
 					"delivery", "limits",	NULL };
 
-/* ---- where each key was set ----
- *
- * Globals: _ENV stays empty (the values live in a table of their own), so
- * every assignment to a global, a second one to the same name included,
- * goes through __newindex, which notes the line.
- *
- * Keys inside tables have no such hook. Instead a line hook looks, whenever
- * a new line starts (and when a function returns), at the tables in the
- * registers of the running functions, and notes each key it has not seen, or
- * whose value changed, with the line that just ran; each table is also noted
- * with the line it was first seen on, which for a constructor is the line
- * of its "{". A key is shown at the line its table value starts on, else at
- * the line it was set on (for `key = value` on one line, that line). Work is
- * bounded (TRACK_BUDGET registers and keys looked at in all): a file that
- * loops building big tables loses the per-key lines, and its errors name the
- * line of the enclosing table and say so. */
-
-#define LINES_KEY    "rollcall.config.lines"  /* table -> { key -> line } */
-#define SEEN_KEY     "rollcall.config.seen"   /* table -> { key -> value } */
-#define STARTS_KEY   "rollcall.config.starts" /* table -> line first seen */
-#define TRACK_BUDGET (1L << 21)
-#define TRACK_DEPTH  16
-
-struct tracker {
-	long budget; /* registers and keys still to look at */
-	int line;    /* the line running since the last look */
-};
-
-static struct tracker *tracker_of(lua_State *L)
-{
-	return *(struct tracker **)lua_getextraspace(L);
-}
-
-/* Push registry[reg][t] (t an absolute index), creating it if need be. */
-static void track_entry(lua_State *L, const char *reg, int t)
-{
-	lua_getfield(L, LUA_REGISTRYINDEX, reg);
-	lua_pushvalue(L, t);
-	if (lua_rawget(L, -2) != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_pushvalue(L, t);
-		lua_pushvalue(L, -2);
-		lua_rawset(L, -4);
-	}
-	lua_remove(L, -2);
-}
-
-/* The line the table at idx was first seen on, or 0. */
-static int table_start(lua_State *L, int idx)
-{
-	idx = lua_absindex(L, idx);
-	lua_getfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
-	lua_pushvalue(L, idx);
-	lua_rawget(L, -2);
-	int line = (int)lua_tointeger(L, -1);
-	lua_pop(L, 2);
-	return line;
-}
-
-static int same_value(lua_State *L, int a, int b)
-{
-	if (lua_rawequal(L, a, b))
-		return 1;
-	/* NaN is never equal to itself, yet it did not change */
-	return lua_type(L, a) == LUA_TNUMBER && lua_type(L, b) == LUA_TNUMBER &&
-	       lua_tonumber(L, a) != lua_tonumber(L, a) && lua_tonumber(L, b) != lua_tonumber(L, b);
-}
-
-/* Note the table at t: its first line, and every new or changed key with
- * line, descending into new table values (a table built and stored within
- * one line is seen only through its parent). */
-static void track_table(lua_State *L, struct tracker *tr, int t, int line, int depth)
-{
-	t = lua_absindex(L, t);
-	if (tr->budget <= 0 || depth > TRACK_DEPTH)
-		return;
-	luaL_checkstack(L, 8, "tracking configuration lines");
-	if (!table_start(L, t)) {
-		lua_getfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
-		lua_pushvalue(L, t);
-		lua_pushinteger(L, line);
-		lua_rawset(L, -3);
-		lua_pop(L, 1);
-	}
-	track_entry(L, LINES_KEY, t);
-	int lines = lua_gettop(L);
-	track_entry(L, SEEN_KEY, t);
-	int seen = lua_gettop(L);
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		if (--tr->budget < 0) {
-			lua_pop(L, 2);
-			break;
-		}
-		lua_pushvalue(L, -2);
-		lua_rawget(L, seen);
-		int same = same_value(L, -1, -2);
-		lua_pop(L, 1);
-		if (!same) {
-			lua_pushvalue(L, -2);
-			lua_pushvalue(L, -2);
-			lua_rawset(L, seen);
-			lua_pushvalue(L, -2);
-			lua_pushinteger(L, line);
-			lua_rawset(L, lines);
-			if (lua_istable(L, -1))
-				track_table(L, tr, -1, line, depth + 1);
-		}
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 2);
-}
-
-/* Look at the tables in the registers of every running Lua function. In a
- * hook, level 0 is the hooked function and its registers are the first top0
- * stack slots (past them are this C code's own values). */
-static void track_frames(lua_State *L, struct tracker *tr, int top0, int line)
-{
-	lua_Debug ar;
-	/* lua_getstack walks the call chain: level n costs n */
-	for (int level = 0; (tr->budget -= level) > 0 && lua_getstack(L, level, &ar); level++) {
-		if (!lua_getinfo(L, "S", &ar) || ar.what[0] == 'C')
-			continue;
-		for (int n = 1; (level > 0 || n <= top0) && tr->budget > 0; n++) {
-			if (!lua_getlocal(L, &ar, n))
-				break;
-			tr->budget--;
-			if (lua_istable(L, -1))
-				track_table(L, tr, -1, line, 0);
-			lua_pop(L, 1);
-		}
-	}
-}
-
-static void hook(lua_State *L, lua_Debug *ar)
-{
-	struct tracker *tr = tracker_of(L);
-	if (ar->event == LUA_HOOKCOUNT) {
-		luaL_where(L, 0); /* FILE:LINE of the loop */
-		lua_pushliteral(L,
-				"the configuration runs too long (it should only assign values)");
-		lua_concat(L, 2);
-		lua_error(L);
-	}
-	track_frames(L, tr, lua_gettop(L), tr->line);
-	if (ar->event == LUA_HOOKLINE) {
-		tr->line = ar->currentline;
-	} else if (ar->event == LUA_HOOKRET) {
-		lua_Debug caller; /* the caller carries on with its line */
-		if (lua_getstack(L, 1, &caller) && lua_getinfo(L, "l", &caller) &&
-		    caller.currentline > 0)
-			tr->line = caller.currentline;
-	}
-}
-
-/* _ENV.__newindex (upvalue 1: the values): store the value and note the
- * line of this assignment. */
-static int note_line(lua_State *L)
-{
-	struct tracker *tr = tracker_of(L);
-	lua_Debug ar;
-	int line = tr->line;
-	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) && ar.currentline > 0)
-		line = ar.currentline;
-	lua_settop(L, 3);
-	if (lua_type(L, 2) != LUA_TSTRING) /* _ENV[1] = ..., _ENV[nil] = ... */
-		return luaL_error(L, "only names can be assigned (the keys are database, "
-				     "policies, scripts, endpoints, delivery, limits)");
-	track_frames(L, tr, 0, line); /* keys set earlier on this line */
-	lua_pushvalue(L, 2);
-	lua_pushvalue(L, 3);
-	lua_rawset(L, lua_upvalueindex(1));
-	track_entry(L, LINES_KEY, lua_upvalueindex(1));
-	lua_pushvalue(L, 2);
-	lua_pushinteger(L, line);
-	lua_rawset(L, -3);
-	lua_pop(L, 1);
-	if (lua_istable(L, 3))
-		track_table(L, tr, 3, line, 0);
-	return 0;
-}
-
-/* _ENV.__index (upvalue 1: the values): a global set earlier, else an
- * error (there are no functions or libraries to read). */
-static int lookup(lua_State *L)
-{
-	lua_pushvalue(L, 2);
-	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-		return 1;
-	return luaL_error(L, "'%s' is not defined (the configuration holds only data)",
-			  lua_tostring(L, 2));
-}
-
-/* ---- memory ----
- *
- * The instruction budget stops a loop, not a file that needs no loop to
- * grow: each of forty lines `s = s .. s` doubles a string. So the state
- * counts its memory, and an allocation past CONFIG_MEMORY_MAX fails (Lua
- * then raises a memory error, which names no line; the hook's last line is
- * noted for the message). Shrinking always succeeds, as Lua requires. */
-struct budget {
-	size_t used, limit;
-	int over;
-};
-
-static void *config_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	struct budget *b = ud;
-	size_t old = ptr ? osize : 0; /* with no block, osize is a type tag */
-	if (nsize == 0) {
-		free(ptr);
-		b->used -= old;
-		return NULL;
-	}
-	if (nsize > old && nsize - old > b->limit - b->used) {
-		b->over = 1;
-		return NULL;
-	}
-	void *p = realloc(ptr, nsize);
-	if (p)
-		b->used = b->used - old + nsize;
-	return p;
-}
-
-/* The error of a load or run that failed: past the memory budget, named
- * at the line the file had reached (0: while it was being parsed). */
-static void run_error(lua_State *L, const char *path, int status, const struct budget *b, int line)
-{
-	if (status != LUA_ERRMEM && !b->over) {
-		error("%s", lua_tostring(L, -1));
-		return;
-	}
-	char where[32] = "";
-	if (line > 0)
-		snprintf(where, sizeof where, ":%d", line);
-	error("%s%s: the configuration needs more than %d MiB of memory (it should only "
-	      "assign values)",
-	      path, where, CONFIG_MEMORY_MAX >> 20);
-}
-
 struct reader {
 	struct config *c;
 	lua_State *L;
@@ -309,7 +74,7 @@ struct place {
 /* The place of the table at the top of the stack, set at r's current line. */
 static struct place table_place(struct reader *r)
 {
-	int start = table_start(r->L, -1);
+	int start = datafile_table_line(r->L, -1);
 	struct place p = { start ? start : r->line, start != 0 };
 	if (!start && r->approx)
 		p.start = r->approx == 1;
@@ -321,22 +86,7 @@ static struct place table_place(struct reader *r)
  * was set on, else (tracking gave up) the table's own line. */
 static void at_key(struct reader *r, int t, struct place in)
 {
-	lua_State *L = r->L;
-	int line = 0;
-	t = lua_absindex(L, t);
-	if (lua_istable(L, -1))
-		line = table_start(L, -1);
-	if (!line) {
-		lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY); /* k v lines */
-		lua_pushvalue(L, t);
-		if (lua_rawget(L, -2) == LUA_TTABLE) { /* k v lines entry */
-			lua_pushvalue(L, -4);
-			lua_rawget(L, -2);
-			line = (int)lua_tointeger(L, -1);
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 2);
-	}
+	int line = datafile_key_line(r->L, t, -2, 0);
 	r->line = line ? line : in.line;
 	r->approx = line ? 0 : in.start ? 1 : 2;
 }
@@ -588,7 +338,7 @@ static void defaults(struct config *c)
 int config_load(struct config *c, const char *path, int optional)
 {
 	struct stat st;
-	char err[512];
+	char err[4608];
 	size_t len;
 	defaults(c);
 	if (!path || (optional && stat(path, &st) != 0 && errno == ENOENT))
@@ -601,8 +351,7 @@ int config_load(struct config *c, const char *path, int optional)
 	}
 	c->path = xstrdup(path);
 
-	struct budget budget = { .limit = CONFIG_MEMORY_MAX };
-	lua_State *L = lua_newstate(config_alloc, &budget);
+	lua_State *L = datafile_open(&config_file);
 	if (!L) {
 		error("%s: out of memory", path);
 		free(text);
@@ -610,54 +359,12 @@ int config_load(struct config *c, const char *path, int optional)
 		return -1;
 	}
 	struct reader r = { .c = c, .L = L, .path = path };
-	struct tracker tr = { .budget = TRACK_BUDGET };
 	int rc = -1;
-	*(struct tracker **)lua_getextraspace(L) = &tr;
-	lua_sethook(L, hook, LUA_MASKCOUNT | LUA_MASKLINE | LUA_MASKRET, CONFIG_INSTRUCTIONS);
-	lua_newtable(L);
-	lua_setfield(L, LUA_REGISTRYINDEX, LINES_KEY);
-	lua_newtable(L);
-	lua_setfield(L, LUA_REGISTRYINDEX, SEEN_KEY);
-	lua_newtable(L);
-	lua_setfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
-	char chunk[4200];
-	snprintf(chunk, sizeof chunk, "@%s", path);
-	int status = luaL_loadbufferx(L, text, len, chunk, "t");
-	if (status != LUA_OK) {
-		run_error(L, path, status, &budget, 0);
+	if (datafile_run(L, path, text, len, err, sizeof err) < 0) {
+		error("%s", err);
 		goto out;
 	}
-	/* The chunk's _ENV: a table kept empty, so that every assignment goes
-	 * through __newindex, which stores into the values table and notes the
-	 * line; __index reads the values and refuses anything undefined (there
-	 * are no functions to call). */
-	lua_newtable(L); /* the values */
 	int values = lua_gettop(L);
-	lua_newtable(L); /* _ENV */
-	lua_newtable(L);
-	lua_pushvalue(L, values);
-	lua_pushcclosure(L, note_line, 1);
-	lua_setfield(L, -2, "__newindex");
-	lua_pushvalue(L, values);
-	lua_pushcclosure(L, lookup, 1);
-	lua_setfield(L, -2, "__index");
-	lua_setmetatable(L, -2);
-	lua_setupvalue(L, values - 1, 1);
-	lua_pushvalue(L, values - 1);
-	/* Clear the stack slots the chunk's registers will use: the parser left
-	 * its own tables there, which the line tracking would look through. */
-	luaL_checkstack(L, 300, "clearing the stack");
-	int top = lua_gettop(L);
-	lua_settop(L, top + 300);
-	lua_settop(L, top);
-	if ((status = lua_pcall(L, 0, 0, 0)) != LUA_OK) {
-		run_error(L, path, status, &budget, tr.line);
-		goto out;
-	}
-	lua_sethook(L, NULL, 0, 0);
-	/* Reading the values back runs unprotected, where a memory error would
-	 * abort: the file is done, and checking it needs only a little more. */
-	budget.limit = SIZE_MAX;
 	struct place top_level = { 1, 0 };
 	lua_pushnil(L);
 	while (lua_next(L, values)) {
@@ -693,7 +400,7 @@ int config_load(struct config *c, const char *path, int optional)
 	}
 	rc = 0;
 out:
-	lua_close(L);
+	datafile_close(L);
 	free(text);
 	if (rc < 0)
 		config_free(c);

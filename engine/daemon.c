@@ -445,6 +445,7 @@ int daemon_run(struct db *db, struct config *cfg, int deliver)
 				reload_config(cfg, sender, deliver);
 			hup = 0;
 			reload(&e, ifd);
+			work = 1; /* pupils waiting for a version that now loads: at once */
 		}
 		if (work) {
 			struct batch_stats st;

@@ -188,6 +188,24 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	 * values were not kept. `rollcall cases` lists newest first. */
 	"ALTER TABLE actions ADD COLUMN params TEXT;"
 	"CREATE INDEX cases_opened ON cases(opened);",
+
+	/* 5 -> 6: what the evaluator knows of each policy, for `rollcall
+	 * status` (another process): one row per organisation with a policy
+	 * file named for it, written by the engine when it loads the policies
+	 * and in each batch's recording transaction. */
+	"CREATE TABLE policy_health("
+	"  org            TEXT PRIMARY KEY," /* la:NNN or trust:ID, as the file's name gives */
+	"  file           TEXT NOT NULL,"    /* the file's path, as the service names it */
+	"  sha256         TEXT,"	     /* of the version running; NULL: none */
+	"  loaded         INTEGER NOT NULL," /* 1 if a version of the file runs */
+	"  load_error     TEXT,"	     /* why the file as it is now does not load */
+	"  calls          INTEGER NOT NULL DEFAULT 0," /* in the last batch that ran it */
+	"  failed         INTEGER NOT NULL DEFAULT 0," /* of those, how many failed */
+	"  last_error     TEXT," /* the running version's latest failed call */
+	"  last_pupil     TEXT," /* that call's pupil (UPN) */
+	"  last_failed_at TEXT,"
+	"  cut_off        TEXT," /* since when it is cut off for its budget; NULL: runs */
+	"  updated_at     TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 enum db_result db_result_of(int code)

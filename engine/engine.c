@@ -13,11 +13,13 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int by_org(const void *a, const void *b)
@@ -106,15 +108,181 @@ static struct policy *load_policy(const struct config *c, const char *path, int 
 	return p;
 }
 
+/* ---- what the evaluator knows of its policies, for `rollcall status` ---- */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void files_free(struct engine *e)
+{
+	for (int i = 0; i < e->nfiles; i++) {
+		free(e->files[i].path);
+		free(e->files[i].error);
+	}
+	free(e->files);
+	free(e->unloaded);
+	e->files = NULL;
+	e->unloaded = NULL;
+	e->nfiles = e->nunloaded = 0;
+}
+
+static void tally_free(struct engine *e, int n)
+{
+	for (int i = 0; e->tally && i < n; i++)
+		free(e->tally[i].error);
+	free(e->tally);
+	e->tally = NULL;
+}
+
+/* The org (prefix + code) if its policy file is there but no version of it
+ * runs, else NULL. */
+static const char *unloaded_org(struct engine *e, const char *prefix, const char *code)
+{
+	if (!e->nunloaded || !code || !*code)
+		return NULL;
+	char org[24];
+	snprintf(org, sizeof org, "%s%s", prefix, code);
+	char(*found)[24] =
+		bsearch(org, e->unloaded, (size_t)e->nunloaded, sizeof *e->unloaded, by_name);
+	return found ? *found : NULL;
+}
+
+/* The tally of a loaded policy (the same index as in e->policies). */
+static struct policy_tally *tally_of(struct engine *e, const struct policy *p)
+{
+	if (!e->tally)
+		return NULL;
+	struct policy **found =
+		bsearch(&p, e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
+	return found ? &e->tally[found - e->policies] : NULL;
+}
+
+static void bind_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* In the caller's write transaction: what the last load from the
+ * directory found, one row of policy_health per named file (none for the
+ * files that are gone), and which file the connection has open (device
+ * and inode: a backup restored over it is another file, whatever it
+ * holds). Returns 0 or -1. */
+static int health_write_files(struct engine *e)
+{
+	sqlite3_stmt *st = e->health_load;
+	size_t cap = 64 + (size_t)e->nfiles * 28, len = 1;
+	char *orgs = xmalloc(cap); /* a JSON array: orgs are letters, digits and ':' */
+	int rc = SQLITE_DONE;
+	orgs[0] = '[';
+	for (int i = 0; rc == SQLITE_DONE && i < e->nfiles; i++) {
+		const struct policy_file *f = &e->files[i];
+		sqlite3_bind_text(st, 1, f->org, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, f->path, -1, SQLITE_STATIC);
+		bind_or_null(st, 3, f->running ? f->running->sha256 : NULL);
+		sqlite3_bind_int(st, 4, f->running != NULL);
+		bind_or_null(st, 5, f->error);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		len += (size_t)snprintf(orgs + len, cap - len, "%s\"%s\"", i ? "," : "", f->org);
+	}
+	snprintf(orgs + len, cap - len, "]");
+	if (rc != SQLITE_DONE) {
+		free(orgs);
+		return db_fail(e->db, "keeping policy health");
+	}
+	sqlite3_stmt *prune = db_prepare(e->db, "DELETE FROM policy_health WHERE org NOT IN "
+						"(SELECT value FROM json_each(?))");
+	sqlite3_stmt *file = db_prepare(e->db, "INSERT INTO meta(key, value) VALUES "
+					       "('evaluator_file', ?) ON CONFLICT(key) DO UPDATE "
+					       "SET value = excluded.value");
+	struct stat sb;
+	char id[64] = "";
+	if (stat(e->db->path, &sb) == 0)
+		snprintf(id, sizeof id, "%" PRIuMAX ":%" PRIuMAX, (uintmax_t)sb.st_dev,
+			 (uintmax_t)sb.st_ino);
+	rc = prune && file ? SQLITE_DONE : SQLITE_ERROR;
+	if (prune) {
+		sqlite3_bind_text(prune, 1, orgs, -1, SQLITE_STATIC);
+		rc = sqlite3_step(prune);
+	}
+	if (rc == SQLITE_DONE && *id) {
+		sqlite3_bind_text(file, 1, id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(file);
+	}
+	/* the failure as db_fail says what it was (busy, full): the batch that
+	 * writes this decides from it whether to try again */
+	int failed = rc == SQLITE_DONE ? 0
+		     : !prune || !file ? -1
+				       : db_fail(e->db, "keeping policy health");
+	sqlite3_finalize(prune);
+	sqlite3_finalize(file);
+	free(orgs);
+	return failed;
+}
+
+/* After a load: written at once, in a short transaction of its own, so that
+ * `rollcall status` tells of a file that does not load even if no batch
+ * runs. If the database stays locked, the next batch's record step writes
+ * it instead. */
+static void health_write_load(struct engine *e)
+{
+	if (db_begin(e->db) == 0) {
+		if (health_write_files(e) == 0 && db_commit(e->db) == 0) {
+			e->health_dirty = 0;
+			return;
+		}
+		db_rollback(e->db);
+	}
+	e->health_dirty = 1;
+	log_event(LOG_WARN, "policy health not written yet: the next batch writes it", "db",
+		  e->db->path, NULL);
+}
+
+/* In a batch's recording transaction: each policy called in it (its calls,
+ * how many failed, the latest failure) or cut off. Returns 0 or -1. */
+static int health_record(struct engine *e)
+{
+	if (!e->health)
+		return 0;
+	int rc;
+	if (e->health_dirty && (rc = health_write_files(e)) < 0)
+		return rc;
+	sqlite3_stmt *st = e->health_batch;
+	for (int i = 0; i < e->npolicies; i++) {
+		const struct policy *p = e->policies[i];
+		const struct policy_tally *t = &e->tally[i];
+		if (!t->calls && !p->cut_off)
+			continue;
+		sqlite3_bind_text(st, 1, p->org, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, p->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, p->sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, t->calls);
+		sqlite3_bind_int64(st, 5, t->failed);
+		bind_or_null(st, 6, t->error);
+		bind_or_null(st, 7, t->error ? t->upn : NULL);
+		sqlite3_bind_int(st, 8, p->cut_off);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(e->db, "keeping policy health");
+	}
+	return 0;
+}
+
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
 {
 	const struct config *c = e->cfg;
 	struct dirent **list = NULL;
 	char **paths = files;
-	int n = nfiles, failed = 0;
+	int n = nfiles, failed = 0, named = nfiles == 0;
 	char err[4608]; /* a path and a reason */
 
-	if (nfiles == 0) {
+	if (named) {
 		int all = scandir(c->policies, &list, lua_file, alphasort);
 		if (all < 0) {
 			snprintf(err, sizeof err, "%s: cannot read the policies directory",
@@ -145,13 +313,21 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 	 * council's alerts off. */
 	struct policy **old = e->policies;
 	int nold = e->npolicies;
+	struct policy_file *found = named ? xcalloc((size_t)n + 1, sizeof *found) : NULL;
 	e->policies = xcalloc((size_t)n + 1, sizeof *e->policies);
 	e->npolicies = 0;
 	for (int i = 0; i < n; i++) {
-		struct policy *p = load_policy(c, paths[i], nfiles == 0, err, sizeof err);
+		struct policy_file *f = found ? &found[i] : NULL;
+		if (f) {
+			engine_file_org(paths[i], f->org, sizeof f->org);
+			f->path = xstrdup(paths[i]);
+		}
+		struct policy *p = load_policy(c, paths[i], named, err, sizeof err);
 		if (!p) {
 			p = find_path(old, nold, paths[i]);
 			on_error(paths[i], err, p != NULL);
+			if (f)
+				f->error = xstrdup(err);
 			failed++;
 			if (!p)
 				continue;
@@ -167,12 +343,16 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 			snprintf(err, sizeof err, "%s:%d: %s already has a policy in %s", paths[i],
 				 p->line, p->org, twin->path);
 			on_error(paths[i], err, 0);
+			if (f && !f->error)
+				f->error = xstrdup(err);
 			policy_free(p);
 			free(p);
 			failed++;
 			continue;
 		}
 		e->policies[e->npolicies++] = p;
+		if (f)
+			f->running = p;
 	}
 	qsort(e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
 	for (int k = 0; k < nold; k++) {
@@ -182,6 +362,32 @@ int engine_load_policies(struct engine *e, char **files, int nfiles, policy_erro
 		free(old[k]);
 	}
 	free(old);
+	tally_free(e, nold);
+	e->tally = xcalloc((size_t)e->npolicies + 1, sizeof *e->tally);
+	if (named) {
+		/* No evaluation is lost to a file that does not load: the
+		 * organisations with no version running keep their pupils
+		 * waiting (defer_all) until one loads. */
+		files_free(e);
+		e->files = found;
+		e->nfiles = n;
+		e->unloaded = xcalloc((size_t)n + 1, sizeof *e->unloaded);
+		for (int i = 0; i < n; i++) {
+			if (found[i].running)
+				continue;
+			memcpy(e->unloaded[e->nunloaded++], found[i].org, sizeof found[i].org);
+			if (e->health_load)
+				log_event(LOG_WARN,
+					  "no version of this policy runs: its pupils wait in "
+					  "deferred until one loads",
+					  "org", found[i].org, "file", found[i].path, NULL);
+		}
+		qsort(e->unloaded, (size_t)e->nunloaded, sizeof *e->unloaded, by_name);
+		if (e->health_load) { /* an engine_open'ed engine: the service, run --once */
+			e->health = 1;
+			health_write_load(e);
+		}
+	}
 	if (paths != files) {
 		for (int i = 0; i < n; i++)
 			free(paths[i]);
@@ -237,9 +443,41 @@ int engine_open(struct engine *e, struct db *db, const struct config *cfg)
 	e->defer = db_prepare(db, "INSERT OR IGNORE INTO deferred(org, pupil) VALUES (?, ?)");
 	e->undefer = db_prepare(db, "DELETE FROM deferred WHERE org = ? AND pupil = ?");
 	e->data_version = db_prepare(db, "PRAGMA data_version");
+	e->deferred_after =
+		db_prepare(db, "SELECT org FROM deferred WHERE org > ? ORDER BY org LIMIT 1");
+	/* A new version (another sha256) starts with a clean record. */
+	e->health_load = db_prepare(
+		db, "INSERT INTO policy_health(org, file, sha256, loaded, load_error, updated_at) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) ON "
+		    "CONFLICT(org) DO UPDATE SET file = excluded.file, loaded = excluded.loaded, "
+		    "load_error = excluded.load_error, updated_at = excluded.updated_at, calls = "
+		    "CASE WHEN sha256 IS excluded.sha256 THEN calls ELSE 0 END, failed = CASE "
+		    "WHEN sha256 IS excluded.sha256 THEN failed ELSE 0 END, last_error = CASE "
+		    "WHEN sha256 IS excluded.sha256 THEN last_error END, last_pupil = CASE WHEN "
+		    "sha256 IS excluded.sha256 THEN last_pupil END, last_failed_at = CASE WHEN "
+		    "sha256 IS excluded.sha256 THEN last_failed_at END, cut_off = CASE WHEN "
+		    "sha256 IS excluded.sha256 THEN cut_off END, sha256 = excluded.sha256");
+	/* calls and failed: of the last batch that called it (a batch in
+	 * which it only waited keeps them); the latest failure stays until a
+	 * newer one or a new version */
+	e->health_batch = db_prepare(
+		db, "INSERT INTO policy_health(org, file, sha256, loaded, calls, failed, "
+		    "last_error, last_pupil, last_failed_at, cut_off, updated_at) VALUES (?1, ?2, "
+		    "?3, 1, ?4, ?5, ?6, ?7, CASE WHEN ?6 IS NOT NULL THEN strftime('%Y-%m-%dT%H:%M:"
+		    "%SZ', 'now') END, CASE WHEN ?8 THEN strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+		    "END, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) ON CONFLICT(org) DO UPDATE SET "
+		    "file = excluded.file, sha256 = excluded.sha256, loaded = 1, calls = CASE "
+		    "WHEN excluded.calls > 0 THEN excluded.calls ELSE calls END, failed = CASE "
+		    "WHEN excluded.calls > 0 THEN excluded.failed ELSE failed END, last_error = "
+		    "coalesce(excluded.last_error, last_error), last_pupil = CASE WHEN "
+		    "excluded.last_error IS NULL THEN last_pupil ELSE excluded.last_pupil END, "
+		    "last_failed_at = coalesce(excluded.last_failed_at, last_failed_at), cut_off = "
+		    "CASE WHEN ?8 THEN coalesce(cut_off, excluded.cut_off) END, updated_at = "
+		    "excluded.updated_at");
 	if (!e->changes || !e->facts || !e->params || !e->cursor_get || !e->cursor_set ||
 	    !e->prune || !e->data_version || !e->pending || !e->has_incoming || !e->deferred ||
-	    !e->any_deferred || !e->defer || !e->undefer)
+	    !e->any_deferred || !e->defer || !e->undefer || !e->deferred_after || !e->health_load ||
+	    !e->health_batch)
 		goto fail;
 	return 0;
 fail:
@@ -253,11 +491,14 @@ void engine_close(struct engine *e)
 		policy_free(e->policies[i]);
 		free(e->policies[i]);
 	}
+	tally_free(e, e->npolicies);
 	free(e->policies);
+	files_free(e);
 	sqlite3_stmt *st[] = { e->changes,	e->facts,      e->params,
 			       e->cursor_get,	e->cursor_set, e->prune,
 			       e->data_version, e->pending,    e->has_incoming };
-	sqlite3_stmt *fair[] = { e->deferred, e->any_deferred, e->defer, e->undefer };
+	sqlite3_stmt *fair[] = { e->deferred,	    e->any_deferred, e->defer,	     e->undefer,
+				 e->deferred_after, e->health_load,  e->health_batch };
 	for (size_t i = 0; i < sizeof fair / sizeof *fair; i++)
 		sqlite3_finalize(fair[i]);
 	for (size_t i = 0; i < sizeof st / sizeof *st; i++)
@@ -364,15 +605,27 @@ static int run_policy(struct engine *e, struct policy *p, struct pupil_view *v,
 		      struct actions_draft *draft, struct batch_stats *st)
 {
 	char err[4096];
+	struct policy_tally *t = tally_of(e, p);
 	st->calls++;
 	int rc = policy_evaluate(p, v, &e->actions, draft, err, sizeof err);
 	if (rc == -2)
 		return -1;
+	if (t)
+		t->calls++;
 	if (rc < 0) {
 		st->errors++;
 		if (p->errors++ < ENGINE_ERRORS_LOGGED)
 			log_event(LOG_ERROR, "policy error", "org", p->org, "file", p->path,
 				  "pupil", v->upn, "error", err, NULL);
+		if (t) { /* for policy_health: what `rollcall status` says */
+			t->failed++;
+			free(t->error);
+			size_t len = strnlen(err, ENGINE_ERROR_KEPT);
+			t->error = xmalloc(len + 1);
+			memcpy(t->error, err, len);
+			t->error[len] = '\0';
+			snprintf(t->upn, sizeof t->upn, "%s", v->upn);
+		}
 	}
 	return 0;
 }
@@ -443,6 +696,9 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
 			x->v[1].h = &x->h[1];
 		x->retried = NULL;
 		x->defer[0] = x->defer[1] = 0;
+		/* an organisation whose file does not load keeps the pupil */
+		x->unloaded[0] = x->policy[0] ? NULL : unloaded_org(e, "la:", x->v[0].la_code);
+		x->unloaded[1] = x->policy[1] ? NULL : unloaded_org(e, "trust:", x->v[0].trust_id);
 		m++;
 	}
 	/* Pupils waiting for a policy that was cut off, now retried: that
@@ -454,6 +710,7 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
 			x->retried = retry[i].policy; /* only to leave `deferred` */
 			x->policy[0] = x->policy[1] = NULL;
 			x->defer[0] = x->defer[1] = 0;
+			x->unloaded[0] = x->unloaded[1] = NULL;
 			m++;
 			continue;
 		}
@@ -473,6 +730,7 @@ static long read_pupils(struct engine *e, const uint32_t *pupils, size_t n,
 		x->policy[0] = covers ? retry[i].policy : NULL;
 		x->policy[1] = NULL;
 		x->defer[0] = x->defer[1] = 0;
+		x->unloaded[0] = x->unloaded[1] = NULL;
 		m++;
 	}
 	return m;
@@ -688,6 +946,90 @@ int engine_replay(struct engine *e, struct policy *p, struct replay *r)
 	return rc;
 }
 
+int engine_sample(struct engine *e, struct policy *p, int max, engine_call_fn each, void *arg,
+		  long *pupils, long *calls)
+{
+	int trust = !strncmp(p->org, "trust:", 6);
+	sqlite3_stmt *list =
+		db_prepare(e->db, trust ? "SELECT p.id FROM pupils p JOIN schools s ON "
+					  "s.urn = p.urn WHERE s.trust_id = ? ORDER BY p.id"
+					: "SELECT p.id FROM pupils p JOIN schools s ON "
+					  "s.urn = p.urn WHERE s.la_code = ? ORDER BY p.id");
+	/* the pupil's own actions and case, into the caller's TEMP copies */
+	sqlite3_stmt *copy[2] = {
+		db_prepare(e->db, "INSERT INTO temp.actions SELECT * FROM main.actions WHERE "
+				  "org = ?1 AND pupil = ?2"),
+		db_prepare(e->db, "INSERT INTO temp.cases SELECT * FROM main.cases WHERE org = ?1 "
+				  "AND pupil = ?2"),
+	};
+	uint32_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	struct history h = { 0 };
+	struct actions_draft draft = { 0 };
+	char err[4096];
+	int rc = list && copy[0] && copy[1] ? 0 : -1, step;
+
+	*pupils = *calls = 0;
+	if (rc == 0) {
+		sqlite3_bind_text(list, 1, strchr(p->org, ':') + 1, -1, SQLITE_STATIC);
+		while ((step = sqlite3_step(list)) == SQLITE_ROW) {
+			if (n == cap)
+				ids = xrealloc(ids, (cap = cap ? cap * 2 : 1024) * sizeof *ids);
+			ids[n++] = (uint32_t)sqlite3_column_int64(list, 0);
+		}
+		if (step != SQLITE_DONE)
+			rc = db_fail(e->db, "listing pupils");
+	}
+	p->errors = p->logs = 0;
+	if (rc == 0 && (apply_params(e, p) < 0 || db_exec(e->db, "BEGIN") < 0))
+		rc = -1;
+	struct registers *reg = &e->in.reg;
+	int year = reg->nyears ? reg->years[reg->nyears - 1] : 0;
+	size_t take = n < (size_t)max ? n : (size_t)max;
+	int enough = 0; /* the caller has heard enough */
+	for (size_t k = 0; rc == 0 && !enough && k < take; k++) {
+		/* spread over the id range: every (n / max)-th */
+		uint32_t id =
+			ids[n <= (size_t)max ? k : (size_t)((unsigned long long)k * n / take)];
+		struct pupil_view v;
+		int found = pupil_facts(e, id, &h, &v), day, session, code;
+		if (found <= 0) {
+			rc = found;
+			continue;
+		}
+		if (register_history(reg, id, year, &h) < 0)
+			rc = -1;
+		for (int c = 0; rc == 0 && c < 2; c++) {
+			sqlite3_bind_text(copy[c], 1, p->org, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(copy[c], 2, id);
+			if (sqlite3_step(copy[c]) != SQLITE_DONE)
+				rc = db_fail(e->db, "reading a pupil's actions");
+			sqlite3_reset(copy[c]);
+		}
+		++*pupils;
+		if (rc == 0 && stats_latest(&h, &day, &session, &code)) {
+			++*calls;
+			double t0 = monotonic_seconds();
+			int r = policy_evaluate(p, &v, &e->actions, &draft, err, sizeof err);
+			actions_draft_reset(&draft); /* decided, never recorded */
+			if (r == -2)
+				rc = -1;
+			else
+				enough = each(&v, day, r < 0 ? err : NULL, monotonic_seconds() - t0,
+					      arg);
+		}
+		sqlite3_reset(e->facts);
+	}
+	db_rollback(e->db); /* the copies go with it */
+	sqlite3_finalize(list);
+	sqlite3_finalize(copy[0]);
+	sqlite3_finalize(copy[1]);
+	free(ids);
+	history_free(&h);
+	actions_draft_free(&draft);
+	return rc;
+}
+
 static int set_cursor(struct engine *e, long long seq)
 {
 	sqlite3_bind_int64(e->cursor_set, 1, seq);
@@ -716,12 +1058,43 @@ void engine_log_batch(const struct batch_stats *st)
 		  secs, "locked_seconds", locked, NULL);
 }
 
+/* 1 if `deferred` holds pupils for a loaded policy that is not waiting
+ * out a cut-off: queued by `rollcall reevaluate`, or left by a version
+ * that did not load. One look per organisation that has rows, from the
+ * table's key. */
+static int deferred_due(struct engine *e)
+{
+	double now = monotonic_seconds();
+	char *org = xstrdup(""); /* any text another writer stored */
+	int rc, due = 0;
+	sqlite3_stmt *st = e->deferred_after;
+	for (;;) {
+		sqlite3_bind_text(st, 1, org, -1, SQLITE_TRANSIENT);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		free(org);
+		org = xstrdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+							 : "");
+		sqlite3_reset(st);
+		struct policy *p = engine_policy(e, org);
+		if (p && p->retry_at <= now) {
+			due = 1;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	free(org);
+	return due || rc == SQLITE_DONE ? due : db_fail(e->db, "looking for deferred pupils");
+}
+
 int engine_pending(struct engine *e)
 {
 	int rc = sqlite3_step(e->pending);
 	int work = rc == SQLITE_ROW && sqlite3_column_int(e->pending, 0);
 	sqlite3_reset(e->pending);
-	return rc == SQLITE_ROW ? work : db_fail(e->db, "looking for work");
+	if (rc != SQLITE_ROW)
+		return db_fail(e->db, "looking for work");
+	return work ? 1 : deferred_due(e);
 }
 
 /* A configured batch size, halved for each step of e->shrink (at least 1). */
@@ -789,6 +1162,9 @@ static long begin_fairness(struct engine *e, struct retry **retry)
 	e->retry_at = 0;
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];
+		struct policy_tally *t = &e->tally[i];
+		free(t->error);
+		*t = (struct policy_tally){ 0 };
 		p->stops = 0;
 		p->cut_off = p->retry_at > now;
 		if (p->cut_off && (!e->retry_at || p->retry_at < e->retry_at))
@@ -847,17 +1223,25 @@ static int undefer(struct engine *e, struct evaluation *x)
 }
 
 /* Then, once every retried pupil has left: the pupils a cut-off policy
- * did not see, or stopped on, wait in `deferred` (again). */
+ * did not see, or stopped on, wait in `deferred` (again), and so do those
+ * of an organisation whose policy file is there but does not load. One
+ * row per organisation and pupil (its key): at most the organisation's
+ * pupils, however many batches they change in. Last, policy_health takes
+ * what the batch's calls came to: all in the recording transaction. */
 static int defer_all(struct engine *e, long n)
 {
 	for (long i = 0; i < n; i++) {
 		struct evaluation *x = &e->ev[i];
-		for (int j = 0; j < 2; j++)
+		for (int j = 0; j < 2; j++) {
 			if (x->defer[j] &&
 			    defer_step(e, e->defer, x->policy[j]->org, x->v[j].id) < 0)
 				return -1;
+			if (x->unloaded[j] &&
+			    defer_step(e, e->defer, x->unloaded[j], x->v[0].id) < 0)
+				return -1;
+		}
 	}
-	return 0;
+	return health_record(e);
 }
 
 /* After the batch: a policy cut off in it waits, longer each time in a
@@ -865,6 +1249,7 @@ static int defer_all(struct engine *e, long n)
 static void end_fairness(struct engine *e)
 {
 	double now = monotonic_seconds();
+	e->health_dirty = 0; /* committed with the batch (health_record) */
 	for (int i = 0; i < e->npolicies; i++) {
 		struct policy *p = e->policies[i];
 		if (!p->cut_off) {

@@ -31,6 +31,8 @@ struct evaluation {
 	struct policy *policy[2];      /* its council's and its trust's, if loaded */
 	struct actions_draft draft[2]; /* what each decided, until recorded */
 	unsigned char defer[2];	       /* its policy was cut off: the pupil waits for it */
+	const char *unloaded[2];       /* an org whose file is there but does not load:
+					* the pupil waits for it in `deferred` */
 	struct policy *retried;	       /* taken from `deferred` for this policy */
 };
 
@@ -50,12 +52,42 @@ struct retry {
 #define ENGINE_RETRY_SECONDS	 60
 #define ENGINE_RETRY_MAX_SECONDS 3600
 
+/* What one batch's calls of a loaded policy came to, for policy_health.
+ * Written only by the thread that runs the policy. */
+struct policy_tally {
+	long calls, failed;
+	char *error;  /* the latest failed call's error, cut to ENGINE_ERROR_KEPT */
+	char upn[16]; /* and its pupil */
+};
+
+#define ENGINE_ERROR_KEPT 1000 /* bytes of a failed call's error kept in policy_health */
+
+/* A file in the policies directory named for an organisation, as the last
+ * load found it. */
+struct policy_file {
+	char org[24];
+	char *path;
+	char *error;		/* why its text does not load; NULL: it loaded */
+	struct policy *running; /* the version that runs for org, or NULL */
+};
+
 struct engine {
 	struct db *db;
 	const struct config *cfg;
 	struct policy **policies; /* sorted by org; never moved once loaded (the
 				   * Lua state points into its struct policy) */
 	int npolicies;
+	struct policy_tally *tally; /* one per policy, by the same index: this batch's */
+	/* Loaded from the policies directory (not from files named on the
+	 * command line): the named files found, and the organisations among
+	 * them for which no version runs (sorted). Their pupils wait. */
+	struct policy_file *files;
+	int nfiles;
+	char (*unloaded)[24];
+	int nunloaded;
+	int health;	  /* policy_health is kept: the service, or run --once */
+	int health_dirty; /* what the last load found is not written yet */
+	sqlite3_stmt *health_load, *health_batch, *deferred_after;
 	struct ingest in;
 	struct directory dir;  /* loaded by the first engine_batch */
 	struct evaluation *ev; /* the batch's pupils; their histories' buffers kept */
@@ -87,7 +119,14 @@ typedef void (*policy_error_fn)(const char *path, const char *err, int kept);
  * out; one that names an org an earlier file (in name order) already has is
  * left out. Policies whose files are gone are dropped. Returns the number of
  * files that failed, or -1 if the directory cannot be read (the loaded
- * policies stay as they were). */
+ * policies stay as they were).
+ *
+ * From the directory, with an engine that engine_open opened: an
+ * organisation whose file is there but for which no version runs keeps
+ * its changed pupils in `deferred` (one row each) until a version loads,
+ * and what the load found is written to policy_health (its own short
+ * transaction), with the database file's identity in meta, for `rollcall
+ * status`. */
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error);
 
 /* The organisation a policy file's name lets it speak for: 1 and org
@@ -141,6 +180,24 @@ struct replay {
  * database error. */
 int engine_replay(struct engine *e, struct policy *p, struct replay *r);
 
+/* Called after each call engine_sample makes: the pupil, the day it was
+ * evaluated on, the error with its traceback (NULL if the call did not
+ * fail), and the seconds the call took. Non-zero stops the sample. */
+typedef int (*engine_call_fn)(const struct pupil_view *v, int day, const char *err,
+			      double seconds, void *arg);
+
+/* Evaluate p, for `rollcall check`, over up to max of the stored pupils it
+ * covers (spread evenly over their ids), each once, at its latest mark,
+ * with the thresholds in force and its own recorded actions and case:
+ * each hears of every call. Nothing is recorded: call db_shadow for
+ * actions, cases and deliveries first (before engine_open), as for a
+ * replay; the pupil's rows are copied into those TEMP tables and dropped
+ * again. *pupils and *calls count the pupils read and the calls made (a
+ * pupil with no mark is not called). Returns 0, or -1 on a database
+ * error. */
+int engine_sample(struct engine *e, struct policy *p, int max, engine_call_fn each, void *arg,
+		  long *pupils, long *calls);
+
 /* When a batch should run even if nothing changed, for a policy that was
  * cut off and is due to be tried again (monotonic seconds; 0: never). */
 double engine_retry_at(const struct engine *e);
@@ -157,8 +214,10 @@ long engine_batch_rows(const struct engine *e);
 /* The summary line of a batch, in the log. */
 void engine_log_batch(const struct batch_stats *st);
 
-/* 1 if rows wait in incoming or pupils wait for evaluation, 0 if not, -1
- * on a database error. A read: it takes no lock from other writers. */
+/* 1 if rows wait in incoming or pupils wait for evaluation (changes past
+ * the cursor, or rows of `deferred` for a loaded policy that is not
+ * waiting out a cut-off), 0 if not, -1 on a database error. A read: it
+ * takes no lock from other writers. */
 int engine_pending(struct engine *e);
 
 /* One batch: store rows from incoming (one short write transaction),

@@ -3,11 +3,15 @@
  * the table below (git's git.c, tmux's cmd-*.c).
  *
  *   rollcall [--db PATH] [--config PATH] [-q|-v] SUBCOMMAND [ARGS]
+ *   rollcall --version
  */
 #include "cmd.h"
 #include "log.h"
 #include "util.h"
+#include "version.h"
 
+#include <curl/curl.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +44,17 @@ static const struct command commands[] = {
 	  "  --window KIND=N  more windows: sessions=N, school_weeks=N, days=N,\n"
 	  "                   since=YYYY-MM-DD, academic_year=true (up to 16)\n" },
 	{ "check", cmd_check, 0, "check [POLICY...]",
-	  "load policies in the sandbox and report errors with file:line",
-	  "Loads each policy (default: every *.lua in the policies directory) as\n"
-	  "`run` would; exit status 0 only if all load.\n" },
+	  "load policies, run on_pupil over test pupils, report errors with file:line",
+	  "Loads each policy (default: every la-NNN.lua and trust-ID.lua in the\n"
+	  "policies directory) as `run` would, then runs on_pupil over the built-in\n"
+	  "synthetic pupils, each at many points of its history, and, if the\n"
+	  "database exists, over up to 500 stored pupils of the policy's at their\n"
+	  "latest mark (read-only: nothing is recorded, nothing sent). Also checks\n"
+	  "literal param names, calls on required modules, and endpoint names\n"
+	  "against rollcall.conf. Each distinct error is reported once, as\n"
+	  "FILE:LINE: message (pupil UPN, DATE; how many pupils met it).\n"
+	  "Exit status 0 only if every policy passes; 2 if one does not; 1 if the\n"
+	  "database cannot be read.\n" },
 	{ "run", cmd_run, NEED_DB, "run [--once] [--no-deliver]",
 	  "take new marks, evaluate policies, record actions, deliver webhooks",
 	  "Without --once: the service. Watches `incoming`, evaluates changed pupils\n"
@@ -103,11 +115,37 @@ static const struct command commands[] = {
 	  "queue dead deliveries again (same webhook-id)",
 	  "Makes each dead (or endpoint-less, once its endpoint is configured)\n"
 	  "delivery pending again, due now, with its attempts reset.\n" },
-	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS]",
-	  "backlog, evaluation lag and deliveries; exit 1 when they need attention",
-	  "Reads the database alone. Exit status 1 on a dead delivery, or rows,\n"
-	  "pupils or deliveries waiting longer than --max-age (default 300 s).\n"
+	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS] [--recent SECONDS]",
+	  "policies, backlog, evaluation lag and deliveries; exit 1 when they need attention",
+	  "Reads the database (and the policies directory). Exit status 1, with\n"
+	  "what and where, for: a policy file that does not load or is refused; a\n"
+	  "*.lua there not named for an organisation; policy calls that failed in\n"
+	  "a policy's last batch or within --recent; a policy cut off for its\n"
+	  "budget; rows from incoming rejected, or actions with no endpoint,\n"
+	  "within --recent; a dead delivery; rows, pupils or deliveries waiting\n"
+	  "longer than --max-age; a database file that is not the one rollcall run\n"
+	  "last opened.\n"
+	  "  --max-age SECONDS  how long work may wait (default 300)\n"
+	  "  --recent SECONDS   how far back failures count (default 86400, a day)\n"
+	  "  --json             one JSON object\n"
 	  "With -q, prints only the reasons for attention.\n" },
+	{ "rejected", cmd_rejected, NEED_DB,
+	  "rejected [--since DATE] [--source FILE] [--limit N] [--json]",
+	  "rows refused by import --skip-invalid or taken from incoming, with why",
+	  "Newest first, at most --limit; when there are more, standard error says\n"
+	  "how many. Each as SOURCE:LINE: reason, then the row as it came (for\n"
+	  "incoming, LINE is the row's incoming.id).\n"
+	  "  --since DATE   rejected on or after DATE (YYYY-MM-DD, UTC)\n"
+	  "  --source FILE  one source: a file name as imported, or incoming\n"
+	  "  --limit N      at most N (default 100)\n"
+	  "  --json         one object per row\n" },
+	{ "reevaluate", cmd_reevaluate, NEED_DB, "reevaluate ORG [--since DATE]",
+	  "queue an organisation's pupils to be evaluated again by its policy",
+	  "Puts each pupil of ORG's schools (with --since, those with a mark on or\n"
+	  "after DATE) in `deferred` for ORG, in transactions of at most 10,000\n"
+	  "pupils; rollcall run evaluates them with ORG's policy alone in its next\n"
+	  "batches (at once if it is running), or when that policy next loads.\n"
+	  "A pupil already waiting is not queued twice.\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"
@@ -128,8 +166,19 @@ static int help(FILE *out)
 	fprintf(out, "\nThe database is --db, else $ROLLCALL_DB, else the config's database, else "
 		     "rollcall.db.\nThe config is --config, else $ROLLCALL_CONFIG, else "
 		     "rollcall.conf if it exists.\n"
-		     "rollcall help SUBCOMMAND says more; so does rollcall(1).\n");
+		     "rollcall help SUBCOMMAND says more; so does rollcall(1). rollcall --version\n"
+		     "prints the version.\n");
 	return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
+/* The version, and what it was built with and runs on: what a bug report
+ * needs first. */
+static int version(void)
+{
+	printf("rollcall %s (database schema %d; SQLite %s, %s, libcurl %s)\n", ROLLCALL_VERSION,
+	       DB_SCHEMA_VERSION, sqlite3_libversion(), LUA_RELEASE,
+	       curl_version_info(CURLVERSION_NOW)->version);
+	return EXIT_SUCCESS;
 }
 
 static int help_command(const char *name)
@@ -201,6 +250,8 @@ int main(int argc, char **argv)
 			cli.verbosity = 1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			return help(stdout);
+		else if (strcmp(argv[i], "--version") == 0)
+			return version();
 		else {
 			error("unknown option %s", argv[i]);
 			return help(stderr);

@@ -11,6 +11,7 @@
 #include "date.h"
 #include "log.h"
 #include "luajson.h"
+#include "lualex.h"
 #include "upn.h"
 #include "util.h"
 
@@ -124,6 +125,53 @@ int policy_param(const struct policy *p, const char *name)
 		if (strcmp(p->params[i].name, name) == 0)
 			return i;
 	return -1;
+}
+
+/* Levenshtein distance of a and b (each cut at 64 bytes), two rows. */
+static int edit_distance(const char *a, const char *b)
+{
+	int n = (int)strnlen(a, 64), m = (int)strnlen(b, 64);
+	int row[65], prev[65];
+	for (int j = 0; j <= m; j++)
+		prev[j] = j;
+	for (int i = 1; i <= n; i++) {
+		row[0] = i;
+		for (int j = 1; j <= m; j++) {
+			int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			int del = prev[j] + 1, ins = row[j - 1] + 1;
+			row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, row, sizeof row);
+	}
+	return prev[m];
+}
+
+const char *policy_near_miss(const char *word, const char *const *names, int n)
+{
+	const char *best = NULL;
+	int best_distance = 3;
+	size_t best_prefix = 0, len = strlen(word);
+	for (int i = 0; i < n; i++) {
+		int d = edit_distance(word, names[i]);
+		if (d < best_distance && strcmp(word, names[i]) != 0) {
+			best = names[i];
+			best_distance = d;
+		}
+	}
+	if (best)
+		return best;
+	/* a name cut short or ended wrongly (consecutive_absence): most of
+	 * what was written begins one name */
+	for (int i = 0; i < n; i++) {
+		size_t k = 0;
+		while (word[k] && word[k] == names[i][k])
+			k++;
+		if (k >= 8 && 5 * k >= 4 * len && k > best_prefix) {
+			best = names[i];
+			best_prefix = k;
+		}
+	}
+	return best;
 }
 
 /* ---- policy{...}: the declaration ---- */
@@ -436,7 +484,12 @@ static int pupil_window(lua_State *L)
 		for (int i = 0; i < 5 && lua_type(L, -2) == LUA_TSTRING; i++)
 			if (strcmp(lua_tostring(L, -2), window_kinds[i]) == 0)
 				k = i;
-		if (k < 0 || found++)
+		if (k < 0) /* a copy of the key: lua_tolstring would change it in place */
+			return luaL_error(L,
+					  "p:window{}: unknown key '%s' (give one of sessions, "
+					  "school_weeks, days, since or academic_year)",
+					  luaL_tolstring(L, -2, NULL));
+		if (found++)
 			return luaL_error(L,
 					  "p:window{}: give exactly one of sessions, school_weeks, "
 					  "days, since or academic_year");
@@ -725,7 +778,13 @@ static int pupil_index(lua_State *L)
 	}
 	case F_CASE: push_case(L, run); break;
 	case F_ACTIONS: lua_pushcfunction(L, pupil_actions); break;
-	default: return luaL_error(L, "the pupil has no field '%s'", luaL_checkstring(L, 2));
+	default: {
+		const char *name = luaL_checkstring(L, 2);
+		const char *near = policy_near_miss(name, pupil_fields + 1, F_COUNT - 1);
+		return luaL_error(L, "the pupil has no field '%s'%s%s%s", name,
+				  near ? " (did you mean '" : "", near ? near : "",
+				  near ? "'?)" : "");
+	}
 	}
 	return 1;
 }
@@ -1118,6 +1177,49 @@ static void sha256_hex(const char *text, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* The first literal `param "x"` (or `param("x")`) in the text whose name
+ * the policy does not declare: found by reading the text, so a misspelt
+ * name fails the load even in a branch no pupil reaches. */
+struct undeclared {
+	const struct policy *p;
+	int line;
+	char name[64];
+};
+
+static int undeclared_param(const struct lua_call *c, void *arg)
+{
+	struct undeclared *u = arg;
+	if (c->namelen != 5 || memcmp(c->name, "param", 5) != 0 || !c->literal)
+		return 0;
+	snprintf(u->name, sizeof u->name, "%.*s", (int)c->literallen, c->literal);
+	if (c->literallen < sizeof u->name && policy_param(u->p, u->name) >= 0)
+		return 0;
+	u->line = c->line;
+	return 1;
+}
+
+static int check_param_names(const struct policy *p, const char *text, size_t len, char *err,
+			     size_t errlen)
+{
+	struct undeclared u = { .p = p };
+	if (!lualex_calls(text, len, undeclared_param, &u))
+		return 0;
+	char declared[512] = "";
+	const char **names = xcalloc((size_t)p->nparams + 1, sizeof *names);
+	for (int i = 0; i < p->nparams; i++) {
+		names[i] = p->params[i].name;
+		size_t at = strlen(declared);
+		snprintf(declared + at, sizeof declared - at, "%s%s", i ? ", " : "", names[i]);
+	}
+	const char *near = policy_near_miss(u.name, names, p->nparams);
+	snprintf(err, errlen,
+		 "%s:%d: param \"%s\" is not declared in policy{ params } (declared: %s)%s%s%s",
+		 p->path, u.line, u.name, p->nparams ? declared : "none",
+		 near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
+	free(names);
+	return -1;
+}
+
 int policy_load(struct policy *p, const char *path, const char *scripts_dir, size_t memory_limit,
 		long instruction_limit, char *err, size_t errlen)
 {
@@ -1142,10 +1244,8 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	if (!text)
 		goto fail;
 	sha256_hex(text, len, p->sha256);
-	if (sandbox_open(&p->sb, scripts_dir, memory_limit, instruction_limit, err, errlen) < 0) {
-		free(text);
+	if (sandbox_open(&p->sb, scripts_dir, memory_limit, instruction_limit, err, errlen) < 0)
 		goto fail;
-	}
 	lua_State *L = p->sb.L;
 	luaL_newmetatable(L, PUPIL_META);
 	push_pupil_fields(L);
@@ -1178,7 +1278,6 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 	char chunk[4200];
 	snprintf(chunk, sizeof chunk, "@%s", path);
 	int rc = sandbox_run(&p->sb, chunk, text, len, err, errlen);
-	free(text);
 	if (rc < 0)
 		goto fail;
 	if (!p->line) {
@@ -1195,6 +1294,12 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 		lua_pop(L, 2);
 		goto fail;
 	}
+	if (check_param_names(p, text, len, err, errlen) < 0) {
+		lua_pop(L, 2);
+		goto fail;
+	}
+	free(text);
+	text = NULL;
 	p->on_pupil = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 	lua_pushboolean(L, 0); /* the slot that holds each call's pupil */
@@ -1203,6 +1308,7 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 		goto fail;
 	return 0;
 fail:
+	free(text);
 	policy_free(p);
 	return -1;
 }

@@ -100,6 +100,11 @@ void policy_free(struct policy *p);
 /* Index of param name, or -1. */
 int policy_param(const struct policy *p, const char *name);
 
+/* For a "did you mean": the one of names (n of them) nearest to word,
+ * within an edit distance of 2, else the one that begins with most of it
+ * (8 characters and four fifths of word at least); NULL if none is near. */
+const char *policy_near_miss(const char *word, const char *const *names, int n);
+
 /* Run on_pupil for v, deciding actions into draft (emptied first) through
  * a's view of the database; the caller records the draft
  * (actions_commit). Returns 0; -1 if the policy failed (err holds the

@@ -3,13 +3,11 @@
  * their cases through the engine, matching what was recorded, and the
  * policies' coverage.
  *
- * Reading. A test file runs, like rollcall.conf (config.c), in a Lua state
- * with no libraries and no globals: it can only assign data. While it runs,
- * the line of every key is noted the way config.c notes them (top-level
- * names by _ENV's __newindex, keys inside tables by a line hook looking at
- * the tables in the running function's registers), so that every error
- * names FILE:LINE and the key. Then the values are checked, key by key,
- * before any case runs: a bad test file runs nothing.
+ * Reading. A test file runs, like rollcall.conf (config.c), as a data file
+ * (datafile.c): in a Lua state with no libraries and no globals, so it can
+ * only assign data, the line of every key noted so that every error names
+ * FILE:LINE and the key. Then the values are checked, key by key, before
+ * any case runs: a bad test file runs nothing.
  *
  * Running. Each case gets a fresh database file in the run's temporary
  * directory. Schools and pupils go through ingest_row, as `import` stores
@@ -31,6 +29,7 @@
 
 #include "actions.h"
 #include "codes.h"
+#include "datafile.h"
 #include "date.h"
 #include "db.h"
 #include "engine.h"
@@ -46,20 +45,17 @@
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define TEST_FILE_MAX	  (1 << 20)
-#define TEST_INSTRUCTIONS 10000000
-#define TEST_MEMORY_MAX	  (32 << 20) /* bytes of Lua memory while the file runs */
-#define LIST_MAX	  1000	     /* cases in a file, pupils or expectations in a case */
-#define REPEAT_MAX	  1000	     /* NN*N */
-#define MARKS_MAX	  2000000    /* in one test file: bounds its memory and time */
-#define GOT_SHOWN	  40	     /* actions listed after "got:" */
-#define DEFAULT_YEAR	  "9"
+#define TEST_FILE_MAX (1 << 20)
+#define LIST_MAX      1000    /* cases in a file, pupils or expectations in a case */
+#define REPEAT_MAX    1000    /* NN*N */
+#define MARKS_MAX     2000000 /* in one test file: bounds its memory and time */
+#define GOT_SHOWN     40      /* actions listed after "got:" */
+#define DEFAULT_YEAR  "9"
 
 /* What a test can expect, as the actions table names them. */
 enum { A_ALERT, A_REFERRAL, A_LEGAL_STEP, A_CASE_CLOSED, A_COUNT };
@@ -151,243 +147,21 @@ struct ptest {
 	int files, bad_files, cases, passed, failed, pending, broken;
 };
 
-/* ---- where each key was set (as config.c does it) ----
- *
- * Globals: _ENV stays empty (the values live in a table of their own), so
- * every assignment to a global goes through __newindex, which notes the
- * line. Keys inside tables: a line hook looks, whenever a new line starts
- * (and when a function returns), at the tables in the registers of the
- * running functions and notes each key it has not seen, or whose value
- * changed, with the line that just ran; each table is also noted with the
- * line it was first seen on, which for a constructor is the line of its
- * "{". A key whose value spans several lines (a marks string in [[ ]])
- * is noted at the line the value ends on. Work is bounded by
- * TRACK_BUDGET; past it, errors name the line of the enclosing table. */
-
-#define LINES_KEY    "rollcall.test.lines"  /* table -> { key -> line } */
-#define SEEN_KEY     "rollcall.test.seen"   /* table -> { key -> value } */
-#define STARTS_KEY   "rollcall.test.starts" /* table -> line first seen */
-#define TRACK_BUDGET (1L << 22)
-#define TRACK_DEPTH  16
-
-struct tracker {
-	long budget;
-	int line; /* the line running since the last look */
-};
-
-static struct tracker *tracker_of(lua_State *L)
-{
-	return *(struct tracker **)lua_getextraspace(L);
-}
-
-/* Push registry[reg][t] (t an absolute index), creating it if need be. */
-static void track_entry(lua_State *L, const char *reg, int t)
-{
-	lua_getfield(L, LUA_REGISTRYINDEX, reg);
-	lua_pushvalue(L, t);
-	if (lua_rawget(L, -2) != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_pushvalue(L, t);
-		lua_pushvalue(L, -2);
-		lua_rawset(L, -4);
-	}
-	lua_remove(L, -2);
-}
-
-/* The line the table at idx was first seen on, or 0. */
-static int table_start(lua_State *L, int idx)
-{
-	idx = lua_absindex(L, idx);
-	lua_getfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
-	lua_pushvalue(L, idx);
-	lua_rawget(L, -2);
-	int line = (int)lua_tointeger(L, -1);
-	lua_pop(L, 2);
-	return line;
-}
-
-static int same_value(lua_State *L, int a, int b)
-{
-	if (lua_rawequal(L, a, b))
-		return 1;
-	return lua_type(L, a) == LUA_TNUMBER && lua_type(L, b) == LUA_TNUMBER &&
-	       lua_tonumber(L, a) != lua_tonumber(L, a) && lua_tonumber(L, b) != lua_tonumber(L, b);
-}
-
-static void track_table(lua_State *L, struct tracker *tr, int t, int line, int depth)
-{
-	t = lua_absindex(L, t);
-	if (tr->budget <= 0 || depth > TRACK_DEPTH)
-		return;
-	luaL_checkstack(L, 8, "tracking test file lines");
-	if (!table_start(L, t)) {
-		lua_getfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
-		lua_pushvalue(L, t);
-		lua_pushinteger(L, line);
-		lua_rawset(L, -3);
-		lua_pop(L, 1);
-	}
-	track_entry(L, LINES_KEY, t);
-	int lines = lua_gettop(L);
-	track_entry(L, SEEN_KEY, t);
-	int seen = lua_gettop(L);
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		if (--tr->budget < 0) {
-			lua_pop(L, 2);
-			break;
-		}
-		lua_pushvalue(L, -2);
-		lua_rawget(L, seen);
-		int same = same_value(L, -1, -2);
-		lua_pop(L, 1);
-		if (!same) {
-			lua_pushvalue(L, -2);
-			lua_pushvalue(L, -2);
-			lua_rawset(L, seen);
-			lua_pushvalue(L, -2);
-			lua_pushinteger(L, line);
-			lua_rawset(L, lines);
-			if (lua_istable(L, -1))
-				track_table(L, tr, -1, line, depth + 1);
-		}
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 2);
-}
-
-/* The tables in the registers of every running Lua function; in a hook,
- * level 0's registers are the first top0 stack slots. */
-static void track_frames(lua_State *L, struct tracker *tr, int top0, int line)
-{
-	lua_Debug ar;
-	for (int level = 0; (tr->budget -= level) > 0 && lua_getstack(L, level, &ar); level++) {
-		if (!lua_getinfo(L, "S", &ar) || ar.what[0] == 'C')
-			continue;
-		for (int n = 1; (level > 0 || n <= top0) && tr->budget > 0; n++) {
-			if (!lua_getlocal(L, &ar, n))
-				break;
-			tr->budget--;
-			if (lua_istable(L, -1))
-				track_table(L, tr, -1, line, 0);
-			lua_pop(L, 1);
-		}
-	}
-}
-
-static void hook(lua_State *L, lua_Debug *ar)
-{
-	struct tracker *tr = tracker_of(L);
-	if (ar->event == LUA_HOOKCOUNT) {
-		luaL_where(L, 0);
-		lua_pushliteral(L, "the test file runs too long (it should only assign values)");
-		lua_concat(L, 2);
-		lua_error(L);
-	}
-	track_frames(L, tr, lua_gettop(L), tr->line);
-	if (ar->event == LUA_HOOKLINE) {
-		tr->line = ar->currentline;
-	} else if (ar->event == LUA_HOOKRET) {
-		lua_Debug caller;
-		if (lua_getstack(L, 1, &caller) && lua_getinfo(L, "l", &caller) &&
-		    caller.currentline > 0)
-			tr->line = caller.currentline;
-	}
-}
-
 static const char *const top_keys[] = { "policy", "schools", "start", "params", "cases", NULL };
-#define TOP_KEYS "policy, schools, start, params, cases"
 
-/* _ENV.__newindex (upvalue 1: the values): store, and note the line. */
-static int note_line(lua_State *L)
-{
-	struct tracker *tr = tracker_of(L);
-	lua_Debug ar;
-	int line = tr->line;
-	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) && ar.currentline > 0)
-		line = ar.currentline;
-	lua_settop(L, 3);
-	if (lua_type(L, 2) != LUA_TSTRING)
-		return luaL_error(L, "only names can be assigned (the keys are " TOP_KEYS ")");
-	track_frames(L, tr, 0, line);
-	lua_pushvalue(L, 2);
-	lua_pushvalue(L, 3);
-	lua_rawset(L, lua_upvalueindex(1));
-	track_entry(L, LINES_KEY, lua_upvalueindex(1));
-	lua_pushvalue(L, 2);
-	lua_pushinteger(L, line);
-	lua_rawset(L, -3);
-	lua_pop(L, 1);
-	if (lua_istable(L, 3))
-		track_table(L, tr, 3, line, 0);
-	return 0;
-}
-
-/* _ENV.__index: a name set earlier, else an error (no functions here). */
-static int lookup(lua_State *L)
-{
-	lua_pushvalue(L, 2);
-	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-		return 1;
-	return luaL_error(L, "'%s' is not defined (a test file holds only data)",
-			  lua_tostring(L, 2));
-}
-
-struct budget {
-	size_t used, limit;
-	int over;
+/* A test file holds many cases and their marks: more to run than a
+ * configuration. Its lists are written one "{" to a line, which Lua puts
+ * on the line above: so a table is on its first key's line. */
+static const struct datafile_spec test_file = {
+	.what = "the test file",
+	.names = "policy, schools, start, params, cases",
+	.instructions = 10000000,
+	.memory = 32 << 20,
+	.track_budget = 1L << 22,
+	.first_key_line = 1,
 };
-
-static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	struct budget *b = ud;
-	size_t old = ptr ? osize : 0;
-	if (nsize == 0) {
-		free(ptr);
-		b->used -= old;
-		return NULL;
-	}
-	if (nsize > old && nsize - old > b->limit - b->used) {
-		b->over = 1;
-		return NULL;
-	}
-	void *p = realloc(ptr, nsize);
-	if (p)
-		b->used = b->used - old + nsize;
-	return p;
-}
 
 /* ---- reading values ---- */
-
-/* The line a table is on, for messages. Lua emits a constructor's
- * NEWTABLE before it reads the "{", on the line of the token before it:
- * for an item on a line of its own, the line above. So, when the table
- * has named keys, the line of the first of them (where, as such files are
- * written, its "{" is too): a key set to a table is on the line that
- * table starts on (its "=" is), any other on the line its value ends. */
-static int table_line(lua_State *L, int idx)
-{
-	idx = lua_absindex(L, idx);
-	int start = table_start(L, idx), first = 0;
-	lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
-	lua_pushvalue(L, idx);
-	if (lua_rawget(L, -2) == LUA_TTABLE) {
-		lua_pushnil(L);
-		while (lua_next(L, -2)) { /* key, its line */
-			int line = (int)lua_tointeger(L, -1);
-			lua_pushvalue(L, -2);
-			if (lua_rawget(L, idx) == LUA_TTABLE && table_start(L, -1))
-				line = table_start(L, -1);
-			lua_pop(L, 1);
-			if (lua_type(L, -2) == LUA_TSTRING && line > 0 && (!first || line < first))
-				first = line;
-			lua_pop(L, 1);
-		}
-	}
-	lua_pop(L, 2);
-	return first > start ? first : start;
-}
 
 struct rd {
 	lua_State *L;
@@ -430,38 +204,13 @@ static void warn(struct rd *r, int line, const char *fmt, ...)
 	free(safe);
 }
 
-/* The line of the key at k in the table at t: where its value's table
- * starts, else where it was set, else dflt. */
-static int key_line(lua_State *L, int t, int k, int dflt)
-{
-	int line = 0;
-	t = lua_absindex(L, t);
-	k = lua_absindex(L, k);
-	lua_pushvalue(L, k);
-	if (lua_rawget(L, t) == LUA_TTABLE)
-		line = table_line(L, -1);
-	lua_pop(L, 1);
-	if (!line) {
-		lua_getfield(L, LUA_REGISTRYINDEX, LINES_KEY);
-		lua_pushvalue(L, t);
-		if (lua_rawget(L, -2) == LUA_TTABLE) {
-			lua_pushvalue(L, k);
-			lua_rawget(L, -2);
-			line = (int)lua_tointeger(L, -1);
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 2);
-	}
-	return line ? line : dflt;
-}
-
 /* Push t[name]; *line is its line (dflt if not known). Returns its type. */
 static int field(struct rd *r, int t, const char *name, int dflt, int *line)
 {
 	lua_State *L = r->L;
 	t = lua_absindex(L, t);
 	lua_pushstring(L, name);
-	*line = key_line(L, t, -1, dflt);
+	*line = datafile_key_line(L, t, -1, dflt);
 	return lua_rawget(L, t);
 }
 
@@ -472,7 +221,7 @@ static int known_keys(struct rd *r, int t, int tline, const char *const *keys, c
 	t = lua_absindex(L, t);
 	lua_pushnil(L);
 	while (lua_next(L, t)) {
-		int line = key_line(L, t, -2, tline), k = 0;
+		int line = datafile_key_line(L, t, -2, tline), k = 0;
 		const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
 		while (name && keys[k] && strcmp(keys[k], name))
 			k++;
@@ -502,7 +251,7 @@ static int list_len(struct rd *r, int t, int tline, const char *what, const char
 	lua_Unsigned n = lua_rawlen(L, t), count = 0;
 	lua_pushnil(L);
 	while (lua_next(L, t)) {
-		int line = key_line(L, t, -2, tline);
+		int line = datafile_key_line(L, t, -2, tline);
 		if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 ||
 		    (lua_Unsigned)lua_tointeger(L, -2) > n) {
 			if (lua_type(L, -2) == LUA_TSTRING)
@@ -814,7 +563,7 @@ static int read_schools(struct rd *r, int t, int tline, struct pt_school **out, 
 		snprintf(r->ctx + ctx, sizeof r->ctx - ctx, "%sschools[%d]", ctx ? ": " : "",
 			 i + 1);
 		lua_rawgeti(L, t, i + 1);
-		int at = lua_gettop(L), line = table_line(L, at);
+		int at = lua_gettop(L), line = datafile_table_line(L, at);
 		line = line ? line : tline;
 		s[i].line = line;
 		char name[256] = "", phase[80] = "";
@@ -872,7 +621,7 @@ static int read_params(struct rd *r, int t, int tline, struct pt_param **out, in
 		return bad(r, tline, "params must be a table: { name = value, ... }");
 	lua_pushnil(L);
 	while (lua_next(L, t)) {
-		int line = key_line(L, t, -2, tline);
+		int line = datafile_key_line(L, t, -2, tline);
 		const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
 		int k = name ? policy_param(p, name) : -1;
 		if (k < 0) {
@@ -1231,7 +980,7 @@ static int read_points(struct rd *r, int t, int tline, struct pt_case *c)
 	c->points = xcalloc((size_t)n, sizeof *c->points);
 	for (int i = 0; i < n; i++) {
 		lua_pushinteger(L, i + 1);
-		int line = key_line(L, t, -1, tline);
+		int line = datafile_key_line(L, t, -1, tline);
 		lua_pop(L, 1);
 		lua_rawgeti(L, t, i + 1);
 		size_t len = 0;
@@ -1278,7 +1027,7 @@ static int read_list(struct rd *r, int at, int cline, struct pt_case *c, const c
 	size_t ctx = strlen(r->ctx);
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, t, i + 1);
-		int iline = table_line(L, -1);
+		int iline = datafile_table_line(L, -1);
 		struct pt_expect *x = &c->expect[c->nexpect];
 		memset(x, 0, sizeof *x);
 		snprintf(r->ctx + ctx, sizeof r->ctx - ctx, ": %s[%d]", key, i + 1);
@@ -1382,7 +1131,7 @@ static int read_case(struct rd *r, int at, int line, int index, struct pt_file *
 	size_t ctx = strlen(r->ctx);
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, t, i + 1);
-		int pline = table_line(L, -1);
+		int pline = datafile_table_line(L, -1);
 		snprintf(r->ctx + ctx, sizeof r->ctx - ctx, ": pupils[%d]", i + 1);
 		int rc = read_pupil(r, lua_gettop(L), pline ? pline : kline, i, c, start,
 				    &c->pupils[i]);
@@ -2037,62 +1786,6 @@ out:
 
 /* ---- a test file ---- */
 
-/* Run the file's chunk in the empty state; leaves the values table at the
- * top. 0, or -1 reported. */
-static int run_chunk(lua_State *L, const char *path, const char *text, size_t len,
-		     struct tracker *tr, struct budget *b)
-{
-	*(struct tracker **)lua_getextraspace(L) = tr;
-	lua_sethook(L, hook, LUA_MASKCOUNT | LUA_MASKLINE | LUA_MASKRET, TEST_INSTRUCTIONS);
-	lua_newtable(L);
-	lua_setfield(L, LUA_REGISTRYINDEX, LINES_KEY);
-	lua_newtable(L);
-	lua_setfield(L, LUA_REGISTRYINDEX, SEEN_KEY);
-	lua_newtable(L);
-	lua_setfield(L, LUA_REGISTRYINDEX, STARTS_KEY);
-	char chunk[PATH_MAX + 2];
-	snprintf(chunk, sizeof chunk, "@%s", path);
-	int status = luaL_loadbufferx(L, text, len, chunk, "t");
-	if (status == LUA_OK) {
-		lua_newtable(L); /* the values */
-		int values = lua_gettop(L);
-		lua_newtable(L); /* _ENV, kept empty */
-		lua_newtable(L);
-		lua_pushvalue(L, values);
-		lua_pushcclosure(L, note_line, 1);
-		lua_setfield(L, -2, "__newindex");
-		lua_pushvalue(L, values);
-		lua_pushcclosure(L, lookup, 1);
-		lua_setfield(L, -2, "__index");
-		lua_setmetatable(L, -2);
-		lua_setupvalue(L, values - 1, 1);
-		lua_pushvalue(L, values - 1);
-		/* clear the slots the chunk's registers will use of the parser's
-		 * leftovers, which the line tracking would look through */
-		luaL_checkstack(L, 300, "clearing the stack");
-		int top = lua_gettop(L);
-		lua_settop(L, top + 300);
-		lua_settop(L, top);
-		status = lua_pcall(L, 0, 0, 0);
-		if (status == LUA_OK) {
-			lua_sethook(L, NULL, 0, 0);
-			b->limit = SIZE_MAX; /* reading the values back runs unprotected */
-			lua_remove(L, values - 1);
-			return 0;
-		}
-	}
-	if (status == LUA_ERRMEM || b->over)
-		fprintf(stderr, "%s:%d: the test file needs more than %d MiB of memory\n", path,
-			tr->line, TEST_MEMORY_MAX >> 20);
-	else {
-		const char *msg = lua_tostring(L, -1);
-		char *safe = text_safe(msg, strlen(msg), NULL); /* it may quote the file */
-		fprintf(stderr, "%s\n", safe);
-		free(safe);
-	}
-	return -1;
-}
-
 /* Read the whole file into f. 0, 1 the policy does not load (reported as
  * a FAIL), 2 bad (reported). */
 static int read_test_file(struct ptest *t, struct rd *r, int values, struct pt_file *f,
@@ -2168,7 +1861,7 @@ static int read_test_file(struct ptest *t, struct rd *r, int values, struct pt_f
 		f->cases = xcalloc((size_t)n, sizeof *f->cases);
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, at, i + 1);
-		int cline = table_line(L, -1);
+		int cline = datafile_table_line(L, -1);
 		int rc = read_case(r, lua_gettop(L), cline ? cline : line, i, f, &f->cases[i]);
 		lua_pop(L, 1);
 		f->ncases++;
@@ -2202,9 +1895,7 @@ int ptest_file(struct ptest *t, const char *path)
 		t->bad_files++;
 		return 2;
 	}
-	struct budget b = { .limit = TEST_MEMORY_MAX };
-	struct tracker tr = { .budget = TRACK_BUDGET };
-	lua_State *L = lua_newstate(test_alloc, &b);
+	lua_State *L = datafile_open(&test_file);
 	if (!L) {
 		error("%s: out of memory", path);
 		free(text);
@@ -2212,14 +1903,19 @@ int ptest_file(struct ptest *t, const char *path)
 		return -1;
 	}
 	struct rd r = { .L = L, .path = path };
-	if (run_chunk(L, path, text, len, &tr, &b) == 0)
+	if (datafile_run(L, path, text, len, err, sizeof err) == 0)
 		status = read_test_file(t, &r, lua_gettop(L), &f, &cov);
+	else {
+		char *safe = text_safe(err, strlen(err), NULL); /* it may quote the file */
+		fprintf(stderr, "%s\n", safe);
+		free(safe);
+	}
 	free(text);
 	if (status == 2)
 		t->bad_files++;
 	if (status != 0) {
 		t->failed += status == 1;
-		lua_close(L);
+		datafile_close(L);
 		free_file(&f);
 		return status;
 	}
@@ -2252,7 +1948,7 @@ int ptest_file(struct ptest *t, const char *path)
 		}
 		fflush(t->out);
 	}
-	lua_close(L);
+	datafile_close(L);
 	free_file(&f);
 	return status < 0 ? -1 : status == 2 ? 2 : failed;
 }

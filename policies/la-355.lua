@@ -36,7 +36,10 @@ function on_pupil(p)
     alert(p, "severe_absence", { severity = "high" })
   end
 
-  if national.persistent(p) and not (case and case.referral_open) then
+  -- Persistent this year and not yet recovering: a case closed because the
+  -- last six weeks recovered is not re-referred for the year's old absence.
+  if national.persistent(p) and recent.rate < param "recovered_rate"
+     and not (case and case.referral_open) then
     refer_mentor(p, { message = "persistent absence this academic year" })
   end
 

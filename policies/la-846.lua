@@ -9,7 +9,7 @@
 -- the cooldown; rollcall never lets the same sessions ground a second
 -- notice, so the cooldown only keeps the policy from asking again daily.
 -- Other unauthorised absence at the threshold leads to an attendance
--- contract, then a Notice to Improve. Illness past 15 days is reported.
+-- contract, then, if absence goes on after contract_days, a Notice to Improve. Illness past 15 days is reported.
 
 policy {
   org  = "la:846",
@@ -18,6 +18,8 @@ policy {
   params = {
     holiday_sessions = { default = 10, min = 10, max = 20, integer = true,
                          doc = "holiday (G) sessions in 10 school weeks that lead to a penalty notice" },
+    contract_days = { default = 28, min = 14, max = 90, integer = true,
+                      doc = "days an attendance contract has to work before a Notice to Improve" },
   },
 }
 
@@ -32,7 +34,12 @@ function on_pupil(p)
     if case == nil then
       legal_step(p, "attendance_contract", { reason = "10+ unauthorised sessions in 10 school weeks" })
     elseif case.stage == "attendance_contract" then
-      legal_step(p, "notice_to_improve", { reason = "absence continued under the contract" })
+      -- The contract has contract_days to work; a Notice to Improve only
+      -- if unauthorised absence went on under it after that.
+      local since = national.days_since_last_step(p)
+      if since >= param "contract_days" and p:window{ days = since }.unauthorised > 0 then
+        legal_step(p, "notice_to_improve", { reason = "absence continued under the contract" })
+      end
     end
   end
 

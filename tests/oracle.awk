@@ -42,7 +42,8 @@
 #     recent = school_weeks 6
 #     recent.possible >= 20 and recent.rate < 0.90  alert low_attendance  medium
 #     year possible >= 20 and absence_rate >= 0.50  alert severe_absence  high
-#     year possible >= 20 and absence_rate >= 0.10  referral mentor       medium
+#     year possible >= 20 and absence_rate >= 0.10
+#       and recent.rate < 0.95 (recovered_rate)     referral mentor       medium
 #     consecutive_unauthorised_days >= 10           alert continuous_absence urgent
 #     consecutive_unauthorised_days >= 20           alert missing_education urgent
 #     >= 10 unauthorised (G N O U) in school_weeks 10  legal_step letter  medium
@@ -230,7 +231,8 @@ END {
 			org = "la:355"
 			if (low) out(today, org, "alert", "low_attendance", u, "medium")
 			if (severe) out(today, org, "alert", "severe_absence", u, "high")
-			if (persistent) out(today, org, "referral", "mentor", u, "medium")
+			if (persistent && (rpos == 0 || 100 * ratt < 95 * rpos))
+				out(today, org, "referral", "mentor", u, "medium")
 			if (cud >= 10) out(today, org, "alert", "continuous_absence", u, "urgent")
 			if (cud >= 20) out(today, org, "alert", "missing_education", u, "urgent")
 			if (penalty) out(today, org, "legal_step", "letter", u, "medium")

@@ -585,15 +585,16 @@ static void cases_lists_them_newest_first(void **state)
 	assert_int_equal(e2e_rollcall(e, "cases --pupil B801200005001"), 1); /* valid, unknown */
 }
 
-/* A database made by the previous version (schema 4): no params column,
+/* A database made by an earlier version (schema 4): no params column,
  * closures without an action row. Made here from a fresh one by taking the
- * version's additions away again. */
+ * later versions' additions away again (5's, and 6's policy_health). */
 static void a_version_4_database_migrates(void **state)
 {
 	struct fixture *fx = *state;
 	struct e2e *e = fx->e;
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 5);
+	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
 	e2e_exec(e,
+		 "DROP TABLE policy_health;"
 		 "DROP INDEX cases_opened; ALTER TABLE actions DROP COLUMN params;"
 		 "INSERT INTO cases(id, org, pupil, stage, opened, closed, close_reason) "
 		 "SELECT 7, 'la:355', id, 'meeting', '2025-09-01', '2025-09-10', 'moved away' "
@@ -607,10 +608,10 @@ static void a_version_4_database_migrates(void **state)
 	assert_int_equal(e2e_rollcall(e, "actions --json"), 1);
 	char err[4096];
 	e2e_slurp(e, "err", err, sizeof err);
-	assert_non_null(strstr(err, "schema version 4 is older than 5"));
+	assert_non_null(strstr(err, "schema version 4 is older than 6"));
 
 	assert_int_equal(e2e_rollcall(e, "init"), 0);
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 5);
+	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
 	assert_int_equal(
 		e2e_query(
 			e,

@@ -362,6 +362,14 @@ static void config_errors_name_the_line_of_the_key(void **state)
 		       "bad.conf:6: delivery: unknown key 'bogus' (in the table set on line 6)");
 }
 
+/* The endpoints the bundled policies name: `check` refuses a policy whose
+ * endpoint the configuration lacks. */
+#define BUNDLED_ENDPOINTS                                                                          \
+	"['ewo-team'] = { url = 'https://ewo.example.org/', secret_env = 'S' }, "                  \
+	"mentors = { url = 'https://mentors.example.org/', secret_env = 'S' }, "                   \
+	"['legal-team'] = { url = 'https://legal.example.org/', secret_env = 'S' }, "              \
+	"['trust-attendance'] = { url = 'https://trust.example.org/', secret_env = 'S' }"
+
 /* Plain http:// only to a loopback address, judged on the URL's host as
  * curl parses it, not on how the URL text begins. */
 static void plain_http_only_to_loopback(void **state)
@@ -387,7 +395,8 @@ static void plain_http_only_to_loopback(void **state)
 		const char *url = bad ? refused[i] : allowed[i - sizeof refused / sizeof *refused];
 		snprintf(conf, sizeof conf,
 			 "policies = '%s/policies'\nscripts = '%s/scripts'\n"
-			 "endpoints = { hook = { url = '%s', secret_env = 'S' } }\n",
+			 "endpoints = { hook = { url = '%s', secret_env = 'S' }, " BUNDLED_ENDPOINTS
+			 " }\n",
 			 root, root, url);
 		write_file(path, conf);
 		int status = run(e, "--config url.conf check");
@@ -400,7 +409,8 @@ static void plain_http_only_to_loopback(void **state)
 	/* insecure = true lets plain http go anywhere */
 	snprintf(conf, sizeof conf,
 		 "policies = '%s/policies'\nscripts = '%s/scripts'\nendpoints = { hook = { url = "
-		 "'http://127.0.0.1.evil.example/x', secret_env = 'S', insecure = true } }\n",
+		 "'http://127.0.0.1.evil.example/x', secret_env = 'S', insecure = true "
+		 "}, " BUNDLED_ENDPOINTS " }\n",
 		 root, root);
 	write_file(path, conf);
 	assert_int_equal(run(e, "--config url.conf check"), 0);

@@ -121,6 +121,20 @@ cases = {
   },
 
   {
+    name = "a case closed on recovery is not re-referred for the year's old absence",
+    pupils = { { upn = "J355400120001", marks = [[ II*5 | /\*35 ]] } },
+    expect = {
+      { referral = true, date = "2025-09-12", count = 1 },
+      -- six school weeks without the week of illness; the year's absence
+      -- is still 16%, persistent, but the last six weeks have recovered
+      { case_closed = true, reason = "attendance recovered", date = "2025-10-13" },
+    },
+    never = {
+      { referral = true, date = "2025-09-13.." },
+    },
+  },
+
+  {
     name = "unauthorised sessions either side of half term count together",
     pupils = {
       { upn = "J355400120001",

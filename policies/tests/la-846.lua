@@ -37,9 +37,8 @@ cases = {
     params = { holiday_sessions = 12 },
     pupils = { { upn = "G846600120001", marks = [[ /\*5 | GG*5 | GG /\*4 ]] } },
     expect = {
-      -- 10 unauthorised sessions: the contract, then the Notice to Improve
+      -- 10 unauthorised sessions: the contract
       { legal_step = "attendance_contract", date = "2025-09-12" },
-      { legal_step = "notice_to_improve", date = "2025-09-15" },
       -- the 12th holiday session
       { legal_step = "penalty_notice", date = "2025-09-15", count = 1 },
     },
@@ -86,15 +85,37 @@ cases = {
 
   {
     name = "unauthorised absence: an attendance contract, then a Notice to Improve",
-    pupils = { { upn = "G846600120001", marks = [[ /\*5 | NN*5 | /\*10 ]] } },
+    pupils = { { upn = "G846600120001", marks = [[ /\*5 | NN*5 | /\*20 | NN /\*4 ]] } },
     expect = {
       { legal_step = "attendance_contract", date = "2025-09-12", count = 1 },
-      -- the policy waits no time after the contract: the next session that
-      -- is still over the threshold brings the Notice to Improve
-      { legal_step = "notice_to_improve", date = "2025-09-15", count = 1 },
+      -- absence went on after the contract's 28 days (13 October, 31
+      -- days on), with the threshold still met
+      { legal_step = "notice_to_improve", date = "2025-10-13", count = 1 },
     },
     never = {
       { legal_step = "penalty_notice" },   -- only holidays lead to one
+    },
+    nothing_else = true,
+  },
+
+  {
+    name = "absence under the contract: the Notice to Improve waits for its 28 days",
+    pupils = { { upn = "G846600120001", marks = [[ /\*5 | NN*5 | /\*15 | NN /\*4 ]] } },
+    expect = {
+      { legal_step = "attendance_contract", date = "2025-09-12", count = 1 },
+      -- absent on 6 October, 24 days on; the notice on day 28
+      { legal_step = "notice_to_improve", date = "2025-10-10", count = 1 },
+    },
+    nothing_else = true,
+  },
+
+  {
+    name = "contract_days = 21: the same absence 24 days on brings the Notice to Improve",
+    params = { contract_days = 21 },
+    pupils = { { upn = "G846600120001", marks = [[ /\*5 | NN*5 | /\*15 | NN /\*4 ]] } },
+    expect = {
+      { legal_step = "attendance_contract", date = "2025-09-12", count = 1 },
+      { legal_step = "notice_to_improve", date = "2025-10-06", count = 1 },
     },
     nothing_else = true,
   },
@@ -104,7 +125,6 @@ cases = {
     pupils = { { upn = "G846600120001", marks = [[ /\*5 | NN*10 | /\*5 ]] } },
     expect = {
       { legal_step = "attendance_contract", date = "2025-09-12" },
-      { legal_step = "notice_to_improve", date = "2025-09-15" },
       { alert = "continuous_absence", severity = "urgent", date = "2025-09-19" },
     },
     nothing_else = true,
