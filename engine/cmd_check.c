@@ -267,6 +267,7 @@ struct text_scan {
 	const char *text;
 	struct binding b[CHECK_BINDINGS];
 	int nb;
+	unsigned warned_roles; /* bit per policy_roles index */
 };
 
 static int is_name_char(char ch)
@@ -375,6 +376,39 @@ static int check_module_call(const struct lua_call *call, void *arg)
 	return 0;
 }
 
+/* An action whose role has no endpoint is recorded and never delivered
+ * (state no_endpoint): legal, perhaps meant, but worth a warning, once a
+ * role, at the first line that calls it. */
+static int check_roles(const struct lua_call *call, void *arg)
+{
+	static const struct {
+		const char *call;
+		int role, fallback; /* policy_roles; -1: none */
+	} actions[] = {
+		{ "alert", 0, -1 },
+		{ "refer_mentor", 1, -1 },
+		{ "legal_step", 2, -1 },
+		{ "close_case", 3, 2 },
+	};
+	struct text_scan *t = arg;
+	const struct policy *p = t->c->p;
+	for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
+		int r = actions[i].role, f = actions[i].fallback;
+		if (call->namelen != strlen(actions[i].call) ||
+		    memcmp(call->name, actions[i].call, call->namelen) != 0 || p->endpoint[r] ||
+		    (f >= 0 && p->endpoint[f]) || (t->warned_roles & (1 << r)))
+			continue;
+		t->warned_roles |= 1 << r;
+		if (t->c->cli->verbosity >= 0)
+			error("warning: %s:%d: %s: policy{ endpoints } names no %s endpoint%s%s%s: "
+			      "these actions will be recorded and never delivered",
+			      p->path, call->line, actions[i].call, policy_roles[r],
+			      f >= 0 ? " nor a " : "", f >= 0 ? policy_roles[f] : "",
+			      f >= 0 ? " endpoint" : "");
+	}
+	return 0;
+}
+
 /* The calls in the policy's text on the modules it required. */
 static void check_text(struct check *c)
 {
@@ -387,6 +421,7 @@ static void check_text(struct check *c)
 	lualex_calls(text, len, find_binding, &t);
 	if (t.nb)
 		lualex_calls(text, len, check_module_call, &t);
+	lualex_calls(text, len, check_roles, &t);
 	free(text);
 }
 

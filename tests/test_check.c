@@ -244,7 +244,7 @@ static void a_misspelt_national_function_is_found_wherever_it_is(void **state)
 		"  if national.persistant(p) then alert(p, 'persistent') end\n"
 		"end\n",
 		want);
-	assert_int_equal(count(e->err, "draft.lua:5:"), 1);
+	assert_int_equal(count(e->err, "draft.lua:5: national"), 1);
 }
 
 static void a_window_with_a_misspelt_key_names_the_key(void **state)
@@ -284,6 +284,31 @@ static void an_endpoint_the_config_lacks_is_found(void **state)
 	assert_non_null(strstr(e->out, "ok draft.lua: la:846 (Typo)"));
 }
 
+/* A role with no endpoint: its actions are recorded, never delivered (the
+ * walk-through's draft referred pupils with no referral endpoint). A
+ * warning, once a role, at the first line that calls it. */
+static void an_action_whose_role_has_no_endpoint_is_warned_of(void **state)
+{
+	struct env *e = *state;
+	put(e, "draft.lua",
+	    "policy { org = 'la:846', name = 'Roles', endpoints = { alert = 'ewo-team' } }\n"
+	    "function on_pupil(p)\n"
+	    "  if p.fsm then refer_mentor(p) end\n"
+	    "  if p.sen == 'E' then refer_mentor(p) end\n"
+	    "  if p.year == 20 then close_case(p, 'never') end\n"
+	    "  if p.year == 21 then alert(p, 'x') end\n"
+	    "end\n");
+	assert_int_equal(run(e, "check draft.lua"), 0);
+	assert_non_null(strstr(e->err, "warning: draft.lua:3: refer_mentor: policy{ endpoints } "
+				       "names no referral endpoint: these actions will be "
+				       "recorded and never delivered"));
+	assert_null(strstr(e->err, "draft.lua:4:"));
+	assert_non_null(strstr(e->err, "warning: draft.lua:5: close_case: policy{ endpoints } "
+				       "names no case endpoint nor a legal endpoint"));
+	assert_null(strstr(e->err, "alert:"));
+	assert_non_null(strstr(e->out, "ok draft.lua: la:846 (Roles)"));
+}
+
 static void a_correct_policy_passes(void **state)
 {
 	struct env *e = *state;
@@ -292,7 +317,8 @@ static void a_correct_policy_passes(void **state)
 	    "policy {\n"
 	    "  org  = \"la:846\",\n"
 	    "  name = \"Brighton and Hove (draft)\",\n"
-	    "  endpoints = { alert = \"ewo-team\", legal = \"legal-team\" },\n"
+	    "  endpoints = { alert = \"ewo-team\", referral = \"mentors\", legal = "
+	    "\"legal-team\" },\n"
 	    "  params = {\n"
 	    "    alert_rate = { default = 0.92, min = 0.50, max = 1.00,\n"
 	    "                   doc = \"alert when attendance over 6 school weeks falls below "
@@ -556,6 +582,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(an_endpoint_the_config_lacks_is_found, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(an_action_whose_role_has_no_endpoint_is_warned_of,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_correct_policy_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_error_only_for_year_group_x_is_caught, setup,
 						teardown),
