@@ -409,6 +409,64 @@ static int check_roles(const struct lua_call *call, void *arg)
 	return 0;
 }
 
+/* A pupil's field compared with a literal of another type is never equal
+ * to it: `p.year_group == 9` (the year group is text) and
+ * `p.social_worker == 1` (true or false) are always false, and silently
+ * turn a rule off. */
+struct field_scan {
+	struct check *c;
+	const char *pupil; /* on_pupil's parameter, "p" */
+	size_t len;
+};
+
+static int check_comparison(const struct lua_comparison *cmp, void *arg)
+{
+	static const char *const literal_types[] = { "number", "string", "boolean", "nil" };
+	struct field_scan *f = arg;
+	if (cmp->type == LUALEX_NIL || cmp->namelen <= f->len + 1 ||
+	    memcmp(cmp->name, f->pupil, f->len) != 0 || cmp->name[f->len] != '.')
+		return 0;
+	const char *field = cmp->name + f->len + 1;
+	size_t len = cmp->namelen - f->len - 1;
+	const char *type = policy_field_type(field, len);
+	if (!type || memchr(field, '.', len) || memchr(field, ':', len) ||
+	    !strcmp(type, literal_types[cmp->type]))
+		return 0;
+	char hint[160] = "";
+	if (len == 10 && !memcmp(field, "year_group", 10) && cmp->type == LUALEX_NUMBER)
+		snprintf(hint, sizeof hint, "; for the year as a number write %.*s.year %s %.*s",
+			 (int)f->len, f->pupil, cmp->op, (int)cmp->literallen, cmp->literal);
+	else if (!strcmp(type, "boolean"))
+		snprintf(hint, sizeof hint, "; write `if %.*s then` or `if not %.*s then`",
+			 (int)cmp->namelen, cmp->name, (int)cmp->namelen, cmp->name);
+	found_in_text(f->c, cmp->line, "%.*s is a %s, so `%.*s %s %.*s` is %s%s", (int)cmp->namelen,
+		      cmp->name, type, (int)cmp->namelen, cmp->name, cmp->op, (int)cmp->literallen,
+		      cmp->literal, *cmp->op == '=' ? "never true" : "always true", hint);
+	return 0;
+}
+
+/* on_pupil's parameter as the text names it ("p"), into f. */
+static void pupil_name(const char *text, struct field_scan *f)
+{
+	const char *at = strstr(text, "function on_pupil");
+	f->pupil = "p";
+	f->len = 1;
+	if (!at)
+		return;
+	at += strlen("function on_pupil");
+	at += strspn(at, " \t");
+	if (*at++ != '(')
+		return;
+	at += strspn(at, " \t");
+	size_t n = 0;
+	while (is_name_char(at[n]))
+		n++;
+	if (n) {
+		f->pupil = at;
+		f->len = n;
+	}
+}
+
 /* The calls in the policy's text on the modules it required. */
 static void check_text(struct check *c)
 {
@@ -422,6 +480,9 @@ static void check_text(struct check *c)
 	if (t.nb)
 		lualex_calls(text, len, check_module_call, &t);
 	lualex_calls(text, len, check_roles, &t);
+	struct field_scan f = { .c = c };
+	pupil_name(text, &f);
+	lualex_comparisons(text, len, check_comparison, &f);
 	free(text);
 }
 

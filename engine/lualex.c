@@ -148,19 +148,37 @@ static int reserved(const struct token *t)
 	return 0;
 }
 
-int lualex_calls(const char *src, size_t len, int (*each)(const struct lua_call *c, void *arg),
-		 void *arg)
+/* Every token of src[0..len), into a new array; *n of them. */
+static struct token *tokens(const char *src, size_t len, size_t *n)
 {
 	struct lexer x = { src, src + len, 1 };
 	struct token *t = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap)
+	size_t cap = 0;
+	for (*n = 0;; ++*n) {
+		if (*n == cap)
 			t = xrealloc(t, (cap = cap ? cap * 2 : 256) * sizeof *t);
-		if (!next(&x, &t[n]))
+		if (!next(&x, &t[*n]))
 			break;
-		n++;
 	}
+	return t;
+}
+
+/* The end (one past the last token) of the chain a.b:c starting at name
+ * token i. */
+static size_t chain_end(const struct token *t, size_t n, size_t i)
+{
+	size_t last = i;
+	while (last + 2 < n && (punct(&t[last + 1], '.') || punct(&t[last + 1], ':')) &&
+	       t[last + 2].type == T_NAME)
+		last += 2;
+	return last + 1;
+}
+
+int lualex_calls(const char *src, size_t len, int (*each)(const struct lua_call *c, void *arg),
+		 void *arg)
+{
+	size_t n;
+	struct token *t = tokens(src, len, &n);
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (t[i].type != T_NAME || reserved(&t[i]))
@@ -168,10 +186,7 @@ int lualex_calls(const char *src, size_t len, int (*each)(const struct lua_call 
 		/* a chain a.b:c starts at a name not after '.' or ':' */
 		if (i > 0 && (punct(&t[i - 1], '.') || punct(&t[i - 1], ':')))
 			continue;
-		size_t last = i;
-		while (last + 2 < n && (punct(&t[last + 1], '.') || punct(&t[last + 1], ':')) &&
-		       t[last + 2].type == T_NAME)
-			last += 2;
+		size_t last = chain_end(t, n, i) - 1;
 		int defined = i > 0 && t[i - 1].type == T_NAME && is(&t[i - 1], "function");
 		size_t after = last + 1;
 		if (defined || after >= n)
@@ -197,6 +212,69 @@ int lualex_calls(const char *src, size_t len, int (*each)(const struct lua_call 
 		}
 		rc = each(&c, arg);
 		i = last;
+	}
+	free(t);
+	return rc;
+}
+
+/* The literal at t[i] (a '-' before a number taken with it): 1 and c
+ * filled, else 0. */
+static int literal_at(const struct token *t, size_t n, size_t i, struct lua_comparison *c)
+{
+	size_t j = i + (punct(&t[i], '-') && i + 1 < n);
+	const struct token *l = &t[j];
+	if (l->type == T_OTHER && isdigit((unsigned char)*l->s))
+		c->type = LUALEX_NUMBER;
+	else if (l->type == T_STRING || l->type == T_LONG_STRING)
+		c->type = LUALEX_STRING;
+	else if (is(l, "true") || is(l, "false"))
+		c->type = LUALEX_BOOLEAN;
+	else if (is(l, "nil"))
+		c->type = LUALEX_NIL;
+	else
+		return 0;
+	const char *from = t[i].s, *to = l->s + l->len;
+	if (l->type == T_STRING) { /* with its quotes */
+		from = l->s - 1;
+		to++;
+	}
+	c->literal = from;
+	c->literallen = (size_t)(to - from);
+	return 1;
+}
+
+/* "==" or "~=" at tokens i, i + 1, or NULL. */
+static const char *comparison_at(const struct token *t, size_t n, size_t i)
+{
+	if (i + 1 >= n || !punct(&t[i + 1], '=') || t[i + 1].s != t[i].s + 1)
+		return NULL;
+	return punct(&t[i], '=') ? "==" : punct(&t[i], '~') ? "~=" : NULL;
+}
+
+int lualex_comparisons(const char *src, size_t len,
+		       int (*each)(const struct lua_comparison *c, void *arg), void *arg)
+{
+	size_t n;
+	struct token *t = tokens(src, len, &n);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (t[i].type != T_NAME || reserved(&t[i]) ||
+		    (i > 0 && (punct(&t[i - 1], '.') || punct(&t[i - 1], ':'))))
+			continue;
+		size_t end = chain_end(t, n, i);
+		struct lua_comparison c = { .name = t[i].s,
+					    .namelen = (size_t)(t[end - 1].s + t[end - 1].len -
+								t[i].s),
+					    .line = t[i].line };
+		/* name == literal, or literal == name (a '-' is its own token) */
+		if ((c.op = comparison_at(t, n, end)) && end + 2 < n &&
+		    literal_at(t, n, end + 2, &c))
+			rc = each(&c, arg);
+		else if (i >= 3 && (c.op = comparison_at(t, n, i - 2)) &&
+			 ((i >= 4 && punct(&t[i - 4], '-') && literal_at(t, n, i - 4, &c)) ||
+			  literal_at(t, n, i - 3, &c)))
+			rc = each(&c, arg);
+		i = end - 1;
 	}
 	free(t);
 	return rc;

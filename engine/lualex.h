@@ -6,7 +6,8 @@
  * and `local function name(...)` define, not call, and are not reported.
  *
  * `rollcall check` uses it to find each `param "x"` whose name the policy
- * does not declare, even in a branch no synthetic pupil reaches, and
+ * does not declare, even in a branch no synthetic pupil reaches, and each
+ * comparison of a pupil's field with a literal of another type, and
  * `rollcall test` to list the lines that can record an action. Knows
  * nothing of Lua's API: it reads text only.
  */
@@ -28,5 +29,23 @@ struct lua_call {
  * returns non-zero, and return that. Returns 0 otherwise. */
 int lualex_calls(const char *src, size_t len, int (*each)(const struct lua_call *c, void *arg),
 		 void *arg);
+
+/* A name compared with a literal: `p.year_group == 9`, `true ~= p.fsm`. */
+enum lualex_literal { LUALEX_NUMBER, LUALEX_STRING, LUALEX_BOOLEAN, LUALEX_NIL };
+
+struct lua_comparison {
+	const char *name; /* "p.year_group": a name or a chain a.b */
+	size_t namelen;
+	const char *op;	     /* "==" or "~=" */
+	const char *literal; /* as written: 9, "9" (with its quotes), true */
+	size_t literallen;
+	enum lualex_literal type;
+	int line;
+};
+
+/* Call each for every `==` or `~=` between a name (or a.b chain) and a
+ * literal, either way round, in src[0..len); as lualex_calls. */
+int lualex_comparisons(const char *src, size_t len,
+		       int (*each)(const struct lua_comparison *c, void *arg), void *arg);
 
 #endif

@@ -706,6 +706,34 @@ static const char *const pupil_fields[F_COUNT] = {
 	[F_ACTIONS] = "actions",
 };
 
+/* The Lua type of each field as p gives it (nil aside: trust_id at an LA
+ * school, year for X, case with none open, last with no marks). */
+static const char *const pupil_field_types[F_COUNT] = {
+	[F_UPN] = "string",
+	[F_URN] = "string",
+	[F_LA_CODE] = "string",
+	[F_TRUST_ID] = "string",
+	[F_YEAR_GROUP] = "string",
+	[F_YEAR] = "number",
+	[F_SOCIAL_WORKER] = "boolean",
+	[F_FSM] = "boolean",
+	[F_SEN] = "string",
+	[F_WINDOW] = "function",
+	[F_CONSECUTIVE_ABSENT] = "number",
+	[F_CONSECUTIVE_UNAUTHORISED] = "number",
+	[F_LAST] = "table",
+	[F_CASE] = "table",
+	[F_ACTIONS] = "function",
+};
+
+const char *policy_field_type(const char *field, size_t len)
+{
+	for (int f = 1; f < F_COUNT; f++)
+		if (strlen(pupil_fields[f]) == len && !memcmp(pupil_fields[f], field, len))
+			return pupil_field_types[f];
+	return NULL;
+}
+
 static void push_pupil_fields(lua_State *L)
 {
 	lua_createtable(L, 0, F_COUNT);

@@ -97,6 +97,11 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 		long instruction_limit, char *err, size_t errlen);
 void policy_free(struct policy *p);
 
+/* The Lua type name ("string", "number", "boolean", "table", "function")
+ * the pupil p gives its field field[0..len) when it is not nil, or NULL if
+ * p has no such field. */
+const char *policy_field_type(const char *field, size_t len);
+
 /* Index of param name, or -1. */
 int policy_param(const struct policy *p, const char *name);
 

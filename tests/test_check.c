@@ -309,6 +309,36 @@ static void an_action_whose_role_has_no_endpoint_is_warned_of(void **state)
 	assert_non_null(strstr(e->out, "ok draft.lua: la:846 (Roles)"));
 }
 
+/* p.year_group is text and p.social_worker true or false: compared with a
+ * number they are never equal, and the rule they guard silently never
+ * fires (28 high alerts became 0). Found in the text, in every branch,
+ * whatever on_pupil's parameter is called. */
+static void a_field_compared_with_a_literal_of_another_type_is_found(void **state)
+{
+	struct env *e = *state;
+	refused(e,
+		"policy { org = 'la:846', name = 'Types', endpoints = { alert = 'ewo-team' } }\n"
+		"function on_pupil(pupil)\n"
+		"  if pupil.year_group == 9 then alert(pupil, 'a') end\n"
+		"  if pupil.social_worker == 1 then alert(pupil, 'b') end\n"
+		"  if 0 ~= pupil.fsm then alert(pupil, 'c') end\n"
+		"  if pupil.year == 9 or pupil.trust_id == nil or pupil.year_group == '9' or\n"
+		"     pupil.sen == 'E' or pupil.consecutive_absent_days == 10 then\n"
+		"    alert(pupil, 'd')\n"
+		"  end\n"
+		"end\n",
+		(const char *const[]){
+			"draft.lua:3: pupil.year_group is a string, so `pupil.year_group == 9` is "
+			"never true; for the year as a number write pupil.year == 9",
+			"draft.lua:4: pupil.social_worker is a boolean, so `pupil.social_worker == "
+			"1` is never true; write `if pupil.social_worker then` or `if not "
+			"pupil.social_worker then`",
+			"draft.lua:5: pupil.fsm is a boolean, so `pupil.fsm ~= 0` is always true",
+			NULL });
+	assert_null(strstr(e->err, "draft.lua:6:"));
+	assert_null(strstr(e->err, "draft.lua:7:"));
+}
+
 static void a_correct_policy_passes(void **state)
 {
 	struct env *e = *state;
@@ -582,6 +612,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(an_endpoint_the_config_lacks_is_found, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_field_compared_with_a_literal_of_another_type_is_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_action_whose_role_has_no_endpoint_is_warned_of,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_correct_policy_passes, setup, teardown),

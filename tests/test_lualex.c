@@ -69,6 +69,39 @@ static void lines(void **state)
 			    "6:f(-)[f] 9:g(-)[g] ");
 }
 
+static int note_comparison(const struct lua_comparison *c, void *arg)
+{
+	(void)arg;
+	static const char *const types[] = { "number", "string", "boolean", "nil" };
+	char one[160];
+	snprintf(one, sizeof one, "%d:%.*s %s %.*s(%s) ", c->line, (int)c->namelen, c->name, c->op,
+		 (int)c->literallen, c->literal, types[c->type]);
+	strncat(seen, one, sizeof seen - strlen(seen) - 1);
+	return 0;
+}
+
+static const char *comparisons(const char *src)
+{
+	seen[0] = 0;
+	assert_int_equal(lualex_comparisons(src, strlen(src), note_comparison, NULL), 0);
+	return seen;
+}
+
+static void comparisons_with_literals(void **state)
+{
+	(void)state;
+	assert_string_equal(comparisons("if p.year_group == 9 and p.social_worker == 1 then end"),
+			    "1:p.year_group == 9(number) 1:p.social_worker == 1(number) ");
+	assert_string_equal(comparisons("if \"9\" ~= p.year_group or -1 == x then end\n"
+					"y = p.fsm == true or p.trust_id == nil"),
+			    "1:p.year_group ~= \"9\"(string) 1:x == -1(number) "
+			    "2:p.fsm == true(boolean) 2:p.trust_id == nil(nil) ");
+	/* not comparisons with a literal: assignments, <=, >=, two names */
+	assert_string_equal(comparisons("p.x = 9\nif p.year <= 9 or p.year >= 1 or a == b "
+					"then end\n-- p.year_group == 9\n"),
+			    "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -76,6 +109,7 @@ int main(void)
 		cmocka_unit_test(qualified),
 		cmocka_unit_test(not_calls),
 		cmocka_unit_test(lines),
+		cmocka_unit_test(comparisons_with_literals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
