@@ -2,7 +2,8 @@
  * daemon.c — the service loop of `rollcall run`.
  *
  * Two threads, each with its own SQLite connection, meet only in the
- * database (docs/ARCHITECTURE.md: either side can crash and restart alone):
+ * database (docs/ARCHITECTURE.md, "The service", lists these and the
+ * threads a batch and the sandbox start):
  *
  *  - the evaluator (the calling thread) sleeps in poll() on a signalfd and
  *    an inotify descriptor. Every DAEMON_WATCH_MS it reads PRAGMA
@@ -16,10 +17,12 @@
  *
  * So a slow endpoint never holds up evaluation, and a burst of marks never
  * starves delivery: they share only SQLite's write lock, held for one batch
- * or one outbox update at a time. Signals are blocked in both threads and
- * read from the signalfd between batches, so a batch is never cut short:
- * SIGTERM stops after the batch under way, and the sender waits for its
- * transfers at most the request timeout (capped at DAEMON_GRACE_MAX_MS).
+ * or one outbox update at a time. Signals are blocked in every thread and
+ * read from the signalfd between batches and, while policies run, between
+ * pupils: SIGTERM then gives the batch under way up before it records
+ * anything (it is evaluated whole after the restart), and the sender waits
+ * for its transfers at most the request timeout (capped at
+ * DAEMON_GRACE_MAX_MS).
  */
 #include "daemon.h"
 

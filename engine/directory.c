@@ -1,5 +1,7 @@
 /*
  * directory.c — the pupils and schools tables, read into memory in one scan.
+ * 'directory_version' is moved by ingest.c (ST_DIRECTORY_MOVED), in the
+ * transaction that changes a pupil or a school.
  */
 #include "directory.h"
 
@@ -9,12 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int directory_moved(struct db *db)
-{
-	return db_exec(db, "INSERT INTO meta(key, value) VALUES ('directory_version', 1) "
-			   "ON CONFLICT(key) DO UPDATE SET value = value + 1");
-}
 
 static long long version_of(struct db *db)
 {

@@ -39,10 +39,6 @@ struct directory {
 	long long version; /* 'directory_version' when loaded; -1: not loaded */
 };
 
-/* Bump 'directory_version' in the transaction that changed a pupil or a
- * school. Returns 0 or -1. */
-int directory_moved(struct db *db);
-
 /* Load (or reload, if 'directory_version' moved since the last load).
  * Returns 1 if it (re)loaded, 0 if it was up to date, or -1 on a database
  * error (the directory is then empty). */

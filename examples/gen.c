@@ -5,7 +5,8 @@
  *       [--las 355,846] [--skip-days K] [--marks-only] [--out DIR]
  *
  * Writes DIR/schools.csv, DIR/pupils.csv and DIR/marks.csv. The same options
- * always give the same bytes. Rates follow DOMAIN.md "National scale": about
+ * always give the same bytes. Rates follow docs/PERFORMANCE.md, "National
+ * scale" (DfE's 2023/24 absence statistics and January 2024 census): about
  * 93% of possible sessions attended, 4.6% authorised and 2.5% unauthorised
  * absence, absence concentrated in a fifth of pupils and ~2% severe; 56% of
  * pupils in academies grouped into trusts; every school in a council.

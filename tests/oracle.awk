@@ -1,8 +1,8 @@
 # tests/oracle.awk — an independent reading of the example policies' rules,
 # straight from the CSV files, to check `rollcall run` against. It shares no
 # code with rollcall: figures, windows and streaks are recomputed here from
-# docs/POLICIES.md and DOMAIN.md, and the rules are transcribed by hand from
-# policies/la-355.lua, policies/la-846.lua,
+# docs/POLICIES.md, docs/FIGURES.md and docs/DATA.md, and the rules are
+# transcribed by hand from policies/la-355.lua, policies/la-846.lua,
 # policies/trust-TR00001.lua and scripts/national.lua (default params).
 #
 #   awk -f tests/oracle.awk FILE.csv...
@@ -22,7 +22,7 @@
 # as `rollcall actions` prints columns 2-7 (DATE = today() = the date of the
 # pupil's latest mark; a referral's kind is "mentor").
 #
-# Figures (docs/POLICIES.md, DOMAIN.md):
+# Figures (docs/POLICIES.md, docs/FIGURES.md):
 #   possible = present + aea + authorised + unauthorised (not_counted is not
 #   a possible session). rate = (present + aea) / possible; absence_rate =
 #   (authorised + unauthorised) / possible. Thresholds are compared in integer
@@ -169,7 +169,7 @@ function out(date, org, action, kind, u, severity) {
 }
 
 BEGIN {
-	# DOMAIN.md, "Codes and how they count" (with the pre-2024 codes)
+	# docs/DATA.md, "Attendance codes" (with the pre-2024 codes)
 	split("/ \\ L", a, " "); for (i in a) cat[a[i]] = "present"
 	split("K V P W B J", a, " "); for (i in a) cat[a[i]] = "aea"
 	split("C C1 C2 E I J1 M R S T H F", a, " "); for (i in a) cat[a[i]] = "authorised"

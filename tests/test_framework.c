@@ -76,8 +76,9 @@ static void read_marks(const char *path, int first)
 	fclose(f);
 }
 
-/* Independent of rollcall's code table: DOMAIN's unauthorised codes, and
- * the codes that are no possible session. */
+/* Independent of rollcall's code table: the unauthorised codes of
+ * docs/DATA.md "Attendance codes" (DfE, 2024), and the codes that are no
+ * possible session. */
 static int unauthorised(const char *c)
 {
 	return !strcmp(c, "G") || !strcmp(c, "N") || !strcmp(c, "O") || !strcmp(c, "U");

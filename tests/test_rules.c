@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
-/* DOMAIN.md "Codes and how they count", written out by hand. */
+/* docs/DATA.md "Attendance codes" (DfE "Working together to improve school
+ * attendance", 2024, and the School Attendance (Pupil Registration)
+ * (England) Regulations 2024), written out by hand. */
 static const struct {
 	const char *code;
 	enum category category;
@@ -86,8 +88,8 @@ static int upn_ok(const char *s)
 	return upn_valid(s, (int)strlen(s));
 }
 
-/* DOMAIN.md: B801200005001 -> S = 93 -> B; the published B207000016049 is
- * wrong, the rule gives P. */
+/* docs/DATA.md, "UPN check letter" (DfE): B801200005001 -> S = 93 -> B; the
+ * published worked example B207000016049 is wrong, the rule gives P. */
 static void upn_check_letter_rule(void **state)
 {
 	(void)state;
