@@ -770,12 +770,9 @@ static json_t *safe_json(json_t *v)
 
 /* Stored JSON (evidence, data) as a value safe to send, or null if the
  * column is NULL or not JSON. */
-static json_t *stored_json(sqlite3_stmt *row, int col)
+static json_t *stored_json(struct action_text t)
 {
-	const char *text = (const char *)sqlite3_column_text(row, col);
-	json_t *v = text ? json_loadb(text, (size_t)sqlite3_column_bytes(row, col), JSON_DECODE_ANY,
-				      NULL)
-			 : NULL;
+	json_t *v = t.s ? json_loadb(t.s, t.len, JSON_DECODE_ANY, NULL) : NULL;
 	if (!v)
 		return json_null();
 	json_t *safe = safe_json(v);
@@ -783,44 +780,80 @@ static json_t *stored_json(sqlite3_stmt *row, int col)
 	return safe;
 }
 
-/* Every text column goes through column_json: a stored name, kind or
- * message that is not UTF-8, or holds control characters, is sent with
- * U+FFFD in their place rather than dropped (json_string would return NULL)
- * or passed on. */
-json_t *actions_payload_at(sqlite3_stmt *row, int f)
+static struct action_text column_text(sqlite3_stmt *st, int col)
 {
-	const char *action = (const char *)sqlite3_column_text(row, f + 1);
+	/* text first, then its length: the order SQLite documents as safe */
+	struct action_text t = { (const char *)sqlite3_column_text(st, col), 0 };
+	if (t.s)
+		t.len = (size_t)sqlite3_column_bytes(st, col);
+	return t;
+}
+
+void actions_row(sqlite3_stmt *st, int first, struct action_row *r)
+{
+	r->id = sqlite3_column_int64(st, first + ACTION_COL_ID);
+	r->action = column_text(st, first + ACTION_COL_ACTION);
+	r->org = column_text(st, first + ACTION_COL_ORG);
+	r->policy = column_text(st, first + ACTION_COL_POLICY);
+	r->policy_sha256 = column_text(st, first + ACTION_COL_POLICY_SHA256);
+	r->kind = column_text(st, first + ACTION_COL_KIND);
+	r->severity = column_text(st, first + ACTION_COL_SEVERITY);
+	r->message = column_text(st, first + ACTION_COL_MESSAGE);
+	r->upn = column_text(st, first + ACTION_COL_UPN);
+	r->urn = sqlite3_column_int(st, first + ACTION_COL_URN);
+	r->year_group = column_text(st, first + ACTION_COL_YEAR_GROUP);
+	r->evidence = column_text(st, first + ACTION_COL_EVIDENCE);
+	r->data = column_text(st, first + ACTION_COL_DATA);
+	r->date = column_text(st, first + ACTION_COL_DATE);
+	r->created_at = column_text(st, first + ACTION_COL_CREATED_AT);
+	r->has_case = sqlite3_column_type(st, first + ACTION_COL_CASE_ID) != SQLITE_NULL;
+	r->case_id = r->has_case ? sqlite3_column_int64(st, first + ACTION_COL_CASE_ID) : 0;
+	r->params = column_text(st, first + ACTION_COL_PARAMS);
+}
+
+static json_t *text_of(struct action_text t, const char *keep)
+{
+	return text_json(t.s, t.len, keep);
+}
+
+static int text_is(struct action_text t, const char *s)
+{
+	return t.s && t.len == strlen(s) && !memcmp(t.s, s, t.len);
+}
+
+/* Every text goes through text_json: a stored name, kind or message that
+ * is not UTF-8, or holds control characters, is sent with U+FFFD in their
+ * place rather than dropped (json_string would return NULL) or passed on. */
+json_t *actions_payload(const struct action_row *r)
+{
 	char urn[16];
-	snprintf(urn, sizeof urn, "%06d", sqlite3_column_int(row, f + 9));
+	snprintf(urn, sizeof urn, "%06d", r->urn);
 	json_t *o = json_object();
-	json_object_set_new(o, "action_id", json_integer(sqlite3_column_int64(row, f)));
-	json_object_set_new(o, "action", column_json(row, f + 1, NULL));
-	json_object_set_new(o, "org", column_json(row, f + 2, NULL));
-	json_object_set_new(o, "policy", column_json(row, f + 3, NULL));
-	json_object_set_new(o, "policy_sha256", column_json(row, f + 4, NULL));
+	json_object_set_new(o, "action_id", json_integer(r->id));
+	json_object_set_new(o, "action", text_of(r->action, NULL));
+	json_object_set_new(o, "org", text_of(r->org, NULL));
+	json_object_set_new(o, "policy", text_of(r->policy, NULL));
+	json_object_set_new(o, "policy_sha256", text_of(r->policy_sha256, NULL));
 	/* a closure's kind is the stage its case had reached */
-	if (action && (!strcmp(action, "alert") || !strcmp(action, "case_closed")))
-		json_object_set_new(o, "kind", column_json(row, f + 5, NULL));
-	else if (action && !strcmp(action, "legal_step"))
-		json_object_set_new(o, "step", column_json(row, f + 5, NULL));
+	if (text_is(r->action, "alert") || text_is(r->action, "case_closed"))
+		json_object_set_new(o, "kind", text_of(r->kind, NULL));
+	else if (text_is(r->action, "legal_step"))
+		json_object_set_new(o, "step", text_of(r->kind, NULL));
 	/* null for alerts, which belong to no case */
-	json_object_set_new(o, "case_id",
-			    sqlite3_column_type(row, f + 15) == SQLITE_NULL
-				    ? json_null()
-				    : json_integer(sqlite3_column_int64(row, f + 15)));
-	json_object_set_new(o, "severity", column_json(row, f + 6, NULL));
-	json_object_set_new(o, "message", column_json(row, f + 7, TEXT_KEEP_JSON));
+	json_object_set_new(o, "case_id", r->has_case ? json_integer(r->case_id) : json_null());
+	json_object_set_new(o, "severity", text_of(r->severity, NULL));
+	json_object_set_new(o, "message", text_of(r->message, TEXT_KEEP_JSON));
 	json_t *pupil = json_object();
-	json_object_set_new(pupil, "upn", column_json(row, f + 8, NULL));
+	json_object_set_new(pupil, "upn", text_of(r->upn, NULL));
 	json_object_set_new(pupil, "urn", json_string(urn));
-	json_object_set_new(pupil, "year_group", column_json(row, f + 10, NULL));
+	json_object_set_new(pupil, "year_group", text_of(r->year_group, NULL));
 	json_object_set_new(o, "pupil", pupil);
-	json_object_set_new(o, "evidence", stored_json(row, f + 11));
-	json_object_set_new(o, "data", stored_json(row, f + 12));
+	json_object_set_new(o, "evidence", stored_json(r->evidence));
+	json_object_set_new(o, "data", stored_json(r->data));
 	/* the parameter values in force when it was decided; null for actions
 	 * recorded before rollcall kept them (schema version 5) */
-	json_object_set_new(o, "params", stored_json(row, f + 16));
-	json_object_set_new(o, "date", column_json(row, f + 13, NULL));
-	json_object_set_new(o, "created_at", column_json(row, f + 14, NULL));
+	json_object_set_new(o, "params", stored_json(r->params));
+	json_object_set_new(o, "date", text_of(r->date, NULL));
+	json_object_set_new(o, "created_at", text_of(r->created_at, NULL));
 	return o;
 }

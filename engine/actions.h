@@ -174,18 +174,62 @@ long actions_commit(struct actions *a, struct actions_draft *d);
 void actions_draft_reset(struct actions_draft *d);
 void actions_draft_free(struct actions_draft *d);
 
-/* The columns actions_payload reads, in its order. */
+/* An action row: select ACTIONS_COLUMNS, read the row with actions_row and
+ * use its named fields. No caller counts column positions; the enum below
+ * is ACTIONS_COLUMNS' order, kept next to it, and only actions_row and a
+ * statement that binds such a row (the fuzz target) use it. */
 #define ACTIONS_COLUMNS                                                                            \
 	"actions.id, actions.action, actions.org, actions.policy, actions.policy_sha256, "         \
 	"actions.kind, actions.severity, actions.message, actions.upn, actions.urn, "              \
 	"actions.year_group, actions.evidence, actions.data, actions.date, "                       \
 	"actions.created_at, actions.case_id, actions.params"
 
-/* The action's JSON (docs/WEBHOOKS.md; the webhook body's data) from a row
- * whose columns from index first are ACTIONS_COLUMNS. */
+enum action_column {
+	ACTION_COL_ID,
+	ACTION_COL_ACTION,
+	ACTION_COL_ORG,
+	ACTION_COL_POLICY,
+	ACTION_COL_POLICY_SHA256,
+	ACTION_COL_KIND,
+	ACTION_COL_SEVERITY,
+	ACTION_COL_MESSAGE,
+	ACTION_COL_UPN,
+	ACTION_COL_URN,
+	ACTION_COL_YEAR_GROUP,
+	ACTION_COL_EVIDENCE,
+	ACTION_COL_DATA,
+	ACTION_COL_DATE,
+	ACTION_COL_CREATED_AT,
+	ACTION_COL_CASE_ID,
+	ACTION_COL_PARAMS,
+	ACTION_COLUMNS_COUNT
+};
+
+/* A stored text: s is NULL for SQL NULL; it may hold any bytes (stored by
+ * other writers), so it leaves rollcall only through text_json/text_safe. */
+struct action_text {
+	const char *s;
+	size_t len;
+};
+
+/* One action row as read. The texts point into the statement's row: valid
+ * until it is stepped, reset or finalized. */
+struct action_row {
+	long long id;
+	struct action_text action, org, policy, policy_sha256, kind, severity, message, upn,
+		year_group, evidence, data, date, created_at, params;
+	int urn;
+	int has_case; /* case_id is not NULL (alerts belong to no case) */
+	long long case_id;
+};
+
+/* Read the row of st whose columns from index first are ACTIONS_COLUMNS. */
+void actions_row(sqlite3_stmt *st, int first, struct action_row *r);
+
+/* The action's JSON (docs/WEBHOOKS.md; the webhook body's data). Never
+ * NULL but when memory runs out. */
 struct json_t;
-struct json_t *actions_payload_at(sqlite3_stmt *row, int first);
-#define actions_payload(row) actions_payload_at(row, 0)
+struct json_t *actions_payload(const struct action_row *r);
 
 /* An action's deliveries as [{endpoint, state, attempts}], oldest first,
  * read with del, a statement prepared from ACTIONS_DELIVERIES. NULL on a

@@ -54,13 +54,15 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 	if (since)
 		sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *deliveries = actions_deliveries(del, sqlite3_column_int64(st, 0));
+		struct action_row a;
+		actions_row(st, 0, &a);
+		json_t *deliveries = actions_deliveries(del, a.id);
 		if (!deliveries) {
 			rc = SQLITE_ERROR;
 			break;
 		}
 		if (json) {
-			json_t *o = actions_payload(st);
+			json_t *o = actions_payload(&a);
 			json_object_set_new(o, "deliveries", deliveries);
 			char *line = json_dumps(o, JSON_COMPACT);
 			puts(line);
@@ -81,16 +83,16 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 		/* Stored text is printed only as text_safe made it: a message
 		 * holding ESC must not drive the terminal, nor bytes that are
 		 * not UTF-8 garble it. */
-		static const int columns[] = { 13, 2, 1, 5, 8, 6, 7 }; /* date ... message */
-		enum { COLUMNS = sizeof columns / sizeof *columns };
+		const struct action_text shown[] = { a.date, a.org,	 a.action, a.kind,
+						     a.upn,  a.severity, a.message };
+		enum { COLUMNS = sizeof shown / sizeof *shown };
 		char *text[COLUMNS], *safe_states = text_safe(states, strlen(states), NULL);
 		for (int k = 0; k < COLUMNS; k++)
-			text[k] = column_safe(st, columns[k], NULL);
-		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s\n",
-		       (long long)sqlite3_column_int64(st, 0), or_none(text[0], ""),
-		       or_none(text[1], ""), or_none(text[2], ""), or_none(text[3], ""),
-		       or_none(text[4], ""), or_none(text[5], "-"), safe_states,
-		       or_none(text[6], ""));
+			text[k] = shown[k].s ? text_safe(shown[k].s, shown[k].len, NULL) : NULL;
+		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s\n", a.id,
+		       or_none(text[0], ""), or_none(text[1], ""), or_none(text[2], ""),
+		       or_none(text[3], ""), or_none(text[4], ""), or_none(text[5], "-"),
+		       safe_states, or_none(text[6], ""));
 		for (int k = 0; k < COLUMNS; k++)
 			free(text[k]);
 		free(safe_states);

@@ -29,6 +29,9 @@
 #define LOCK_WAIT_MS	50   /* the sender's busy timeout */
 #define ERROR_TEXT	200  /* bytes of a response kept as last_error */
 
+/* The columns of a due delivery (d->due): its own, then its action's. */
+enum due_column { DUE_ID, DUE_ENDPOINT, DUE_WEBHOOK_ID, DUE_ATTEMPTS, DUE_ACTION };
+
 struct transfer {
 	CURL *easy;
 	long long id;
@@ -247,11 +250,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
  * (json_pack refused it, and the NULL body crashed the sender). */
 static char *webhook_body(sqlite3_stmt *row, int first)
 {
-	const char *action = (const char *)sqlite3_column_text(row, first + 1);
+	struct action_row a;
+	actions_row(row, first, &a);
 	json_t *body = json_object();
-	json_object_set_new(body, "type", json_string(actions_webhook_type(action ? action : "")));
-	json_object_set_new(body, "timestamp", column_json(row, first + 14, NULL));
-	json_object_set_new(body, "data", actions_payload_at(row, first));
+	json_object_set_new(body, "type",
+			    json_string(actions_webhook_type(a.action.s ? a.action.s : "")));
+	json_object_set_new(body, "timestamp", text_json(a.created_at.s, a.created_at.len, NULL));
+	json_object_set_new(body, "data", actions_payload(&a));
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	return text;
@@ -276,7 +281,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 		 long long now)
 {
 	const struct endpoint_conf *e = &d->cfg->endpoints[endpoint];
-	const char *webhook_id = (const char *)sqlite3_column_text(row, 2);
+	const char *webhook_id = (const char *)sqlite3_column_text(row, DUE_WEBHOOK_ID);
 	char header[320], signature[SIGN_SIGNATURE_MAX];
 	long long ts = now / 1000;
 	CURLMcode mc;
@@ -286,10 +291,10 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	t->got = 0;
 	t->cut = 0;
 	t->errbuf[0] = '\0';
-	t->id = sqlite3_column_int64(row, 0);
-	t->attempts = sqlite3_column_int(row, 3);
+	t->id = sqlite3_column_int64(row, DUE_ID);
+	t->attempts = sqlite3_column_int(row, DUE_ATTEMPTS);
 	t->endpoint = endpoint;
-	if (!(t->body = webhook_body(row, 4))) {
+	if (!(t->body = webhook_body(row, DUE_ACTION))) {
 		error("delivery %lld: out of memory making its body", t->id);
 		goto fail;
 	}
@@ -438,7 +443,7 @@ static int fill(struct deliver *d)
 		sqlite3_bind_int64(d->due, 3, room);
 		int step;
 		while ((step = sqlite3_step(d->due)) == SQLITE_ROW) {
-			if (in_slot(d, sqlite3_column_int64(d->due, 0)))
+			if (in_slot(d, sqlite3_column_int64(d->due, DUE_ID)))
 				continue; /* its result waits to be recorded */
 			struct transfer *t = d->slots;
 			while (t->id)

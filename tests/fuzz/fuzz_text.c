@@ -11,7 +11,7 @@
  *   it back as logfmt must give exactly the message and the value as
  *   text_safe shows them (nothing a value holds can end it early or add a
  *   key);
- * - actions_payload_at over a row of the fields as ACTIONS_COLUMNS: never
+ * - actions_payload over a row of the fields as ACTIONS_COLUMNS: never
  *   NULL, and its JSON must be UTF-8 with no raw control character and load
  *   back equal.
  */
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELDS 17 /* ACTIONS_COLUMNS */
+#define FIELDS ACTION_COLUMNS_COUNT
 
 static const char controls[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
 			       "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f"
@@ -172,10 +172,10 @@ static void check_payload(const struct field *f, int flags)
 	static const char *const actions[] = { "alert", "referral", "legal_step" };
 	sqlite3_stmt *st = row_statement();
 	for (int i = 0; i < FIELDS; i++) {
-		if (i == 0 || i == 9) /* id, urn */
+		if (i == ACTION_COL_ID || i == ACTION_COL_URN)
 			sqlite3_bind_int64(st, i + 1, f[i].s ? (int64_t)f[i].len * 7919 : -1);
-		else if (i == 1 && flags % 4 < 3)
-			sqlite3_bind_text(st, 2, actions[flags % 4], -1, SQLITE_STATIC);
+		else if (i == ACTION_COL_ACTION && flags % 4 < 3)
+			sqlite3_bind_text(st, i + 1, actions[flags % 4], -1, SQLITE_STATIC);
 		else if (!f[i].s)
 			sqlite3_bind_null(st, i + 1);
 		else if (flags & 0x10 && i % 2) /* a blob where text belongs reads as text */
@@ -185,7 +185,9 @@ static void check_payload(const struct field *f, int flags)
 	}
 	if (sqlite3_step(st) != SQLITE_ROW)
 		abort();
-	json_t *o = actions_payload_at(st, 0);
+	struct action_row a;
+	actions_row(st, 0, &a);
+	json_t *o = actions_payload(&a);
 	if (!o)
 		abort();
 	char *text = json_dumps(o, JSON_COMPACT);
