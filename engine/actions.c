@@ -528,7 +528,9 @@ static int record(struct actions *a, struct actions_draft *d, struct action_requ
 	int rc, has_case;
 
 	why[0] = '\0';
-	if ((rc = repeat(a, d, r)) != 0)
+	/* deciding a request already found no repeat (policy.c asks before it
+	 * encodes the evidence): one query, not two; recording asks again */
+	if ((!d || !r->repeat_checked) && (rc = repeat(a, d, r)) != 0)
 		return rc < 0 ? -1 : 0;
 	/* alerts belong to no case */
 	memset(&c, 0, sizeof c);

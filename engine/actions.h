@@ -68,6 +68,10 @@ struct action_request {
 	const char *params;   /* JSON text: the policy's parameter values in force,
 				 {name: value}; may be NULL */
 	int cooldown_days;
+	/* The caller has asked actions_repeat for this very request, with the
+	 * same draft, and it was no repeat: actions_decide does not ask again.
+	 * Recording (actions_commit, actions_record) always asks. */
+	int repeat_checked;
 	int support_inappropriate;
 	int date; /* the evaluated day */
 	/* The pupil's marks up to date, which a penalty notice's threshold is
@@ -124,8 +128,9 @@ void actions_close(struct actions *a);
 
 /* Is r a repeat within its cooldown, as things stand with draft d (NULL:
  * in the database only)? 1 yes (counted as suppressed), 0 no, -1 on a
- * database error. actions_decide asks too; a caller asks first to skip
- * work (the evidence) for the many calls that repeat. */
+ * database error. A caller asks first to skip work (the evidence) for the
+ * many calls that repeat, and then sets r->repeat_checked so that
+ * actions_decide does not ask again. */
 int actions_repeat(struct actions *a, struct actions_draft *d, const struct action_request *r);
 
 /* Decide r into draft d, or say why not. Returns 1 drafted, 0 not (why is

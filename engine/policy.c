@@ -994,8 +994,6 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 					  action_names[type], luaL_typename(L, -1));
 		r.support_inappropriate = lua_toboolean(L, -1);
 	}
-	/* Most calls repeat an action still in its cooldown: ask before the
-	 * evidence is encoded, which is most of an action's cost. */
 	/* Bounds on what one call may record (docs/POLICIES.md): each action
 	 * is a row and a webhook, and distinct alert kinds escape the cooldown. */
 	if (run->nactions >= POLICY_ACTIONS_PER_CALL)
@@ -1007,6 +1005,10 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 				  "be one more)",
 				  POLICY_KINDS_PER_DAY, kind);
 	sandbox_charge(L, action_names[type], COST_CASE_QUERY);
+	/* Most calls repeat an action still in its cooldown: ask before the
+	 * evidence is encoded, which is most of an action's cost, and once:
+	 * actions_decide is told it was asked (the draft does not change in
+	 * between). */
 	int repeat = actions_repeat(run->actions, run->draft, &r);
 	if (repeat) {
 		run->db_failed = repeat < 0;
@@ -1015,6 +1017,7 @@ static int act(lua_State *L, enum action_type type, const char *kind, int idx)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
+	r.repeat_checked = 1;
 	if (!lua_isnoneornil(L, idx)) {
 		/* Fetch both before encoding: nothing may raise while C holds JSON. */
 		lua_getfield(L, idx, "evidence");
