@@ -143,13 +143,6 @@ static int step_row(struct actions *a, sqlite3_stmt *st, int *found, const char 
 	return 0;
 }
 
-static int step_done(struct actions *a, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(a->db, what);
-}
-
 static int read_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
 		     struct pupil_case *c)
 {
@@ -380,7 +373,7 @@ static int enqueue(struct actions *a, long long action_id, const char *endpoint)
 	bind_text(st, 2, endpoint);
 	sqlite3_bind_text(st, 3, webhook_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, configured ? "pending" : "no_endpoint", -1, SQLITE_STATIC);
-	return step_done(a, st, "queueing a delivery");
+	return db_step_done(a->db, st, "queueing a delivery");
 }
 
 static struct drafted *draft_add(struct actions_draft *d)
@@ -433,7 +426,7 @@ static int keep_case(struct actions *a, struct actions_draft *d, const struct ac
 		sqlite3_bind_text(st, 4, date, 10, SQLITE_STATIC);
 		sqlite3_bind_int(st, 5, referral_open);
 	}
-	if (step_done(a, st, "keeping a case") < 0)
+	if (db_step_done(a->db, st, "keeping a case") < 0)
 		return -1;
 	if (!has_case)
 		c->id = sqlite3_last_insert_rowid(a->db->h);
@@ -470,7 +463,7 @@ static int insert(struct actions *a, const struct action_request *r, const struc
 	sqlite3_bind_text(st, 16, r->year_group, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 17, created, -1, SQLITE_STATIC);
 	bind_text(st, 18, r->params);
-	if (step_done(a, st, "recording an action") < 0)
+	if (db_step_done(a->db, st, "recording an action") < 0)
 		return -1;
 	return enqueue(a, sqlite3_last_insert_rowid(a->db->h), r->endpoint);
 }
@@ -510,7 +503,7 @@ static int close_case(struct actions *a, struct actions_draft *d, struct action_
 	sqlite3_bind_text(st, 1, date_format(r->date, date), 10, SQLITE_STATIC);
 	bind_text(st, 2, r->message);
 	sqlite3_bind_int64(st, 3, c->id);
-	if (step_done(a, st, "closing a case") < 0 || insert(a, &closing, c, date) < 0)
+	if (db_step_done(a->db, st, "closing a case") < 0 || insert(a, &closing, c, date) < 0)
 		return -1;
 	a->recorded++;
 	return 1;

@@ -144,10 +144,7 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 			continue;
 		}
 		sqlite3_bind_int64(set, 1, id);
-		rc = sqlite3_step(set);
-		sqlite3_reset(set);
-		if (rc != SQLITE_DONE) {
-			db_fail(&cli->db, "queueing a delivery");
+		if (db_step_done(&cli->db, set, "queueing a delivery") < 0) {
 			db_rollback(&cli->db);
 			status = EXIT_FAILURE;
 			goto out;

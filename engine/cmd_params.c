@@ -97,10 +97,7 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 		sqlite3_bind_text(st, 2, p->params[index[i]].name, -1, SQLITE_STATIC);
 		if (!reset[i])
 			sqlite3_bind_double(st, 3, values[i]);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			db_fail(&cli->db, "storing a param");
+		if (db_step_done(&cli->db, st, "storing a param") < 0) {
 			db_rollback(&cli->db);
 			goto out;
 		}

@@ -170,10 +170,7 @@ int cmd_reevaluate(struct cli *cli, int argc, char **argv)
 		long end = queued + REEVALUATE_CHUNK < n ? queued + REEVALUATE_CHUNK : n, new = 0;
 		for (long i = queued; i < end; i++) {
 			sqlite3_bind_int64(put, 2, pupils[i]);
-			int rc = sqlite3_step(put);
-			sqlite3_reset(put);
-			if (rc != SQLITE_DONE) {
-				db_fail(db, "queuing pupils");
+			if (db_step_done(db, put, "queuing pupils") < 0) {
 				db_rollback(db);
 				goto out;
 			}

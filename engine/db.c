@@ -232,6 +232,13 @@ enum db_result db_fail(struct db *db, const char *what)
 	return rc == DB_DONE ? DB_FAILED : rc; /* a failure, whatever SQLite last said */
 }
 
+enum db_result db_step_done(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? DB_DONE : db_fail(db, what);
+}
+
 int db_open(struct db *db, const char *path, int mode)
 {
 	int create = mode == DB_CREATE;

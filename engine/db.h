@@ -82,6 +82,10 @@ enum db_result db_try_begin(struct db *db);
 enum db_result db_commit(struct db *db);
 void db_rollback(struct db *db);
 
+/* Step st, a statement that gives no row (an INSERT, UPDATE or DELETE),
+ * and reset it: DB_DONE, or the failure as db_fail reports it with what. */
+enum db_result db_step_done(struct db *db, sqlite3_stmt *st, const char *what);
+
 /* Prepare a statement; reports the error and returns NULL on failure. */
 sqlite3_stmt *db_prepare(struct db *db, const char *sql);
 

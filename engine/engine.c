@@ -266,10 +266,9 @@ static int health_record(struct engine *e)
 		bind_or_null(st, 6, t->error);
 		bind_or_null(st, 7, t->error ? t->upn : NULL);
 		sqlite3_bind_int(st, 8, p->cut_off);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return db_fail(e->db, "keeping policy health");
+		int rc = db_step_done(e->db, st, "keeping policy health");
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -1202,9 +1201,7 @@ static int defer_step(struct engine *e, sqlite3_stmt *st, const char *org, uint3
 {
 	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, pupil);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(e->db, "keeping deferred pupils");
+	return db_step_done(e->db, st, "keeping deferred pupils");
 }
 
 /* In the recording transaction, first: the pupil of a retried

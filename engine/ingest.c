@@ -180,8 +180,6 @@ void ingest_begin(struct ingest *in)
 		memset(in->noted, 0, in->noted_cap);
 }
 
-static int step_done(struct ingest *in, sqlite3_stmt *st, const char *what);
-
 int ingest_refresh(struct ingest *in)
 {
 	cache_forget(in);
@@ -206,7 +204,8 @@ static int moved(struct ingest *in)
 {
 	if (sqlite3_changes(in->db->h) == 0)
 		return 0;
-	return step_done(in, in->stmt[ST_DIRECTORY_MOVED], "noting a changed pupil or school");
+	return db_step_done(in->db, in->stmt[ST_DIRECTORY_MOVED],
+			    "noting a changed pupil or school");
 }
 
 int ingest_open(struct ingest *in, struct db *db)
@@ -354,9 +353,8 @@ static int check_school(struct ingest *in, const struct row *row, char *why, siz
 		sqlite3_bind_text(st, 5, phase, phase_len, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 5);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? moved(in) : db_fail(in->db, "storing a school");
+	int rc = db_step_done(in->db, st, "storing a school");
+	return rc < 0 ? rc : moved(in);
 }
 
 static int school_exists(struct ingest *in, uint32_t urn)
@@ -422,10 +420,9 @@ static int check_pupil(struct ingest *in, const struct row *row, char *why, size
 	sqlite3_bind_int(st, 4, social_worker);
 	sqlite3_bind_text(st, 5, sen, 1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, fsm);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	rc = db_step_done(in->db, st, "storing a pupil");
 	cache_forget(in); /* the pupil may have moved school */
-	return rc == SQLITE_DONE ? moved(in) : db_fail(in->db, "storing a pupil");
+	return rc < 0 ? rc : moved(in);
 }
 
 /* Two digits at s, at most max; -1 if not digits. */
@@ -612,20 +609,13 @@ static void bind_mark_values(struct ingest *in, sqlite3_stmt *st, int at, const 
 		sqlite3_bind_null(st, at + 2);
 }
 
-static int step_done(struct ingest *in, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(in->db, what);
-}
-
 /* Keep version m of mark id in mark_history (it is being replaced). */
 static int keep_version(struct ingest *in, int64_t id, const struct mark *m)
 {
 	sqlite3_stmt *st = in->stmt[ST_HISTORY_VALUES];
 	sqlite3_bind_int64(st, 1, id);
 	bind_mark_values(in, st, 2, m);
-	return step_done(in, st, "keeping a mark's history");
+	return db_step_done(in->db, st, "keeping a mark's history");
 }
 
 /* The stored version of mark id: its code index and minutes_late. */
@@ -678,7 +668,7 @@ static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8
 		} else if (was_stored) {
 			sqlite3_stmt *st = in->stmt[ST_HISTORY_STORED];
 			sqlite3_bind_int64(st, 1, id);
-			if (step_done(in, st, "keeping a mark's history") < 0)
+			if (db_step_done(in->db, st, "keeping a mark's history") < 0)
 				return -1;
 		}
 		in->amended += final || was_stored;
@@ -699,7 +689,7 @@ static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8
 	sqlite3_bind_int64(st, 1, final->urn);
 	bind_mark_values(in, st, 2, final);
 	sqlite3_bind_int64(st, 5, id);
-	return step_done(in, st, "amending a mark");
+	return db_step_done(in->db, st, "amending a mark");
 }
 
 static int insert_marks(struct ingest *in, struct mark **queue, size_t n)
@@ -717,7 +707,7 @@ static int insert_marks(struct ingest *in, struct mark **queue, size_t n)
 				  SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 5, m->pos % 2 ? "PM" : "AM", 2, SQLITE_STATIC);
 		bind_mark_values(in, st, 6, m);
-		if (step_done(in, st, "storing a mark") < 0)
+		if (db_step_done(in->db, st, "storing a mark") < 0)
 			return -1;
 	}
 	return 0;
@@ -751,7 +741,7 @@ int ingest_store(struct ingest *in)
 				in->pupils_changed++;
 				sqlite3_stmt *st = in->stmt[ST_CHANGE];
 				sqlite3_bind_int64(st, 1, group->pupil);
-				rc = step_done(in, st, "noting a change");
+				rc = db_step_done(in->db, st, "noting a change");
 			}
 		}
 	}
@@ -776,7 +766,7 @@ int ingest_reject(struct ingest *in, const char *source, long line, const char *
 	sqlite3_bind_int64(st, 2, line);
 	sqlite3_bind_text(st, 3, row, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-	return step_done(in, st, "keeping a rejected row");
+	return db_step_done(in->db, st, "keeping a rejected row");
 }
 
 int ingest_reject_once(struct ingest *in, const char *source, long line, const char *row,
@@ -787,7 +777,7 @@ int ingest_reject_once(struct ingest *in, const char *source, long line, const c
 	sqlite3_bind_int64(st, 2, line);
 	sqlite3_bind_text(st, 3, row, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-	if (step_done(in, st, "keeping a rejected row") < 0)
+	if (db_step_done(in->db, st, "keeping a rejected row") < 0)
 		return -1;
 	return sqlite3_changes(in->db->h) > 0;
 }
@@ -873,7 +863,7 @@ long ingest_incoming(struct ingest *in, int limit, long *rejected)
 		goto fail;
 	}
 	sqlite3_bind_int64(del, 1, last);
-	if (taken && step_done(in, del, "taking rows from incoming") < 0)
+	if (taken && db_step_done(in->db, del, "taking rows from incoming") < 0)
 		goto fail;
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);

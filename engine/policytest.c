@@ -1412,10 +1412,7 @@ static int store_setup(struct rd *r, struct db *db, const struct pt_case *c, con
 		sqlite3_bind_text(set, 1, org, -1, SQLITE_STATIC);
 		sqlite3_bind_text(set, 2, c->params[i].name, -1, SQLITE_STATIC);
 		sqlite3_bind_double(set, 3, c->params[i].value);
-		int rc = sqlite3_step(set);
-		sqlite3_reset(set);
-		if (rc != SQLITE_DONE) {
-			db_fail(db, "storing a param");
+		if (db_step_done(db, set, "storing a param") < 0) {
 			goto rollback;
 		}
 	}
@@ -1469,10 +1466,7 @@ static int feed(struct engine *e, sqlite3_stmt *ins, const struct slot *s, int n
 		sqlite3_bind_text(ins, 3, date_format(x->pos / 2, d), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(ins, 4, x->pos % 2 ? "PM" : "AM", -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 5, x->code, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(ins);
-		sqlite3_reset(ins);
-		if (rc != SQLITE_DONE) {
-			db_fail(db, "inserting into incoming");
+		if (db_step_done(db, ins, "inserting into incoming") < 0) {
 			db_rollback(db);
 			return -1;
 		}
