@@ -365,13 +365,6 @@ fail:
 	return DB_FAILED;
 }
 
-static int step_done(struct deliver *d, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(d->db, what);
-}
-
 /* Deliveries waiting for an endpoint the configuration no longer has can
  * never be sent: say so once, where `rollcall deliveries --failed` shows it. */
 static int sweep_orphans(struct deliver *d)
@@ -383,7 +376,7 @@ static int sweep_orphans(struct deliver *d)
 	json_decref(names);
 	sqlite3_bind_text(d->orphan, 1, text, -1, SQLITE_TRANSIENT);
 	free(text);
-	return step_done(d, d->orphan, "marking deliveries without an endpoint");
+	return db_step_done(d->db, d->orphan, "marking deliveries without an endpoint");
 }
 
 /* Is delivery id in a slot (in flight, or finished and not yet recorded)? */
@@ -428,7 +421,8 @@ static int fill(struct deliver *d)
 	 * step as well. */
 	sqlite3_bind_int64(d->step_back, 1, now);
 	sqlite3_bind_int64(d->step_back, 2, now + d->horizon);
-	if ((rc = step_done(d, d->step_back, "rescheduling deliveries due too far ahead")) < 0)
+	rc = db_step_done(d->db, d->step_back, "rescheduling deliveries due too far ahead");
+	if (rc < 0)
 		goto fail;
 	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
 	for (int k = 0; k < n && started < free_slots; k++) {
@@ -452,7 +446,7 @@ static int fill(struct deliver *d)
 				goto fail;
 			sqlite3_bind_int64(d->lease, 1, lease);
 			sqlite3_bind_int64(d->lease, 2, t->id);
-			if ((rc = step_done(d, d->lease, "leasing a delivery")) < 0)
+			if ((rc = db_step_done(d->db, d->lease, "leasing a delivery")) < 0)
 				goto fail;
 			started++;
 		}
@@ -598,7 +592,7 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	sqlite3_bind_int64(s, 5, next);
 	sqlite3_bind_int(s, 6, ok);
 	sqlite3_bind_int64(s, 7, t->id);
-	int rc = step_done(d, s, "recording a delivery");
+	int rc = db_step_done(d->db, s, "recording a delivery");
 	free(error_text);
 	return rc;
 }
@@ -728,7 +722,7 @@ int deliver_abandon(struct deliver *d)
 			return rc;
 		sqlite3_bind_int64(d->lease, 1, 0);
 		sqlite3_bind_int64(d->lease, 2, t->id);
-		rc = step_done(d, d->lease, "giving back a lease");
+		rc = db_step_done(d->db, d->lease, "giving back a lease");
 		release(d, t);
 	}
 	if (began && rc < 0)
