@@ -514,7 +514,10 @@ void engine_close(struct engine *e)
 		actions_draft_free(&e->ev[i].draft[1]);
 	}
 	free(e->ev);
-	pthread_mutex_destroy(&e->lock);
+	/* e->db is set by engine_open alone, before the lock is made: an engine
+	 * only ever loaded (check, params) has policies and nothing else */
+	if (e->db)
+		pthread_mutex_destroy(&e->lock);
 	memset(e, 0, sizeof *e);
 }
 

@@ -139,6 +139,10 @@ int engine_file_org(const char *name, char *org, size_t size);
 int engine_unnamed_files(const char *dir, void (*each)(const char *path, void *arg), void *arg);
 
 int engine_open(struct engine *e, struct db *db, const struct config *cfg);
+
+/* Free e: one engine_open opened, or a load-only engine — `{ .cfg = cfg }`,
+ * never opened, only passed to engine_load_policies (rollcall check and
+ * params read policies with no database) — which holds policies alone. */
 void engine_close(struct engine *e);
 
 /* The loaded policy for org, or NULL. */
