@@ -22,6 +22,12 @@
 
 static const char *root = e2e_root;
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
 static int by_text(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -291,7 +297,10 @@ static void thousands_of_policies_load_in_bounded_memory(void **state)
 	assert_int_equal(run(e, "--config many.conf run --once --no-deliver"), 0);
 	struct rusage ru;
 	getrusage(RUSAGE_CHILDREN, &ru); /* the largest child so far */
-	if (!*e2e_wrap && ru.ru_maxrss > 256 * 1024)
+	/* not under a wrapper, nor in a sanitizer build: AddressSanitizer's
+	 * shadow memory and quarantine are not rollcall's (check, which runs
+	 * every policy over the synthetic pupils, took 626 MiB with them) */
+	if (!*e2e_wrap && !SANITIZED && ru.ru_maxrss > 256 * 1024)
 		fail_msg("%d policies took %ld KiB", N, ru.ru_maxrss);
 }
 
