@@ -630,10 +630,11 @@ static void check_free(struct check *c)
 
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
-	/* Two engines: one that only loads (as check always has: it writes
-	 * nothing about the load anywhere), and one over the database for the
-	 * stored pupils, whose policies are the first one's. */
-	struct engine e = { .cfg = &cli->cfg }, db = { .cfg = &cli->cfg };
+	/* The policies, a set of their own (check writes nothing about the
+	 * load anywhere), and an engine over the database for the stored
+	 * pupils, which runs them. */
+	struct policy_set set = { 0 };
+	struct engine db;
 	struct synthetic s;
 	struct stat st;
 	int stored = cli->db_path && stat(cli->db_path, &st) == 0, status = EXIT_SUCCESS;
@@ -647,9 +648,9 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	    (db_open(&cli->db, cli->db_path, DB_READONLY) < 0 || db_check_version(&cli->db) < 0 ||
 	     db_shadow(&cli->db, outcomes) < 0 || engine_open(&db, &cli->db, &cli->cfg) < 0))
 		return EXIT_FAILURE;
-	int failed_loads = engine_load_policies(&e, argv + 1, argc - 1, cmd_policy_error);
+	int failed_loads = policy_set_load(&set, &cli->cfg, argv + 1, argc - 1, cmd_policy_error);
 	if (failed_loads < 0 || synthetic_open(&s, &cli->cfg) < 0) {
-		engine_close(&e);
+		policy_set_free(&set);
 		if (stored)
 			engine_close(&db);
 		return failed_loads < 0 ? EXIT_USAGE : EXIT_FAILURE;
@@ -662,8 +663,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	enum log_level threshold = log_threshold;
 	if (cli->verbosity <= 0 && log_threshold < LOG_WARN)
 		log_threshold = LOG_WARN;
-	for (int i = 0; i < e.npolicies && status != EXIT_FAILURE; i++) {
-		struct check c = { .cli = cli, .p = e.policies[i] };
+	for (int i = 0; i < set.npolicies && status != EXIT_FAILURE; i++) {
+		struct check c = { .cli = cli, .p = set.policies[i] };
 		size_t memory = c.p->sb.memory;
 		long synthetic_calls, stored_pupils = 0, stored_calls = 0;
 		check_text(&c);
@@ -693,7 +694,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	}
 	log_threshold = threshold;
 	synthetic_close(&s);
-	engine_close(&e);
+	policy_set_free(&set);
 	if (stored)
 		engine_close(&db);
 	if (status == EXIT_SUCCESS && failed_loads > 0)

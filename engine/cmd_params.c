@@ -8,8 +8,8 @@
  * shown as not in force: the engine uses the default instead.
  */
 #include "cmd.h"
-#include "engine.h"
 #include "log.h"
+#include "policyset.h"
 #include "util.h"
 
 #include <math.h>
@@ -22,12 +22,12 @@ int cmd_params(struct cli *cli, int argc, char **argv)
 	if (argc < 2 || argv[1][0] == '-')
 		return cmd_usage(cli);
 	const char *org = argv[1];
-	struct engine e = { .cfg = &cli->cfg };
+	struct policy_set policies = { 0 };
 	int status = EXIT_USAGE;
 	sqlite3_stmt *get = NULL, *set = NULL, *del = NULL;
 
-	engine_load_policies(&e, NULL, 0, cmd_policy_error);
-	struct policy *p = engine_policy(&e, org);
+	policy_set_load(&policies, &cli->cfg, NULL, 0, cmd_policy_error);
+	struct policy *p = policy_set_find(&policies, org);
 	if (!p) {
 		error("%s: no policy loaded for this organisation in %s", org, cli->cfg.policies);
 		goto out;
@@ -134,6 +134,6 @@ out:
 	sqlite3_finalize(get);
 	sqlite3_finalize(set);
 	sqlite3_finalize(del);
-	engine_close(&e);
+	policy_set_free(&policies);
 	return status;
 }

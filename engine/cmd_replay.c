@@ -61,14 +61,14 @@ static void progress(long done, long total)
 		fputc('\n', stderr);
 }
 
-/* Load the policy in path as the engine's only one; NULL if it does not
+/* Load the policy in path as the set's only one; NULL if it does not
  * load (reported). */
-static struct policy *load(struct engine *e, const char *path)
+static struct policy *load(struct policy_set *set, const struct config *c, const char *path)
 {
 	char *files[] = { (char *)path };
-	if (engine_load_policies(e, files, 1, cmd_policy_error) != 0 || e->npolicies != 1)
+	if (policy_set_load(set, c, files, 1, cmd_policy_error) != 0 || set->npolicies != 1)
 		return NULL;
-	return e->policies[0];
+	return set->policies[0];
 }
 
 /* Does p speak for the --pupil's school? */
@@ -128,10 +128,10 @@ static int parse_params(struct side *s, const struct policy *p, const struct req
 
 /* Replay s->path into the TEMP tables, emptied first, keeping the actions
  * of the days asked for. */
-static int replay(struct engine *e, struct side *s, const struct request *q, int with_params,
-		  int tty)
+static int replay(struct engine *e, struct policy_set *set, struct side *s, const struct request *q,
+		  int with_params, int tty)
 {
-	struct policy *p = load(e, s->path);
+	struct policy *p = load(set, e->cfg, s->path);
 	if (!p)
 		return EXIT_USAGE;
 	if (q->upn && !covers(p, q)) {
@@ -433,6 +433,7 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 	label(&a, &b, &q);
 
 	struct engine e;
+	struct policy_set set = { 0 };
 	int tty = isatty(STDERR_FILENO) && cli->verbosity >= 0;
 	if (db_open(&cli->db, cli->db_path, DB_READONLY) < 0 || db_check_version(&cli->db) < 0 ||
 	    db_shadow(&cli->db, outcomes) < 0 || engine_open(&e, &cli->db, &cli->cfg) < 0)
@@ -441,23 +442,23 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 		goto out;
 	/* the file compared with loads, and covers the pupil, before any
 	 * replay: a mistake in it is said at once, not after the first replay */
-	if (b.path && !load(&e, b.path)) {
+	if (b.path && !load(&set, &cli->cfg, b.path)) {
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (b.path && q.upn && !covers(e.policies[0], &q)) {
+	if (b.path && q.upn && !covers(set.policies[0], &q)) {
 		error("--pupil %s: %s speaks for %s, which does not cover this pupil's school",
-		      q.upn, b.path, e.policies[0]->org);
+		      q.upn, b.path, set.policies[0]->org);
 		status = EXIT_USAGE;
 		goto out;
 	}
-	status = replay(&e, &a, &q, 1, tty);
+	status = replay(&e, &set, &a, &q, 1, tty);
 	if (status == EXIT_SUCCESS && b.path) {
 		if (db_exec(&cli->db, "CREATE TEMP TABLE replay_first AS SELECT * FROM actions") <
 		    0)
 			status = EXIT_FAILURE;
 		else
-			status = replay(&e, &b, &q, 0, tty);
+			status = replay(&e, &set, &b, &q, 0, tty);
 		if (status == EXIT_SUCCESS && compare(&cli->db, &a, &b, q.json) < 0)
 			status = EXIT_FAILURE;
 	} else if (status == EXIT_SUCCESS) {
@@ -471,6 +472,7 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 	if (status == EXIT_SUCCESS && (say_failures(&a) | say_failures(&b)))
 		status = EXIT_FAILURE;
 out:
+	policy_set_free(&set);
 	engine_close(&e);
 	return status;
 }

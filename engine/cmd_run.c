@@ -32,7 +32,7 @@ static int evaluate(struct cli *cli)
 		return -1;
 	}
 	char count[16];
-	snprintf(count, sizeof count, "%d", e.npolicies);
+	snprintf(count, sizeof count, "%d", e.set.npolicies);
 	log_event(LOG_INFO, "policies loaded", "count", count, "dir", cli->cfg.policies, NULL);
 	struct batch_stats st;
 	int rc;

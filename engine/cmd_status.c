@@ -27,7 +27,7 @@
  *     file put in its place under the service).
  */
 #include "cmd.h"
-#include "engine.h"
+#include "policyset.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -665,7 +665,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	}
 	/* drafts and backups in the policies directory: never loaded */
 	json_t *unnamed = json_array();
-	engine_unnamed_files(cli->cfg.policies, add_path, unnamed);
+	policy_set_unnamed_files(cli->cfg.policies, add_path, unnamed);
 	struct reasons r = { 0 };
 	char *db_path = text_safe(cli->db.path, strlen(cli->db.path), NULL);
 	attention(&r, &h, max_age, recent, since, unnamed, db_path);

@@ -242,7 +242,7 @@ static void reload(struct engine *e, int fd)
 	if (failed < 0)
 		return; /* the directory could not be read: all stay as they were */
 	char count[16], bad[16];
-	snprintf(count, sizeof count, "%d", e->npolicies);
+	snprintf(count, sizeof count, "%d", e->set.npolicies);
 	snprintf(bad, sizeof bad, "%d", failed);
 	log_event(failed ? LOG_WARN : LOG_INFO, "policies reloaded", "count", count, "failed", bad,
 		  NULL);
@@ -430,7 +430,7 @@ int daemon_run(struct db *db, struct config *cfg, int deliver)
 	if (deliver && !(sender = sender_start(db->path, cfg)))
 		goto done;
 	char count[16];
-	snprintf(count, sizeof count, "%d", e.npolicies);
+	snprintf(count, sizeof count, "%d", e.set.npolicies);
 	log_event(LOG_INFO, "running", "policies", count, "delivery", deliver ? "on" : "off", "db",
 		  db->path, NULL);
 

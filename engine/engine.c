@@ -12,7 +12,6 @@
 #include "log.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,111 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int by_org(const void *a, const void *b)
-{
-	return strcmp((*(struct policy *const *)a)->org, (*(struct policy *const *)b)->org);
-}
-
-static int lua_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".lua") == 0;
-}
-
-/* A policy file's name fixes the organisation it speaks for (docs/POLICIES.md):
- * la-NNN.lua for la:NNN, trust-ID.lua for trust:ID. */
-static const struct {
-	const char *file, *org;
-} file_prefixes[] = { { "la-", "la:" }, { "trust-", "trust:" } };
-
-int engine_file_org(const char *name, char *org, size_t size)
-{
-	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-	size_t n = strlen(base);
-	if (n < 5 || strcmp(base + n - 4, ".lua") != 0)
-		return 0;
-	for (size_t i = 0; i < sizeof file_prefixes / sizeof *file_prefixes; i++) {
-		size_t k = strlen(file_prefixes[i].file);
-		if (strncmp(base, file_prefixes[i].file, k) != 0 || n - 4 - k >= 20)
-			continue;
-		char id[24];
-		snprintf(id, sizeof id, "%s%.*s", file_prefixes[i].org, (int)(n - 4 - k), base + k);
-		if (!policy_org_valid(id) || strlen(id) >= size)
-			return 0;
-		snprintf(org, size, "%s", id);
-		return 1;
-	}
-	return 0;
-}
-
-int engine_unnamed_files(const char *dir, void (*each)(const char *path, void *arg), void *arg)
-{
-	struct dirent **list = NULL;
-	int n = scandir(dir, &list, lua_file, alphasort), count = 0;
-	for (int i = 0; i < n; i++) {
-		char org[24], path[4096];
-		if (!engine_file_org(list[i]->d_name, org, sizeof org)) {
-			snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
-			each(path, arg);
-			count++;
-		}
-		free(list[i]);
-	}
-	free(list);
-	return n < 0 ? -1 : count;
-}
-
-/* The policy loaded from path, or NULL. */
-static struct policy *find_path(struct policy **set, int n, const char *path)
-{
-	for (int i = 0; i < n; i++)
-		if (set[i] && !strcmp(set[i]->path, path))
-			return set[i];
-	return NULL;
-}
-
-/* Load the policy at path, and, when named is set, refuse it unless its
- * org is the one its file name gives. NULL with err on failure. */
-static struct policy *load_policy(const struct config *c, const char *path, int named, char *err,
-				  size_t errlen)
-{
-	struct policy *p = xmalloc(sizeof *p);
-	char org[24];
-	if (policy_load(p, path, c->scripts, c->policy_memory, c->policy_instructions, err,
-			errlen) < 0) {
-		free(p);
-		return NULL;
-	}
-	if (named && (!engine_file_org(path, org, sizeof org) || strcmp(org, p->org) != 0)) {
-		snprintf(err, errlen,
-			 "%s:%d: policy{} says org \"%s\", but a file named %s speaks only for %s",
-			 path, p->line, p->org, p->file, org);
-		policy_free(p);
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
 /* ---- what the evaluator knows of its policies, for `rollcall status` ---- */
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-static void files_free(struct engine *e)
-{
-	for (int i = 0; i < e->nfiles; i++) {
-		free(e->files[i].path);
-		free(e->files[i].error);
-	}
-	free(e->files);
-	free(e->unloaded);
-	e->files = NULL;
-	e->unloaded = NULL;
-	e->nfiles = e->nunloaded = 0;
-}
 
 static void tally_free(struct engine *e, int n)
 {
@@ -140,23 +35,18 @@ static void tally_free(struct engine *e, int n)
  * runs, else NULL. */
 static const char *unloaded_org(struct engine *e, const char *prefix, const char *code)
 {
-	if (!e->nunloaded || !code || !*code)
+	if (!e->set.nunloaded || !code || !*code)
 		return NULL;
 	char org[24];
 	snprintf(org, sizeof org, "%s%s", prefix, code);
-	char(*found)[24] =
-		bsearch(org, e->unloaded, (size_t)e->nunloaded, sizeof *e->unloaded, by_name);
-	return found ? *found : NULL;
+	return policy_set_unloaded(&e->set, org);
 }
 
-/* The tally of a loaded policy (the same index as in e->policies). */
+/* The tally of a loaded policy (the same index as in e->set.policies). */
 static struct policy_tally *tally_of(struct engine *e, const struct policy *p)
 {
-	if (!e->tally)
-		return NULL;
-	struct policy **found =
-		bsearch(&p, e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
-	return found ? &e->tally[found - e->policies] : NULL;
+	int i = e->tally ? policy_set_index(&e->set, p->org) : -1;
+	return i < 0 ? NULL : &e->tally[i];
 }
 
 static void bind_or_null(sqlite3_stmt *st, int i, const char *text)
@@ -175,12 +65,12 @@ static void bind_or_null(sqlite3_stmt *st, int i, const char *text)
 static int health_write_files(struct engine *e)
 {
 	sqlite3_stmt *st = e->health_load;
-	size_t cap = 64 + (size_t)e->nfiles * 28, len = 1;
+	size_t cap = 64 + (size_t)e->set.nfiles * 28, len = 1;
 	char *orgs = xmalloc(cap); /* a JSON array: orgs are letters, digits and ':' */
 	int rc = SQLITE_DONE;
 	orgs[0] = '[';
-	for (int i = 0; rc == SQLITE_DONE && i < e->nfiles; i++) {
-		const struct policy_file *f = &e->files[i];
+	for (int i = 0; rc == SQLITE_DONE && i < e->set.nfiles; i++) {
+		const struct policy_file *f = &e->set.files[i];
 		sqlite3_bind_text(st, 1, f->org, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, f->path, -1, SQLITE_STATIC);
 		bind_or_null(st, 3, f->running ? f->running->sha256 : NULL);
@@ -253,8 +143,8 @@ static int health_record(struct engine *e)
 	if (e->health_dirty && (rc = health_write_files(e)) < 0)
 		return rc;
 	sqlite3_stmt *st = e->health_batch;
-	for (int i = 0; i < e->npolicies; i++) {
-		const struct policy *p = e->policies[i];
+	for (int i = 0; i < e->set.npolicies; i++) {
+		const struct policy *p = e->set.policies[i];
 		const struct policy_tally *t = &e->tally[i];
 		if (!t->calls && !p->cut_off)
 			continue;
@@ -275,133 +165,24 @@ static int health_record(struct engine *e)
 
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error)
 {
-	const struct config *c = e->cfg;
-	struct dirent **list = NULL;
-	char **paths = files;
-	int n = nfiles, failed = 0, named = nfiles == 0;
-	char err[4608]; /* a path and a reason */
-
-	if (named) {
-		int all = scandir(c->policies, &list, lua_file, alphasort);
-		if (all < 0) {
-			snprintf(err, sizeof err, "%s: cannot read the policies directory",
-				 c->policies);
-			on_error(c->policies, err, 0);
-			return -1;
-		}
-		paths = xcalloc((size_t)all + 1, sizeof *paths);
-		for (int i = 0; i < all; i++) {
-			char org[24], path[4096];
-			snprintf(path, sizeof path, "%s/%s", c->policies, list[i]->d_name);
-			free(list[i]);
-			if (engine_file_org(path, org, sizeof org)) {
-				paths[n++] = xstrdup(path);
-				continue;
-			}
-			/* said, not counted as failed: drafts may sit there */
-			snprintf(err, sizeof err,
-				 "%s: not loaded: only la-NNN.lua and trust-ID.lua are policies (a "
-				 "file speaks only for the organisation its name gives)",
-				 path);
-			on_error(path, err, 0);
-		}
-		free(list);
-	}
-	/* A reload builds the new set beside the old one: a file that no longer
-	 * loads keeps its previous version, so a typo never switches a
-	 * council's alerts off. */
-	struct policy **old = e->policies;
-	int nold = e->npolicies;
-	struct policy_file *found = named ? xcalloc((size_t)n + 1, sizeof *found) : NULL;
-	e->policies = xcalloc((size_t)n + 1, sizeof *e->policies);
-	e->npolicies = 0;
-	for (int i = 0; i < n; i++) {
-		struct policy_file *f = found ? &found[i] : NULL;
-		if (f) {
-			engine_file_org(paths[i], f->org, sizeof f->org);
-			f->path = xstrdup(paths[i]);
-		}
-		struct policy *p = load_policy(c, paths[i], named, err, sizeof err);
-		if (!p) {
-			p = find_path(old, nold, paths[i]);
-			on_error(paths[i], err, p != NULL);
-			if (f)
-				f->error = xstrdup(err);
-			failed++;
-			if (!p)
-				continue;
-			for (int k = 0; k < nold; k++) /* the old set no longer owns it */
-				if (old[k] == p)
-					old[k] = NULL;
-		}
-		struct policy *twin = NULL;
-		for (int k = 0; k < e->npolicies && !twin; k++)
-			if (!strcmp(e->policies[k]->org, p->org))
-				twin = e->policies[k];
-		if (twin) {
-			snprintf(err, sizeof err, "%s:%d: %s already has a policy in %s", paths[i],
-				 p->line, p->org, twin->path);
-			on_error(paths[i], err, 0);
-			if (f && !f->error)
-				f->error = xstrdup(err);
-			policy_free(p);
-			free(p);
-			failed++;
-			continue;
-		}
-		e->policies[e->npolicies++] = p;
-		if (f)
-			f->running = p;
-	}
-	qsort(e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
-	for (int k = 0; k < nold; k++) {
-		if (!old[k])
-			continue;
-		policy_free(old[k]);
-		free(old[k]);
-	}
-	free(old);
+	int nold = e->set.npolicies;
+	int failed = policy_set_load(&e->set, e->cfg, files, nfiles, on_error);
+	if (failed < 0)
+		return -1;
 	tally_free(e, nold);
-	e->tally = xcalloc((size_t)e->npolicies + 1, sizeof *e->tally);
-	if (named) {
-		/* No evaluation is lost to a file that does not load: the
-		 * organisations with no version running keep their pupils
-		 * waiting (defer_all) until one loads. */
-		files_free(e);
-		e->files = found;
-		e->nfiles = n;
-		e->unloaded = xcalloc((size_t)n + 1, sizeof *e->unloaded);
-		for (int i = 0; i < n; i++) {
-			if (found[i].running)
-				continue;
-			memcpy(e->unloaded[e->nunloaded++], found[i].org, sizeof found[i].org);
-			if (e->health_load)
+	e->tally = xcalloc((size_t)e->set.npolicies + 1, sizeof *e->tally);
+	if (nfiles == 0) { /* the service, run --once */
+		for (int i = 0; i < e->set.nfiles; i++)
+			if (!e->set.files[i].running)
 				log_event(LOG_WARN,
 					  "no version of this policy runs: its pupils wait in "
 					  "deferred until one loads",
-					  "org", found[i].org, "file", found[i].path, NULL);
-		}
-		qsort(e->unloaded, (size_t)e->nunloaded, sizeof *e->unloaded, by_name);
-		if (e->health_load) { /* an engine_open'ed engine: the service, run --once */
-			e->health = 1;
-			health_write_load(e);
-		}
-	}
-	if (paths != files) {
-		for (int i = 0; i < n; i++)
-			free(paths[i]);
-		free(paths);
+					  "org", e->set.files[i].org, "file", e->set.files[i].path,
+					  NULL);
+		e->health = 1;
+		health_write_load(e);
 	}
 	return failed;
-}
-
-struct policy *engine_policy(struct engine *e, const char *org)
-{
-	struct policy key, *k = &key;
-	snprintf(key.org, sizeof key.org, "%s", org);
-	struct policy **found =
-		bsearch(&k, e->policies, (size_t)e->npolicies, sizeof *e->policies, by_org);
-	return found ? *found : NULL;
 }
 
 int engine_open(struct engine *e, struct db *db, const struct config *cfg)
@@ -486,13 +267,8 @@ fail:
 
 void engine_close(struct engine *e)
 {
-	for (int i = 0; i < e->npolicies; i++) {
-		policy_free(e->policies[i]);
-		free(e->policies[i]);
-	}
-	tally_free(e, e->npolicies);
-	free(e->policies);
-	files_free(e);
+	tally_free(e, e->set.npolicies);
+	policy_set_free(&e->set);
 	sqlite3_stmt *st[] = { e->changes,	e->facts,      e->params,
 			       e->cursor_get,	e->cursor_set, e->prune,
 			       e->data_version, e->pending,    e->has_incoming };
@@ -514,10 +290,7 @@ void engine_close(struct engine *e)
 		actions_draft_free(&e->ev[i].draft[1]);
 	}
 	free(e->ev);
-	/* e->db is set by engine_open alone, before the lock is made: an engine
-	 * only ever loaded (check, params) has policies and nothing else */
-	if (e->db)
-		pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->lock);
 	memset(e, 0, sizeof *e);
 }
 
@@ -637,7 +410,7 @@ static struct policy *policy_for(struct engine *e, const char *prefix, const cha
 {
 	char org[24];
 	snprintf(org, sizeof org, "%s%s", prefix, code);
-	return engine_policy(e, org);
+	return policy_set_find(&e->set, org);
 }
 
 /* Deal the loaded policies out to the batch's threads, one per core (at
@@ -646,12 +419,12 @@ static int deal_policies(struct engine *e, size_t pupils)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = cpus < 1 ? 1 : cpus > EVAL_THREADS_MAX ? EVAL_THREADS_MAX : (int)cpus;
-	if (threads > e->npolicies)
-		threads = e->npolicies > 0 ? e->npolicies : 1;
+	if (threads > e->set.npolicies)
+		threads = e->set.npolicies > 0 ? e->set.npolicies : 1;
 	if (pupils < 2)
 		threads = 1;
-	for (int i = 0; i < e->npolicies; i++)
-		e->policies[i]->owner = i % threads;
+	for (int i = 0; i < e->set.npolicies; i++)
+		e->set.policies[i]->owner = i % threads;
 	return threads;
 }
 
@@ -1078,7 +851,7 @@ static int deferred_due(struct engine *e)
 		org = xstrdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
 							 : "");
 		sqlite3_reset(st);
-		struct policy *p = engine_policy(e, org);
+		struct policy *p = policy_set_find(&e->set, org);
 		if (p && p->retry_at <= now) {
 			due = 1;
 			break;
@@ -1162,8 +935,8 @@ static long begin_fairness(struct engine *e, struct retry **retry)
 {
 	double now = monotonic_seconds();
 	e->retry_at = 0;
-	for (int i = 0; i < e->npolicies; i++) {
-		struct policy *p = e->policies[i];
+	for (int i = 0; i < e->set.npolicies; i++) {
+		struct policy *p = e->set.policies[i];
 		struct policy_tally *t = &e->tally[i];
 		free(t->error);
 		*t = (struct policy_tally){ 0 };
@@ -1180,8 +953,8 @@ static long begin_fairness(struct engine *e, struct retry **retry)
 		return db_fail(e->db, "reading deferred pupils");
 	/* Each policy's own, so that rows left by a policy that is gone, or
 	 * one still waiting, never crowd out another's. */
-	for (int i = 0; any && i < e->npolicies && n < room; i++) {
-		struct policy *p = e->policies[i];
+	for (int i = 0; any && i < e->set.npolicies && n < room; i++) {
+		struct policy *p = e->set.policies[i];
 		if (p->cut_off)
 			continue;
 		sqlite3_bind_text(e->deferred, 1, p->org, -1, SQLITE_STATIC);
@@ -1250,8 +1023,8 @@ static void end_fairness(struct engine *e)
 {
 	double now = monotonic_seconds();
 	e->health_dirty = 0; /* committed with the batch (health_record) */
-	for (int i = 0; i < e->npolicies; i++) {
-		struct policy *p = e->policies[i];
+	for (int i = 0; i < e->set.npolicies; i++) {
+		struct policy *p = e->set.policies[i];
 		if (!p->cut_off) {
 			p->backoff = 0;
 			continue;
@@ -1371,9 +1144,9 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		st->seconds = monotonic_seconds() - t0;
 		return taken > 0;
 	}
-	for (int i = 0; i < e->npolicies; i++) {
-		e->policies[i]->errors = e->policies[i]->logs = 0;
-		if ((rc = apply_params(e, e->policies[i])) < 0)
+	for (int i = 0; i < e->set.npolicies; i++) {
+		e->set.policies[i]->errors = e->set.policies[i]->logs = 0;
+		if ((rc = apply_params(e, e->set.policies[i])) < 0)
 			goto fail;
 	}
 	int threads = deal_policies(e, n + (size_t)nretry);
@@ -1423,8 +1196,8 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	end_fairness(e);
 	if (e->shrink > 0)
 		e->shrink--; /* committed: grow back a step at a time */
-	for (int i = 0; i < e->npolicies; i++) {
-		struct policy *p = e->policies[i];
+	for (int i = 0; i < e->set.npolicies; i++) {
+		struct policy *p = e->set.policies[i];
 		if (p->errors > ENGINE_ERRORS_LOGGED) {
 			char more[32];
 			snprintf(more, sizeof more, "%ld", p->errors - ENGINE_ERRORS_LOGGED);

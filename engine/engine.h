@@ -12,6 +12,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "policy.h"
+#include "policyset.h"
 
 struct batch_stats {
 	long marks, rejected, pupils, calls, actions, errors;
@@ -62,29 +63,11 @@ struct policy_tally {
 
 #define ENGINE_ERROR_KEPT 1000 /* bytes of a failed call's error kept in policy_health */
 
-/* A file in the policies directory named for an organisation, as the last
- * load found it. */
-struct policy_file {
-	char org[24];
-	char *path;
-	char *error;		/* why its text does not load; NULL: it loaded */
-	struct policy *running; /* the version that runs for org, or NULL */
-};
-
 struct engine {
 	struct db *db;
 	const struct config *cfg;
-	struct policy **policies; /* sorted by org; never moved once loaded (the
-				   * Lua state points into its struct policy) */
-	int npolicies;
-	struct policy_tally *tally; /* one per policy, by the same index: this batch's */
-	/* Loaded from the policies directory (not from files named on the
-	 * command line): the named files found, and the organisations among
-	 * them for which no version runs (sorted). Their pupils wait. */
-	struct policy_file *files;
-	int nfiles;
-	char (*unloaded)[24];
-	int nunloaded;
+	struct policy_tally *tally; /* one per policy of set, by the same index: this batch's */
+	struct policy_set set;
 	int health;	  /* policy_health is kept: the service, or run --once */
 	int health_dirty; /* what the last load found is not written yet */
 	sqlite3_stmt *health_load, *health_batch, *deferred_after;
@@ -106,47 +89,16 @@ struct engine {
 	long long seen_version; /* PRAGMA data_version at the last batch */
 };
 
-/* Called for each policy that fails to load: path, "FILE:LINE: reason", and
- * whether the previous version from that file is kept running. */
-typedef void (*policy_error_fn)(const char *path, const char *err, int kept);
-
-/* Load the policies named in files (or, if nfiles is 0, every la-NNN.lua
- * and trust-ID.lua in the config's policies directory, each refused unless
- * its policy{ org } is the one its name gives; on_error hears of every
- * other *.lua there, which is not loaded and not counted as failed),
- * replacing those loaded before: a reload. A
- * policy that fails keeps its previous version if it had one, else is left
- * out; one that names an org an earlier file (in name order) already has is
- * left out. Policies whose files are gone are dropped. Returns the number of
- * files that failed, or -1 if the directory cannot be read (the loaded
- * policies stay as they were).
- *
- * From the directory, with an engine that engine_open opened: an
- * organisation whose file is there but for which no version runs keeps
- * its changed pupils in `deferred` (one row each) until a version loads,
- * and what the load found is written to policy_health (its own short
- * transaction), with the database file's identity in meta, for `rollcall
- * status`. */
+/* policy_set_load into the set of e, which engine_open opened; from the
+ * directory, an organisation whose file is there but for which no version
+ * runs then keeps its changed pupils in `deferred` (one row each) until a
+ * version loads, and what the load found is written to policy_health (its
+ * own short transaction), with the database file's identity in meta, for
+ * `rollcall status`. Returns what policy_set_load returns. */
 int engine_load_policies(struct engine *e, char **files, int nfiles, policy_error_fn on_error);
 
-/* The organisation a policy file's name lets it speak for: 1 and org
- * filled for la-NNN.lua and trust-ID.lua, 0 for any other name. */
-int engine_file_org(const char *name, char *org, size_t size);
-
-/* Call each for every *.lua in dir whose name speaks for no organisation
- * (drafts, backups): never loaded. Returns how many, or -1 if dir cannot
- * be read. */
-int engine_unnamed_files(const char *dir, void (*each)(const char *path, void *arg), void *arg);
-
 int engine_open(struct engine *e, struct db *db, const struct config *cfg);
-
-/* Free e: one engine_open opened, or a load-only engine — `{ .cfg = cfg }`,
- * never opened, only passed to engine_load_policies (rollcall check and
- * params read policies with no database) — which holds policies alone. */
 void engine_close(struct engine *e);
-
-/* The loaded policy for org, or NULL. */
-struct policy *engine_policy(struct engine *e, const char *org);
 
 /* A threshold replayed with a value that is not (yet) in force. */
 struct replay_param {

@@ -1713,8 +1713,8 @@ static int run_case(struct ptest *t, struct rd *r, const struct pt_file *f, cons
 		goto out;
 	}
 	cov->ran = 1;
-	e.policies[0]->reached = cov->reached;
-	e.policies[0]->nreached = cov->nlines + 1;
+	e.set.policies[0]->reached = cov->reached;
+	e.set.policies[0]->nreached = cov->nlines + 1;
 
 	for (int i = 0; i < c->npupils; i++)
 		nslots += c->pupils[i].nmarks;
