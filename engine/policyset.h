@@ -3,9 +3,9 @@
  * policies directory (la-NNN.lua, trust-ID.lua, each speaking only for the
  * organisation its name gives) or from files named on the command line,
  * and reloaded in place, a failing file keeping its previous version.
- * `rollcall check`, `params`, `test` and replay hold a set alone; the
- * engine holds one and keeps what it found in policy_health. Knows
- * nothing of SQL.
+ * `rollcall check`, `params` and replay hold a set alone; the engine
+ * holds one (the service, run --once, test's cases) and keeps what it
+ * found in policy_health. Knows nothing of SQL.
  */
 #ifndef ROLLCALL_POLICYSET_H
 #define ROLLCALL_POLICYSET_H
