@@ -805,15 +805,25 @@ int engine_sample(struct engine *e, struct policy *p, int max, engine_call_fn ea
 	return rc;
 }
 
+/* Move the cursor to seq and prune the changes below it. The prune runs
+ * only if the move succeeded: SQLite may roll the whole transaction back
+ * when a statement fails (out of memory, a full disk, an I/O error), and a
+ * statement run after that is in autocommit mode and commits on its own.
+ * Run regardless, the prune deleted the batch's changes while its actions
+ * and the cursor were rolled back: those pupils were never evaluated
+ * (found by tests/test_faults.c, one allocation failing in SQLite). */
 static int set_cursor(struct engine *e, long long seq)
 {
 	sqlite3_bind_int64(e->cursor_set, 1, seq);
 	int rc = sqlite3_step(e->cursor_set);
+	if (rc == SQLITE_DONE) {
+		sqlite3_bind_int64(e->prune, 1, seq);
+		rc = sqlite3_step(e->prune);
+	}
+	int failed = rc == SQLITE_DONE ? 0 : db_fail(e->db, "moving the cursor");
 	sqlite3_reset(e->cursor_set);
-	sqlite3_bind_int64(e->prune, 1, seq);
-	int rc2 = sqlite3_step(e->prune);
 	sqlite3_reset(e->prune);
-	return rc == SQLITE_DONE && rc2 == SQLITE_DONE ? 0 : db_fail(e->db, "moving the cursor");
+	return failed;
 }
 
 void engine_log_batch(const struct batch_stats *st)
@@ -895,25 +905,35 @@ long engine_batch_rows(const struct engine *e)
 	return batch_size(e, e->cfg->batch_rows);
 }
 
-/* Read what changed since the cursor, up to batch_pupils entries: the
- * pupils (sorted, with repeats) and the last seq read. */
-static long long get_cursor(struct engine *e)
+/* The evaluation cursor (0 before the first batch). A failure to read it
+ * is a failure, never a cursor of 0: read as 0 in step 3 it looked like
+ * another evaluator's work and the batch was dropped as done (found by
+ * tests/test_faults.c, an allocation failing in SQLite). Returns 0 or the
+ * failure. */
+static int get_cursor(struct engine *e, long long *cursor)
 {
-	long long cursor = 0;
-	if (sqlite3_step(e->cursor_get) == SQLITE_ROW)
-		cursor = sqlite3_column_int64(e->cursor_get, 0);
+	*cursor = 0;
+	int rc = sqlite3_step(e->cursor_get);
+	if (rc == SQLITE_ROW)
+		*cursor = sqlite3_column_int64(e->cursor_get, 0);
+	int failed =
+		rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(e->db, "reading the cursor");
 	sqlite3_reset(e->cursor_get);
-	return cursor;
+	return failed;
 }
 
+/* Read what changed since the cursor, up to batch_pupils entries: the
+ * pupils (sorted, with repeats) and the last seq read. */
 static int read_changes(struct engine *e, uint32_t **pupils, size_t *n, long long *cursor,
 			long long *last)
 {
 	size_t cap = 0;
-	*last = *cursor = get_cursor(e);
+	int rc = get_cursor(e, cursor);
+	if (rc < 0)
+		return rc;
+	*last = *cursor;
 	sqlite3_bind_int64(e->changes, 1, *cursor);
 	sqlite3_bind_int64(e->changes, 2, batch_size(e, e->cfg->batch_pupils));
-	int rc;
 	while ((rc = sqlite3_step(e->changes)) == SQLITE_ROW) {
 		if (*n == cap)
 			*pupils = xrealloc(*pupils, (cap = cap ? cap * 2 : 1024) * sizeof **pupils);
@@ -1109,9 +1129,16 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	 * the stored rows are evaluated on their own, at the same point an
 	 * uninterrupted run evaluated them, so it decides the same. */
 	int incoming = 0;
-	if (sqlite3_step(e->has_incoming) == SQLITE_ROW)
+	if ((rc = sqlite3_step(e->has_incoming)) == SQLITE_ROW)
 		incoming = sqlite3_column_int(e->has_incoming, 0);
+	/* A failure to look is a failure, never "nothing waits": read as that,
+	 * the batch said it had nothing to do and the service sat on the rows
+	 * until another writer committed (tests/test_faults.c, an allocation
+	 * failing in SQLite). */
+	rc = rc == SQLITE_ROW ? DB_DONE : db_fail(e->db, "looking for incoming rows");
 	sqlite3_reset(e->has_incoming);
+	if (rc < 0)
+		return rc;
 	if (incoming) {
 		double l0 = monotonic_seconds();
 		if ((rc = db_begin(e->db)) < 0)
@@ -1170,7 +1197,10 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		goto fail;
 	/* Another evaluator (a `run --once` beside the service) has recorded
 	 * these changes since the snapshot: leave them to it. */
-	if (n && get_cursor(e) != cursor) {
+	long long now_at = cursor;
+	if (n && (rc = get_cursor(e, &now_at)) < 0)
+		goto fail;
+	if (now_at != cursor) {
 		log_event(LOG_WARN, "another evaluator recorded this batch first: left to it", "db",
 			  e->db->path, NULL);
 		drop_drafts(e, read);

@@ -67,6 +67,18 @@ char *xstrdup(const char *s)
 	return strcpy(xmalloc(strlen(s) + 1), s);
 }
 
+/* jansson allocates through xmalloc too, so that a JSON value is never
+ * NULL for want of memory: json_object(), json_dumps() and the rest either
+ * succeed or stop the process. Before this, a failed allocation in a
+ * policy's params JSON recorded an action with params NULL, as if from
+ * before schema 5 (found by tests/test_faults.c, one allocation failing).
+ * Set before main, so that no thread ever sees it change; every program
+ * linked with this file (rollcall, the tests, the tools) gets it. */
+__attribute__((constructor)) static void json_allocates_checked(void)
+{
+	json_set_alloc_funcs(xmalloc, free);
+}
+
 /* The length of the valid UTF-8 sequence at p (before end), or 0 if p does
  * not begin one: overlong forms, surrogates and values past U+10FFFF are
  * not valid. */

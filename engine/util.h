@@ -17,6 +17,9 @@
 /* "rollcall: <message>" on stderr. */
 void error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
+/* Never NULL: out of memory, they stop the process. jansson allocates
+ * through them too (set in util.c before main), so no JSON value is ever
+ * NULL for want of memory. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

@@ -12,9 +12,10 @@
  *   it was decided (an integer param as an integer);
  * - closures are never repeats: a case opened and closed twice in one call
  *   gives two closures; with no open case there is nothing to close;
- * - `rollcall cases` lists cases newest first, filtered, bounded by --limit;
- * - a database at schema version 4 is refused until `init` migrates it, and
- *   keeps its actions (params null) and closed cases.
+ * - `rollcall cases` lists cases newest first, filtered, bounded by --limit.
+ *
+ * Migrating a database of version 4 (actions without params, closures
+ * without an action row) is tests/test_migrate.c's, with every version's.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, and
  * each later run adds one more day, so that only J is evaluated again.
@@ -585,68 +586,6 @@ static void cases_lists_them_newest_first(void **state)
 	assert_int_equal(e2e_rollcall(e, "cases --pupil B801200005001"), 1); /* valid, unknown */
 }
 
-/* A database made by an earlier version (schema 4): no params column,
- * closures without an action row. Made here from a fresh one by taking the
- * later versions' additions away again (5's, and 6's policy_health). */
-static void a_version_4_database_migrates(void **state)
-{
-	struct fixture *fx = *state;
-	struct e2e *e = fx->e;
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
-	e2e_exec(e,
-		 "DROP TABLE policy_health;"
-		 "DROP INDEX cases_opened; ALTER TABLE actions DROP COLUMN params;"
-		 "INSERT INTO cases(id, org, pupil, stage, opened, closed, close_reason) "
-		 "SELECT 7, 'la:355', id, 'meeting', '2025-09-01', '2025-09-10', 'moved away' "
-		 "FROM pupils WHERE upn = '" J "';"
-		 "INSERT INTO actions(org, pupil, action, kind, severity, date, day, policy, "
-		 "policy_sha256, case_id, upn, urn, year_group, created_at) SELECT 'la:355', id, "
-		 "'legal_step', 'meeting', 'medium', '2025-09-01', 0, 'la-355.lua', 'ab', 7, upn, "
-		 "urn, year_group, '2025-09-01T10:00:00Z' FROM pupils WHERE upn = '" J "';"
-		 "PRAGMA user_version = 4;");
-	/* refused until migrated */
-	assert_int_equal(e2e_rollcall(e, "actions --json"), 1);
-	char err[4096];
-	e2e_slurp(e, "err", err, sizeof err);
-	assert_non_null(strstr(err, "schema version 4 is older than 6"));
-
-	assert_int_equal(e2e_rollcall(e, "init"), 0);
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
-	assert_int_equal(
-		e2e_query(
-			e,
-			"SELECT count(*) FROM pragma_table_info('actions') WHERE name = 'params'"),
-		1);
-	assert_int_equal(e2e_query(e, "SELECT count(*) FROM sqlite_master WHERE name = "
-				      "'cases_opened'"),
-			 1);
-	/* the old action: its case, and params null (not kept then) */
-	assert_int_equal(e2e_rollcall(e, "actions --json"), 0);
-	json_t *actions = out_lines(e);
-	assert_int_equal(json_array_size(actions), 1);
-	json_t *old = json_array_get(actions, 0);
-	assert_int_equal(int_of(old, "case_id"), 7);
-	assert_true(json_is_null(json_object_get(old, "params")));
-	json_decref(actions);
-	/* the old closed case is listed, with its one step */
-	assert_int_equal(e2e_rollcall(e, "cases --closed --json"), 0);
-	json_t *cases = out_lines(e);
-	assert_int_equal(json_array_size(cases), 1);
-	assert_string_equal(text_of(json_array_get(cases, 0), "reason"), "moved away");
-	assert_int_equal(int_of(json_array_get(cases, 0), "steps"), 1);
-	json_decref(cases);
-	/* and new actions record their params */
-	put_policy(fx, "policy { org = 'la:355', name = 'x', endpoints = {},\n"
-		       "  params = { n = { default = 3, min = 1, max = 9, integer = true, doc = "
-		       "'n' } } }\n"
-		       "function on_pupil(p) if p.upn == '" J "' then alert(p, 'after') end end\n");
-	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
-	char *params = e2e_text(e, "SELECT params FROM actions WHERE kind = 'after'");
-	assert_string_equal(params, "{\"n\":3}");
-	free(params);
-	assert_int_equal(e2e_rollcall(e, "init"), 0); /* again: harmless */
-}
-
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -662,7 +601,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(closures_in_one_call_are_never_repeats, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(cases_lists_them_newest_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_version_4_database_migrates, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("cases", tests, NULL, NULL);
 }
