@@ -55,6 +55,28 @@ static inline int e2e_init(void)
 	return -1;
 }
 
+/* `make sanitize` builds the tests as it builds rollcall, with
+ * AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define E2E_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define E2E_ASAN 1
+#endif
+#endif
+#ifndef E2E_ASAN
+#define E2E_ASAN 0
+#endif
+
+/* Whether a peak RSS measured is rollcall's own, for the tests that bound
+ * it: not under a wrapper (valgrind, or env under `make tsan`), nor built
+ * with AddressSanitizer, whose shadow memory, redzones and quarantine
+ * would be counted (test_run's 3,000 policies: 620 MB, against 140 MB). */
+static inline int e2e_rss_is_rollcalls(void)
+{
+	return !*e2e_wrap && !E2E_ASAN;
+}
+
 static inline void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
