@@ -9,7 +9,8 @@
  * not text, a proxy in the environment, due times a clock step back left;
  * and SIGHUP taking a new endpoint, a changed URL and a rotated secret
  * into the running service, or keeping those in use when the new are not
- * valid.
+ * valid. In this process: the sender driven a turn at a time (a lease run
+ * out while its result waits for the lock), and the retry backoff's draws.
  *
  * The actions are three for J355400120001 from tests/policies/roles/la-355.lua
  * (an alert, a referral and a letter), one per endpoint role.
