@@ -62,12 +62,12 @@ struct deliver {
 	uint64_t rng;
 };
 
-static uint64_t next_random(struct deliver *d) /* xorshift64*: jitter, not secrets */
+static uint64_t next_random(uint64_t *rng) /* xorshift64*: jitter, not secrets */
 {
-	d->rng ^= d->rng >> 12;
-	d->rng ^= d->rng << 25;
-	d->rng ^= d->rng >> 27;
-	return d->rng * 2685821657736338717u;
+	*rng ^= *rng >> 12;
+	*rng ^= *rng << 25;
+	*rng ^= *rng >> 27;
+	return *rng * 2685821657736338717u;
 }
 
 /* A libcurl multi call that failed: reported. The multi handle is the
@@ -465,16 +465,21 @@ fail:
 	return rc;
 }
 
-/* Wait before retry k (k >= 1): full jitter over the capped exponential. */
-static long long backoff(struct deliver *d, int k)
+long long deliver_backoff(long long base, long long cap, int k, uint64_t *rng)
 {
-	long long base = d->cfg->delivery.backoff_ms, cap = d->cfg->delivery.backoff_max_ms;
 	long long ceiling = base;
 	for (int i = 1; i < k && ceiling < cap; i++)
 		ceiling *= 2;
 	if (ceiling > cap)
 		ceiling = cap;
-	return (long long)(next_random(d) % (uint64_t)(ceiling + 1));
+	return (long long)(next_random(rng) % (uint64_t)(ceiling + 1));
+}
+
+/* Wait before retry k: the configured backoff, from the sender's draws. */
+static long long backoff(struct deliver *d, int k)
+{
+	return deliver_backoff(d->cfg->delivery.backoff_ms, d->cfg->delivery.backoff_max_ms, k,
+			       &d->rng);
 }
 
 /* The wait in ms, at most cap, that a Retry-After value asks for at now:

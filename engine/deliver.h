@@ -15,6 +15,8 @@
 #include "config.h"
 #include "db.h"
 
+#include <stdint.h>
+
 #define DELIVER_RESPONSE_MAX (1 << 20) /* bytes of a response read before hanging up */
 
 struct deliver_stats {
@@ -57,6 +59,14 @@ int deliver_step(struct deliver *d, int start_new, int wait_ms, struct deliver_s
 
 /* The summary line of what was sent, in the log. */
 void deliver_log(const struct deliver_stats *st);
+
+/* The wait in ms before retry k (k >= 1) of a delivery: exponential
+ * backoff with full jitter (AWS Architecture Blog, "Exponential Backoff
+ * And Jitter", 2015), a draw uniform over [0, min(cap, base * 2^(k-1))],
+ * so that endpoints failing together are not retried together. *rng is
+ * the state of the random source (xorshift64*, not for secrets), never 0;
+ * each call advances it, and the same state gives the same draws. */
+long long deliver_backoff(long long base, long long cap, int k, uint64_t *rng);
 
 /* Cut a deliver_step's wait short: new deliveries were recorded, or it is
  * time to stop. The one call that is safe from another thread. */

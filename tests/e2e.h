@@ -20,7 +20,7 @@
 #define E2E_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 /* Absolute paths, set by e2e_init from the repository's top directory and
- * $ROLLCALL_BUILD (default build/: `make sanitize` uses its own). e2e_wrap
+ * test_build_dir() ($ROLLCALL_BUILD, default build/). e2e_wrap
  * is $ROLLCALL_WRAP, put before every rollcall command (`make memcheck`:
  * valgrind). */
 static char e2e_build[PATH_MAX], e2e_bin[PATH_MAX + 16], e2e_receiver[PATH_MAX + 16],
@@ -38,16 +38,43 @@ struct e2e {
 
 static inline int e2e_init(void)
 {
-	const char *build = getenv("ROLLCALL_BUILD");
 	signal(SIGPIPE, SIG_IGN);
 	setenv("HOOK_SECRET", E2E_SECRET, 1);
 	if (getenv("ROLLCALL_WRAP"))
 		e2e_wrap = getenv("ROLLCALL_WRAP");
-	if (!realpath(build && *build ? build : "build", e2e_build) || !realpath(".", e2e_root))
+	if (!realpath(test_build_dir(), e2e_build) || !realpath(".", e2e_root)) {
+		fprintf(stderr, "%s: no such build directory (make)\n", test_build_dir());
 		return -1;
+	}
 	snprintf(e2e_bin, sizeof e2e_bin, "%s/rollcall", e2e_build);
 	snprintf(e2e_receiver, sizeof e2e_receiver, "%s/receiver", e2e_build);
-	return access(e2e_bin, X_OK) == 0 && access(e2e_receiver, X_OK) == 0 ? 0 : -1;
+	if (access(e2e_bin, X_OK) == 0 && access(e2e_receiver, X_OK) == 0)
+		return 0;
+	fprintf(stderr, "%s/rollcall and %s/receiver are needed (make)\n", test_build_dir(),
+		test_build_dir());
+	return -1;
+}
+
+/* `make sanitize` builds the tests as it builds rollcall, with
+ * AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define E2E_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define E2E_ASAN 1
+#endif
+#endif
+#ifndef E2E_ASAN
+#define E2E_ASAN 0
+#endif
+
+/* Whether a peak RSS measured is rollcall's own, for the tests that bound
+ * it: not under a wrapper (valgrind, or env under `make tsan`), nor built
+ * with AddressSanitizer, whose shadow memory, redzones and quarantine
+ * would be counted (test_run's 3,000 policies: 620 MB, against 140 MB). */
+static inline int e2e_rss_is_rollcalls(void)
+{
+	return !*e2e_wrap && !E2E_ASAN;
 }
 
 static inline void sleep_ms(int ms)

@@ -597,10 +597,8 @@ static void every_hostile_policy_fails_check(void **state)
 
 int main(void)
 {
-	if (e2e_init() < 0) {
-		fprintf(stderr, "test_check: build rollcall and receiver first (make)\n");
+	if (e2e_init() < 0)
 		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_misspelt_field_is_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -9,7 +9,8 @@
  * not text, a proxy in the environment, due times a clock step back left;
  * and SIGHUP taking a new endpoint, a changed URL and a rotated secret
  * into the running service, or keeping those in use when the new are not
- * valid.
+ * valid. In this process: the sender driven a turn at a time (a lease run
+ * out while its result waits for the lock), and the retry backoff's draws.
  *
  * The actions are three for J355400120001 from tests/policies/roles/la-355.lua
  * (an alert, a referral and a letter), one per endpoint role.
@@ -18,6 +19,9 @@
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
+#include "config.h"
+#include "db.h"
+#include "deliver.h"
 #include "e2e.h"
 #include "util.h"
 
@@ -158,6 +162,23 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The sum of the numbers after key in the lines of a log with what: the
+ * service's counts, e.g. of webhooks sent, over its summary lines. */
+static long logged_sum(const char *path, const char *what, const char *key)
+{
+	char line[4096];
+	long sum = 0;
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f)) {
+		const char *v = strstr(line, what) ? strstr(line, key) : NULL;
+		if (v)
+			sum += strtol(v + strlen(key), NULL, 10);
+	}
+	fclose(f);
+	return sum;
+}
+
 /* run --once until every delivery has settled (or n tries), pausing between
  * runs so that short backoffs come due. */
 static void run_until_settled(struct e2e *e, int tries)
@@ -292,7 +313,7 @@ static void a_ten_megabyte_response_is_not_read_into_memory(void **state)
 			 3);
 	/* three 10 MB answers would be 30 MB held: rollcall stops at 1 MB each
 	 * (under valgrind, the RSS is valgrind's) */
-	if (!*e2e_wrap && e->max_rss_kb > 28 * 1024)
+	if (e2e_rss_is_rollcalls() && e->max_rss_kb > 28 * 1024)
 		fail_msg("peak RSS %ld KiB: a response was held in memory", e->max_rss_kb);
 }
 
@@ -305,7 +326,7 @@ static void an_endless_response_is_cut_off(void **state)
 	/* the 200 came first; rollcall hung up after 1 MB of each body */
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
 			 3);
-	if (!*e2e_wrap && e->max_rss_kb > 28 * 1024)
+	if (e2e_rss_is_rollcalls() && e->max_rss_kb > 28 * 1024)
 		fail_msg("peak RSS %ld KiB: an endless response was held in memory", e->max_rss_kb);
 }
 
@@ -405,7 +426,10 @@ static void a_result_that_must_wait_for_the_lock_is_not_sent_again(void **state)
 			  3, 10000))
 		fail_msg("the deliveries were not leased");
 	/* answered after 500 ms; the lease runs out 1,000 + 5,000 ms after it
-	 * was taken; the sender waits 5,000 ms for the lock, then a second */
+	 * was taken; the sender tries for the lock every turn, 50 ms at a
+	 * time. Which of its two writes gets the lock once it is let go (fill,
+	 * leasing, or collect, recording) depends on the moment: the test
+	 * below takes the sender turn by turn. */
 	sqlite3 *db = e2e_db(e);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	sleep_ms(7000);
@@ -419,9 +443,72 @@ static void a_result_that_must_wait_for_the_lock_is_not_sent_again(void **state)
 			fail_msg("cannot show the logs");
 		fail_msg("the deliveries were not recorded after the lock was let go");
 	}
-	sleep_ms(1500); /* time for a second send, if there were to be one */
+	/* A second send could only have been started before the results were
+	 * recorded (a delivered row is never due): stopping lets every
+	 * transfer in flight end within the grace period (timeout_ms), and the
+	 * receiver logs each request before it answers. So once the service
+	 * has exited, what it sent and what the receiver saw are all counted. */
 	kill(e->daemon, SIGTERM);
 	assert_int_equal(e2e_daemon_wait(e, 15000), 0);
+	assert_int_equal(logged_sum(e->daemon_log, "msg=delivered ", " sent="), 3);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered' "
+				      "AND attempts = 1 AND last_error IS NULL"),
+			 3);
+	assert_int_equal(lines_with(e->log, "id=", NULL), 3);
+	assert_int_equal(lines_with(e->log, "n=1 ", "sig=valid"), 3);
+}
+
+/* The same, with the sender in this process driven one turn at a time,
+ * so that nothing depends on which of its writes gets the lock first: the
+ * three webhooks are answered while the lock is held, their leases run out
+ * meanwhile (set here to 0), and in the first turn after the lock is let
+ * go, fill (leasing what is due) runs before collect (recording what was
+ * answered). None is sent again: one request each, and the sender, driven
+ * until idle, counts three sent. */
+static void a_lease_run_out_while_the_result_waits_is_not_taken_again(void **state)
+{
+	struct e2e *e = *state;
+	e2e_receiver_start(e, 0, "--hang-ms 300"); /* no answer within the first turn */
+	configure(e, e->port, "backoff_ms = 60000");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+
+	char path[PATH_MAX + 32];
+	struct config cfg;
+	struct db db;
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	assert_int_equal(config_load(&cfg, path, 0), 0);
+	assert_int_equal(config_load_secrets(&cfg), 0);
+	snprintf(path, sizeof path, "%s/rollcall.db", e->dir);
+	assert_int_equal(db_open(&db, path, DB_EXISTING), 0);
+	struct deliver *d = deliver_new(&db, &cfg);
+	assert_non_null(d);
+	struct deliver_stats st = { 0 }, idle;
+
+	assert_int_equal(deliver_step(d, 1, 0, &st), 3); /* leased and started */
+	sqlite3 *holder = e2e_db(e);
+	assert_int_equal(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 200 && lines_with(e->log, "id=", NULL) < 3; i++)
+		assert_int_equal(deliver_step(d, 1, 50, &st), 3);
+	assert_int_equal(lines_with(e->log, "id=", NULL), 3);
+	for (int i = 0; i < 5; i++) /* turns for curl to read the answers */
+		assert_int_equal(deliver_step(d, 1, 50, &st), 3);
+	assert_int_equal(st.sent, 0); /* nothing could be recorded */
+	assert_int_equal(sqlite3_exec(holder, "UPDATE deliveries SET next_attempt_at = 0; COMMIT",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(holder);
+
+	deliver_step(d, 1, 50, &st);
+	assert_int_equal(deliver_until_idle(d, &idle), DB_DONE);
+	assert_int_equal(deliver_inflight(d), 0);
+	assert_int_equal(st.sent + idle.sent, 3);
+	assert_int_equal(st.delivered + idle.delivered, 3);
+	deliver_free(d);
+	db_close(&db);
+	config_free(&cfg);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered' "
+				      "AND attempts = 1"),
+			 3);
 	assert_int_equal(lines_with(e->log, "id=", NULL), 3);
 	assert_int_equal(lines_with(e->log, "n=1 ", "sig=valid"), 3);
 }
@@ -953,11 +1040,71 @@ static void a_secret_file_holds_exactly_one_secret(void **state)
 	}
 }
 
+/* Retry backoff (deliver.h): a draw over [0, min(cap, base * 2^(k-1))],
+ * the whole of it, evenly. The same seed gives the same draws, so these
+ * figures are the same on every run. */
+static void backoff_grows_to_its_cap_with_full_jitter(void **state)
+{
+	(void)state;
+	enum { DRAWS = 4000 };
+	const long long base = 1000, cap = 50000;
+	uint64_t rng = 0x2545f4914f6cdd1du;
+	for (int k = 1; k <= 12; k++) {
+		long long ceiling = k <= 6 ? base << (k - 1) : cap; /* 1 s, 2 s, ... 32 s, 50 s */
+		long long lo = ceiling, hi = 0, sum = 0;
+		int tenth[10] = { 0 };
+		for (int i = 0; i < DRAWS; i++) {
+			long long w = deliver_backoff(base, cap, k, &rng);
+			if (w < 0 || w > ceiling)
+				fail_msg("retry %d: waited %lld ms, outside [0, %lld]", k, w,
+					 ceiling);
+			lo = w < lo ? w : lo;
+			hi = w > hi ? w : hi;
+			sum += w;
+			tenth[w * 10 / (ceiling + 1)]++;
+		}
+		/* from next to nothing up to the ceiling: it doubles each retry
+		 * until the cap */
+		if (lo > ceiling / 100 || hi < ceiling - ceiling / 100)
+			fail_msg("retry %d: waits from %lld to %lld ms, not over [0, %lld]", k, lo,
+				 hi, ceiling);
+		/* evenly: each tenth of the range has its share, the mean is half */
+		for (int t = 0; t < 10; t++)
+			if (tenth[t] < DRAWS / 10 * 8 / 10 || tenth[t] > DRAWS / 10 * 12 / 10)
+				fail_msg("retry %d: %d of %d waits in tenth %d of the range", k,
+					 tenth[t], DRAWS, t + 1);
+		long long mean = sum / DRAWS;
+		if (mean < ceiling / 2 - ceiling / 20 || mean > ceiling / 2 + ceiling / 20)
+			fail_msg("retry %d: mean wait %lld ms of [0, %lld]", k, mean, ceiling);
+	}
+	/* far past the cap (no doubling overflows), and a base above it */
+	static const int far[] = { 40, 64, 100, 1000, INT_MAX };
+	for (size_t i = 0; i < sizeof far / sizeof *far; i++)
+		for (int j = 0; j < 100; j++) {
+			long long w = deliver_backoff(base, cap, far[i], &rng);
+			assert_true(w >= 0 && w <= cap);
+			w = deliver_backoff(86400000, 604800000, far[i], &rng); /* the largest */
+			assert_true(w >= 0 && w <= 604800000);
+			w = deliver_backoff(5000, 1000, 1, &rng);
+			assert_true(w >= 0 && w <= 1000);
+		}
+	/* the same seed, the same draws; another seed, other draws */
+	uint64_t a = 42, b = 42, c = 43;
+	int same = 0;
+	for (int i = 0; i < 100; i++) {
+		long long x = deliver_backoff(base, cap, 7, &a);
+		assert_int_equal(x, deliver_backoff(base, cap, 7, &b));
+		same += x == deliver_backoff(base, cap, 7, &c);
+	}
+	assert_true(same < 5);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(backoff_grows_to_its_cap_with_full_jitter),
 		cmocka_unit_test_setup_teardown(every_action_is_delivered_once_and_signed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(five_hundred_twice_then_ok_is_three_attempts_one_id,
@@ -977,6 +1124,8 @@ int main(void)
 			a_backlog_for_a_hanging_endpoint_does_not_hide_the_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_result_that_must_wait_for_the_lock_is_not_sent_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_lease_run_out_while_the_result_waits_is_not_taken_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_retry_after_past_any_wait_waits_backoff_max_ms,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_proxy_in_the_environment_is_not_used, setup,

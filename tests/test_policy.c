@@ -39,10 +39,11 @@ static int group_setup(void **state)
 	char cmd[PATH_MAX * 3];
 	dir = temp_dir();
 	snprintf(pristine, sizeof pristine, "%s/pristine.db", dir);
+	const char *build = test_build_dir();
 	snprintf(cmd, sizeof cmd,
-		 "build/rollcall -q --db '%s' init && build/rollcall -q --db '%s' import "
+		 "'%s/rollcall' -q --db '%s' init && '%s/rollcall' -q --db '%s' import "
 		 "tests/data/schools.csv tests/data/pupils.csv tests/data/marks.csv",
-		 pristine, pristine);
+		 build, pristine, build, pristine);
 	assert_int_equal(system(cmd), 0);
 	return 0;
 }

@@ -31,6 +31,15 @@ static inline int code_of(const char *text)
 	return c;
 }
 
+/* The build directory whose programs the tests run: $ROLLCALL_BUILD, set
+ * by `make check` to its own (build/sanitize under `make sanitize`,
+ * build/tsan under `make tsan`), else build. */
+static inline const char *test_build_dir(void)
+{
+	const char *build = getenv("ROLLCALL_BUILD");
+	return build && *build ? build : "build";
+}
+
 /* A fresh directory under /tmp for one test; the caller frees the name. */
 static inline char *temp_dir(void)
 {
