@@ -657,7 +657,7 @@ static int child_batch(enum fault f, long n, int interrupt)
 	    db_open(&db, "rollcall.db", DB_EXISTING) < 0 || db_check_version(&db) < 0 ||
 	    engine_open(&en, &db, &cfg) < 0)
 		return 100;
-	if (engine_load_policies(&en, NULL, 0, quiet) != 0 || en.npolicies != 1)
+	if (engine_load_policies(&en, NULL, 0, quiet) != 0 || en.set.npolicies != 1)
 		return 101;
 	if (interrupt)
 		en.interrupted = interrupt_always;
