@@ -155,8 +155,9 @@ static int read_case(struct actions *a, struct actions_draft *d, const char *org
 	memset(c, 0, sizeof *c);
 	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, pupil);
-	if (step_row(a, st, &found, "reading a case") < 0)
-		return -1;
+	int failed = step_row(a, st, &found, "reading a case");
+	if (failed < 0)
+		return failed;
 	if (found) {
 		c->id = sqlite3_column_int64(st, 0);
 		snprintf(c->stage, sizeof c->stage, "%s", (const char *)sqlite3_column_text(st, 1));
@@ -195,7 +196,8 @@ static int same_action(const struct drafted *x, const struct action_request *r)
 
 /* The day of the latest (organisation, pupil, action, kind) like r, in
  * the database or draft d: -1 if none, -2 on a database error. */
-static int last_same(struct actions *a, struct actions_draft *d, const struct action_request *r)
+static int last_same(struct actions *a, struct actions_draft *d, const struct action_request *r,
+		     int *last)
 {
 	sqlite3_stmt *st = a->stmt[ST_LAST_SAME];
 	int found = 0;
@@ -203,14 +205,15 @@ static int last_same(struct actions *a, struct actions_draft *d, const struct ac
 	sqlite3_bind_int64(st, 2, r->pupil);
 	sqlite3_bind_text(st, 3, action_names[r->type], -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
-	if (step_row(a, st, &found, "checking repeats") < 0)
-		return -2;
-	int last = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
+	int rc = step_row(a, st, &found, "checking repeats");
+	if (rc < 0)
+		return rc;
+	*last = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; d && i < d->n; i++)
-		if (same_action(&d->item[i], r) && d->item[i].r.date > last)
-			last = d->item[i].r.date;
-	return last;
+		if (same_action(&d->item[i], r) && d->item[i].r.date > *last)
+			*last = d->item[i].r.date;
+	return 0;
 }
 
 static int repeat(struct actions *a, struct actions_draft *d, const struct action_request *r)
@@ -219,9 +222,9 @@ static int repeat(struct actions *a, struct actions_draft *d, const struct actio
 	 * there is nothing to close, which record() answers) */
 	if (r->cooldown_days <= 0 || r->type == ACTION_CASE_CLOSED)
 		return 0;
-	int last = last_same(a, d, r);
-	if (last == -2)
-		return -1;
+	int last, rc = last_same(a, d, r, &last);
+	if (rc < 0)
+		return rc;
 	int repeat = last >= 0 && r->date - last < r->cooldown_days && r->date >= last;
 	a->suppressed += repeat;
 	return repeat;
@@ -250,9 +253,9 @@ static int drafted_step(const struct drafted *x, const char *step)
 static int uncounted(struct actions *a, struct actions_draft *d, const struct action_request *r,
 		     int *earlier)
 {
-	int day = last_same(a, d, r); /* r is a penalty notice */
-	if (day == -2)
-		return -1;
+	int day, rc = last_same(a, d, r, &day); /* r is a penalty notice */
+	if (rc < 0)
+		return rc;
 	struct window w = { .kind = WINDOW_SCHOOL_WEEKS, .n = PENALTY_SCHOOL_WEEKS };
 	struct figures f;
 	if (!r->history)
@@ -273,7 +276,7 @@ static int uncounted(struct actions *a, struct actions_draft *d, const struct ac
 }
 
 /* A national-framework refusal for a legal step, written into why; 0 if
- * allowed, 1 refused, -1 error. */
+ * allowed, 1 refused, < 0 the db_result of a read that failed. */
 static int refused(struct actions *a, struct actions_draft *d, const struct action_request *r,
 		   const struct pupil_case *c, int has_case, char *why, size_t whylen)
 {
@@ -288,8 +291,9 @@ static int refused(struct actions *a, struct actions_draft *d, const struct acti
 	if (since < DATE_REGS_2024)
 		since = DATE_REGS_2024 - 1;
 	sqlite3_bind_int(st, 3, since);
-	if (step_row(a, st, &found, "counting penalty notices") < 0)
-		return -1;
+	int rc = step_row(a, st, &found, "counting penalty notices");
+	if (rc < 0)
+		return rc;
 	int issued = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; d && i < d->n; i++)
@@ -303,7 +307,7 @@ static int refused(struct actions *a, struct actions_draft *d, const struct acti
 	}
 	int earlier = 0, unauthorised = uncounted(a, d, r, &earlier);
 	if (unauthorised < 0)
-		return -1;
+		return unauthorised;
 	if (unauthorised < PENALTY_SESSIONS) {
 		char date[11];
 		if (earlier)
@@ -327,8 +331,8 @@ static int refused(struct actions *a, struct actions_draft *d, const struct acti
 		st = a->stmt[ST_HAS_STEP];
 		sqlite3_bind_int64(st, 1, c->id);
 		sqlite3_bind_text(st, 2, "notice_to_improve", -1, SQLITE_STATIC);
-		if (step_row(a, st, &nti, "reading a case") < 0)
-			return -1;
+		if ((rc = step_row(a, st, &nti, "reading a case")) < 0)
+			return rc;
 		sqlite3_reset(st);
 	}
 	for (int i = 0; has_case && d && i < d->n; i++)
@@ -426,8 +430,9 @@ static int keep_case(struct actions *a, struct actions_draft *d, const struct ac
 		sqlite3_bind_text(st, 4, date, 10, SQLITE_STATIC);
 		sqlite3_bind_int(st, 5, referral_open);
 	}
-	if (db_step_done(a->db, st, "keeping a case") < 0)
-		return -1;
+	int rc = db_step_done(a->db, st, "keeping a case");
+	if (rc < 0)
+		return rc; /* the db_result: a full disk must reach the batch as one */
 	if (!has_case)
 		c->id = sqlite3_last_insert_rowid(a->db->h);
 	return 0;
@@ -463,8 +468,9 @@ static int insert(struct actions *a, const struct action_request *r, const struc
 	sqlite3_bind_text(st, 16, r->year_group, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 17, created, -1, SQLITE_STATIC);
 	bind_text(st, 18, r->params);
-	if (db_step_done(a->db, st, "recording an action") < 0)
-		return -1;
+	int rc = db_step_done(a->db, st, "recording an action");
+	if (rc < 0)
+		return rc;
 	return enqueue(a, sqlite3_last_insert_rowid(a->db->h), r->endpoint);
 }
 
@@ -503,8 +509,9 @@ static int close_case(struct actions *a, struct actions_draft *d, struct action_
 	sqlite3_bind_text(st, 1, date_format(r->date, date), 10, SQLITE_STATIC);
 	bind_text(st, 2, r->message);
 	sqlite3_bind_int64(st, 3, c->id);
-	if (db_step_done(a->db, st, "closing a case") < 0 || insert(a, &closing, c, date) < 0)
-		return -1;
+	int rc = db_step_done(a->db, st, "closing a case");
+	if (rc < 0 || (rc = insert(a, &closing, c, date)) < 0)
+		return rc;
 	a->recorded++;
 	return 1;
 }
@@ -524,12 +531,12 @@ static int record(struct actions *a, struct actions_draft *d, struct action_requ
 	/* deciding a request already found no repeat (policy.c asks before it
 	 * encodes the evidence): one query, not two; recording asks again */
 	if ((!d || !r->repeat_checked) && (rc = repeat(a, d, r)) != 0)
-		return rc < 0 ? -1 : 0;
+		return rc < 0 ? rc : 0;
 	/* alerts belong to no case */
 	memset(&c, 0, sizeof c);
 	has_case = r->type == ACTION_ALERT ? 0 : read_case(a, d, r->org, r->pupil, &c);
 	if (has_case < 0)
-		return -1;
+		return has_case;
 	/* closing with no open case is nothing: not a repeat, not a refusal */
 	if (r->type == ACTION_CASE_CLOSED)
 		return has_case ? close_case(a, d, r, &c) : 0;
@@ -543,16 +550,16 @@ static int record(struct actions *a, struct actions_draft *d, struct action_requ
 	if ((rc = refused(a, d, r, &c, has_case, why, whylen)) != 0) {
 		if (rc > 0)
 			a->refused++;
-		return rc < 0 ? -1 : 0;
+		return rc < 0 ? rc : 0;
 	}
 	/* Referrals and legal steps belong to a case: open one if needed, and
 	 * keep it at the stage of its latest step. */
 	date_format(r->date, date);
-	if (r->type != ACTION_ALERT && keep_case(a, d, r, &c, has_case, date) < 0)
-		return -1;
+	if (r->type != ACTION_ALERT && (rc = keep_case(a, d, r, &c, has_case, date)) < 0)
+		return rc;
 	if (!d) {
-		if (insert(a, r, &c, date) < 0)
-			return -1;
+		if ((rc = insert(a, r, &c, date)) < 0)
+			return rc;
 		a->recorded++;
 		return 1;
 	}
@@ -691,7 +698,7 @@ long actions_commit(struct actions *a, struct actions_draft *d)
 	}
 	db_unlock(a->db);
 	actions_draft_reset(d);
-	return rc < 0 ? -1 : recorded;
+	return rc < 0 ? rc : recorded; /* rc: the db_result of what failed */
 }
 
 json_t *actions_deliveries(sqlite3_stmt *del, long long action_id)

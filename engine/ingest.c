@@ -645,11 +645,13 @@ static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8
 {
 	int64_t id = mark_id(m);
 	int idx = (int)m->pos - base;
-	int was_stored = buf[idx] != 0, code = 0, minutes_late = -1;
+	int was_stored = buf[idx] != 0, code = 0, minutes_late = -1, rc;
 	const struct mark *final = NULL; /* the batch's latest version, if it changes anything */
 
-	if (was_stored && stored_mark(in, id, &code, &minutes_late) < 0)
-		return -1;
+	/* each failure returns the db_result of what failed: a full disk must
+	 * reach the batch as one, to be waited out, not stop the service */
+	if (was_stored && (rc = stored_mark(in, id, &code, &minutes_late)) < 0)
+		return rc;
 	/* What counts is the batch's last word on the slot: if that is what is
 	 * stored, the whole run changes nothing (so a file that names a slot
 	 * twice can be imported again and again). */
@@ -663,13 +665,13 @@ static int apply_slot(struct ingest *in, struct mark *m, struct mark *end, uint8
 			continue;
 		}
 		if (final) {
-			if (keep_version(in, id, final) < 0)
-				return -1;
+			if ((rc = keep_version(in, id, final)) < 0)
+				return rc;
 		} else if (was_stored) {
 			sqlite3_stmt *st = in->stmt[ST_HISTORY_STORED];
 			sqlite3_bind_int64(st, 1, id);
-			if (db_step_done(in->db, st, "keeping a mark's history") < 0)
-				return -1;
+			if ((rc = db_step_done(in->db, st, "keeping a mark's history")) < 0)
+				return rc;
 		}
 		in->amended += final || was_stored;
 		final = m;
@@ -707,8 +709,9 @@ static int insert_marks(struct ingest *in, struct mark **queue, size_t n)
 				  SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 5, m->pos % 2 ? "PM" : "AM", 2, SQLITE_STATIC);
 		bind_mark_values(in, st, 6, m);
-		if (db_step_done(in->db, st, "storing a mark") < 0)
-			return -1;
+		int rc = db_step_done(in->db, st, "storing a mark");
+		if (rc < 0)
+			return rc; /* the db_result: a full disk must reach the batch as one */
 	}
 	return 0;
 }
@@ -777,9 +780,8 @@ int ingest_reject_once(struct ingest *in, const char *source, long line, const c
 	sqlite3_bind_int64(st, 2, line);
 	sqlite3_bind_text(st, 3, row, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-	if (db_step_done(in->db, st, "keeping a rejected row") < 0)
-		return -1;
-	return sqlite3_changes(in->db->h) > 0;
+	int rc = db_step_done(in->db, st, "keeping a rejected row");
+	return rc < 0 ? rc : sqlite3_changes(in->db->h) > 0;
 }
 
 void ingest_row_csv(const struct row *row, int ncolumns, char *buf, size_t size)
@@ -811,7 +813,7 @@ long ingest_incoming(struct ingest *in, int limit, long *rejected)
 	static const char *const columns = "upn, urn, date, session, code, minutes_late, "
 					   "recorded_at";
 	char sql[256], why[256], text[1024], blobs[ROW_MAX_COLUMNS][32];
-	long taken = 0, last = 0;
+	long taken = 0, last = 0, failed = DB_FAILED; /* the db_result when it fails */
 	*rejected = 0;
 
 	snprintf(sql, sizeof sql, "SELECT id, %s FROM incoming ORDER BY id LIMIT ?", columns);
@@ -853,23 +855,29 @@ long ingest_incoming(struct ingest *in, int limit, long *rejected)
 			goto fail;
 		if (bad) {
 			ingest_row_csv(&row, ROW_MAX_COLUMNS, text, sizeof text);
-			if (ingest_reject(in, "incoming", last, text, why) < 0)
+			int r = ingest_reject(in, "incoming", last, text, why);
+			if (r < 0) {
+				failed = r;
 				goto fail;
+			}
 			++*rejected;
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		db_fail(in->db, "reading incoming");
+		failed = db_fail(in->db, "reading incoming");
 		goto fail;
 	}
 	sqlite3_bind_int64(del, 1, last);
-	if (taken && db_step_done(in->db, del, "taking rows from incoming") < 0)
+	int r = taken ? db_step_done(in->db, del, "taking rows from incoming") : DB_DONE;
+	if (r < 0) {
+		failed = r;
 		goto fail;
+	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);
 	return taken;
 fail:
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);
-	return -1;
+	return failed;
 }

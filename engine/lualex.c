@@ -163,6 +163,18 @@ static struct token *tokens(const char *src, size_t len, size_t *n)
 	return t;
 }
 
+/* Is name token i a member (the b of a.b or a:b)? Not after "..", which
+ * joins strings: `"x" .. param "y"` calls param. */
+static int after_member(const struct token *t, size_t i)
+{
+	if (i == 0)
+		return 0;
+	if (punct(&t[i - 1], ':'))
+		return 1;
+	return punct(&t[i - 1], '.') &&
+	       !(i >= 2 && punct(&t[i - 2], '.') && t[i - 2].s + 1 == t[i - 1].s);
+}
+
 /* The end (one past the last token) of the chain a.b:c starting at name
  * token i. */
 static size_t chain_end(const struct token *t, size_t n, size_t i)
@@ -184,7 +196,7 @@ int lualex_calls(const char *src, size_t len, int (*each)(const struct lua_call 
 		if (t[i].type != T_NAME || reserved(&t[i]))
 			continue;
 		/* a chain a.b:c starts at a name not after '.' or ':' */
-		if (i > 0 && (punct(&t[i - 1], '.') || punct(&t[i - 1], ':')))
+		if (after_member(t, i))
 			continue;
 		size_t last = chain_end(t, n, i) - 1;
 		int defined = i > 0 && t[i - 1].type == T_NAME && is(&t[i - 1], "function");
@@ -258,8 +270,7 @@ int lualex_comparisons(const char *src, size_t len,
 	struct token *t = tokens(src, len, &n);
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (t[i].type != T_NAME || reserved(&t[i]) ||
-		    (i > 0 && (punct(&t[i - 1], '.') || punct(&t[i - 1], ':'))))
+		if (t[i].type != T_NAME || reserved(&t[i]) || after_member(t, i))
 			continue;
 		size_t end = chain_end(t, n, i);
 		struct lua_comparison c = { .name = t[i].s,

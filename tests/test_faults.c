@@ -661,6 +661,11 @@ static int child_batch(enum fault f, long n, int interrupt)
 		return 101;
 	if (interrupt)
 		en.interrupted = interrupt_always;
+	/* a page cache this small spills to the log in the middle of a
+	 * transaction, so that writes fail inside statements too, not only
+	 * at COMMIT, as they do in a batch bigger than the cache */
+	if (sqlite3_exec(db.h, "PRAGMA cache_size = 4", NULL, NULL, NULL) != SQLITE_OK)
+		return 102;
 	sqlite3_trace_v2(db.h, SQLITE_TRACE_STMT, on_statement, NULL);
 	sqlite3_progress_handler(db.h, 1, on_progress, NULL);
 	fault.fault = f;
@@ -805,6 +810,10 @@ static void one_run(enum fault f, long n, struct tally *t)
 			   "it said it succeeded, and the database is not as after it");
 	if (r.said && r.batch == 0)
 		fail_state(f, n, &r, got, "it said there was nothing to do");
+	/* a full disk is said to be one, wherever the write failed: the
+	 * service shrinks its batches for it, and stops for anything else */
+	if (f == FAULT_FULL && r.said && r.batch < 0 && r.batch != DB_FULL)
+		fail_state(f, n, &r, got, "a full disk was not said to be one (DB_FULL)");
 	/* a write the batch was told failed may still be in the log: a failed
 	 * fsync after the commit frame was written */
 	t->said_failed_but_committed += r.said && r.batch < 0 && s == AFTER;

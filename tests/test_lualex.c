@@ -47,6 +47,9 @@ static void qualified(void **state)
 			    "1:national.persistant(-)[persistant] ");
 	assert_string_equal(calls("local w = p:window{ days = 1 }"), "1:p:window(-)[window] ");
 	assert_string_equal(calls("x = a.b.c\ny = a.b"), "");
+	/* after "..", which joins strings, a name starts a call of its own */
+	assert_string_equal(calls("local s = 'x' .. param 'nope' .. national.severx(p)"),
+			    "1:param(nope)[param] 1:national.severx(-)[severx] ");
 }
 
 static void not_calls(void **state)
