@@ -438,6 +438,10 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 	if (db_open(&cli->db, cli->db_path, DB_READONLY) < 0 || db_check_version(&cli->db) < 0 ||
 	    db_shadow(&cli->db, outcomes) < 0 || engine_open(&e, &cli->db, &cli->cfg) < 0)
 		return EXIT_FAILURE;
+	/* Live, a legal step waits for a person's decision; a replay cannot
+	 * know what they would decide, and takes each proposal as approved on
+	 * the day proposed (the summary says so). */
+	e.actions.approve_as = "replay (approved on the day proposed)";
 	if (q.upn && (status = find_pupil(&cli->db, &q)) != 0)
 		goto out;
 	/* the file compared with loads, and covers the pupil, before any

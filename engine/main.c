@@ -146,6 +146,32 @@ static const struct command commands[] = {
 	  "pupils; rollcall run evaluates them with ORG's policy alone in its next\n"
 	  "batches (at once if it is running), or when that policy next loads.\n"
 	  "A pupil already waiting is not queued twice.\n" },
+	{ "signoff", cmd_signoff, NEED_DB,
+	  "signoff list [--org ORG] [--json] | approve ID --by NAME [--note TEXT] | decline ID "
+	  "--by NAME --reason TEXT",
+	  "legal steps waiting for a named person's decision; approve or decline one",
+	  "A policy's legal_step() is a proposal: no step with legal effects is taken\n"
+	  "by automated means alone (UK GDPR art. 22). list shows those waiting, the\n"
+	  "first to expire first; approve moves the case to that stage and sends\n"
+	  "attendance.legal_step with approved_by; decline leaves the case where it\n"
+	  "was. The national framework is checked again at approval. Each decision is\n"
+	  "audited (rollcall audit). A proposal not decided within signoff_days school\n"
+	  "days (default 20) expires.\n"
+	  "  --org ORG      list: la:NNN or trust:ID only\n"
+	  "  --json         list: one object per proposal (as actions --json)\n"
+	  "  --by NAME      who decides (1-200 bytes of text)\n"
+	  "  --note TEXT    approve: a note kept with the decision (up to 2000 bytes)\n"
+	  "  --reason TEXT  decline: why (required, up to 2000 bytes)\n"
+	  "Exit status 2, nothing changed, for an unknown, expired or decided proposal,\n"
+	  "bad text, a pupil who has left, or a step the framework refuses.\n" },
+	{ "audit", cmd_audit, NEED_DB, "audit [--org ORG] [--since DATE] [--json]",
+	  "the audit trail: who decided what, and when",
+	  "Oldest first: each sign-off decision and each expiry, with who (the person\n"
+	  "named, and the local user; rollcall for the service), the organisation, the\n"
+	  "action, the state before and after, and the note or reason.\n"
+	  "  --org ORG     la:NNN or trust:ID only\n"
+	  "  --since DATE  on or after DATE (YYYY-MM-DD, UTC)\n"
+	  "  --json        one object per entry\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"

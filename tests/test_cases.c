@@ -14,7 +14,12 @@
  *   gives two closures; with no open case there is nothing to close;
  * - `rollcall cases` lists cases newest first, filtered, bounded by --limit;
  * - a database at schema version 4 is refused until `init` migrates it, and
- *   keeps its actions (params null) and closed cases.
+ *   keeps its actions (params null; a legal step approved "before
+ *   sign-off") and closed cases.
+ *
+ * The letters that open cases here are declared decided at once (signoff =
+ * { letter = false }): these tests are about cases and closures, and
+ * test_signoff.c about a step that waits for a person.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, and
  * each later run adds one more day, so that only J is evaluated again.
@@ -34,7 +39,8 @@
 #define OUT_MAX (1 << 20)
 #define J	"J355400120001"
 
-/* One council's policy for J alone: a letter (and an alert) opens the case;
+/* One council's policy for J alone: a letter (and an alert) opens the case
+ * (a letter the policy declares needs no sign-off);
  * the next evaluation closes it; the one after sees the closure in
  * p:actions{} and says what it saw in an alert's data. */
 static const char open_then_close[] =
@@ -43,7 +49,8 @@ static const char open_then_close[] =
 	"  params = {\n"
 	"    gap = { default = 28, min = 7, max = 90, integer = true, doc = 'days between steps' "
 	"},\n"
-	"    rate = { default = 0.9, min = 0.5, max = 1, doc = 'a rate' } } }\n"
+	"    rate = { default = 0.9, min = 0.5, max = 1, doc = 'a rate' } },\n"
+	"  signoff = { letter = false } }\n"
 	"function on_pupil(p)\n"
 	"  if p.upn ~= '" J "' then return end\n"
 	"  local closed = p:actions{ action = 'case_closed' }\n"
@@ -453,7 +460,8 @@ static void closures_in_one_call_are_never_repeats(void **state)
 	struct e2e *e = fx->e;
 	put_policy(
 		fx,
-		"policy { org = 'la:355', name = 'Twice', endpoints = { legal = 'legal-team' } }\n"
+		"policy { org = 'la:355', name = 'Twice', endpoints = { legal = 'legal-team' },\n"
+		"  signoff = { letter = false } }\n"
 		"function on_pupil(p)\n"
 		"  if p.upn ~= '" J "' then return end\n"
 		"  assert(legal_step(p, 'letter', { cooldown_days = 0 }))\n"
@@ -500,7 +508,8 @@ static void cases_lists_them_newest_first(void **state)
 	struct e2e *e = fx->e;
 	/* a letter for each of Salford's three pupils; J's case closes a day later */
 	put_policy(fx,
-		   "policy { org = 'la:355', name = 'All', endpoints = { legal = 'legal-team' } }\n"
+		   "policy { org = 'la:355', name = 'All', endpoints = { legal = 'legal-team' },\n"
+		   "  signoff = { letter = false } }\n"
 		   "function on_pupil(p)\n"
 		   "  if p.case then close_case(p, 'attendance recovered')\n"
 		   "  else legal_step(p, 'letter') end\n"
@@ -587,13 +596,23 @@ static void cases_lists_them_newest_first(void **state)
 
 /* A database made by an earlier version (schema 4): no params column,
  * closures without an action row. Made here from a fresh one by taking the
- * later versions' additions away again (5's, and 6's policy_health). */
+ * later versions' additions away again (5's, 6's policy_health, and 7's
+ * sign-off columns and audit table). */
 static void a_version_4_database_migrates(void **state)
 {
 	struct fixture *fx = *state;
 	struct e2e *e = fx->e;
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
+	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 7);
 	e2e_exec(e,
+		 "DROP TABLE audit; DROP INDEX actions_proposed;"
+		 "ALTER TABLE deliveries DROP COLUMN event;"
+		 "ALTER TABLE actions DROP COLUMN state; ALTER TABLE actions DROP COLUMN signoff;"
+		 "ALTER TABLE actions DROP COLUMN decide_by;"
+		 "ALTER TABLE actions DROP COLUMN decided_by;"
+		 "ALTER TABLE actions DROP COLUMN decided_at;"
+		 "ALTER TABLE actions DROP COLUMN decision;"
+		 "ALTER TABLE actions DROP COLUMN support_inappropriate;"
+		 "ALTER TABLE actions DROP COLUMN endpoint;"
 		 "DROP TABLE policy_health;"
 		 "DROP INDEX cases_opened; ALTER TABLE actions DROP COLUMN params;"
 		 "INSERT INTO cases(id, org, pupil, stage, opened, closed, close_reason) "
@@ -608,10 +627,10 @@ static void a_version_4_database_migrates(void **state)
 	assert_int_equal(e2e_rollcall(e, "actions --json"), 1);
 	char err[4096];
 	e2e_slurp(e, "err", err, sizeof err);
-	assert_non_null(strstr(err, "schema version 4 is older than 6"));
+	assert_non_null(strstr(err, "schema version 4 is older than 7"));
 
 	assert_int_equal(e2e_rollcall(e, "init"), 0);
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
+	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 7);
 	assert_int_equal(
 		e2e_query(
 			e,
@@ -627,6 +646,10 @@ static void a_version_4_database_migrates(void **state)
 	json_t *old = json_array_get(actions, 0);
 	assert_int_equal(int_of(old, "case_id"), 7);
 	assert_true(json_is_null(json_object_get(old, "params")));
+	/* a legal step from before sign-off: approved, by no one named */
+	assert_string_equal(text_of(old, "state"), "approved");
+	assert_string_equal(text_of(old, "approved_by"), "before sign-off");
+	assert_true(json_is_null(json_object_get(old, "signoff_required")));
 	json_decref(actions);
 	/* the old closed case is listed, with its one step */
 	assert_int_equal(e2e_rollcall(e, "cases --closed --json"), 0);

@@ -527,13 +527,24 @@ static void a_version_5_database_migrates(void **state)
 	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
 	long long actions = e2e_query(e, "SELECT count(*) FROM actions");
 	assert_true(actions > 0);
-	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 6);
-	/* as version 5 left it: no policy_health */
-	e2e_exec(e, "DROP TABLE policy_health; PRAGMA user_version = 5;");
+	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 7);
+	/* as version 5 left it: no policy_health, nor 7's sign-off columns and
+	 * audit table */
+	e2e_exec(e,
+		 "DROP TABLE audit; DROP INDEX actions_proposed;"
+		 "ALTER TABLE deliveries DROP COLUMN event;"
+		 "ALTER TABLE actions DROP COLUMN state; ALTER TABLE actions DROP COLUMN signoff;"
+		 "ALTER TABLE actions DROP COLUMN decide_by;"
+		 "ALTER TABLE actions DROP COLUMN decided_by;"
+		 "ALTER TABLE actions DROP COLUMN decided_at;"
+		 "ALTER TABLE actions DROP COLUMN decision;"
+		 "ALTER TABLE actions DROP COLUMN support_inappropriate;"
+		 "ALTER TABLE actions DROP COLUMN endpoint;"
+		 "DROP TABLE policy_health; PRAGMA user_version = 5;");
 	assert_int_equal(e2e_rollcall(e, "status"), 1);
 	char err[4096];
 	e2e_slurp(e, "err", err, sizeof err);
-	must_say(err, "schema version 5 is older than 6 (run: rollcall init to migrate)");
+	must_say(err, "schema version 5 is older than 7 (run: rollcall init to migrate)");
 	assert_int_equal(e2e_rollcall(e, "init"), 0);
 	assert_int_equal(e2e_query(e, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM policy_health"), 0);

@@ -1,0 +1,833 @@
+/*
+ * test_signoff.c — a legal step is decided by a named person, end to end:
+ * the real rollcall binary on a real SQLite file, `run --once` delivering
+ * to a listener on 127.0.0.1 that keeps every request's path and body.
+ *
+ * - legal_step() records a proposal (state proposed, its evidence, the
+ *   params in force, the policy's sha256), delivered as
+ *   attendance.legal_step.proposed to the legal endpoint, or to the
+ *   signoff endpoint when the policy names one; never as
+ *   attendance.legal_step. It moves no case, and a pupil who stays above
+ *   the threshold is not proposed again while it waits (the cooldown, and
+ *   one open proposal per step even with no cooldown);
+ * - a letter, a meeting or an attendance contract the policy declares
+ *   needs no sign-off (signoff = { letter = false }) is decided at once;
+ *   the other steps cannot be declared so;
+ * - `signoff approve` records who, when and the note, moves the case to
+ *   the step, and sends exactly one attendance.legal_step, with
+ *   approved_by; `signoff decline` records who, when and why, leaves the
+ *   case, and sends nothing; both are in `rollcall audit`; deciding again
+ *   is a conflict (exit 2, nothing changed);
+ * - every bad input (an unknown, expired or decided proposal, a decline
+ *   with no reason, a name or text empty, too long, not UTF-8 or with a
+ *   control character, a pupil who has left) is exit 2 with a clear
+ *   error, and changes nothing.
+ *
+ * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
+ * sessions of them unauthorised (the penalty-notice threshold); each later
+ * import adds days for J alone, so that only J is evaluated again.
+ */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include "testutil.h"
+
+#include "e2e.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#define OUT_MAX (1 << 20)
+#define J	"J355400120001"
+
+struct hook {
+	pid_t pid;
+	int port;
+	char log[PATH_MAX + 32];
+};
+
+struct fixture {
+	struct e2e *e;
+	struct hook hook;
+};
+
+/* A listener on 127.0.0.1 that answers every request 200 and appends
+ * "PATH BODY" to its log, one line a request (as tests/test_cases.c's). It
+ * exits by itself after two minutes. */
+static void hook_answer(int fd, const char *log)
+{
+	char req[1 << 17];
+	size_t got = 0;
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	const char *end = NULL;
+	while (got < sizeof req - 1) {
+		ssize_t n = read(fd, req + got, sizeof req - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+		const char *cl = strstr(req, "Content-Length:");
+		end = strstr(req, "\r\n\r\n");
+		if (end && got >= (size_t)(end + 4 - req) + (cl ? strtoul(cl + 15, NULL, 10) : 0))
+			break;
+	}
+	req[got] = '\0';
+	char path[256] = "-";
+	sscanf(req, "%*s %255s", path);
+	FILE *f = fopen(log, "a");
+	if (f) {
+		fprintf(f, "%s %s\n", path, end ? end + 4 : "");
+		fclose(f);
+	}
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	if (write(fd, ok, sizeof ok - 1) < 0)
+		return;
+}
+
+static void hook_start(struct e2e *e, struct hook *h)
+{
+	snprintf(h->log, sizeof h->log, "%s/hooks.log", e->dir);
+	write_file(h->log, "");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof a;
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(s, 64), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	h->port = ntohs(a.sin_port);
+	h->pid = fork();
+	assert_true(h->pid >= 0);
+	if (h->pid == 0) {
+		alarm(120);
+		for (;;) {
+			int fd = accept(s, NULL, NULL);
+			if (fd >= 0) {
+				hook_answer(fd, h->log);
+				close(fd);
+			}
+		}
+	}
+	close(s);
+}
+
+static void configure(struct fixture *fx, const char *extra)
+{
+	char path[PATH_MAX + 32], conf[PATH_MAX * 3];
+	int port = fx->hook.port;
+	snprintf(path, sizeof path, "%s/rollcall.conf", fx->e->dir);
+	snprintf(conf, sizeof conf,
+		 "policies = \"policies\"\nscripts = \"%s/scripts\"\n%s\n"
+		 "endpoints = {\n"
+		 "  [\"ewo-team\"] = { url = \"http://127.0.0.1:%d/ewo\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
+		 "  [\"legal-team\"] = { url = \"http://127.0.0.1:%d/legal\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
+		 "  [\"signoff-team\"] = { url = \"http://127.0.0.1:%d/signoff\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
+		 "}\n",
+		 e2e_root, extra, port, port, port);
+	write_file(path, conf);
+}
+
+static void put_policy(struct fixture *fx, const char *text)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/policies/la-355.lua", fx->e->dir);
+	write_file(path, text);
+}
+
+/* Days of marks for J, each day's AM and PM code `code`, from `from` for
+ * n weekdays; imported. */
+static void import_days(struct fixture *fx, const char *from, int n, const char *code)
+{
+	static int files;
+	char path[PATH_MAX + 64], args[128], date[11];
+	snprintf(path, sizeof path, "%s/days-%d.csv", fx->e->dir, ++files);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("upn,urn,date,session,code\n", f);
+	for (int day = day_of(from), k = 0; k < n; day++) {
+		if (date_weekday(day) >= 5)
+			continue;
+		date_format(day, date);
+		fprintf(f, J ",135001,%s,AM,%s\n" J ",135001,%s,PM,%s\n", date, code, date, code);
+		k++;
+	}
+	assert_int_equal(fclose(f), 0);
+	snprintf(args, sizeof args, "import days-%d.csv", files);
+	assert_int_equal(e2e_rollcall(fx->e, args), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof *fx);
+	char path[PATH_MAX + 32], args[PATH_MAX * 4];
+	fx->e = e2e_new();
+	hook_start(fx->e, &fx->hook);
+	configure(fx, "");
+	snprintf(path, sizeof path, "%s/policies", fx->e->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(e2e_rollcall(fx->e, "init"), 0);
+	snprintf(args, sizeof args,
+		 "import %s/tests/data/schools.csv %s/tests/data/pupils.csv "
+		 "%s/tests/data/marks.csv",
+		 e2e_root, e2e_root, e2e_root);
+	assert_int_equal(e2e_rollcall(fx->e, args), 0);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	if (fx->hook.pid > 0) {
+		kill(fx->hook.pid, SIGTERM);
+		waitpid(fx->hook.pid, NULL, 0);
+	}
+	e2e_free(fx->e);
+	free(fx);
+	return 0;
+}
+
+/* The lines of the last command's standard output, parsed: an array. */
+static json_t *out_lines(struct e2e *e)
+{
+	char *out = malloc(OUT_MAX);
+	e2e_slurp(e, "out", out, OUT_MAX);
+	json_t *list = json_array();
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		json_error_t err;
+		json_t *o = json_loads(line, 0, &err);
+		if (!o)
+			fail_msg("not JSON: %s (%s)", line, err.text);
+		json_array_append_new(list, o);
+	}
+	free(out);
+	return list;
+}
+
+static const char *text_of(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	if (!v)
+		fail_msg("%s: not a string", key);
+	return v;
+}
+
+static long long int_of(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_integer(v))
+		fail_msg("%s: not an integer", key);
+	return (long long)json_integer_value(v);
+}
+
+/* The requests the listener received: {"path", "body"} each. */
+static json_t *hooks(struct fixture *fx)
+{
+	char line[1 << 16];
+	json_t *list = json_array();
+	FILE *f = fopen(fx->hook.log, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f)) {
+		char *space = strchr(line, ' ');
+		assert_non_null(space);
+		*space = '\0';
+		json_t *body = json_loads(space + 1, 0, NULL);
+		if (!body)
+			fail_msg("%s: body not JSON: %s", line, space + 1);
+		json_array_append_new(list, json_pack("{s:s, s:o}", "path", line, "body", body));
+	}
+	fclose(f);
+	return list;
+}
+
+/* How many of the requests received have the body type type. */
+static int hooks_of_type(struct fixture *fx, const char *type)
+{
+	json_t *list = hooks(fx), *h;
+	size_t i;
+	int n = 0;
+	json_array_foreach(list, i, h)
+	{
+		const char *t =
+			json_string_value(json_object_get(json_object_get(h, "body"), "type"));
+		n += t && !strcmp(t, type);
+	}
+	json_decref(list);
+	return n;
+}
+
+/* The one request of type type (a new reference); fails unless exactly one. */
+static json_t *hook_of_type(struct fixture *fx, const char *type)
+{
+	json_t *list = hooks(fx), *found = NULL, *h;
+	size_t i;
+	json_array_foreach(list, i, h)
+	{
+		const char *t =
+			json_string_value(json_object_get(json_object_get(h, "body"), "type"));
+		if (t && !strcmp(t, type)) {
+			if (found)
+				fail_msg("two deliveries of type %s", type);
+			found = json_incref(h);
+		}
+	}
+	json_decref(list);
+	if (!found)
+		fail_msg("no delivery of type %s", type);
+	return found;
+}
+
+/* A council's policy for J alone: at the penalty threshold, `step` (with
+ * opts, a Lua table's inside), and an alert saying what p.case and
+ * p:actions{} showed. decl is added to policy{}. */
+static void threshold_policy(struct fixture *fx, const char *step, const char *opts,
+			     const char *decl)
+{
+	char text[4096];
+	snprintf(text, sizeof text,
+		 "policy { org = 'la:355', name = 'Sign-off', endpoints = {\n"
+		 "    alert = 'ewo-team', legal = 'legal-team' %s },\n"
+		 "  params = { gap = { default = 28, min = 1, max = 90, integer = true, doc = 'g' "
+		 "} } }\n"
+		 "local national = require 'national'\n"
+		 "function on_pupil(p)\n"
+		 "  if p.upn ~= '" J "' then return end\n"
+		 "  if national.penalty_threshold_met(p) then\n"
+		 "    legal_step(p, '%s', { reason = 'threshold' %s })\n"
+		 "  end\n"
+		 "  local steps = p:actions{ action = 'legal_step' }\n"
+		 "  local states = {}\n"
+		 "  for i, a in ipairs(steps) do states[i] = a.step .. ':' .. a.state end\n"
+		 "  alert(p, 'seen', { severity = 'low', cooldown_days = 0, data = {\n"
+		 "    stage = p.case and p.case.stage or 'none',\n"
+		 "    steps = p.case and #p.case.steps or 0,\n"
+		 "    states = table.concat(states, ',') } })\n"
+		 "end\n",
+		 decl, step, opts);
+	put_policy(fx, text);
+}
+
+/* The data of the newest `seen` alert. */
+static json_t *seen(struct e2e *e)
+{
+	assert_int_equal(e2e_rollcall(e, "actions --json"), 0);
+	json_t *list = out_lines(e), *a, *last = NULL;
+	size_t i;
+	json_array_foreach(list, i, a)
+	{
+		const char *kind = json_string_value(json_object_get(a, "kind"));
+		if (kind && !strcmp(kind, "seen"))
+			last = a;
+	}
+	assert_non_null(last);
+	json_t *data = json_incref(json_object_get(last, "data"));
+	json_decref(list);
+	return data;
+}
+
+static void a_step_at_the_threshold_is_proposed_not_taken(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	threshold_policy(fx, "penalty_notice", ", support_inappropriate = true", "");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+
+	/* one proposal, with its evidence, params and the policy's version */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step' "
+				      "AND state = 'proposed' AND signoff = 1 AND decided_by IS "
+				      "NULL AND case_id IS NULL AND decide_by IS NOT NULL"),
+			 1);
+	/* it moves no case: none is opened */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases"), 0);
+	json_t *h = hook_of_type(fx, "attendance.legal_step.proposed");
+	assert_string_equal(text_of(h, "path"), "/legal"); /* no signoff endpoint named */
+	json_t *data = json_object_get(json_object_get(h, "body"), "data");
+	assert_string_equal(text_of(data, "step"), "penalty_notice");
+	assert_string_equal(text_of(data, "state"), "proposed");
+	assert_true(json_is_true(json_object_get(data, "signoff_required")));
+	assert_true(json_is_null(json_object_get(data, "approved_by")));
+	assert_true(json_is_null(json_object_get(data, "decided_by")));
+	assert_true(json_is_null(json_object_get(data, "case_id")));
+	assert_int_equal(strlen(text_of(data, "decide_by")), 10);
+	assert_int_equal(strlen(text_of(data, "policy_sha256")), 64);
+	assert_int_equal(int_of(json_object_get(data, "params"), "gap"), 28);
+	json_t *ten = json_object_get(json_object_get(data, "evidence"), "school_weeks=10");
+	assert_int_equal(int_of(ten, "unauthorised"), 10);
+	assert_string_equal(text_of(data, "message"), "threshold");
+	assert_string_equal(text_of(data, "date"), "2025-09-12");
+	json_decref(h);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step"), 0);
+
+	/* the policy saw no case, and the proposal among its actions */
+	json_t *d = seen(e);
+	assert_string_equal(text_of(d, "stage"), "none");
+	assert_string_equal(text_of(d, "states"), "penalty_notice:proposed");
+	json_decref(d);
+
+	/* still above the threshold for two more weeks: not proposed again */
+	import_days(fx, "2025-09-15", 10, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.proposed"), 1);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step"), 0);
+
+	/* the text listings say it is a proposal */
+	assert_int_equal(e2e_rollcall(e, "actions"), 0);
+	char out[8192];
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "[proposed] threshold"));
+	assert_int_equal(e2e_rollcall(e, "pupil " J), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "penalty_notice (proposed)"));
+}
+
+/* With no cooldown the one open proposal per step still holds: the pupil
+ * is evaluated on each new day, and the step waits. */
+static void one_open_proposal_per_step(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	threshold_policy(fx, "letter", ", cooldown_days = 0", ", signoff = 'signoff-team'");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	for (int i = 0; i < 3; i++) {
+		char day[11];
+		date_format(day_of("2025-09-15") + i, day);
+		import_days(fx, day, 1, "N");
+		assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	}
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'seen'"), 4);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	/* to the signoff endpoint the policy names */
+	json_t *h = hook_of_type(fx, "attendance.legal_step.proposed");
+	assert_string_equal(text_of(h, "path"), "/signoff");
+	json_decref(h);
+	char *endpoint = e2e_text(e, "SELECT endpoint FROM actions WHERE action = 'legal_step'");
+	assert_string_equal(endpoint, "legal-team"); /* where the decided step will go */
+	free(endpoint);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases"), 0);
+}
+
+/* signoff = { letter = false }: a letter is decided at once, as before
+ * sign-off existed: approved, by no one, delivered as attendance.legal_step,
+ * and the case opens at it. */
+static void a_letter_may_be_declared_decided_at_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	threshold_policy(fx, "letter", "", "}, signoff = { letter = false, meeting = true");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step' "
+				      "AND state = 'approved' AND signoff = 0 AND decided_by IS "
+				      "NULL AND decided_at IS NOT NULL AND decide_by IS NULL"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases WHERE stage = 'letter'"), 1);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.proposed"), 0);
+	json_t *h = hook_of_type(fx, "attendance.legal_step");
+	assert_string_equal(text_of(h, "path"), "/legal");
+	json_t *data = json_object_get(json_object_get(h, "body"), "data");
+	assert_string_equal(text_of(data, "state"), "approved");
+	assert_true(json_is_false(json_object_get(data, "signoff_required")));
+	assert_true(json_is_null(json_object_get(data, "approved_by")));
+	assert_true(int_of(data, "case_id") > 0);
+	json_decref(h);
+	json_t *d = seen(e);
+	assert_string_equal(text_of(d, "stage"), "letter");
+	assert_string_equal(text_of(d, "states"), "letter:approved");
+	json_decref(d);
+}
+
+/* Only the first rungs may go without a person: each of the others, and
+ * anything but a table of steps and booleans, is a load error. */
+static void only_the_first_rungs_may_go_without_signoff(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	static const struct {
+		const char *decl, *error;
+	} bad[] = {
+		{ "signoff = { penalty_notice = false }",
+		  "signoff.penalty_notice = false: a penalty_notice always needs a named "
+		  "person's decision (UK GDPR art. 22)" },
+		{ "signoff = { notice_to_improve = false }", "signoff.notice_to_improve = false" },
+		{ "signoff = { prosecution = false }", "signoff.prosecution = false" },
+		{ "signoff = { education_supervision_order = false }",
+		  "signoff.education_supervision_order = false" },
+		{ "signoff = { school_attendance_order = false }",
+		  "signoff.school_attendance_order = false" },
+		{ "signoff = { leter = false }", "signoff.leter: not a legal step" },
+		{ "signoff = { letter = 0 }", "signoff.letter must be true or false" },
+		{ "signoff = false", "signoff must be a table of step = false" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char text[512], err[4096];
+		snprintf(text, sizeof text,
+			 "policy { org = 'la:355', name = 'x', endpoints = { legal = "
+			 "'legal-team' },\n  %s }\nfunction on_pupil(p) end\n",
+			 bad[i].decl);
+		put_policy(fx, text);
+		assert_int_equal(e2e_rollcall(e, "check"), 2);
+		e2e_slurp(e, "err", err, sizeof err);
+		if (!strstr(err, bad[i].error) || !strstr(err, "la-355.lua:1:"))
+			fail_msg("%s: %s", bad[i].decl, err);
+	}
+	/* a signoff endpoint the configuration lacks is named as any other */
+	put_policy(fx, "policy { org = 'la:355', name = 'x', endpoints = { legal = 'legal-team', "
+		       "signoff = 'signof-team' } }\nfunction on_pupil(p) end\n");
+	assert_int_equal(e2e_rollcall(e, "check"), 2);
+	char err[4096];
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "endpoints.signoff = \"signof-team\" is not an endpoint"));
+}
+
+/* What a decision could change, as one text: compared before and after a
+ * command that must change nothing. */
+static char *state_of(struct e2e *e)
+{
+	return e2e_text(e,
+			"SELECT (SELECT group_concat(id || ':' || coalesce(state, '') || ':' "
+			"|| coalesce(decided_by, '') || ':' || coalesce(decision, '') || ':' || "
+			"coalesce(case_id, ''), ',') FROM actions) || '|' || (SELECT "
+			"group_concat(id || ':' || stage || ':' || coalesce(closed, ''), ',') FROM "
+			"cases) || '|' || (SELECT count(*) FROM deliveries) || '|' || (SELECT "
+			"count(*) FROM audit)");
+}
+
+/* The id of the legal step proposed for J (the only one). */
+static long long proposal_id(struct e2e *e)
+{
+	return e2e_query(e, "SELECT id FROM actions WHERE action = 'legal_step'");
+}
+
+static void approving_sends_the_decided_step_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char args[256], out[8192];
+	threshold_policy(fx, "letter", "", ", signoff = 'signoff-team'");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	long long id = proposal_id(e);
+
+	/* the queue: the proposal, its deadline, its pupil still here */
+	assert_int_equal(e2e_rollcall(e, "signoff list --json"), 0);
+	json_t *waiting = out_lines(e);
+	assert_int_equal(json_array_size(waiting), 1);
+	json_t *w = json_array_get(waiting, 0);
+	assert_int_equal(int_of(w, "action_id"), id);
+	assert_string_equal(text_of(w, "state"), "proposed");
+	assert_true(json_is_true(json_object_get(w, "pupil_at_org")));
+	assert_true(json_is_false(json_object_get(w, "past_decide_by")));
+	json_decref(waiting);
+	assert_int_equal(e2e_rollcall(e, "signoff list"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "letter"));
+	assert_non_null(strstr(out, J));
+	assert_int_equal(e2e_rollcall(e, "signoff list --org la:846"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_string_equal(out, "no legal steps waiting for a decision for la:846\n");
+
+	snprintf(args, sizeof args,
+		 "signoff approve %lld --by 'A. Officer' --note 'support offered since June'", id);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "approved"));
+	assert_non_null(strstr(out, "case "));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases WHERE stage = 'letter' AND "
+				      "opened = '2025-09-12' AND closed IS NULL"),
+			 1);
+	assert_int_equal(e2e_query(e,
+				   "SELECT count(*) FROM actions WHERE state = 'approved' AND "
+				   "decided_by = 'A. Officer' AND decided_at IS NOT NULL AND "
+				   "decision = 'support offered since June' AND case_id = (SELECT "
+				   "id FROM cases)"),
+			 1);
+	assert_int_equal(e2e_rollcall(e, "signoff list"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_string_equal(out, "no legal steps waiting for a decision\n");
+
+	/* delivered once, to the legal endpoint, with who approved it */
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	json_t *h = hook_of_type(fx, "attendance.legal_step");
+	assert_string_equal(text_of(h, "path"), "/legal");
+	json_t *body = json_object_get(h, "body"), *data = json_object_get(body, "data");
+	assert_int_equal(int_of(data, "action_id"), id);
+	assert_string_equal(text_of(data, "state"), "approved");
+	assert_string_equal(text_of(data, "approved_by"), "A. Officer");
+	assert_string_equal(text_of(data, "decided_by"), "A. Officer");
+	assert_string_equal(text_of(data, "note"), "support offered since June");
+	assert_string_equal(text_of(data, "decided_at"), text_of(body, "timestamp"));
+	assert_int_equal(int_of(data, "case_id"), e2e_query(e, "SELECT id FROM cases"));
+	json_decref(h);
+	/* the proposal went to the signoff endpoint */
+	h = hook_of_type(fx, "attendance.legal_step.proposed");
+	assert_string_equal(text_of(h, "path"), "/signoff");
+	assert_true(json_is_null(
+		json_object_get(json_object_get(json_object_get(h, "body"), "data"), "case_id")));
+	json_decref(h);
+
+	/* the policy sees the case at the approved step */
+	import_days(fx, "2025-09-15", 1, "/");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	json_t *d = seen(e);
+	assert_string_equal(text_of(d, "stage"), "letter");
+	assert_int_equal(int_of(d, "steps"), 1);
+	assert_string_equal(text_of(d, "states"), "letter:approved");
+	json_decref(d);
+
+	/* deciding again is a conflict: exit 2, nothing changed, nothing sent */
+	char *before = state_of(e);
+	assert_int_equal(e2e_rollcall(e, args), 2);
+	e2e_slurp(e, "err", out, sizeof out);
+	assert_non_null(strstr(out, "was already approved by A. Officer at "));
+	assert_non_null(strstr(out, "nothing changed"));
+	snprintf(args, sizeof args, "signoff decline %lld --by 'B. Officer' --reason 'no'", id);
+	assert_int_equal(e2e_rollcall(e, args), 2);
+	char *after = state_of(e);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step"), 1);
+
+	/* audited: who, how, what, the action, before and after, the note */
+	assert_int_equal(e2e_rollcall(e, "audit --json"), 0);
+	json_t *trail = out_lines(e);
+	assert_int_equal(json_array_size(trail), 1);
+	json_t *a = json_array_get(trail, 0);
+	assert_string_equal(text_of(a, "who"), "A. Officer");
+	assert_int_equal(strncmp(text_of(a, "via"), "cli:", 4), 0);
+	assert_string_equal(text_of(a, "org"), "la:355");
+	assert_string_equal(text_of(a, "what"), "signoff.approve");
+	assert_int_equal(int_of(a, "action_id"), id);
+	assert_string_equal(text_of(a, "before"), "proposed");
+	assert_string_equal(text_of(a, "after"), "approved");
+	assert_string_equal(text_of(a, "detail"), "support offered since June");
+	assert_int_equal(strlen(text_of(a, "at")), 20);
+	json_decref(trail);
+	assert_int_equal(e2e_rollcall(e, "audit"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "signoff.approve"));
+	assert_non_null(strstr(out, "proposed -> approved  by A. Officer (cli:"));
+	assert_non_null(strstr(out, "\n    support offered since June\n"));
+	assert_int_equal(e2e_rollcall(e, "audit --org la:846 --json"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_string_equal(out, "");
+	assert_int_equal(e2e_rollcall(e, "audit --since 2099-01-01"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_string_equal(out, "");
+	assert_int_equal(e2e_rollcall(e, "audit --since 2025-13-01"), 2);
+	assert_int_equal(e2e_rollcall(e, "audit --org la:35"), 2);
+}
+
+static void declining_never_sends_the_step(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char args[256], out[8192];
+	threshold_policy(fx, "notice_to_improve", "", "");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	long long id = proposal_id(e);
+	snprintf(args, sizeof args,
+		 "signoff decline %lld --by 'B. Officer' --reason 'illness not yet ruled out'", id);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "declined"));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'declined' AND "
+				      "decided_by = 'B. Officer' AND decided_at IS NOT NULL AND "
+				      "decision = 'illness not yet ruled out' AND case_id IS NULL"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases"), 0);
+
+	/* still above the threshold: not proposed again within the cooldown,
+	 * and never sent as a step */
+	import_days(fx, "2025-09-15", 5, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step"), 0);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.proposed"), 1);
+	json_t *d = seen(e);
+	assert_string_equal(text_of(d, "stage"), "none");
+	assert_string_equal(text_of(d, "states"), "notice_to_improve:declined");
+	json_decref(d);
+
+	assert_int_equal(e2e_rollcall(e, "actions --json"), 0);
+	json_t *all = out_lines(e), *a;
+	size_t i;
+	json_array_foreach(all, i, a)
+	{
+		if (int_of(a, "action_id") != id)
+			continue;
+		assert_string_equal(text_of(a, "state"), "declined");
+		assert_string_equal(text_of(a, "decided_by"), "B. Officer");
+		assert_string_equal(text_of(a, "decline_reason"), "illness not yet ruled out");
+		assert_true(json_is_null(json_object_get(a, "approved_by")));
+		assert_true(json_is_null(json_object_get(a, "note")));
+	}
+	json_decref(all);
+
+	snprintf(args, sizeof args, "signoff approve %lld --by 'A. Officer'", id);
+	assert_int_equal(e2e_rollcall(e, args), 2);
+	e2e_slurp(e, "err", out, sizeof out);
+	assert_non_null(strstr(out, "was already declined by B. Officer"));
+	assert_int_equal(e2e_rollcall(e, "audit --json"), 0);
+	json_t *trail = out_lines(e);
+	assert_int_equal(json_array_size(trail), 1);
+	assert_string_equal(text_of(json_array_get(trail, 0), "what"), "signoff.decline");
+	assert_string_equal(text_of(json_array_get(trail, 0), "after"), "declined");
+	assert_string_equal(text_of(json_array_get(trail, 0), "detail"),
+			    "illness not yet ruled out");
+	json_decref(trail);
+}
+
+/* Each bad input: exit 2, its error said, nothing changed. */
+static void bad_input_changes_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char long_name[202], long_note[2002];
+	memset(long_name, 'a', 201);
+	long_name[201] = '\0';
+	memset(long_note, 'n', 2001);
+	long_note[2001] = '\0';
+	threshold_policy(fx, "letter", "", "");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	long long id = proposal_id(e),
+		  alert = e2e_query(e, "SELECT id FROM actions WHERE action = 'alert'");
+	/* a second pupil's proposal, past its day (the service has not yet
+	 * recorded it expired) */
+	e2e_exec(e,
+		 "INSERT INTO actions(org, pupil, action, kind, severity, date, day, policy, "
+		 "policy_sha256, upn, urn, year_group, created_at, state, signoff, decide_by) "
+		 "SELECT org, (SELECT id FROM pupils WHERE upn = 'Y355400120002'), action, kind, "
+		 "severity, date, day, policy, policy_sha256, 'Y355400120002', urn, year_group, "
+		 "created_at, 'proposed', 1, '2025-10-01' FROM actions WHERE action = "
+		 "'legal_step'");
+	long long late = e2e_query(e, "SELECT max(id) FROM actions");
+	/* and a third, recorded expired */
+	e2e_exec(e, "INSERT INTO actions(org, pupil, action, kind, severity, date, day, policy, "
+		    "policy_sha256, upn, urn, year_group, created_at, state, signoff, decide_by, "
+		    "decided_at) SELECT org, (SELECT id FROM pupils WHERE upn = 'H355210120003'), "
+		    "action, kind, severity, date, day, policy, policy_sha256, 'H355210120003', "
+		    "urn, year_group, created_at, 'expired', 1, '2025-10-01', "
+		    "'2025-10-02T00:00:00Z' FROM actions WHERE id = (SELECT min(id) FROM actions "
+		    "WHERE action = 'legal_step')");
+	long long expired = e2e_query(e, "SELECT max(id) FROM actions");
+	struct {
+		char args[2400];
+		const char *says;
+	} bad[32];
+	int n = 0;
+#define BAD(says_, ...)                                                                            \
+	do {                                                                                       \
+		snprintf(bad[n].args, sizeof bad[n].args, __VA_ARGS__);                            \
+		bad[n++].says = says_;                                                             \
+	} while (0)
+	BAD("999999 is not a proposed legal step", "signoff approve 999999 --by X");
+	BAD("is not a proposed legal step", "signoff approve %lld --by X", alert);
+	BAD("\"abc\" is not a proposal's id", "signoff approve abc --by X");
+	BAD("\"0\" is not a proposal's id", "signoff decline 0 --by X --reason r");
+	BAD("usage: rollcall signoff", "signoff approve %lld", id);
+	BAD("usage: rollcall signoff", "signoff approve --by X");
+	BAD("usage: rollcall signoff", "signoff approve %lld --by X --reason r", id);
+	BAD("usage: rollcall signoff", "signoff decline %lld --by X --note r", id);
+	BAD("usage: rollcall signoff", "signoff");
+	BAD("usage: rollcall signoff", "signoff approve");
+	BAD("usage: rollcall signoff", "signoff sign %lld --by X", id);
+	BAD("usage: rollcall signoff", "signoff list --bogus");
+	BAD("--org la:35: expected la:NNN or trust:ID", "signoff list --org la:35");
+	BAD("--by: the name of the person deciding is empty", "signoff approve %lld --by ''", id);
+	BAD("--by: the name of the person deciding is empty", "signoff approve %lld --by '   '",
+	    id);
+	BAD("--by: the name of the person deciding is over 200 bytes",
+	    "signoff approve %lld --by '%s'", id, long_name);
+	BAD("must be UTF-8 text with no control characters",
+	    "signoff approve %lld --by \"$(printf 'A\\033[2J')\"", id);
+	BAD("must be UTF-8 text with no control characters",
+	    "signoff approve %lld --by \"$(printf 'Jos\\351')\"", id);
+	BAD("--note is over 2000 bytes", "signoff approve %lld --by X --note '%s'", id, long_note);
+	BAD("--note must be UTF-8 text with no control characters",
+	    "signoff approve %lld --by X --note \"$(printf 'a\\nb')\"", id);
+	BAD("--note is empty", "signoff approve %lld --by X --note ''", id);
+	BAD("decline needs --reason", "signoff decline %lld --by X", id);
+	BAD("--reason is empty", "signoff decline %lld --by X --reason ''", id);
+	BAD("--reason is over 2000 bytes", "signoff decline %lld --by X --reason '%s'", id,
+	    long_note);
+	BAD("was to be decided by 2025-10-01", "signoff approve %lld --by X", late);
+	BAD("expired", "signoff decline %lld --by X --reason r", late);
+	BAD("was to be decided by 2025-10-01; the policy may propose the step again",
+	    "signoff approve %lld --by X", expired);
+#undef BAD
+	char *before = state_of(e);
+	for (int i = 0; i < n; i++) {
+		char err[8192];
+		int status = e2e_rollcall(e, bad[i].args);
+		e2e_slurp(e, "err", err, sizeof err);
+		if (status != 2 || !strstr(err, bad[i].says))
+			fail_msg("%s: exit %d, %s", bad[i].args, status, err);
+		/* the terminal never gets what was typed raw */
+		assert_null(strchr(err, '\033'));
+		char *after = state_of(e);
+		if (strcmp(before, after))
+			fail_msg("%s changed the database", bad[i].args);
+		free(after);
+	}
+
+	/* the pupil moves to another council's school: the step cannot be
+	 * approved for them, but can be declined; the list says so */
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/moved.csv", e->dir);
+	write_file(path, "upn,urn,year_group\n" J ",146410,9\n");
+	assert_int_equal(e2e_rollcall(e, "import moved.csv"), 0);
+	char args[128], out[8192];
+	assert_int_equal(e2e_rollcall(e, "signoff list"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "(the pupil has left)"));
+	assert_non_null(strstr(out, "(expired: past its day)"));
+	before = state_of(e);
+	snprintf(args, sizeof args, "signoff approve %lld --by X", id);
+	assert_int_equal(e2e_rollcall(e, args), 2);
+	e2e_slurp(e, "err", out, sizeof out);
+	assert_non_null(strstr(out, J " is no longer at a school of la:355 (now at school 146410, "
+				      "of la:846 and trust:TR00092)"));
+	char *after = state_of(e);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	snprintf(args, sizeof args, "signoff decline %lld --by X --reason 'moved away'", id);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 1);
+}
+
+int main(void)
+{
+	if (e2e_init() < 0) {
+		fprintf(stderr,
+			"test_signoff: build/rollcall and build/receiver are needed (make)\n");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_step_at_the_threshold_is_proposed_not_taken,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(one_open_proposal_per_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_letter_may_be_declared_decided_at_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(only_the_first_rungs_may_go_without_signoff, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(approving_sends_the_decided_step_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(declining_never_sends_the_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_input_changes_nothing, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
+}
