@@ -21,7 +21,13 @@
  * - every bad input (an unknown, expired or decided proposal, a decline
  *   with no reason, a name or text empty, too long, not UTF-8 or with a
  *   control character, a pupil who has left) is exit 2 with a clear
- *   error, and changes nothing.
+ *   error, and changes nothing;
+ * - the national framework counts approved steps only and is checked again
+ *   at approval: a third penalty notice within three years is refused,
+ *   whichever order the three are approved in; the same absence is never
+ *   fined twice, also when the later notice was approved first; a penalty
+ *   notice needs a Notice to Improve approved before it; of two officers
+ *   approving conflicting notices at once, one wins.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
  * sessions of them unauthorised (the penalty-notice threshold); each later
@@ -809,6 +815,292 @@ static void bad_input_changes_nothing(void **state)
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 1);
 }
 
+/* ---- the framework at decision time ---- */
+
+/* J's marks after tests/data's (1-12 Sep 2025, ten unauthorised sessions
+ * by the 12th): every weekday to 13 March 2026 present, but for two weeks
+ * of N from 1 December and one from 2 March. Ten school weeks back from 5
+ * December start on 29 September, after 12 September; from 6 March, on 29
+ * December: the three weeks of absence ground three notices no window
+ * shares. */
+static void absence_in_three_spells(struct fixture *fx)
+{
+	char path[PATH_MAX + 32], date[11];
+	snprintf(path, sizeof path, "%s/spells.csv", fx->e->dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("upn,urn,date,session,code\n", f);
+	for (int day = day_of("2025-09-15"); day <= day_of("2026-03-13"); day++) {
+		if (date_weekday(day) >= 5)
+			continue;
+		int absent = (day >= day_of("2025-12-01") && day <= day_of("2025-12-12")) ||
+			     (day >= day_of("2026-03-02") && day <= day_of("2026-03-06"));
+		date_format(day, date);
+		fprintf(f, J ",135001,%s,AM,%s\n" J ",135001,%s,PM,%s\n", date, absent ? "N" : "/",
+			date, absent ? "N" : "\\");
+	}
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(e2e_rollcall(fx->e, "import spells.csv"), 0);
+}
+
+/* Another proposal of the engine's proposal id's kind (or kind), on date:
+ * its copy. One open proposal per step means the engine never leaves two
+ * penalty notices waiting for one pupil; what the check at approval guards
+ * is the approved steps changing under a waiting one, made here directly
+ * (as a restored database, or another writer, could leave it). */
+static long long copy_proposal(struct e2e *e, long long id, const char *date, const char *kind,
+			       int support_inappropriate)
+{
+	char sql[2048];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO actions(org, pupil, action, kind, severity, message, evidence, data, "
+		 "date, day, policy, policy_sha256, upn, urn, year_group, created_at, params, "
+		 "state, signoff, decide_by, support_inappropriate, endpoint) SELECT org, pupil, "
+		 "action, coalesce(%s%s%s, kind), severity, message, evidence, data, '%s', "
+		 "CAST(julianday('%s') - julianday('1970-01-01') AS INTEGER), policy, "
+		 "policy_sha256, upn, urn, year_group, created_at, params, 'proposed', 1, "
+		 "decide_by, %d, endpoint FROM actions WHERE id = %lld",
+		 kind ? "'" : "", kind ? kind : "NULL", kind ? "'" : "", date, date,
+		 support_inappropriate, id);
+	e2e_exec(e, sql);
+	return e2e_query(e, "SELECT max(id) FROM actions");
+}
+
+static int approve(struct e2e *e, long long id, char *err, size_t size)
+{
+	char args[128];
+	snprintf(args, sizeof args, "signoff approve %lld --by 'A. Officer'", id);
+	int status = e2e_rollcall(e, args);
+	e2e_slurp(e, "err", err, size);
+	return status;
+}
+
+/* Three penalty notices for J proposed: the engine's on 12 September,
+ * copies on 5 December and 6 March; *p1..*p3. */
+static void three_notices(struct fixture *fx, long long *p1, long long *p2, long long *p3)
+{
+	struct e2e *e = fx->e;
+	threshold_policy(fx, "penalty_notice", ", support_inappropriate = true, cooldown_days = 0",
+			 "");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	*p1 = proposal_id(e);
+	absence_in_three_spells(fx);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	/* the first still waits: the engine proposed no other */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	*p2 = copy_proposal(e, *p1, "2025-12-05", NULL, 1);
+	*p3 = copy_proposal(e, *p1, "2026-03-06", NULL, 1);
+}
+
+static void a_third_penalty_notice_is_refused_in_any_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char err[4096];
+	long long p1, p2, p3;
+	three_notices(fx, &p1, &p2, &p3);
+
+	/* in order: the third is refused when it is approved */
+	assert_int_equal(approve(e, p1, err, sizeof err), 0);
+	assert_int_equal(approve(e, p2, err, sizeof err), 0);
+	char *before = state_of(e);
+	assert_int_equal(approve(e, p3, err, sizeof err), 2);
+	if (!strstr(err, "cannot be approved: national framework: 2 penalty notices already "
+			 "within 3 years (2025-09-12 and 2025-12-05); use another step (usually "
+			 "prosecution); nothing changed"))
+		fail_msg("%s", err);
+	char *after = state_of(e);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'approved'"), 2);
+	/* still waiting: an officer declines it, with the reason */
+	assert_int_equal(e2e_query(e, "SELECT state = 'proposed' FROM actions WHERE id = (SELECT "
+				      "max(id) FROM actions WHERE kind = 'penalty_notice')"),
+			 1);
+
+	/* out of order: the latest, then the first, and the one between them
+	 * is the third */
+	e2e_exec(e, "UPDATE actions SET state = 'proposed', decided_by = NULL, decided_at = NULL, "
+		    "decision = NULL, case_id = NULL WHERE action = 'legal_step';"
+		    "DELETE FROM cases; DELETE FROM audit;");
+	assert_int_equal(approve(e, p3, err, sizeof err), 0);
+	assert_int_equal(approve(e, p1, err, sizeof err), 0);
+	assert_int_equal(approve(e, p2, err, sizeof err), 2);
+	if (!strstr(err, "2 penalty notices already within 3 years (2025-09-12 and 2026-03-06)"))
+		fail_msg("%s", err);
+	/* the case is at the latest approved step by the day proposed */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases WHERE stage = 'penalty_notice' "
+				      "AND closed IS NULL"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(DISTINCT case_id) FROM actions WHERE state = "
+				      "'approved'"),
+			 1);
+
+	/* and the engine itself proposes no third: the next spell of absence
+	 * is refused at once, and logged */
+	e2e_exec(e, "UPDATE actions SET state = 'declined', decided_by = 'A. Officer', "
+		    "decision = 'a third' WHERE id = (SELECT max(id) FROM actions WHERE state = "
+		    "'proposed')");
+	import_days(fx, "2026-03-16", 5, "N");
+	assert_int_equal(e2e_rollcall(e, "-v run --once"), 0);
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "action refused"));
+	assert_non_null(strstr(err, "2 penalty notices already within 3 years"));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'proposed'"), 0);
+}
+
+/* The same absence never grounds two notices, whichever is approved first:
+ * a notice on 12 December counts the fortnight from 1 December, so one on
+ * the 5th, approved after it, has nothing of its own left. */
+static void the_same_absence_is_never_fined_twice_out_of_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char err[4096];
+	long long p1, p2, p3;
+	three_notices(fx, &p1, &p2, &p3);
+	long long later = copy_proposal(e, p1, "2025-12-12", NULL, 1);
+	assert_int_equal(approve(e, later, err, sizeof err), 0);
+	char *before = state_of(e);
+	assert_int_equal(approve(e, p2, err, sizeof err), 2);
+	if (!strstr(err, "a penalty notice needs 10 unauthorised sessions in 10 school weeks that "
+			 "no other notice counted: 0 before the penalty notice of 2025-12-12"))
+		fail_msg("%s", err);
+	char *after = state_of(e);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* in order the later one counts the days after the earlier: ten
+	 * sessions from 8 December, enough */
+	e2e_exec(e, "UPDATE actions SET state = 'proposed', decided_by = NULL, decided_at = NULL, "
+		    "decision = NULL, case_id = NULL WHERE action = 'legal_step';"
+		    "DELETE FROM cases;");
+	assert_int_equal(approve(e, p2, err, sizeof err), 0);
+	assert_int_equal(approve(e, later, err, sizeof err), 0);
+	/* marks amended since the proposal count as they are now: the
+	 * absence of 2-6 March, authorised since (illness), grounds nothing */
+	snprintf(err, sizeof err, "%s/ill.csv", e->dir);
+	FILE *f = fopen(err, "w");
+	assert_non_null(f);
+	fputs("upn,urn,date,session,code\n", f);
+	for (int day = day_of("2026-03-02"); day <= day_of("2026-03-06"); day++) {
+		char date[11];
+		date_format(day, date);
+		fprintf(f, J ",135001,%s,AM,I\n" J ",135001,%s,PM,I\n", date, date);
+	}
+	assert_int_equal(fclose(f), 0);
+	char sql[128]; /* the 12th's, out of the way of the limit of two */
+	snprintf(sql, sizeof sql, "UPDATE actions SET state = 'declined' WHERE id = %lld", later);
+	e2e_exec(e, sql);
+	assert_int_equal(e2e_rollcall(e, "import ill.csv"), 0);
+	assert_int_equal(approve(e, p3, err, sizeof err), 2);
+	if (!strstr(err, "a penalty notice needs 10 unauthorised sessions in 10 school weeks: 0;"))
+		fail_msg("%s", err);
+}
+
+/* A penalty notice (support not inappropriate) needs a Notice to Improve
+ * approved, in its case, on or before its day. */
+static void a_notice_to_improve_must_be_approved_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char err[4096];
+	long long p1, p2, p3;
+	three_notices(fx, &p1, &p2, &p3);
+	long long notice = copy_proposal(e, p1, "2025-12-05", NULL, 0);
+	long long nti_after = copy_proposal(e, p1, "2025-12-12", "notice_to_improve", 0);
+	long long nti = copy_proposal(e, p1, "2025-12-01", "notice_to_improve", 0);
+	assert_int_equal(approve(e, notice, err, sizeof err), 2);
+	assert_non_null(strstr(err, "needs an earlier notice_to_improve in the case, approved"));
+	/* one approved after its day is no earlier one */
+	assert_int_equal(approve(e, nti_after, err, sizeof err), 0);
+	assert_int_equal(approve(e, notice, err, sizeof err), 2);
+	assert_non_null(strstr(err, "needs an earlier notice_to_improve"));
+	assert_int_equal(approve(e, nti, err, sizeof err), 0);
+	assert_int_equal(approve(e, notice, err, sizeof err), 0);
+	/* all three in the one case, at the latest by day: the notice to
+	 * improve of the 12th */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases"), 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases WHERE stage = "
+				      "'notice_to_improve'"),
+			 1);
+}
+
+/* Two officers at once. Each approval runs in its own process, started
+ * together; BEGIN IMMEDIATE makes one wait for the other, which then finds
+ * the world it must be judged against. */
+static void race(struct e2e *e, long long a, long long b, int status[2], char err[2][4096])
+{
+	char cmd[2][PATH_MAX * 3];
+	pid_t pid[2];
+	long long ids[2] = { a, b };
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd[i], sizeof cmd[i],
+			 "cd '%s' && exec '%s' -q --config rollcall.conf signoff approve %lld "
+			 "--by 'Officer %d' >out-%d 2>err-%d",
+			 e->dir, e2e_bin, ids[i], i, i, i);
+	}
+	for (int i = 0; i < 2; i++)
+		if ((pid[i] = fork()) == 0) {
+			execl("/bin/sh", "sh", "-c", cmd[i], (char *)NULL);
+			_exit(127);
+		}
+	for (int i = 0; i < 2; i++) {
+		int st;
+		char name[16];
+		waitpid(pid[i], &st, 0);
+		status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		snprintf(name, sizeof name, "err-%d", i);
+		e2e_slurp(e, name, err[i], 4096);
+	}
+}
+
+static void of_two_officers_at_once_one_wins(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char err[2][4096];
+	int status[2];
+	long long p1, p2, p3;
+	three_notices(fx, &p1, &p2, &p3);
+	assert_int_equal(approve(e, p1, err[0], sizeof err[0]), 0);
+
+	/* conflicting notices: either would be the second, both a third */
+	race(e, p2, p3, status, err);
+	if ((status[0] == 0) == (status[1] == 0)) /* exactly one wins */
+		fail_msg("exits %d and %d: %s / %s", status[0], status[1], err[0], err[1]);
+	int lost = status[0] == 0;
+	assert_int_equal(status[lost], 2);
+	assert_non_null(strstr(err[lost], "2 penalty notices already within 3 years"));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'approved'"), 2);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 2);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE event = "
+				      "'attendance.legal_step'"),
+			 2);
+
+	/* the same proposal: one approval, one conflict */
+	e2e_exec(e, "UPDATE actions SET state = 'declined', decided_by = 'x' WHERE state = "
+		    "'proposed'");
+	long long fresh = copy_proposal(e, p1, "2026-03-13", "meeting", 0);
+	race(e, fresh, fresh, status, err);
+	if (!((status[0] == 0 && status[1] == 2) || (status[0] == 2 && status[1] == 0)))
+		fail_msg("exits %d and %d: %s / %s", status[0], status[1], err[0], err[1]);
+	assert_non_null(strstr(err[status[0] == 0], "was already approved by Officer "));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'meeting' AND "
+				      "state = 'approved'"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 3);
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM deliveries WHERE action_id = %lld AND event = "
+		 "'attendance.legal_step'",
+		 fresh);
+	assert_int_equal(e2e_query(e, sql), 1);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -828,6 +1120,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(declining_never_sends_the_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_input_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_third_penalty_notice_is_refused_in_any_order,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(the_same_absence_is_never_fined_twice_out_of_order,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_notice_to_improve_must_be_approved_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(of_two_officers_at_once_one_wins, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
 }
