@@ -27,7 +27,12 @@
  *   whichever order the three are approved in; the same absence is never
  *   fined twice, also when the later notice was approved first; a penalty
  *   notice needs a Notice to Improve approved before it; of two officers
- *   approving conflicting notices at once, one wins.
+ *   approving conflicting notices at once, one wins;
+ * - a proposal not decided by its day (signoff_days weekdays after it was
+ *   proposed) expires, in `run --once` and in the service: recorded,
+ *   delivered as attendance.legal_step.expired where the proposal went,
+ *   audited; it can no longer be decided, and the policy may propose the
+ *   step again once its cooldown allows.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
  * sessions of them unauthorised (the penalty-notice threshold); each later
@@ -1101,6 +1106,142 @@ static void of_two_officers_at_once_one_wins(void **state)
 	assert_int_equal(e2e_query(e, sql), 1);
 }
 
+/* ---- expiry ---- */
+
+static void a_school_day_is_a_weekday(void **state)
+{
+	(void)state;
+	/* 20 school days after Monday 5 January 2026: Monday 2 February */
+	assert_int_equal(date_add_weekdays(day_of("2026-01-05"), 20), day_of("2026-02-02"));
+	assert_int_equal(date_add_weekdays(day_of("2026-01-09"), 1), day_of("2026-01-12"));
+	assert_int_equal(date_add_weekdays(day_of("2026-01-10"), 1), day_of("2026-01-12"));
+	assert_int_equal(date_add_weekdays(day_of("2026-01-11"), 5), day_of("2026-01-16"));
+	assert_int_equal(date_add_weekdays(day_of("2026-01-05"), 0), day_of("2026-01-05"));
+}
+
+static void an_undecided_proposal_expires(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char args[256], out[8192], want[11];
+	configure(fx, "signoff_days = 5");
+	threshold_policy(fx, "letter", "", ", signoff = 'signoff-team'");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	long long id = proposal_id(e);
+	/* five school days from today, by the wall clock: the time a person
+	 * has to decide, whatever day of the marks it was proposed on */
+	date_format(date_add_weekdays(date_today(), 5), want);
+	char *by = e2e_text(e, "SELECT decide_by FROM actions WHERE action = 'legal_step'");
+	assert_string_equal(by, want);
+	free(by);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0); /* not yet */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'proposed'"), 1);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.expired"), 0);
+
+	/* the day passes (here: the proposal's day moved back) */
+	e2e_exec(e, "UPDATE actions SET decide_by = '2025-10-10' WHERE action = 'legal_step'");
+	assert_int_equal(e2e_rollcall(e, "signoff list --json"), 0);
+	json_t *waiting = out_lines(e);
+	assert_true(json_is_true(json_object_get(json_array_get(waiting, 0), "past_decide_by")));
+	json_decref(waiting);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e,
+				   "SELECT count(*) FROM actions WHERE state = 'expired' AND "
+				   "decided_by IS NULL AND decided_at IS NOT NULL AND case_id IS "
+				   "NULL"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases"), 0);
+	json_t *h = hook_of_type(fx, "attendance.legal_step.expired");
+	assert_string_equal(text_of(h, "path"), "/signoff"); /* where the proposal went */
+	json_t *body = json_object_get(h, "body"), *data = json_object_get(body, "data");
+	assert_int_equal(int_of(data, "action_id"), id);
+	assert_string_equal(text_of(data, "state"), "expired");
+	assert_string_equal(text_of(data, "decide_by"), "2025-10-10");
+	assert_string_equal(text_of(data, "decided_at"), text_of(body, "timestamp"));
+	assert_true(json_is_null(json_object_get(data, "approved_by")));
+	assert_true(json_is_null(json_object_get(data, "decided_by")));
+	json_decref(h);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step"), 0);
+	/* the proposal's own webhook still says it was proposed */
+	h = hook_of_type(fx, "attendance.legal_step.proposed");
+	assert_string_equal(text_of(json_object_get(json_object_get(h, "body"), "data"), "state"),
+			    "proposed");
+	json_decref(h);
+
+	/* audited, as the service's doing */
+	assert_int_equal(e2e_rollcall(e, "audit --json"), 0);
+	json_t *trail = out_lines(e);
+	assert_int_equal(json_array_size(trail), 1);
+	json_t *a = json_array_get(trail, 0);
+	assert_string_equal(text_of(a, "who"), "rollcall");
+	assert_string_equal(text_of(a, "via"), "service");
+	assert_string_equal(text_of(a, "what"), "signoff.expire");
+	assert_string_equal(text_of(a, "before"), "proposed");
+	assert_string_equal(text_of(a, "after"), "expired");
+	assert_string_equal(text_of(a, "detail"), "not decided by 2025-10-10");
+	assert_int_equal(int_of(a, "action_id"), id);
+	json_decref(trail);
+
+	/* no longer to be decided; expired once, sent once */
+	snprintf(args, sizeof args, "signoff approve %lld --by 'A. Officer'", id);
+	assert_int_equal(e2e_rollcall(e, args), 2);
+	e2e_slurp(e, "err", out, sizeof out);
+	assert_non_null(strstr(out, "expired: it was to be decided by 2025-10-10; the policy may "
+				    "propose the step again"));
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.expired"), 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 1);
+
+	/* proposed again once the cooldown (28 days) has passed: on 10 Oct */
+	import_days(fx, "2025-09-15", 19, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	import_days(fx, "2025-10-10", 1, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step' "
+				      "AND state = 'proposed' AND date = '2025-10-10'"),
+			 1);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.proposed"), 2);
+}
+
+/* The service expires proposals by itself, at start and once a minute. */
+static void the_service_expires_them(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	threshold_policy(fx, "penalty_notice", ", support_inappropriate = true", "");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	e2e_exec(e, "UPDATE actions SET decide_by = '2025-10-10' WHERE action = 'legal_step'");
+	e2e_daemon_start(e, "");
+	assert_true(
+		e2e_wait_for(e, "SELECT count(*) FROM actions WHERE state = 'expired'", 1, 10000));
+	assert_true(e2e_wait_for(e,
+				 "SELECT count(*) FROM deliveries WHERE event = "
+				 "'attendance.legal_step.expired' AND state = 'delivered'",
+				 1, 10000));
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 10000), 0);
+	assert_int_equal(hooks_of_type(fx, "attendance.legal_step.expired"), 1);
+	assert_int_equal(lines_with(e->daemon_log, "legal steps expired", "count=1"), 1);
+}
+
+static void signoff_days_is_checked(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bad[] = { "signoff_days = 0", "signoff_days = 201",
+					   "signoff_days = 2.5", "signoff_days = '20'" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char err[4096];
+		configure(fx, bad[i]);
+		assert_int_equal(e2e_rollcall(fx->e, "signoff list"), 2);
+		e2e_slurp(fx->e, "err", err, sizeof err);
+		if (!strstr(err, "rollcall.conf:3: signoff_days must be a whole number of school "
+				 "days from 1 to 200"))
+			fail_msg("%s: %s", bad[i], err);
+	}
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -1127,6 +1268,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_notice_to_improve_must_be_approved_first, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(of_two_officers_at_once_one_wins, setup, teardown),
+		cmocka_unit_test(a_school_day_is_a_weekday),
+		cmocka_unit_test_setup_teardown(an_undecided_proposal_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_service_expires_them, setup, teardown),
+		cmocka_unit_test_setup_teardown(signoff_days_is_checked, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
 }
