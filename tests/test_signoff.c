@@ -32,7 +32,11 @@
  *   proposed) expires, in `run --once` and in the service: recorded,
  *   delivered as attendance.legal_step.expired where the proposal went,
  *   audited; it can no longer be decided, and the policy may propose the
- *   step again once its cooldown allows.
+ *   step again once its cooldown allows;
+ * - policies see it: p.case.steps lists decided steps only, p:actions{}
+ *   each legal step with its sign-off state (proposed, approved, declined,
+ *   expired; one decided at once is approved), also those decided earlier
+ *   in the same call.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
  * sessions of them unauthorised (the penalty-notice threshold); each later
@@ -1242,6 +1246,77 @@ static void signoff_days_is_checked(void **state)
 	}
 }
 
+/* ---- what a policy sees ---- */
+
+static void policies_see_each_steps_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	put_policy(fx,
+		   "policy { org = 'la:355', name = 'States', endpoints = { legal = 'legal-team', "
+		   "alert = 'ewo-team' },\n"
+		   "  signoff = { letter = false } }\n"
+		   "local function states(p)\n"
+		   "  local t = {}\n"
+		   "  for _, a in ipairs(p:actions{ action = 'legal_step' }) do\n"
+		   "    t[#t + 1] = a.step .. ':' .. a.state .. ':' .. (a.action_id and 'id' or "
+		   "'new')\n"
+		   "  end\n"
+		   "  return table.concat(t, ',')\n"
+		   "end\n"
+		   "function on_pupil(p)\n"
+		   "  if p.upn ~= '" J "' then return end\n"
+		   "  local before = states(p)\n"
+		   "  legal_step(p, 'letter', { cooldown_days = 0 })\n"
+		   "  legal_step(p, 'meeting', { cooldown_days = 0 })\n"
+		   "  local steps = {}\n"
+		   "  for _, s in ipairs(p.case and p.case.steps or {}) do steps[#steps + 1] = "
+		   "s.step end\n"
+		   "  alert(p, 'seen', { cooldown_days = 0, data = { before = before, during = "
+		   "states(p),\n"
+		   "    stage = p.case and p.case.stage or 'none', steps = table.concat(steps, "
+		   "',') } })\n"
+		   "end\n");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	/* in the call: the letter decided at once, the meeting proposed; the
+	 * case the letter opened is at letter, its one step the letter */
+	json_t *d = seen(e);
+	assert_string_equal(text_of(d, "before"), "");
+	assert_string_equal(text_of(d, "during"), "meeting:proposed:new,letter:approved:new");
+	assert_string_equal(text_of(d, "stage"), "letter");
+	assert_string_equal(text_of(d, "steps"), "letter");
+	json_decref(d);
+	long long meeting = e2e_query(e, "SELECT id FROM actions WHERE kind = 'meeting'");
+
+	/* recorded: the same states, with their ids; the meeting waits, and
+	 * proposes no second one */
+	import_days(fx, "2025-09-15", 1, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	d = seen(e);
+	assert_string_equal(text_of(d, "before"), "meeting:proposed:id,letter:approved:id");
+	assert_string_equal(text_of(d, "steps"), "letter,letter");
+	json_decref(d);
+
+	/* declined, then expired: as the policy sees them. Declined, the
+	 * meeting may be proposed again (no cooldown here): on the 16th */
+	char args[128];
+	snprintf(args, sizeof args, "signoff decline %lld --by 'A. Officer' --reason 'not yet'",
+		 meeting);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	import_days(fx, "2025-09-16", 1, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	e2e_exec(e, "UPDATE actions SET decide_by = '2025-10-10' WHERE state = 'proposed'");
+	import_days(fx, "2025-09-17", 1, "N");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0); /* it expires, first */
+	d = seen(e);
+	assert_string_equal(text_of(d, "before"), "meeting:expired:id,letter:approved:id,"
+						  "letter:approved:id,meeting:declined:id,"
+						  "letter:approved:id");
+	assert_string_equal(text_of(d, "stage"), "letter");
+	assert_string_equal(text_of(d, "steps"), "letter,letter,letter,letter");
+	json_decref(d);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -1272,6 +1347,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_undecided_proposal_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_service_expires_them, setup, teardown),
 		cmocka_unit_test_setup_teardown(signoff_days_is_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(policies_see_each_steps_state, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
 }
