@@ -36,7 +36,10 @@
  * - policies see it: p.case.steps lists decided steps only, p:actions{}
  *   each legal step with its sign-off state (proposed, approved, declined,
  *   expired; one decided at once is approved), also those decided earlier
- *   in the same call.
+ *   in the same call;
+ * - a replay, and `rollcall test`, take each proposal as approved on the
+ *   day proposed (the ladder climbs as if an officer approved each at
+ *   once), and the replay says how many it took so.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
  * sessions of them unauthorised (the penalty-notice threshold); each later
@@ -1317,6 +1320,77 @@ static void policies_see_each_steps_state(void **state)
 	json_decref(d);
 }
 
+/* ---- replay and rollcall test ---- */
+
+static const char ladder[] =
+	"policy { org = 'la:355', name = 'Ladder', endpoints = { legal = 'legal-team' } }\n"
+	"local national = require 'national'\n"
+	"function on_pupil(p)\n"
+	"  if not national.penalty_threshold_met(p) then return end\n"
+	"  if not p.case then legal_step(p, 'letter')\n"
+	"  elseif p.case.stage == 'letter' then legal_step(p, 'meeting') end\n"
+	"end\n";
+
+static void replay_and_test_take_proposals_as_approved(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char out[1 << 14];
+	put_policy(fx, ladder);
+	import_days(fx, "2025-09-15", 2, "N");
+	/* live: the letter waits for a person; no case, no meeting */
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE action = 'legal_step'"),
+			 1);
+	/* a replay: the letter approved on the day proposed, then the meeting */
+	assert_int_equal(e2e_rollcall(e, "replay --policy policies/la-355.lua --pupil " J), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "legal_step letter"));
+	assert_non_null(strstr(out, "legal_step meeting"));
+	assert_non_null(strstr(out, "2 legal steps taken as approved on the day proposed: live, "
+				    "each waits for a named person's decision (rollcall signoff)"));
+	assert_int_equal(
+		e2e_rollcall(e, "replay --policy policies/la-355.lua --pupil " J " --json"), 0);
+	json_t *lines = out_lines(e), *o;
+	size_t i;
+	int steps = 0;
+	json_array_foreach(lines, i, o)
+	{
+		json_t *summary = json_object_get(o, "summary");
+		if (summary) {
+			assert_int_equal(int_of(summary, "legal_steps_taken_as_approved"), 2);
+			continue;
+		}
+		assert_string_equal(text_of(o, "state"), "approved");
+		assert_string_equal(text_of(o, "approved_by"),
+				    "replay (approved on the day proposed)");
+		assert_true(json_is_true(json_object_get(o, "signoff_required")));
+		assert_true(json_is_null(json_object_get(o, "decide_by")));
+		steps++;
+	}
+	assert_int_equal(steps, 2);
+	json_decref(lines);
+	/* and nothing of it reached the database */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'approved'"), 0);
+
+	/* rollcall test likewise: the meeting the day after the letter */
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/ladder-test.lua", e->dir);
+	write_file(path,
+		   "policy = 'policies/la-355.lua'\n"
+		   "schools = { { urn = '135001', name = 'S', la_code = '355' } }\n"
+		   "start = '2025-09-01'\n"
+		   "cases = { {\n"
+		   "  name = 'each rung after the one approved',\n"
+		   "  pupils = { { upn = '" J "', marks = [[ NN*6 ]] } },\n"
+		   "  expect = { { legal_step = 'letter', date = '2025-09-05', count = 1 },\n"
+		   "             { legal_step = 'meeting', date = '2025-09-08', count = 1 } },\n"
+		   "  nothing_else = true } }\n");
+	assert_int_equal(e2e_rollcall(e, "test ladder-test.lua"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "1 case in 1 file: 1 passed, 0 failed"));
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -1348,6 +1422,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(the_service_expires_them, setup, teardown),
 		cmocka_unit_test_setup_teardown(signoff_days_is_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(policies_see_each_steps_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(replay_and_test_take_proposals_as_approved, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
 }
