@@ -39,7 +39,10 @@
  *   in the same call;
  * - a replay, and `rollcall test`, take each proposal as approved on the
  *   day proposed (the ladder climbs as if an officer approved each at
- *   once), and the replay says how many it took so.
+ *   once), and the replay says how many it took so;
+ * - a database at schema version 6 migrates: its legal steps, taken at
+ *   once before sign-off existed, become approved "before sign-off", and
+ *   a delivery of one still pending is sent as attendance.legal_step.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
  * sessions of them unauthorised (the penalty-notice threshold); each later
@@ -1391,6 +1394,72 @@ static void replay_and_test_take_proposals_as_approved(void **state)
 	assert_non_null(strstr(out, "1 case in 1 file: 1 passed, 0 failed"));
 }
 
+/* ---- schema version 6 ---- */
+
+static void a_version_6_database_migrates(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	/* as version 6 left it: a letter taken at once, its case at letter,
+	 * its delivery still pending; none of 7's columns, nor audit */
+	e2e_exec(
+		e,
+		"DROP TABLE audit; DROP INDEX actions_proposed;"
+		"ALTER TABLE deliveries DROP COLUMN event;"
+		"ALTER TABLE actions DROP COLUMN state; ALTER TABLE actions DROP COLUMN signoff;"
+		"ALTER TABLE actions DROP COLUMN decide_by;"
+		"ALTER TABLE actions DROP COLUMN decided_by;"
+		"ALTER TABLE actions DROP COLUMN decided_at;"
+		"ALTER TABLE actions DROP COLUMN decision;"
+		"ALTER TABLE actions DROP COLUMN support_inappropriate;"
+		"ALTER TABLE actions DROP COLUMN endpoint;"
+		"INSERT INTO cases(id, org, pupil, stage, opened) SELECT 3, 'la:355', id, "
+		"'letter', '2025-09-12' FROM pupils WHERE upn = '" J "';"
+		"INSERT INTO actions(id, org, pupil, action, kind, severity, date, day, policy, "
+		"policy_sha256, case_id, upn, urn, year_group, created_at, params) SELECT 5, "
+		"'la:355', id, 'legal_step', 'letter', 'medium', '2025-09-12', "
+		"CAST(julianday('2025-09-12') - julianday('1970-01-01') AS INTEGER), 'la-355.lua', "
+		"'ab', 3, upn, urn, year_group, '2025-09-12T16:00:00Z', '{}' FROM pupils WHERE upn "
+		"= '" J "';"
+		"INSERT INTO deliveries(action_id, endpoint, webhook_id, state) VALUES (5, "
+		"'legal-team', 'msg_0123456789abcdef0123456789abcdef', 'pending');"
+		"PRAGMA user_version = 6;");
+	assert_int_equal(e2e_rollcall(e, "signoff list"), 1);
+	char err[4096];
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "schema version 6 is older than 7"));
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	assert_int_equal(e2e_query(e, "PRAGMA user_version"), 7);
+	assert_int_equal(e2e_query(e,
+				   "SELECT count(*) FROM actions WHERE id = 5 AND state = "
+				   "'approved' AND decided_by = 'before sign-off' AND decided_at "
+				   "= '2025-09-12T16:00:00Z' AND signoff IS NULL AND "
+				   "support_inappropriate = 0"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 0);
+	assert_int_equal(e2e_rollcall(e, "signoff list"), 0);
+	char out[4096];
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_string_equal(out, "no legal steps waiting for a decision\n");
+
+	/* the pending delivery goes out as the decided step it was */
+	put_policy(fx, "policy { org = 'la:355', name = 'x', endpoints = { legal = 'legal-team' } "
+		       "}\nfunction on_pupil(p) end\n");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	json_t *h = hook_of_type(fx, "attendance.legal_step");
+	json_t *data = json_object_get(json_object_get(h, "body"), "data");
+	assert_string_equal(text_of(data, "state"), "approved");
+	assert_string_equal(text_of(data, "approved_by"), "before sign-off");
+	assert_true(json_is_null(json_object_get(data, "signoff_required")));
+	assert_int_equal(int_of(data, "case_id"), 3);
+	json_decref(h);
+	/* it is the case's step, as before */
+	assert_int_equal(e2e_rollcall(e, "pupil " J " --json"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "\"steps\":[{\"step\":\"letter\",\"date\":\"2025-09-12\"}]"));
+	assert_int_equal(e2e_rollcall(e, "init"), 0); /* again: harmless */
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -1424,6 +1493,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(policies_see_each_steps_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(replay_and_test_take_proposals_as_approved, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(a_version_6_database_migrates, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
 }
