@@ -259,10 +259,10 @@ static long long taken_as_approved(struct db *db, const char *table)
 static void say_taken_as_approved(long long n, const char *who)
 {
 	if (n > 0)
-		printf("%s%s%lld legal steps taken as approved on the day proposed: live, each "
+		printf("%s%s%lld legal step%s taken as approved on the day proposed: live, each "
 		       "waits for a named person's decision (rollcall signoff), and may be "
 		       "declined or expire\n",
-		       who ? who : "", who ? ": " : "", n);
+		       who ? who : "", who ? ": " : "", n, n == 1 ? "" : "s");
 }
 
 static void summary(struct db *db, const struct side *s, int json)
