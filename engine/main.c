@@ -176,8 +176,9 @@ static const struct command commands[] = {
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"
 	  "the academic year, actions by kind and week, the schools with the most\n"
-	  "persistent absence and open cases by stage, for the pupils of the\n"
-	  "organisation's schools, drawn with Chart.js embedded in the page: it\n"
+	  "persistent absence, open cases by stage, the legal steps waiting for a\n"
+	  "decision and who decided what in the last four weeks, for the pupils of\n"
+	  "the organisation's schools, drawn with Chart.js embedded in the page: it\n"
 	  "opens from disk, offline. UPNs appear only for its own pupils.\n"
 	  "  --org ORG  la:NNN or trust:ID\n"
 	  "  -o FILE    where to write (default report-la-NNN.html, resp.\n"

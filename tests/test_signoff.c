@@ -42,7 +42,9 @@
  *   once), and the replay says how many it took so;
  * - a database at schema version 6 migrates: its legal steps, taken at
  *   once before sign-off existed, become approved "before sign-off", and
- *   a delivery of one still pending is sent as attendance.legal_step.
+ *   a delivery of one still pending is sent as attendance.legal_step;
+ * - `rollcall report` lists the steps waiting for a decision and who
+ *   decided what in the last four weeks.
  *
  * The pupils are tests/data's: J355400120001 has marks 1-12 Sep 2025, ten
  * sessions of them unauthorised (the penalty-notice threshold); each later
@@ -1460,6 +1462,59 @@ static void a_version_6_database_migrates(void **state)
 	assert_int_equal(e2e_rollcall(e, "init"), 0); /* again: harmless */
 }
 
+/* ---- the report ---- */
+
+static void the_report_shows_the_queue_and_who_decided(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char err[4096];
+	threshold_policy(fx, "letter", "", "");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	long long j = proposal_id(e);
+	/* two more proposals: one for Y, one for H that expires */
+	long long y = copy_proposal(e, j, "2025-09-12", "meeting", 0);
+	long long h = copy_proposal(e, j, "2025-09-12", "attendance_contract", 0);
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "UPDATE actions SET pupil = (SELECT id FROM pupils WHERE upn = 'Y355400120002'), "
+		 "upn = 'Y355400120002' WHERE id = %lld; UPDATE actions SET pupil = (SELECT id "
+		 "FROM pupils WHERE upn = 'H355210120003'), upn = 'H355210120003', urn = 105210, "
+		 "decide_by = '2025-10-10' WHERE id = %lld",
+		 y, h);
+	e2e_exec(e, sql);
+	assert_int_equal(approve(e, j, err, sizeof err), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0); /* H's expires */
+	assert_int_equal(e2e_rollcall(e, "report --org la:355 -o report.html"), 0);
+	char *page = malloc(OUT_MAX);
+	e2e_slurp(e, "report.html", page, OUT_MAX);
+	char *start = strstr(page, "<script type=\"application/json\" id=\"report-data\">");
+	assert_non_null(start);
+	start = strchr(start, '>') + 1;
+	*strstr(start, "</script>") = '\0';
+	json_t *data = json_loads(start, 0, NULL);
+	assert_non_null(data);
+	json_t *waiting = json_object_get(data, "signoff_waiting");
+	assert_int_equal(json_array_size(waiting), 1);
+	json_t *w = json_array_get(waiting, 0);
+	assert_int_equal(int_of(w, "action_id"), y);
+	assert_string_equal(text_of(w, "step"), "meeting");
+	assert_string_equal(text_of(w, "upn"), "Y355400120002");
+	assert_true(json_is_false(json_object_get(w, "left")));
+	json_t *decided = json_object_get(data, "signoff_decided");
+	assert_int_equal(json_array_size(decided), 2);
+	/* the expiry first (nobody), then each person */
+	assert_true(json_is_null(json_object_get(json_array_get(decided, 0), "by")));
+	assert_int_equal(int_of(json_array_get(decided, 0), "expired"), 1);
+	assert_string_equal(text_of(json_array_get(decided, 1), "by"), "A. Officer");
+	assert_int_equal(int_of(json_array_get(decided, 1), "approved"), 1);
+	assert_int_equal(int_of(json_array_get(decided, 1), "declined"), 0);
+	assert_non_null(strstr(page, "Legal steps waiting for a decision"));
+	assert_non_null(strstr(page, "Legal steps decided in the last 4 weeks, by whom"));
+	json_decref(data);
+	free(page);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0) {
@@ -1494,6 +1549,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(replay_and_test_take_proposals_as_approved, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_version_6_database_migrates, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_report_shows_the_queue_and_who_decided, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("signoff", tests, NULL, NULL);
 }
