@@ -68,7 +68,8 @@ static const struct command commands[] = {
 	  "Runs each test file (default: every *.lua in the policies directory's\n"
 	  "tests/), each case in a fresh temporary database, its marks fed session\n"
 	  "by session through the engine as the live service takes them; nothing\n"
-	  "is delivered. Prints ok or FAIL FILE:LINE for each case, a summary, and\n"
+	  "is delivered, and each proposed legal step is taken as approved on the\n"
+	  "day proposed. Prints ok or FAIL FILE:LINE for each case, a summary, and\n"
 	  "which action lines of each policy the tests reached.\n"
 	  "Exit status 1 if a case failed, 2 if a test file is bad.\n" },
 	{ "replay", cmd_replay, 0,
@@ -77,9 +78,11 @@ static const struct command commands[] = {
 	  "what a policy would have done over the stored history; changes nothing",
 	  "Evaluates one policy where the live service does, after each session's\n"
 	  "register (AM, then PM), from the first stored day, with the repeats and\n"
-	  "cases that carries; prints its actions and a summary. Opens the database\n"
-	  "read-only; sends nothing. Exit status 1 if any policy call failed (how\n"
-	  "many, and the first pupils and lines, are said last).\n"
+	  "cases that carries; prints its actions and a summary. Each proposed legal\n"
+	  "step is taken as approved on the day proposed (the summary says how many\n"
+	  "were). Opens the database read-only; sends nothing. Exit status 1 if any\n"
+	  "policy call failed (how many, and the first pupils and lines, are said\n"
+	  "last).\n"
 	  "  --from, --to DATE    the days whose actions are printed (default: all)\n"
 	  "  --param NAME=VALUE   replay with this value, not the one in force\n"
 	  "                       (repeatable; with --compare, for --policy only)\n"
