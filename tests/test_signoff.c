@@ -805,6 +805,7 @@ static void bad_input_changes_nothing(void **state)
 			fail_msg("%s changed the database", bad[i].args);
 		free(after);
 	}
+	free(before);
 
 	/* the pupil moves to another council's school: the step cannot be
 	 * approved for them, but can be declined; the list says so */
