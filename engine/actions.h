@@ -17,6 +17,16 @@
  *   weeks that no earlier penalty notice counted (the same absence is
  *   never fined twice).
  *
+ * A legal step is decided by a named person (UK GDPR art. 22: no decision
+ * with legal effects solely by automated means; the DfE framework has a
+ * penalty notice *considered*): a policy's legal_step() records a
+ * proposal, state `proposed`, which moves no case; `rollcall signoff`
+ * approves it (the case moves to that stage) or declines it, and one not
+ * decided in time expires (signoff.c). Only the first rungs (letter,
+ * meeting, attendance_contract) may be decided at once, when the policy
+ * declares so: state `approved` from the start. The national framework
+ * counts approved steps only, and is checked again at approval.
+ *
  * Every action keeps its evidence, the policy's SHA-256 and the parameter
  * values in force, so a council can later show why it acted. Knows nothing
  * of Lua or HTTP.
@@ -49,6 +59,18 @@ extern const char *const legal_steps[LEGAL_STEPS];
 /* Index of a legal step's name, or -1. */
 int actions_legal_step(const char *name);
 
+/* The steps from this index on (notice_to_improve, penalty_notice,
+ * education_supervision_order, school_attendance_order, prosecution)
+ * always wait for a named person's decision; a policy may declare that
+ * the ones before it (letter, meeting, attendance_contract) need none. */
+#define LEGAL_SIGNOFF_ALWAYS 3
+
+/* A legal step's sign-off, actions.state. */
+#define STEP_PROPOSED "proposed"
+#define STEP_APPROVED "approved"
+#define STEP_DECLINED "declined"
+#define STEP_EXPIRED  "expired"
+
 #define COOLDOWN_DEFAULT 28
 
 struct action_request {
@@ -73,9 +95,17 @@ struct action_request {
 	 * Recording (actions_commit, actions_record) always asks. */
 	int repeat_checked;
 	int support_inappropriate;
-	int date; /* the evaluated day */
-	/* The pupil's marks up to date, which a penalty notice's threshold is
-	 * counted from; NULL: none (a penalty notice is refused). */
+	/* A legal step that waits for a named person's decision: recorded as a
+	 * proposal (state proposed, delivered to signoff_endpoint as
+	 * attendance.legal_step.proposed) unless the actions are opened with
+	 * approve_as. 0: decided at once (state approved). policy.c sets it
+	 * for every legal step from the policy's declaration. */
+	int signoff;
+	const char *signoff_endpoint; /* the policy's signoff endpoint, else its legal one */
+	int date;		      /* the evaluated day */
+	/* The pupil's marks, at least up to date (later ones are not counted),
+	 * which a penalty notice's threshold is counted from; NULL: none (a
+	 * penalty notice is refused). */
 	struct history *history;
 };
 
@@ -103,6 +133,7 @@ struct drafted {
 	struct action_request r; /* kind, message, evidence, data and params owned here */
 	long long case_id;	 /* the case it belongs to (< 0: opened in this draft) */
 	int close;		 /* a case closure (r.type ACTION_CASE_CLOSED) */
+	int proposal;		 /* a legal step proposed, not decided: it moves no case */
 	char kind[72];
 };
 
@@ -116,9 +147,14 @@ struct actions_draft {
 
 struct actions {
 	struct db *db;
-	const struct config *cfg; /* which endpoints exist; NULL: none */
-	sqlite3_stmt *stmt[16];
+	const struct config *cfg; /* which endpoints exist, signoff_days; NULL: none, 20 */
+	sqlite3_stmt *stmt[24];
+	/* Not NULL: every legal step is recorded approved on the day proposed,
+	 * decided_by this text (a replay, `rollcall test`, `rollcall check`:
+	 * what the live service would do if every proposal were approved). */
+	const char *approve_as;
 	long recorded, suppressed, refused; /* since open */
+	long approved_as_proposed;	    /* proposals approve_as approved */
 	unsigned char random[1024];	    /* for webhook ids, random_used taken */
 	size_t random_used;
 };
@@ -148,6 +184,23 @@ int actions_decide(struct actions *a, struct actions_draft *d, struct action_req
  * draft. Same answers. */
 int actions_record(struct actions *a, const struct action_request *r, char *why, size_t whylen);
 
+/* Approve proposal id (state proposed) in the caller's write transaction:
+ * r is the proposal as a request (signoff.c makes it from its row: org,
+ * pupil, kind, date, support_inappropriate, endpoint, and the pupil's
+ * marks as they stand now, at least to its day), case_id the case it was
+ * proposed in (0: none was open). The national framework is checked
+ * again, against the approved steps as they are now; then the step is
+ * approved (decided_by by, decided_at at, its note), the case (its own,
+ * else the pupil's open case, else one opened on the day proposed) moves
+ * to the stage of its latest approved step, and the decided step is
+ * queued to r->endpoint as attendance.legal_step. Returns 1 (*case_out the
+ * case), 0 refused with why (the framework; the case it was proposed in
+ * has closed since; decided by another meanwhile), -1 on a database
+ * error. */
+int actions_approve(struct actions *a, long long id, const struct action_request *r,
+		    long long case_id, const char *by, const char *note, const char *at,
+		    long long *case_out, char *why, size_t whylen);
+
 /* The open case of pupil in org, as it stands with draft d: 1 and *c
  * filled, 0 if none, -1 on error. */
 int actions_case(struct actions *a, struct actions_draft *d, const char *org, uint32_t pupil,
@@ -160,6 +213,9 @@ struct listed {
 	int day;
 	long long case_id; /* 0 for none (alerts); < 0 a case opened in this call */
 	int decided;	   /* in this call's draft */
+	/* a legal step's sign-off (proposed, approved, declined, expired);
+	 * other actions: decided (in this call's draft) or recorded */
+	char state[12];
 };
 
 /* This organisation's actions for pupil on or after day since, newest
@@ -187,7 +243,8 @@ void actions_draft_free(struct actions_draft *d);
 	"actions.id, actions.action, actions.org, actions.policy, actions.policy_sha256, "         \
 	"actions.kind, actions.severity, actions.message, actions.upn, actions.urn, "              \
 	"actions.year_group, actions.evidence, actions.data, actions.date, "                       \
-	"actions.created_at, actions.case_id, actions.params"
+	"actions.created_at, actions.case_id, actions.params, actions.state, actions.signoff, "    \
+	"actions.decide_by, actions.decided_by, actions.decided_at, actions.decision"
 
 enum action_column {
 	ACTION_COL_ID,
@@ -207,6 +264,12 @@ enum action_column {
 	ACTION_COL_CREATED_AT,
 	ACTION_COL_CASE_ID,
 	ACTION_COL_PARAMS,
+	ACTION_COL_STATE,
+	ACTION_COL_SIGNOFF,
+	ACTION_COL_DECIDE_BY,
+	ACTION_COL_DECIDED_BY,
+	ACTION_COL_DECIDED_AT,
+	ACTION_COL_DECISION,
 	ACTION_COLUMNS_COUNT
 };
 
@@ -223,6 +286,11 @@ struct action_row {
 	long long id;
 	struct action_text action, org, policy, policy_sha256, kind, severity, message, upn,
 		year_group, evidence, data, date, created_at, params;
+	/* a legal step's sign-off: state, the last day to decide a proposal,
+	 * who decided and when, and the approval's note or the decline's
+	 * reason; signoff 1 a person had to decide, 0 not, -1 not known */
+	struct action_text state, decide_by, decided_by, decided_at, decision;
+	int signoff;
 	int urn;
 	int has_case; /* case_id is not NULL (alerts belong to no case) */
 	long long case_id;
@@ -236,15 +304,34 @@ void actions_row(sqlite3_stmt *st, int first, struct action_row *r);
 struct json_t;
 struct json_t *actions_payload(const struct action_row *r);
 
-/* An action's deliveries as [{endpoint, state, attempts}], oldest first,
+/* The same, as webhook event sent it (a delivery's event; NULL: as the
+ * row stands): an attendance.legal_step.proposed shows the step as it was
+ * proposed, whatever was decided since. */
+struct json_t *actions_event_payload(const struct action_row *r, const char *event);
+
+/* An action's deliveries as [{endpoint, state, attempts, event}], oldest
+ * first (event: the webhook type; null for a delivery from before schema
+ * version 7),
  * read with del, a statement prepared from ACTIONS_DELIVERIES. NULL on a
  * database error (not reported). */
 #define ACTIONS_DELIVERIES                                                                         \
-	"SELECT endpoint, state, attempts FROM deliveries WHERE action_id = ? ORDER BY id"
+	"SELECT endpoint, state, attempts, event FROM deliveries WHERE action_id = ? ORDER BY id"
 struct json_t *actions_deliveries(sqlite3_stmt *del, long long action_id);
 
 /* "attendance.alert", "attendance.referral", "attendance.legal_step" or
- * "attendance.case_closed". */
+ * "attendance.case_closed": the event of a delivery from before version 7
+ * (deliveries.event NULL). */
 const char *actions_webhook_type(const char *action);
+
+/* The webhook events of a legal step's sign-off. */
+#define EVENT_PROPOSED "attendance.legal_step.proposed"
+#define EVENT_DECIDED  "attendance.legal_step"
+#define EVENT_EXPIRED  "attendance.legal_step.expired"
+
+/* Queue the delivery of event for action_id to endpoint (NULL: the policy
+ * names none), in the caller's transaction: pending if the endpoint is
+ * configured, else no_endpoint. Returns 0 or the failure. */
+int actions_enqueue(struct actions *a, long long action_id, const char *endpoint,
+		    const char *event);
 
 #endif

@@ -60,5 +60,7 @@ int cmd_report(struct cli *cli, int argc, char **argv);
 int cmd_test(struct cli *cli, int argc, char **argv);
 int cmd_reevaluate(struct cli *cli, int argc, char **argv);
 int cmd_rejected(struct cli *cli, int argc, char **argv);
+int cmd_signoff(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -3,7 +3,9 @@
  * recorded actions (alerts, referrals, legal steps and case closures),
  * oldest first, with their delivery state. --json prints one object per
  * line: the action as docs/WEBHOOKS.md gives it (the webhook body's `data`,
- * with its case_id and the params in force) plus `deliveries`.
+ * with its case_id and the params in force) plus `deliveries`. A legal
+ * step's sign-off (proposed, approved, declined, expired) is said before
+ * its message, so that a proposal is never read as a step taken.
  */
 #include "actions.h"
 #include "cmd.h"
@@ -83,16 +85,17 @@ int cmd_print_actions(struct db *db, const char *org, const char *since, int jso
 		/* Stored text is printed only as text_safe made it: a message
 		 * holding ESC must not drive the terminal, nor bytes that are
 		 * not UTF-8 garble it. */
-		const struct action_text shown[] = { a.date, a.org,	 a.action, a.kind,
-						     a.upn,  a.severity, a.message };
+		const struct action_text shown[] = { a.date, a.org,	 a.action,  a.kind,
+						     a.upn,  a.severity, a.message, a.state };
 		enum { COLUMNS = sizeof shown / sizeof *shown };
 		char *text[COLUMNS], *safe_states = text_safe(states, strlen(states), NULL);
 		for (int k = 0; k < COLUMNS; k++)
 			text[k] = shown[k].s ? text_safe(shown[k].s, shown[k].len, NULL) : NULL;
-		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s\n", a.id,
+		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s%s%s%s\n", a.id,
 		       or_none(text[0], ""), or_none(text[1], ""), or_none(text[2], ""),
 		       or_none(text[3], ""), or_none(text[4], ""), or_none(text[5], "-"),
-		       safe_states, or_none(text[6], ""));
+		       safe_states, text[7] ? "[" : "", or_none(text[7], ""), text[7] ? "] " : "",
+		       or_none(text[6], ""));
 		for (int k = 0; k < COLUMNS; k++)
 			free(text[k]);
 		free(safe_states);

@@ -30,8 +30,8 @@
 static const char *const list_sql =
 	"SELECT c.id, c.org, (SELECT upn FROM pupils WHERE id = c.pupil), c.stage, c.opened, "
 	"c.closed, c.close_reason, c.referral_open, (SELECT count(*) FROM actions a WHERE "
-	"a.case_id = c.id AND a.action <> 'case_closed')" CASES_WHERE
-	" ORDER BY c.opened DESC, c.id DESC LIMIT ?4";
+	"a.case_id = c.id AND a.action <> 'case_closed' AND (a.state IS NULL OR a.state = "
+	"'approved'))" CASES_WHERE " ORDER BY c.opened DESC, c.id DESC LIMIT ?4";
 
 static const char *const count_sql = "SELECT count(*)" CASES_WHERE;
 

@@ -38,7 +38,7 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 	sqlite3_stmt *st = db_prepare(
 		&cli->db,
 		"SELECT id, action_id, endpoint, webhook_id, state, attempts, last_status, "
-		"last_error, next_attempt_at FROM deliveries WHERE ?1 = 0 OR state IN "
+		"last_error, next_attempt_at, event FROM deliveries WHERE ?1 = 0 OR state IN "
 		"('dead', 'no_endpoint') OR (state = 'pending' AND attempts > 0) "
 		"ORDER BY id DESC");
 	if (!st)
@@ -68,6 +68,8 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 			json_object_set_new(o, "last_error", column_json(st, 7, TEXT_KEEP_JSON));
 			json_object_set_new(o, "next_attempt_at",
 					    *next ? json_string(next) : json_null());
+			/* the webhook type it sends; null from before schema version 7 */
+			json_object_set_new(o, "event", column_json(st, 9, NULL));
 			char *line = json_dumps(o, JSON_COMPACT);
 			puts(line);
 			free(line);

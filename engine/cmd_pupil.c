@@ -30,7 +30,7 @@ static const char *const default_windows[] = { "sessions=20", "school_weeks=6", 
 static const char *const orgs_with_open_case =
 	"SELECT org FROM cases WHERE pupil = ?1 AND closed IS NULL ORDER BY org";
 static const char *const recent_actions_sql =
-	"SELECT id, org, action, kind, severity, date FROM actions WHERE pupil = ?1 "
+	"SELECT id, org, action, kind, severity, date, state FROM actions WHERE pupil = ?1 "
 	"ORDER BY day DESC, id DESC LIMIT ?2";
 
 /* "sessions=N", "school_weeks=N", "days=N", "since=YYYY-MM-DD", "academic_year" */
@@ -158,8 +158,11 @@ static int recent_actions(struct cli *cli, uint32_t pupil, json_t *list)
 		json_object_set_new(o, "action", column_json(st, 2, NULL));
 		if (action && (!strcmp(action, "alert") || !strcmp(action, "case_closed")))
 			json_object_set_new(o, "kind", column_json(st, 3, NULL));
-		else if (action && !strcmp(action, "legal_step"))
+		else if (action && !strcmp(action, "legal_step")) {
 			json_object_set_new(o, "step", column_json(st, 3, NULL));
+			/* its sign-off: a proposal is not a step taken */
+			json_object_set_new(o, "state", column_json(st, 6, NULL));
+		}
 		json_object_set_new(o, "severity", column_json(st, 4, NULL));
 		json_object_set_new(o, "date", column_json(st, 5, NULL));
 		json_array_append_new(list, o);
@@ -222,6 +225,11 @@ static void actions_text(json_t *recent)
 		const char *kind = json_object_get(a, "kind")	? text_of(a, "kind")
 				   : json_object_get(a, "step") ? text_of(a, "step")
 								: "mentor";
+		char step[64];
+		if (json_object_get(a, "state")) { /* a legal step, and its sign-off */
+			snprintf(step, sizeof step, "%s (%s)", kind, text_of(a, "state"));
+			kind = step;
+		}
 		char states[128] = "";
 		json_array_foreach(json_object_get(a, "deliveries"), k, d)
 		{

@@ -9,7 +9,9 @@
  * printed and counted. --param replays with a threshold not yet in force;
  * --pupil replays one pupil. With --compare, what each of two policies
  * would have done that the other would not (--param applies to the first:
- * a draft threshold beside the one in force).
+ * a draft threshold beside the one in force). A legal step that live waits
+ * for a person's decision is taken as approved on the day proposed, and
+ * the summary says how many were.
  *
  * It changes nothing and sends nothing: the database is opened read-only,
  * and the actions, cases and deliveries the replay records go to TEMP
@@ -235,18 +237,48 @@ static json_t *counts(struct db *db, const char *sql)
 	return o;
 }
 
+/* The legal steps of table (actions, or replay_first) that live would
+ * have waited for a person's decision: a replay took each as approved on
+ * the day proposed. -1 on a database error (reported). */
+static long long taken_as_approved(struct db *db, const char *table)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM %s WHERE action = 'legal_step' AND signoff = 1", table);
+	sqlite3_stmt *st = db_prepare(db, sql);
+	long long n = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else if (st)
+		db_fail(db, "counting legal steps");
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Said whenever a replay took a proposal as approved: what live does. */
+static void say_taken_as_approved(long long n, const char *who)
+{
+	if (n > 0)
+		printf("%s%s%lld legal step%s taken as approved on the day proposed: live, each "
+		       "waits for a named person's decision (rollcall signoff), and may be "
+		       "declined or expire\n",
+		       who ? who : "", who ? ": " : "", n, n == 1 ? "" : "s");
+}
+
 static void summary(struct db *db, const struct side *s, int json)
 {
+	long long approved = taken_as_approved(db, "actions");
 	json_t *kinds = counts(db, "SELECT action || ' ' || kind, count(*) FROM actions "
 				   "GROUP BY 1 ORDER BY 1");
 	json_t *months = counts(db, "SELECT substr(date, 1, 7), count(*) FROM actions GROUP BY 1 "
 				    "ORDER BY 1");
 	json_t *o =
-		json_pack("{s:{s:s, s:o, s:o, s:o, s:o, s:o, s:o}}", "summary", "policy", s->path,
-			  "actions", counts(db, "SELECT 'all', count(*) FROM actions"), "by_kind",
-			  kinds, "by_month", months, "pupils",
+		json_pack("{s:{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I}}", "summary", "policy",
+			  s->path, "actions", counts(db, "SELECT 'all', count(*) FROM actions"),
+			  "by_kind", kinds, "by_month", months, "pupils",
 			  counts(db, "SELECT 'affected', count(DISTINCT pupil) FROM actions"),
-			  "params_not_in_force", params_json(s), "policy_calls", failures_json(s));
+			  "params_not_in_force", params_json(s), "policy_calls", failures_json(s),
+			  "legal_steps_taken_as_approved", (json_int_t)approved);
 	if (json) {
 		char *line = json_dumps(o, JSON_COMPACT);
 		puts(line);
@@ -262,6 +294,7 @@ static void summary(struct db *db, const struct side *s, int json)
 		params_text(s, params, sizeof params);
 		if (params[0])
 			printf("with params not in force: %s\n", params);
+		say_taken_as_approved(approved, NULL);
 		if (s->r.errors)
 			printf("%ld of %ld policy calls failed\n", s->r.errors, s->r.calls);
 		const char *key;
@@ -316,15 +349,19 @@ static int compare(struct db *db, const struct side *a, const struct side *b, in
 	if (!st || rc != SQLITE_DONE)
 		return db_fail(db, "comparing replays");
 	const struct side *sides[] = { a, b };
+	long long approved[] = { taken_as_approved(db, "replay_first"),
+				 taken_as_approved(db, "actions") };
 	if (json) {
 		json_t *list = json_array();
 		for (int i = 0; i < 2; i++)
 			json_array_append_new(
 				list,
-				json_pack("{s:s, s:s, s:I, s:o, s:o}", "policy", sides[i]->path,
-					  "label", sides[i]->label, "only", (json_int_t)only[i + 1],
-					  "params_not_in_force", params_json(sides[i]),
-					  "policy_calls", failures_json(sides[i])));
+				json_pack("{s:s, s:s, s:I, s:o, s:o, s:I}", "policy",
+					  sides[i]->path, "label", sides[i]->label, "only",
+					  (json_int_t)only[i + 1], "params_not_in_force",
+					  params_json(sides[i]), "policy_calls",
+					  failures_json(sides[i]), "legal_steps_taken_as_approved",
+					  (json_int_t)approved[i]));
 		json_t *o = json_pack("{s:o}", "compare", list);
 		char *line = json_dumps(o, JSON_COMPACT);
 		puts(line);
@@ -342,6 +379,7 @@ static int compare(struct db *db, const struct side *a, const struct side *b, in
 		if (sides[i]->r.errors)
 			printf("%s: %ld of %ld policy calls failed\n", sides[i]->label,
 			       sides[i]->r.errors, sides[i]->r.calls);
+		say_taken_as_approved(approved[i], sides[i]->label);
 	}
 	return 0;
 }
@@ -438,6 +476,10 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 	if (db_open(&cli->db, cli->db_path, DB_READONLY) < 0 || db_check_version(&cli->db) < 0 ||
 	    db_shadow(&cli->db, outcomes) < 0 || engine_open(&e, &cli->db, &cli->cfg) < 0)
 		return EXIT_FAILURE;
+	/* Live, a legal step waits for a person's decision; a replay cannot
+	 * know what they would decide, and takes each proposal as approved on
+	 * the day proposed (the summary says so). */
+	e.actions.approve_as = "replay (approved on the day proposed)";
 	if (q.upn && (status = find_pupil(&cli->db, &q)) != 0)
 		goto out;
 	/* the file compared with loads, and covers the pupil, before any

@@ -14,8 +14,10 @@
  * any register.
  *
  * Privacy: the only pupil identifiers on the page are those of the severe
- * absentees among the organisation's own pupils — the pupils its policy sees
- * (docs/POLICIES.md) and whose UPNs its actions already carry.
+ * absentees among the organisation's own pupils, and of its own pupils
+ * with a legal step waiting for a decision — the pupils its policy sees
+ * (docs/POLICIES.md) and whose UPNs its actions already carry. A waiting
+ * step of a pupil who has left is listed without the UPN.
  */
 #include "actions.h"
 #include "cmd.h"
@@ -75,6 +77,7 @@ struct report {
 	char kind_label[MAX_KINDS][96];	      /* "alert: severe_absence", "referral" */
 	int nkinds;
 	json_t *severe, *cases;
+	json_t *waiting, *decided; /* legal steps waiting for a decision; decided lately, by whom */
 };
 
 static int is_persistent(int absent, int possible)
@@ -327,6 +330,65 @@ static int by_persistence(const void *a, const void *b)
 	return x->urn - y->urn;
 }
 
+/* Decided "lately": by the wall clock, as decisions are timed. */
+#define DECIDED_DAYS 28
+
+/* The legal steps waiting for a person's decision, the first to expire
+ * first, and those decided in the last DECIDED_DAYS days: how many each
+ * person approved and declined, and how many expired undecided. */
+static int read_signoff(struct cli *cli, struct report *r)
+{
+	sqlite3_stmt *st = db_prepare(
+		&cli->db,
+		"SELECT a.id, a.kind, a.date, a.decide_by, a.urn, EXISTS (SELECT 1 FROM pupils p "
+		"JOIN schools s ON s.urn = p.urn WHERE p.id = a.pupil AND ('la:' || s.la_code = "
+		"a.org OR 'trust:' || s.trust_id = a.org)), a.upn FROM actions a WHERE a.org = ? "
+		"AND a.action = 'legal_step' AND a.state = 'proposed' ORDER BY a.decide_by, a.id");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char urn[16];
+		snprintf(urn, sizeof urn, "%06d", sqlite3_column_int(st, 4));
+		int here = sqlite3_column_int(st, 5);
+		json_array_append_new(
+			r->waiting,
+			json_pack("{s:I, s:o, s:o, s:o, s:s, s:b, s:o}", "action_id",
+				  (json_int_t)sqlite3_column_int64(st, 0), "step",
+				  column_json(st, 1, NULL), "proposed", column_json(st, 2, NULL),
+				  "decide_by", column_json(st, 3, NULL), "urn", urn, "left", !here,
+				  "upn", here ? column_json(st, 6, NULL) : json_null()));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(&cli->db, "reading proposals");
+	st = db_prepare(
+		&cli->db,
+		"SELECT coalesce(decided_by, ''), sum(state = 'approved'), sum(state = "
+		"'declined'), sum(state = 'expired') FROM actions WHERE org = ? AND action "
+		"= 'legal_step' AND signoff = 1 AND state IN ('approved', 'declined', "
+		"'expired') AND decided_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) GROUP "
+		"BY 1 ORDER BY 1");
+	if (!st)
+		return -1;
+	char since[24];
+	snprintf(since, sizeof since, "-%d days", DECIDED_DAYS);
+	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *by = (const char *)sqlite3_column_text(st, 0);
+		json_array_append_new(r->decided,
+				      json_pack("{s:o, s:i, s:i, s:i}", "by",
+						*by ? column_json(st, 0, NULL) : json_null(),
+						"approved", sqlite3_column_int(st, 1), "declined",
+						sqlite3_column_int(st, 2), "expired",
+						sqlite3_column_int(st, 3)));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(&cli->db, "reading decisions");
+}
+
 /* The figures for page.js, weeks trimmed to those with figures or actions. */
 static json_t *report_json(struct report *r)
 {
@@ -367,12 +429,14 @@ static json_t *report_json(struct report *r)
 	snprintf(year, sizeof year, "%d/%02d", r->year, (r->year + 1) % 100);
 	if (r->through >= 0)
 		date_format(r->through, through);
-	return json_pack("{s:s, s:s?, s:s?, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O, s:O}",
+	return json_pack("{s:s, s:s?, s:s?, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O, s:O, s:O, "
+			 "s:O, s:i}",
 			 "org", r->org, "academic_year", r->year ? year : NULL, "through",
 			 r->through >= 0 ? through : NULL, "pupils", r->pupils, "weeks", weeks,
 			 "attendance_rate", att, "absence_rate", abs, "persistent", persistent,
 			 "severe", severe, "actions", actions, "schools", schools, "cases",
-			 r->cases, "severe_pupils", r->severe);
+			 r->cases, "severe_pupils", r->severe, "signoff_waiting", r->waiting,
+			 "signoff_decided", r->decided, "decided_days", DECIDED_DAYS);
 }
 
 /* JSON inside <script>: the HTML parser ends the element at "</script" and
@@ -420,13 +484,20 @@ static void put_page(FILE *out, const struct report *r, const json_t *data)
 	      "<div class=\"chart\"><canvas id=\"absentees\"></canvas></div>\n"
 	      "<h2>Actions by kind and week</h2>\n"
 	      "<p class=\"note\">Alerts, referrals and legal steps recorded by the "
-	      "organisation's policy, by the week of the date evaluated.</p>\n"
+	      "organisation's policy, by the week of the date evaluated; a legal step is "
+	      "counted when it is proposed, whatever was decided since (below).</p>\n"
 	      "<div class=\"chart\"><canvas id=\"actions\"></canvas></div>\n"
 	      "<h2>Schools with the most persistent absence</h2>\n"
 	      "<div class=\"chart\"><canvas id=\"schools\"></canvas></div>\n"
 	      "<table id=\"schools-table\"></table>\n"
 	      "<h2>Open cases by stage</h2>\n"
 	      "<div class=\"chart\"><canvas id=\"cases\"></canvas></div>\n"
+	      "<h2>Legal steps waiting for a decision</h2>\n"
+	      "<p class=\"note\">Proposed by the policy; none is taken until a named person "
+	      "approves it (rollcall signoff). The first to expire first.</p>\n"
+	      "<table id=\"waiting-table\"></table>\n"
+	      "<h2>Legal steps decided in the last 4 weeks, by whom</h2>\n"
+	      "<table id=\"decided-table\"></table>\n"
 	      "<h2>Pupils now in severe absence</h2>\n"
 	      "<table id=\"severe-table\"></table>\n",
 	      out);
@@ -493,6 +564,8 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 	json_t *data = NULL;
 	r.severe = json_array();
 	r.cases = json_array();
+	r.waiting = json_array();
+	r.decided = json_array();
 	/* Every query reads one snapshot: the figures agree with each other. */
 	if (db_exec(&cli->db, "BEGIN") < 0)
 		goto out;
@@ -508,6 +581,8 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 		rc = read_actions(cli, &r);
 	if (!rc)
 		rc = read_cases(cli, &r);
+	if (!rc)
+		rc = read_signoff(cli, &r);
 	db_exec(&cli->db, "COMMIT");
 	if (rc < 0)
 		goto out;
@@ -534,6 +609,8 @@ out:
 	json_decref(data);
 	json_decref(r.severe);
 	json_decref(r.cases);
+	json_decref(r.waiting);
+	json_decref(r.decided);
 	for (int i = 0; i < r.nschools; i++)
 		free(r.schools[i].name);
 	free(r.schools);

@@ -1,8 +1,9 @@
 /*
  * cmd_run.c — `rollcall run [--once] [--no-deliver]`.
  *
- * --once takes every row waiting in incoming and every pupil whose marks
- * changed, batch by batch until there is nothing left (each batch one
+ * --once expires the proposed legal steps nobody decided in time
+ * (signoff.c), takes every row waiting in incoming and every pupil whose
+ * marks changed, batch by batch until there is nothing left (each batch one
  * transaction), then delivers webhooks until none is due now; retries due
  * later stay pending for the next run. Without --once it is the service
  * (daemon.c): it keeps watching until SIGTERM or SIGINT.
@@ -12,6 +13,7 @@
 #include "deliver.h"
 #include "engine.h"
 #include "log.h"
+#include "signoff.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +37,13 @@ static int evaluate(struct cli *cli)
 	snprintf(count, sizeof count, "%d", e.set.npolicies);
 	log_event(LOG_INFO, "policies loaded", "count", count, "dir", cli->cfg.policies, NULL);
 	struct batch_stats st;
+	/* first, so that a step whose proposal expires may be proposed again
+	 * in this run (once its cooldown allows) */
+	long expired = signoff_expire(&e.actions, "service");
+	if (expired < 0) {
+		engine_close(&e);
+		return (int)expired;
+	}
 	int rc;
 	/* a batch the disk cannot take is tried again smaller, down to one row */
 	while ((rc = engine_batch(&e, &st)) > 0 || (rc == DB_FULL && engine_shrink(&e)))

@@ -31,7 +31,7 @@
 
 static const struct datafile_spec config_file = {
 	.what = "the configuration",
-	.names = "database, policies, scripts, endpoints, delivery, limits",
+	.names = "database, policies, scripts, endpoints, delivery, limits, signoff_days",
 	.instructions = 1000000,
 	.memory = 16 << 20,
 	.track_budget = 1L << 21,
@@ -54,8 +54,8 @@ static const struct delivery_key delivery_keys[] = {
 };
 #undef D
 
-static const char *const top_keys[] = { "database", "policies", "scripts", "endpoints",
-					"delivery", "limits",	NULL };
+static const char *const top_keys[] = { "database", "policies", "scripts",	"endpoints",
+					"delivery", "limits",	"signoff_days", NULL };
 
 struct reader {
 	struct config *c;
@@ -333,6 +333,7 @@ static void defaults(struct config *c)
 	c->policy_instructions = SANDBOX_INSTRUCTIONS_DEFAULT;
 	c->batch_rows = 100000;
 	c->batch_pupils = 50000;
+	c->signoff_days = SIGNOFF_DAYS_DEFAULT;
 }
 
 int config_load(struct config *c, const char *path, int optional)
@@ -381,11 +382,23 @@ int config_load(struct config *c, const char *path, int optional)
 		case 3: bad = read_endpoints(&r); break;
 		case 4: bad = read_delivery(&r); break;
 		case 5: bad = read_limits(&r); break;
+		/* school days (weekdays) a proposed legal step waits for a
+		 * person's decision before it expires (actions.c) */
+		case 6:
+			bad = !lua_isinteger(L, -1) || lua_tointeger(L, -1) < SIGNOFF_DAYS_MIN ||
+			      lua_tointeger(L, -1) > SIGNOFF_DAYS_MAX;
+			if (bad)
+				fail(&r,
+				     "signoff_days must be a whole number of school days from %s",
+				     "1 to 200", NULL);
+			else
+				c->signoff_days = (long)lua_tointeger(L, -1);
+			break;
 		default:
 			bad = fail(
 				&r,
 				"unknown key '%s' (keys: database, policies, scripts, endpoints, "
-				"delivery, limits)",
+				"delivery, limits, signoff_days)",
 				key, NULL);
 		}
 		if (bad)

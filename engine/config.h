@@ -12,6 +12,7 @@
  *                 max_attempts = 10, backoff_ms = 5000, backoff_max_ms = 3600000 }
  *   limits    = { policy_memory_mb = 64, policy_instructions = 10000000,
  *                 batch_rows = 100000, batch_pupils = 50000 }
+ *   signoff_days = 20
  */
 #ifndef ROLLCALL_CONFIG_H
 #define ROLLCALL_CONFIG_H
@@ -41,7 +42,14 @@ struct config {
 	long policy_instructions; /* per call */
 	long batch_rows;	  /* incoming rows taken per batch (one transaction) */
 	long batch_pupils;	  /* changed pupils evaluated per batch */
+	long signoff_days;	  /* school days a proposed legal step waits for a decision */
 };
+
+/* A proposed legal step expires if no one decides it within signoff_days
+ * school days (weekdays) after the day it was proposed. */
+#define SIGNOFF_DAYS_DEFAULT 20
+#define SIGNOFF_DAYS_MIN     1
+#define SIGNOFF_DAYS_MAX     200
 
 /* Read path; if path is NULL or (when optional) missing, use the defaults.
  * Errors are reported as "FILE:LINE: reason"; returns 0 or -1. */

@@ -11,7 +11,9 @@
  *    processes writing to incoming, `rollcall import`, the sender. Only then
  *    does it look for work, with a read that takes no lock; it runs engine
  *    batches while there is work, and wakes the sender after a batch that
- *    recorded actions.
+ *    recorded actions. Once a minute it expires the proposed legal steps
+ *    nobody decided in time (signoff.c: a read, then a short write
+ *    transaction only if one is due).
  *  - the sender runs the libcurl multi loop over the outbox (deliver.c),
  *    waiting in curl_multi_poll for the network, the next retry, or a wake.
  *
@@ -29,6 +31,7 @@
 #include "deliver.h"
 #include "engine.h"
 #include "log.h"
+#include "signoff.h"
 #include "util.h"
 
 #include <errno.h>
@@ -49,6 +52,7 @@
 #define SUMMARY_MS     10000 /* a busy sender logs what it sent at most this often */
 #define FULL_LOG_MS    60000 /* a disk still full is logged this often */
 #define FILE_CHECK_MS  2000  /* how often the database's path is checked against the file open */
+#define EXPIRE_MS      60000 /* how often proposals past their day are expired */
 
 /* ---- the sender ----
  *
@@ -434,7 +438,7 @@ int daemon_run(struct db *db, struct config *cfg, int deliver)
 	log_event(LOG_INFO, "running", "policies", count, "delivery", deliver ? "on" : "off", "db",
 		  db->path, NULL);
 
-	long long seen = -1, reload_at = 0, full_logged_at = 0, check_at = 0;
+	long long seen = -1, reload_at = 0, full_logged_at = 0, check_at = 0, expire_at = 0;
 	int work = 1, busy = 0, stop = 0, hup = 0;
 	status = 0;
 	while (!stop) {
@@ -449,6 +453,19 @@ int daemon_run(struct db *db, struct config *cfg, int deliver)
 			hup = 0;
 			reload(&e, ifd);
 			work = 1; /* pupils waiting for a version that now loads: at once */
+		}
+		if (monotonic_ms() >= expire_at) {
+			/* busy: again a second later; full: at the next minute,
+			 * as the batches shrink; failed: stop, as a batch would */
+			long n = signoff_expire(&e.actions, "service");
+			expire_at = monotonic_ms() + (n == DB_BUSY ? BUSY_RETRY_MS : EXPIRE_MS);
+			if (n > 0 && sender)
+				deliver_wake(sender->d);
+			if (n < 0 && n != DB_BUSY && n != DB_FULL) {
+				failed = "expiring proposals";
+				status = -1;
+				break;
+			}
 		}
 		if (work) {
 			struct batch_stats st;

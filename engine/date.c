@@ -7,6 +7,8 @@
  */
 #include "date.h"
 
+#include <time.h>
+
 int date_from_ymd(int y, int m, int d)
 {
 	y -= m <= 2;
@@ -99,4 +101,20 @@ int date_academic_year(int day)
 int date_academic_start(int day)
 {
 	return date_from_ymd(date_academic_year(day), 9, 1);
+}
+
+int date_add_weekdays(int day, int n)
+{
+	while (n > 0)
+		if (date_weekday(++day) < 5)
+			n--;
+	return day;
+}
+
+int date_today(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	return date_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }

@@ -38,4 +38,14 @@ int date_monday(int day);
 int date_academic_start(int day);
 int date_academic_year(int day);
 
+/* The n-th weekday (Monday to Friday) after day: a sign-off's last day to
+ * be decided (actions.c). rollcall knows no bank or school holidays: every
+ * weekday counts. */
+int date_add_weekdays(int day, int n);
+
+/* Today's date in UTC, by the wall clock: for deadlines people keep (a
+ * sign-off's), never for what a policy sees (today() is the evaluated
+ * day). */
+int date_today(void);
+
 #endif

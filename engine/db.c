@@ -206,6 +206,48 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  last_failed_at TEXT,"
 	"  cut_off        TEXT," /* since when it is cut off for its budget; NULL: runs */
 	"  updated_at     TEXT NOT NULL) WITHOUT ROWID;",
+
+	/* 6 -> 7: legal steps are decided by a named person (UK GDPR art. 22;
+	 * the DfE framework has a penalty notice *considered*). A legal step
+	 * carries its sign-off: `state` proposed, approved, declined or
+	 * expired (NULL for the other actions); `signoff` 1 if a person had to
+	 * decide it, 0 if the policy declared that step needs no one (decided
+	 * at once), NULL for the steps recorded before this version, which
+	 * were all taken at once and stay approved, decided_by 'before
+	 * sign-off'; `decide_by` the last day a proposal may be decided;
+	 * `decided_by`, `decided_at` and `decision` (an approval's note, a
+	 * decline's reason); `support_inappropriate` as the policy said, for
+	 * the framework's check at approval; `endpoint` where the decided step
+	 * goes (the policy's legal endpoint). A delivery names the webhook
+	 * `event` it sends (an action may have several: a proposal, then its
+	 * decision); NULL, for rows from before, is the action's own type. */
+	"ALTER TABLE actions ADD COLUMN state TEXT;"
+	"ALTER TABLE actions ADD COLUMN signoff INTEGER;"
+	"ALTER TABLE actions ADD COLUMN decide_by TEXT;"
+	"ALTER TABLE actions ADD COLUMN decided_by TEXT;"
+	"ALTER TABLE actions ADD COLUMN decided_at TEXT;"
+	"ALTER TABLE actions ADD COLUMN decision TEXT;"
+	"ALTER TABLE actions ADD COLUMN support_inappropriate INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE actions ADD COLUMN endpoint TEXT;"
+	"UPDATE actions SET state = 'approved', decided_by = 'before sign-off', "
+	"decided_at = created_at WHERE action = 'legal_step';"
+	"CREATE INDEX actions_proposed ON actions(decide_by) WHERE state = 'proposed';"
+	"ALTER TABLE deliveries ADD COLUMN event TEXT;"
+	/* Every change a person makes, and what the service decides for them
+	 * (an expiry), written in the change's own transaction: `rollcall
+	 * audit`. */
+	"CREATE TABLE audit("
+	"  id        INTEGER PRIMARY KEY,"
+	"  at        TEXT NOT NULL," /* UTC, YYYY-MM-DDTHH:MM:SSZ */
+	"  who       TEXT NOT NULL," /* the person named (--by), or 'rollcall' */
+	"  via       TEXT NOT NULL," /* how: 'cli:' + the local user, or 'service' */
+	"  org       TEXT NOT NULL,"
+	"  what      TEXT NOT NULL," /* signoff.approve, signoff.decline, signoff.expire */
+	"  action_id INTEGER,"
+	"  before    TEXT,"
+	"  after     TEXT,"
+	"  detail    TEXT);" /* the note or the reason */
+	"CREATE INDEX audit_org ON audit(org, at);",
 };
 
 enum db_result db_result_of(int code)

@@ -30,7 +30,7 @@
 #define ERROR_TEXT	200  /* bytes of a response kept as last_error */
 
 /* The columns of a due delivery (d->due): its own, then its action's. */
-enum due_column { DUE_ID, DUE_ENDPOINT, DUE_WEBHOOK_ID, DUE_ATTEMPTS, DUE_ACTION };
+enum due_column { DUE_ID, DUE_ENDPOINT, DUE_WEBHOOK_ID, DUE_ATTEMPTS, DUE_EVENT, DUE_ACTION };
 
 struct transfer {
 	CURL *easy;
@@ -115,11 +115,11 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 		deliver_free(d);
 		return NULL;
 	}
-	d->due =
-		db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, " ACTIONS_COLUMNS
-			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
-			       "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
-			       "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
+	d->due = db_prepare(
+		db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, d.event, " ACTIONS_COLUMNS
+		    " FROM deliveries d JOIN actions ON actions.id = d.action_id "
+		    "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
+		    "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
 	/* Two searches of the due index, not one OR that scans it all. */
 	d->any_due = db_prepare(db, "SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE state "
 				    "= 'pending' AND next_attempt_at <= ?1) OR EXISTS (SELECT 1 "
@@ -245,18 +245,26 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 }
 
 /* The webhook body: {"type", "timestamp", "data"} around the action, or
- * NULL if memory ran out. Stored text reaches jansson only through
- * column_json: a created_at that is not UTF-8 must not lose the webhook
- * (json_pack refused it, and the NULL body crashed the sender). */
-static char *webhook_body(sqlite3_stmt *row, int first)
+ * NULL if memory ran out. The type is the delivery's event (a legal step
+ * has one for its proposal and one for its decision or expiry; a delivery
+ * from before schema version 7 has none: the action's own type), and data
+ * the action as that event shows it. Stored text reaches jansson only
+ * through column_json: a created_at that is not UTF-8 must not lose the
+ * webhook (json_pack refused it, and the NULL body crashed the sender). */
+static char *webhook_body(sqlite3_stmt *row, int event, int first)
 {
 	struct action_row a;
 	actions_row(row, first, &a);
+	const char *type = (const char *)sqlite3_column_text(row, event);
+	if (!type)
+		type = actions_webhook_type(a.action.s ? a.action.s : "");
 	json_t *body = json_object();
-	json_object_set_new(body, "type",
-			    json_string(actions_webhook_type(a.action.s ? a.action.s : "")));
-	json_object_set_new(body, "timestamp", text_json(a.created_at.s, a.created_at.len, NULL));
-	json_object_set_new(body, "data", actions_payload(&a));
+	json_object_set_new(body, "type", text_json(type, strlen(type), NULL));
+	/* when the action was recorded, or the decision or expiry it tells of */
+	int decision = !strcmp(type, EVENT_DECIDED) || !strcmp(type, EVENT_EXPIRED);
+	struct action_text at = decision && a.decided_at.s ? a.decided_at : a.created_at;
+	json_object_set_new(body, "timestamp", text_json(at.s, at.len, NULL));
+	json_object_set_new(body, "data", actions_event_payload(&a, type));
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	return text;
@@ -294,7 +302,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	t->id = sqlite3_column_int64(row, DUE_ID);
 	t->attempts = sqlite3_column_int(row, DUE_ATTEMPTS);
 	t->endpoint = endpoint;
-	if (!(t->body = webhook_body(row, DUE_ACTION))) {
+	if (!(t->body = webhook_body(row, DUE_EVENT, DUE_ACTION))) {
 		error("delivery %lld: out of memory making its body", t->id);
 		goto fail;
 	}

@@ -68,7 +68,8 @@ static const struct command commands[] = {
 	  "Runs each test file (default: every *.lua in the policies directory's\n"
 	  "tests/), each case in a fresh temporary database, its marks fed session\n"
 	  "by session through the engine as the live service takes them; nothing\n"
-	  "is delivered. Prints ok or FAIL FILE:LINE for each case, a summary, and\n"
+	  "is delivered, and each proposed legal step is taken as approved on the\n"
+	  "day proposed. Prints ok or FAIL FILE:LINE for each case, a summary, and\n"
 	  "which action lines of each policy the tests reached.\n"
 	  "Exit status 1 if a case failed, 2 if a test file is bad.\n" },
 	{ "replay", cmd_replay, 0,
@@ -77,9 +78,11 @@ static const struct command commands[] = {
 	  "what a policy would have done over the stored history; changes nothing",
 	  "Evaluates one policy where the live service does, after each session's\n"
 	  "register (AM, then PM), from the first stored day, with the repeats and\n"
-	  "cases that carries; prints its actions and a summary. Opens the database\n"
-	  "read-only; sends nothing. Exit status 1 if any policy call failed (how\n"
-	  "many, and the first pupils and lines, are said last).\n"
+	  "cases that carries; prints its actions and a summary. Each proposed legal\n"
+	  "step is taken as approved on the day proposed (the summary says how many\n"
+	  "were). Opens the database read-only; sends nothing. Exit status 1 if any\n"
+	  "policy call failed (how many, and the first pupils and lines, are said\n"
+	  "last).\n"
 	  "  --from, --to DATE    the days whose actions are printed (default: all)\n"
 	  "  --param NAME=VALUE   replay with this value, not the one in force\n"
 	  "                       (repeatable; with --compare, for --policy only)\n"
@@ -146,12 +149,39 @@ static const struct command commands[] = {
 	  "pupils; rollcall run evaluates them with ORG's policy alone in its next\n"
 	  "batches (at once if it is running), or when that policy next loads.\n"
 	  "A pupil already waiting is not queued twice.\n" },
+	{ "signoff", cmd_signoff, NEED_DB,
+	  "signoff list [--org ORG] [--json] | approve ID --by NAME [--note TEXT] | decline ID "
+	  "--by NAME --reason TEXT",
+	  "legal steps waiting for a named person's decision; approve or decline one",
+	  "A policy's legal_step() is a proposal: no step with legal effects is taken\n"
+	  "by automated means alone (UK GDPR art. 22). list shows those waiting, the\n"
+	  "first to expire first; approve moves the case to that stage and sends\n"
+	  "attendance.legal_step with approved_by; decline leaves the case where it\n"
+	  "was. The national framework is checked again at approval. Each decision is\n"
+	  "audited (rollcall audit). A proposal not decided within signoff_days school\n"
+	  "days (default 20) expires.\n"
+	  "  --org ORG      list: la:NNN or trust:ID only\n"
+	  "  --json         list: one object per proposal (as actions --json)\n"
+	  "  --by NAME      who decides (1-200 bytes of text)\n"
+	  "  --note TEXT    approve: a note kept with the decision (up to 2000 bytes)\n"
+	  "  --reason TEXT  decline: why (required, up to 2000 bytes)\n"
+	  "Exit status 2, nothing changed, for an unknown, expired or decided proposal,\n"
+	  "bad text, a pupil who has left, or a step the framework refuses.\n" },
+	{ "audit", cmd_audit, NEED_DB, "audit [--org ORG] [--since DATE] [--json]",
+	  "the audit trail: who decided what, and when",
+	  "Oldest first: each sign-off decision and each expiry, with who (the person\n"
+	  "named, and the local user; rollcall for the service), the organisation, the\n"
+	  "action, the state before and after, and the note or reason.\n"
+	  "  --org ORG     la:NNN or trust:ID only\n"
+	  "  --since DATE  on or after DATE (YYYY-MM-DD, UTC)\n"
+	  "  --json        one object per entry\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"
 	  "the academic year, actions by kind and week, the schools with the most\n"
-	  "persistent absence and open cases by stage, for the pupils of the\n"
-	  "organisation's schools, drawn with Chart.js embedded in the page: it\n"
+	  "persistent absence, open cases by stage, the legal steps waiting for a\n"
+	  "decision and who decided what in the last four weeks, for the pupils of\n"
+	  "the organisation's schools, drawn with Chart.js embedded in the page: it\n"
 	  "opens from disk, offline. UPNs appear only for its own pupils.\n"
 	  "  --org ORG  la:NNN or trust:ID\n"
 	  "  -o FILE    where to write (default report-la-NNN.html, resp.\n"

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal", "case" };
+const char *const policy_roles[POLICY_ROLES] = { "alert", "referral", "legal", "case", "signoff" };
 
 #define PUPIL_META     "rollcall.pupil"
 #define SEEN_MAX       8    /* windows kept as default evidence */
@@ -302,9 +302,48 @@ static void declare_params(lua_State *L, struct policy *p, int t)
 	lua_pop(L, 1);
 }
 
+/* signoff = { letter = false, meeting = false, attendance_contract = false }:
+ * the first rungs of the ladder a council may take without a person's
+ * decision. The others always need one (UK GDPR art. 22: a decision with
+ * legal effects is not taken solely by automated means). */
+static void declare_signoff(lua_State *L, struct policy *p, int t)
+{
+	memset(p->signoff, 1, sizeof p->signoff);
+	lua_getfield(L, t, "signoff");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "policy{}: signoff must be a table of step = false, e.g. signoff = "
+			      "{ letter = false }");
+	int s = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, s)) {
+		const char *step = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		int i = actions_legal_step(step);
+		if (i < 0)
+			luaL_error(L,
+				   "policy{}: signoff.%s: not a legal step (letter, meeting, "
+				   "attendance_contract may be decided without sign-off)",
+				   step);
+		if (!lua_isboolean(L, -1))
+			luaL_error(L, "policy{}: signoff.%s must be true or false", step);
+		if (!lua_toboolean(L, -1) && i >= LEGAL_SIGNOFF_ALWAYS)
+			luaL_error(L,
+				   "policy{}: signoff.%s = false: a %s always needs a named "
+				   "person's decision (UK GDPR art. 22); only letter, meeting "
+				   "and attendance_contract may be decided without one",
+				   step, step);
+		p->signoff[i] = (unsigned char)lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
 static int api_policy(lua_State *L)
 {
-	static const char *const keys[] = { "org", "name", "endpoints", "params", NULL };
+	static const char *const keys[] = { "org", "name", "endpoints", "params", "signoff", NULL };
 	struct policy *p = policy_up(L);
 	if (p->line)
 		return luaL_error(L, "policy{} may be declared only once (first on line %d)",
@@ -344,7 +383,7 @@ static int api_policy(lua_State *L)
 			if (r < 0)
 				return luaL_error(L,
 						  "policy{}: unknown endpoint role '%s' (roles are "
-						  "alert, referral, legal, case)",
+						  "alert, referral, legal, case, signoff)",
 						  role);
 			if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
 				return luaL_error(L, "policy{}: endpoints.%s must name an endpoint",
@@ -355,6 +394,7 @@ static int api_policy(lua_State *L)
 		}
 	}
 	lua_pop(L, 1);
+	declare_signoff(L, p, 1);
 	declare_params(L, p, 1);
 	return 0;
 }
@@ -607,7 +647,7 @@ static void push_listed(lua_State *L, const struct listed *l, int i)
 		lua_pushinteger(L, l->case_id);
 		lua_setfield(L, -2, "case_id");
 	}
-	lua_pushstring(L, l->decided ? "decided" : "recorded");
+	lua_pushstring(L, l->state);
 	lua_setfield(L, -2, "state");
 	lua_rawseti(L, -2, i);
 }
@@ -921,9 +961,13 @@ static struct action_request request_for(struct policy_run *run, enum action_typ
 {
 	struct policy *p = run->policy;
 	const char *endpoint = p->endpoint[type]; /* roles are in action order */
+	const char *signoff = p->endpoint[POLICY_ROLE_SIGNOFF];
+	int step = type == ACTION_LEGAL_STEP ? actions_legal_step(kind) : -1;
 	if (type == ACTION_CASE_CLOSED && !endpoint)
 		endpoint = p->endpoint[ACTION_LEGAL_STEP];
 	return (struct action_request){
+		.signoff = step >= 0 && p->signoff[step],
+		.signoff_endpoint = signoff ? signoff : p->endpoint[ACTION_LEGAL_STEP],
 		.org = p->org,
 		.policy = p->file,
 		.policy_sha256 = p->sha256,

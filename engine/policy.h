@@ -17,8 +17,11 @@
 #include "stats.h"
 
 /* Endpoint roles, in the order of enum action_type: alert, referral, legal,
- * case (closures; the legal endpoint when a policy names none). */
-#define POLICY_ROLES ACTION_TYPES
+ * case (closures; the legal endpoint when a policy names none); then
+ * signoff (proposed legal steps and their expiry; the legal endpoint when
+ * a policy names none). */
+#define POLICY_ROLE_SIGNOFF ACTION_TYPES
+#define POLICY_ROLES	    (ACTION_TYPES + 1)
 extern const char *const policy_roles[POLICY_ROLES];
 
 struct param {
@@ -47,6 +50,10 @@ struct policy {
 	char org[24];
 	char *name;
 	char *endpoint[POLICY_ROLES]; /* endpoint name per role, or NULL */
+	/* per legal step (actions.h): 1 if a named person decides it (every
+	 * step, unless policy{ signoff = { letter = false, ... } } says one of
+	 * the first LEGAL_SIGNOFF_ALWAYS needs no one) */
+	unsigned char signoff[LEGAL_STEPS];
 	struct param *params;
 	int nparams;
 	char *params_json;	/* the values in force as JSON, for actions (policy.c) */

@@ -1705,6 +1705,9 @@ static int run_case(struct ptest *t, struct rd *r, const struct pt_file *f, cons
 	if (engine_open(&e, &db, t->cfg) < 0)
 		goto out;
 	engine_open_ok = 1;
+	/* as a replay: each proposal approved on the day proposed, so that a
+	 * case tests the policy's ladder, not an officer's diary */
+	e.actions.approve_as = "rollcall test (approved on the day proposed)";
 	char *files[] = { f->policy };
 	if (engine_load_policies(&e, files, 1, load_error) != 0) {
 		fail_line(t->out, "FAIL", r->path, f->policy_line, c->name);

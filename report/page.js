@@ -102,6 +102,21 @@
 		{ label: 'open cases', data: data.cases.map(function (c) { return c.count; }) }
 	], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
 
+	table('waiting-table', [
+		{ title: 'Step', value: function (w) { return w.step; } },
+		{ title: 'UPN', value: function (w) { return w.left ? '(has left)' : w.upn; } },
+		{ title: 'URN', value: function (w) { return w.urn; } },
+		{ title: 'Proposed', value: function (w) { return w.proposed; } },
+		{ title: 'Decide by', value: function (w) { return w.decide_by; } }
+	], data.signoff_waiting);
+
+	table('decided-table', [
+		{ title: 'Decided by', value: function (d) { return d.by === null ? '(nobody: expired)' : d.by; } },
+		{ title: 'Approved', numeric: true, value: function (d) { return d.approved; } },
+		{ title: 'Declined', numeric: true, value: function (d) { return d.declined; } },
+		{ title: 'Expired', numeric: true, value: function (d) { return d.expired; } }
+	], data.signoff_decided);
+
 	data.severe_pupils.sort(function (a, b) { return b.absence_rate - a.absence_rate || (a.upn < b.upn ? -1 : 1); });
 	table('severe-table', [
 		{ title: 'UPN', value: function (p) { return p.upn; } },

@@ -35,7 +35,8 @@
 #define OUT_MAX (1 << 20)
 #define J	"J355400120001"
 
-/* One council's policy for J alone: a letter (and an alert) opens the case;
+/* One council's policy for J alone: a letter (and an alert) opens the case
+ * (a letter the policy declares needs no sign-off);
  * the next evaluation closes it; the one after sees the closure in
  * p:actions{} and says what it saw in an alert's data. */
 static const char open_then_close[] =
@@ -44,7 +45,8 @@ static const char open_then_close[] =
 	"  params = {\n"
 	"    gap = { default = 28, min = 7, max = 90, integer = true, doc = 'days between steps' "
 	"},\n"
-	"    rate = { default = 0.9, min = 0.5, max = 1, doc = 'a rate' } } }\n"
+	"    rate = { default = 0.9, min = 0.5, max = 1, doc = 'a rate' } },\n"
+	"  signoff = { letter = false } }\n"
 	"function on_pupil(p)\n"
 	"  if p.upn ~= '" J "' then return end\n"
 	"  local closed = p:actions{ action = 'case_closed' }\n"
@@ -454,7 +456,8 @@ static void closures_in_one_call_are_never_repeats(void **state)
 	struct e2e *e = fx->e;
 	put_policy(
 		fx,
-		"policy { org = 'la:355', name = 'Twice', endpoints = { legal = 'legal-team' } }\n"
+		"policy { org = 'la:355', name = 'Twice', endpoints = { legal = 'legal-team' },\n"
+		"  signoff = { letter = false } }\n"
 		"function on_pupil(p)\n"
 		"  if p.upn ~= '" J "' then return end\n"
 		"  assert(legal_step(p, 'letter', { cooldown_days = 0 }))\n"
@@ -501,7 +504,8 @@ static void cases_lists_them_newest_first(void **state)
 	struct e2e *e = fx->e;
 	/* a letter for each of Salford's three pupils; J's case closes a day later */
 	put_policy(fx,
-		   "policy { org = 'la:355', name = 'All', endpoints = { legal = 'legal-team' } }\n"
+		   "policy { org = 'la:355', name = 'All', endpoints = { legal = 'legal-team' },\n"
+		   "  signoff = { letter = false } }\n"
 		   "function on_pupil(p)\n"
 		   "  if p.case then close_case(p, 'attendance recovered')\n"
 		   "  else legal_step(p, 'letter') end\n"

@@ -503,11 +503,13 @@ static void an_error_only_a_stored_pupil_meets_names_it_and_nothing_is_recorded(
 	struct env *e = *state;
 	char before[4096], after[4096];
 	load_data(e);
-	/* the live policy first: J355400120001 has a case at letter */
+	/* the live policy first: J355400120001's letter is proposed, and once
+	 * an officer approves it J has a case at letter */
 	char dir[PATH_MAX + 16];
 	snprintf(dir, sizeof dir, "%s/policies", e2e_root);
 	configure(e, dir);
 	assert_int_equal(run(e, "--config rollcall.conf run --once --no-deliver"), 0);
+	assert_int_equal(run(e, "--config rollcall.conf signoff approve 1 --by 'A. Officer'"), 0);
 	long long actions = query(e, "SELECT count(*) FROM actions");
 	assert_true(actions > 0);
 	configure(e, "policies");

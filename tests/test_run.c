@@ -5,7 +5,9 @@
  * The expected actions are worked out by hand from policies/la-355.lua and
  * scripts/national.lua on tests/data (pupil J355400120001, 1-12 Sep 2025:
  * 18 possible sessions, 6 present, 2 illness, 10 unauthorised):
- *   - 10 unauthorised sessions in 10 school weeks       -> legal_step letter
+ *   - 10 unauthorised sessions in 10 school weeks       -> legal_step letter,
+ *                                                          proposed (a person
+ *                                                          decides it: signoff)
  *   - 6-week window has 18 possible sessions (< 20)     -> no low_attendance
  *   - absence 12/18 = 67%, but 18 possible sessions this year (< 20,
  *     national.MIN_POSSIBLE_SESSIONS)                   -> not yet severe
@@ -162,12 +164,14 @@ static void run_once_records_the_expected_actions(void **state)
 static void sql(struct env *e, const char *statements);
 
 /* Params steer later runs: with step_gap_days lowered to 7, a second week of
- * N marks takes the case from the letter to a meeting. */
+ * N marks takes the case from the letter (proposed, then approved) to a
+ * meeting. */
 static void params_steer_later_runs(void **state)
 {
 	struct env *e = *state;
 	char path[PATH_MAX];
 	assert_int_equal(run(e, "run --once"), 0);
+	assert_int_equal(run(e, "signoff approve 1 --by 'A. Officer'"), 0);
 
 	assert_int_equal(run(e, "params la:355 alert_rate=1.5"), 2);
 	assert_non_null(strstr(e->err, "alert_rate=1.5: outside the bounds 0.5..1"));
@@ -514,8 +518,12 @@ static void pupil_shows_open_cases_and_recent_actions(void **state)
 	assert_non_null(strstr(e->out, "open case: none"));
 	assert_non_null(strstr(e->out, "recent actions: none"));
 
-	/* first_run: the letter, opening the case */
+	/* first_run: the letter, proposed; approved, it opens the case */
 	assert_int_equal(run(e, "run --once --no-deliver"), 0);
+	assert_int_equal(run(e, "pupil J355400120001 --json"), 0);
+	assert_non_null(strstr(e->out, "\"open_cases\":[]"));
+	assert_non_null(strstr(e->out, "\"state\":\"proposed\""));
+	assert_int_equal(run(e, "signoff approve 1 --by 'A. Officer'"), 0);
 	assert_int_equal(run(e, "pupil J355400120001 --json"), 0);
 	p = json_loads(e->out, 0, NULL);
 	assert_non_null(p);
@@ -558,8 +566,9 @@ static void pupil_shows_open_cases_and_recent_actions(void **state)
 	assert_non_null(listed);
 	char *second = strstr(listed, "\n  2 "), *first = strstr(listed, "\n  1 ");
 	assert_true(second && first && second < first);
-	assert_non_null(strstr(first, "la:355         legal_step letter"));
-	assert_non_null(strstr(first, "medium  no_endpoint\n"));
+	assert_non_null(strstr(first, "la:355         legal_step letter (approved)"));
+	/* two deliveries: the proposal's and the approved step's */
+	assert_non_null(strstr(first, "medium  no_endpoint,no_endpoint\n"));
 
 	/* another organisation's actions, some later and some earlier, and a
 	 * closed case: the ten latest across both, and only the open case */
@@ -735,6 +744,12 @@ static char *normalised_actions(struct env *e)
 			json_object_del(o, "action_id");
 			json_object_del(o, "created_at");
 			json_object_del(o, "deliveries");
+			/* who approved a legal step, when, and its deadline: the
+			 * replay's own ("approved on the day proposed") */
+			json_object_del(o, "decide_by");
+			json_object_del(o, "decided_by");
+			json_object_del(o, "decided_at");
+			json_object_del(o, "approved_by");
 			/* case ids, like action ids, follow the order of recording
 			 * (live: every organisation's pupils as their marks came;
 			 * replay: one policy, pupil by pupil): whether there is one */
@@ -756,12 +771,13 @@ static char *normalised_actions(struct env *e)
 
 /* A replay of each example policy over the example data gives exactly the
  * actions the live engine recorded when the same marks came a register (a
- * session of a school day, AM then PM) at a time — evidence and all — and
- * changes nothing in the database. */
+ * session of a school day, AM then PM) at a time — evidence and all — with
+ * each proposed legal step approved on the day it was proposed (what a
+ * replay takes every proposal as), and changes nothing in the database. */
 static void replay_gives_what_live_did_and_changes_nothing(void **state)
 {
 	struct env *e = *state;
-	char cmd[PATH_MAX * 4 + 512];
+	char cmd[PATH_MAX * 8 + 1024];
 	/* a database of its own: the example data alone, none of tests/data */
 	assert_int_equal(run(e, "--db replay.db init"), 0);
 	assert_int_equal(run(e,
@@ -775,8 +791,13 @@ static void replay_gives_what_live_did_and_changes_nothing(void **state)
 		 "{ head -1 \"$m\"; grep \",$d,\" \"$m\"; } > day.csv && "
 		 "%s '%s' -q --config rollcall.conf --db replay.db import day.csv && "
 		 "%s '%s' -q --config rollcall.conf --db replay.db run --once --no-deliver "
-		 "|| exit 1; done",
-		 e->dir, root, e2e_wrap, e2e_bin, e2e_wrap, e2e_bin);
+		 "|| exit 1; "
+		 "for id in $(%s '%s' -q --config rollcall.conf --db replay.db signoff list "
+		 "--json | sed 's/^{\"action_id\":\\([0-9]*\\),.*/\\1/'); do "
+		 "%s '%s' -q --config rollcall.conf --db replay.db signoff approve $id --by "
+		 "'A. Officer' >/dev/null || exit 1; done; done",
+		 e->dir, root, e2e_wrap, e2e_bin, e2e_wrap, e2e_bin, e2e_wrap, e2e_bin, e2e_wrap,
+		 e2e_bin);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(run(e, "--db replay.db actions --json"), 0);
 	char *live = normalised_actions(e);

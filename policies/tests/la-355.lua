@@ -5,6 +5,9 @@
 -- reason yet, I illness, G holiday, # closure, -- no marks that day.
 -- NN*5 is five such days; | says a new week starts (Monday); @DATE jumps
 -- ahead (half term). docs/POLICIES.md, "Testing a policy", has it all.
+-- Each legal step the policy proposes is taken as approved on the day it is
+-- proposed (live, an officer decides it: rollcall signoff), so that a case
+-- climbs the ladder one approved rung at a time.
 
 schools = {
   { urn = "135001", name = "Salford Academy", la_code = "355" },

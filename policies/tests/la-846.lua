@@ -4,6 +4,9 @@
 -- Marks: one token a school day, AM then PM (/ \ present, G holiday not
 -- granted, N no reason yet, I illness); NN*5 is five days; | a new week;
 -- @DATE jumps over a holiday. See docs/POLICIES.md, "Testing a policy".
+-- Each legal step the policy proposes is taken as approved on the day it is
+-- proposed (live, an officer decides it: rollcall signoff), so that a case
+-- follows the ladder: a Notice to Improve after an approved contract.
 --
 -- The school year in these tests: autumn term from Monday 1 September
 -- 2025, half term 27 to 31 October, Christmas 22 December to 2 January;

@@ -1,10 +1,14 @@
 -- One action for each endpoint role, for each pupil at the national penalty
 -- threshold (in tests/data, J355400120001 alone): the webhooks that
--- tests/test_deliver.c sends, whatever the bundled policies decide.
+-- tests/test_deliver.c sends, whatever the bundled policies decide. The
+-- letter is declared decided at once (no sign-off), so that it goes out as
+-- attendance.legal_step in the same run: the tests here are about delivery
+-- (tests/test_signoff.c is about a step that waits for a person).
 policy {
   org  = "la:355",
   name = "One action a role",
   endpoints = { alert = "ewo-team", referral = "mentors", legal = "legal-team" },
+  signoff = { letter = false },
 }
 
 local national = require "national"
