@@ -139,8 +139,8 @@ int engine_replay(struct engine *e, struct policy *p, struct replay *r);
 /* Called after each call engine_sample makes: the pupil, the day it was
  * evaluated on, the error with its traceback (NULL if the call did not
  * fail), and the seconds the call took. Non-zero stops the sample. */
-typedef int (*engine_call_fn)(const struct pupil_view *v, int day, const char *err,
-			      double seconds, void *arg);
+typedef int (*engine_call_fn)(const struct pupil_view *v, int day, const char *err, double seconds,
+			      void *arg);
 
 /* Evaluate p, for `rollcall check`, over up to max of the stored pupils it
  * covers (spread evenly over their ids), each once, at its latest mark,

@@ -8,11 +8,15 @@
 #ifndef ROLLCALL_E2E_H
 #define ROLLCALL_E2E_H
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,6 +291,84 @@ static inline int e2e_wait_for(struct e2e *e, const char *sql, long long want, i
 		sleep_ms(20);
 	} while (e2e_now_ms() < end);
 	return 0;
+}
+
+/* A listener on 127.0.0.1 standing in for a case-management system: it
+ * answers every request 200 and appends "PATH BODY" to its log, one line
+ * a request (rollcall's bodies are one line of JSON). It exits by itself
+ * after two minutes; e2e_hook_stop ends it sooner. */
+struct e2e_hook {
+	pid_t pid;
+	int port;
+	char log[PATH_MAX + 32];
+};
+
+static inline void e2e_hook_answer(int fd, const char *log)
+{
+	char req[1 << 17];
+	size_t got = 0;
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	const char *end = NULL;
+	while (got < sizeof req - 1) {
+		ssize_t n = read(fd, req + got, sizeof req - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+		const char *cl = strstr(req, "Content-Length:");
+		end = strstr(req, "\r\n\r\n");
+		if (end && got >= (size_t)(end + 4 - req) + (cl ? strtoul(cl + 15, NULL, 10) : 0))
+			break;
+	}
+	req[got] = '\0';
+	char path[256] = "-";
+	sscanf(req, "%*s %255s", path);
+	FILE *f = fopen(log, "a");
+	if (f) {
+		fprintf(f, "%s %s\n", path, end ? end + 4 : "");
+		fclose(f);
+	}
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	if (write(fd, ok, sizeof ok - 1) < 0)
+		return;
+}
+
+static inline void e2e_hook_start(struct e2e *e, struct e2e_hook *h)
+{
+	snprintf(h->log, sizeof h->log, "%s/hooks.log", e->dir);
+	write_file(h->log, "");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof a;
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(s, 64), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	h->port = ntohs(a.sin_port);
+	h->pid = fork();
+	assert_true(h->pid >= 0);
+	if (h->pid == 0) {
+		alarm(120);
+		for (;;) {
+			int fd = accept(s, NULL, NULL);
+			if (fd >= 0) {
+				e2e_hook_answer(fd, h->log);
+				close(fd);
+			}
+		}
+	}
+	close(s);
+}
+
+static inline void e2e_hook_stop(struct e2e_hook *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		waitpid(h->pid, NULL, 0);
+		h->pid = 0;
+	}
 }
 
 #endif

@@ -25,7 +25,6 @@
 
 static const char *root = e2e_root;
 
-
 static int by_text(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -753,8 +752,9 @@ static char *normalised_actions(struct env *e)
 			/* case ids, like action ids, follow the order of recording
 			 * (live: every organisation's pupils as their marks came;
 			 * replay: one policy, pupil by pupil): whether there is one */
-			json_object_set_new(o, "case_id",
-					    json_boolean(!json_is_null(json_object_get(o, "case_id"))));
+			json_object_set_new(
+				o, "case_id",
+				json_boolean(!json_is_null(json_object_get(o, "case_id"))));
 			assert_true(n < 4096);
 			lines[n++] = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 		}

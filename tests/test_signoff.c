@@ -65,78 +65,10 @@
 #define OUT_MAX (1 << 20)
 #define J	"J355400120001"
 
-struct hook {
-	pid_t pid;
-	int port;
-	char log[PATH_MAX + 32];
-};
-
 struct fixture {
 	struct e2e *e;
-	struct hook hook;
+	struct e2e_hook hook;
 };
-
-/* A listener on 127.0.0.1 that answers every request 200 and appends
- * "PATH BODY" to its log, one line a request (as tests/test_cases.c's). It
- * exits by itself after two minutes. */
-static void hook_answer(int fd, const char *log)
-{
-	char req[1 << 17];
-	size_t got = 0;
-	struct timeval tv = { 5, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	const char *end = NULL;
-	while (got < sizeof req - 1) {
-		ssize_t n = read(fd, req + got, sizeof req - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		req[got] = '\0';
-		const char *cl = strstr(req, "Content-Length:");
-		end = strstr(req, "\r\n\r\n");
-		if (end && got >= (size_t)(end + 4 - req) + (cl ? strtoul(cl + 15, NULL, 10) : 0))
-			break;
-	}
-	req[got] = '\0';
-	char path[256] = "-";
-	sscanf(req, "%*s %255s", path);
-	FILE *f = fopen(log, "a");
-	if (f) {
-		fprintf(f, "%s %s\n", path, end ? end + 4 : "");
-		fclose(f);
-	}
-	static const char ok[] =
-		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-	if (write(fd, ok, sizeof ok - 1) < 0)
-		return;
-}
-
-static void hook_start(struct e2e *e, struct hook *h)
-{
-	snprintf(h->log, sizeof h->log, "%s/hooks.log", e->dir);
-	write_file(h->log, "");
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t alen = sizeof a;
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(listen(s, 64), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
-	h->port = ntohs(a.sin_port);
-	h->pid = fork();
-	assert_true(h->pid >= 0);
-	if (h->pid == 0) {
-		alarm(120);
-		for (;;) {
-			int fd = accept(s, NULL, NULL);
-			if (fd >= 0) {
-				hook_answer(fd, h->log);
-				close(fd);
-			}
-		}
-	}
-	close(s);
-}
 
 static void configure(struct fixture *fx, const char *extra)
 {
@@ -191,7 +123,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof *fx);
 	char path[PATH_MAX + 32], args[PATH_MAX * 4];
 	fx->e = e2e_new();
-	hook_start(fx->e, &fx->hook);
+	e2e_hook_start(fx->e, &fx->hook);
 	configure(fx, "");
 	snprintf(path, sizeof path, "%s/policies", fx->e->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
@@ -208,10 +140,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	if (fx->hook.pid > 0) {
-		kill(fx->hook.pid, SIGTERM);
-		waitpid(fx->hook.pid, NULL, 0);
-	}
+	e2e_hook_stop(&fx->hook);
 	e2e_free(fx->e);
 	free(fx);
 	return 0;
