@@ -248,6 +248,63 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  after     TEXT,"
 	"  detail    TEXT);" /* the note or the reason */
 	"CREATE INDEX audit_org ON audit(org, at);",
+
+	/* 7 -> 8: people reach rollcall over its API; decisions are kept whole;
+	 * webhook operations. */
+	/* `rollcall token`: a person's access to one organisation at one role
+	 * (viewer < thresholds < officer < author). Only the SHA-256 of the
+	 * token is kept (hex); the token itself is shown once. */
+	"CREATE TABLE tokens("
+	"  id           INTEGER PRIMARY KEY,"
+	"  org          TEXT NOT NULL,"
+	"  role         TEXT NOT NULL,"
+	"  name         TEXT NOT NULL," /* the person */
+	"  sha256       TEXT NOT NULL UNIQUE,"
+	"  created_at   TEXT NOT NULL,"
+	"  created_by   TEXT NOT NULL," /* who made it: 'cli:' + the local user */
+	"  expires_at   TEXT,"		/* UTC; NULL: does not expire */
+	"  revoked_at   TEXT,"
+	"  last_used_at TEXT);"
+	/* Every version of a policy that ever loaded or was published, by the
+	 * SHA-256 of its text, so that a decision (actions.policy_sha256) can
+	 * be read and re-run years later. */
+	"CREATE TABLE policy_versions("
+	"  sha256       TEXT PRIMARY KEY,"
+	"  org          TEXT NOT NULL,"
+	"  file         TEXT NOT NULL," /* the path it was loaded from */
+	"  text         TEXT NOT NULL,"
+	"  first_loaded TEXT NOT NULL,"
+	"  last_loaded  TEXT NOT NULL,"
+	"  published_by TEXT," /* the person, when it came through the API */
+	"  published_at TEXT) WITHOUT ROWID;"
+	"CREATE INDEX policy_versions_org ON policy_versions(org, first_loaded);"
+	/* The policy line whose call recorded the action (NULL before). */
+	"ALTER TABLE actions ADD COLUMN line INTEGER;"
+	/* The webhook body exactly as first sent (retries send the same bytes);
+	 * NULL before, or once expunged after retention's payloads_days. */
+	"ALTER TABLE deliveries ADD COLUMN body TEXT;"
+	"ALTER TABLE deliveries ADD COLUMN created_at TEXT;"
+	/* Every attempt of a delivery: when, the HTTP status (NULL: no
+	 * response), how long, and the start of the response or the error
+	 * (response NULL once expunged). */
+	"CREATE TABLE delivery_attempts("
+	"  id          INTEGER PRIMARY KEY,"
+	"  delivery    INTEGER NOT NULL," /* deliveries.id */
+	"  at          TEXT NOT NULL,"
+	"  status      INTEGER,"
+	"  duration_ms INTEGER,"
+	"  response    TEXT);"
+	"CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery);"
+	"CREATE INDEX delivery_attempts_at ON delivery_attempts(at);"
+	/* An endpoint's run of failures, and whether it is disabled for it:
+	 * failing_since the first failed attempt since the last success (Unix
+	 * ms; NULL: not failing), disabled_at when it was disabled. */
+	"CREATE TABLE endpoint_state("
+	"  name          TEXT PRIMARY KEY,"
+	"  failing_since INTEGER,"
+	"  disabled_at   TEXT,"
+	"  disabled_why  TEXT) WITHOUT ROWID;"
+	"CREATE INDEX actions_created ON actions(created_at);",
 };
 
 enum db_result db_result_of(int code)

@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 
 /* What a call that can fail did, in the manner of curl's CURLcode: the
  * caller that handles a failure decides from the result of the very call
