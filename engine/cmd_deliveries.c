@@ -8,6 +8,7 @@
  *                                              deliveries again, same webhook-id
  */
 #include "cmd.h"
+#include "outbox.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -100,17 +101,12 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
 		return cmd_usage(cli);
+	char via[160];
+	audit_cli_via(via, sizeof via);
+	const char *who = via + strlen("cli:"); /* the local user */
+	if (db_begin(&cli->db) < 0)
+		return EXIT_FAILURE;
 	int status = EXIT_SUCCESS;
-	sqlite3_stmt *get =
-		db_prepare(&cli->db, "SELECT state, endpoint FROM deliveries WHERE id = ?");
-	sqlite3_stmt *set =
-		db_prepare(&cli->db, "UPDATE deliveries SET state = 'pending', attempts "
-				     "= 0, next_attempt_at = strftime('%s', 'now') * 1000 "
-				     "WHERE id = ?");
-	if (!get || !set || db_begin(&cli->db) < 0) {
-		status = EXIT_FAILURE;
-		goto out;
-	}
 	for (int i = 1; i < argc; i++) {
 		char *end;
 		long long id = strtoll(argv[i], &end, 10);
@@ -119,45 +115,18 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 			status = EXIT_USAGE;
 			continue;
 		}
-		sqlite3_bind_int64(get, 1, id);
-		int rc = sqlite3_step(get);
-		char state[16] = "", endpoint[128] = "";
-		if (rc == SQLITE_ROW) {
-			snprintf(state, sizeof state, "%s", sqlite3_column_text(get, 0));
-			if (sqlite3_column_text(get, 1))
-				snprintf(endpoint, sizeof endpoint, "%s",
-					 sqlite3_column_text(get, 1));
-		}
-		sqlite3_reset(get);
-		if (rc != SQLITE_ROW) {
-			error("delivery %lld: no such delivery", id);
-			status = EXIT_USAGE;
-			continue;
-		}
-		if (!strcmp(state, "no_endpoint") && !config_endpoint(&cli->cfg, endpoint)) {
-			error("delivery %lld: endpoint \"%s\" is not in the configuration", id,
-			      endpoint);
-			status = EXIT_USAGE;
-			continue;
-		}
-		if (strcmp(state, "dead") && strcmp(state, "no_endpoint")) {
-			error("delivery %lld is %s, not dead", id, state);
-			status = EXIT_USAGE;
-			continue;
-		}
-		sqlite3_bind_int64(set, 1, id);
-		if (db_step_done(&cli->db, set, "queueing a delivery") < 0) {
+		char why[256];
+		int rc = outbox_redeliver(&cli->db, &cli->cfg, id, NULL, who, via, why, sizeof why);
+		if (rc < 0) {
 			db_rollback(&cli->db);
-			status = EXIT_FAILURE;
-			goto out;
+			return EXIT_FAILURE;
 		}
-		if (cli->verbosity >= 0)
+		if (rc > 0) {
+			error("%s", why);
+			status = EXIT_USAGE;
+		} else if (cli->verbosity >= 0) {
 			printf("delivery %lld queued again\n", id);
+		}
 	}
-	if (db_commit(&cli->db) < 0)
-		status = EXIT_FAILURE;
-out:
-	sqlite3_finalize(get);
-	sqlite3_finalize(set);
-	return status;
+	return db_commit(&cli->db) < 0 ? EXIT_FAILURE : status;
 }
