@@ -23,8 +23,13 @@
  *     evaluation, or deliveries due, for longer than --max-age (default
  *     300 s) — which is what a stopped or stuck `rollcall run` looks like
  *     from outside;
+ *   - a proposed legal step past the last day it could be decided that
+ *     has not expired: the service that expires them is not running;
  *   - a database file that is not the one rollcall run last opened (a
  *     file put in its place under the service).
+ *
+ * Proposals waiting for a decision are counted (and those due within
+ * STATUS_DUE_DAYS), not reasons: deciding them is the officers' work.
  */
 #include "cmd.h"
 #include "policyset.h"
@@ -43,6 +48,7 @@
 #define RECENT_DEFAULT	86400
 #define STATUS_NAMED	10  /* organisations named for each kind of reason; the rest counted */
 #define STATUS_ERROR	300 /* bytes of a stored error's first line in a reason */
+#define STATUS_DUE_DAYS 2   /* days ahead a waiting proposal counts as due soon */
 
 /* One row of policy_health, and its organisation's rows of `deferred`. */
 struct org_health {
@@ -69,6 +75,8 @@ struct health {
 	char *rejected_reason, *rejected_at;
 	long long unsent, unsent_id; /* no_endpoint deliveries of recent actions; the latest */
 	char *unsent_endpoint, *unsent_org, *unsent_action;
+	long long proposed, due_soon, overdue_proposals; /* legal steps waiting for sign-off */
+	char *oldest_proposed, *next_decide_by;
 	int replaced; /* the file is not the one rollcall run last opened */
 	char file_then[64], file_now[64];
 };
@@ -91,6 +99,8 @@ static void health_free(struct health *h)
 	free(h->unsent_endpoint);
 	free(h->unsent_org);
 	free(h->unsent_action);
+	free(h->oldest_proposed);
+	free(h->next_decide_by);
 }
 
 /* sql prepared, with ?1 bound to since when it has a parameter. */
@@ -300,6 +310,19 @@ static int read_health(struct db *db, struct health *h, const char *since)
 			"ON a.id = d.action_id WHERE d.id = ?",
 			h->unsent_id, 3,
 			(char **[]){ &h->unsent_endpoint, &h->unsent_org, &h->unsent_action });
+	char due[256];
+	snprintf(due, sizeof due,
+		 "SELECT count(*), coalesce(sum(decide_by <= date('now', '+%d days')), 0), "
+		 "coalesce(sum(decide_by < date('now')), 0) FROM actions WHERE state = 'proposed'",
+		 STATUS_DUE_DAYS);
+	if (!rc)
+		rc = row(db, due, NULL, 3,
+			 (long long *[]){ &h->proposed, &h->due_soon, &h->overdue_proposals });
+	if (!rc && h->proposed)
+		rc = text_row(db,
+			      "SELECT min(date), min(decide_by) FROM actions WHERE state = "
+			      "'proposed'",
+			      0, 2, (char **[]){ &h->oldest_proposed, &h->next_decide_by });
 	if (!rc)
 		rc = read_file_identity(db, h);
 	db_exec(db, "COMMIT");
@@ -469,6 +492,11 @@ static void attention(struct reasons *r, const struct health *h, long max_age, l
 		    "%lld pupils wait for evaluation and no batch has committed for %s: is "
 		    "rollcall run running?",
 		    h->waiting, h->evaluated_ago < 0 ? "ever" : "too long");
+	if (h->overdue_proposals)
+		say(r,
+		    "%lld proposed legal steps are past the last day they could be decided (the "
+		    "earliest %s) and have not expired: is rollcall run running?",
+		    h->overdue_proposals, h->next_decide_by ? h->next_decide_by : "?");
 	if (h->pending && h->overdue > max_age)
 		say(r, "a delivery has been due for %lld s: is rollcall run delivering?",
 		    h->overdue);
@@ -561,6 +589,12 @@ static void print_json(const struct health *h, const struct reasons *r, json_t *
 			    json_integer(h->unsent));
 	json_object_set_new(json_object_get(o, "evaluation"), "pupils_deferred_no_policy_file",
 			    json_integer(h->orphans));
+	json_object_set_new(o, "signoff",
+			    json_pack("{s:I, s:I, s:I, s:o, s:o}", "proposed",
+				      (json_int_t)h->proposed, "due_soon", (json_int_t)h->due_soon,
+				      "past_deadline", (json_int_t)h->overdue_proposals,
+				      "oldest_proposed", text_or_null(h->oldest_proposed),
+				      "next_decide_by", text_or_null(h->next_decide_by)));
 	json_object_set_new(o, "recent_s", json_integer(recent));
 	json_object_set_new(o, "policies", policies_json(h));
 	json_object_set_new(o, "database",
@@ -615,6 +649,13 @@ static void print_text(const struct health *h, const struct reasons *r, json_t *
 	if (h->oldest_id)
 		printf("oldest pending delivery %lld to %s, action of %s, %lld attempts\n",
 		       h->oldest_id, h->oldest_endpoint, h->oldest_created, h->oldest_attempts);
+	printf("sign-off     %lld legal steps proposed", h->proposed);
+	if (h->proposed)
+		printf(" (the oldest on %s), %lld to be decided within %d days (the first by "
+		       "%s)",
+		       h->oldest_proposed ? h->oldest_proposed : "?", h->due_soon, STATUS_DUE_DAYS,
+		       h->next_decide_by ? h->next_decide_by : "?");
+	printf("\n");
 	for (int i = 0; i < r->n; i++)
 		printf("attention: %s\n", r->line[i]);
 	if (!r->n)

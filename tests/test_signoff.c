@@ -1169,6 +1169,39 @@ static void the_service_expires_them(void **state)
 	assert_int_equal(lines_with(e->daemon_log, "legal steps expired", "count=1"), 1);
 }
 
+/* status counts the proposals waiting, and a proposal past its last day
+ * that has not expired (no service to expire it) needs attention. */
+static void status_tells_of_proposals(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2e *e = fx->e;
+	char out[8192];
+	threshold_policy(fx, "penalty_notice", ", support_inappropriate = true", "");
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	e2e_exec(e, "UPDATE deliveries SET state = 'delivered'"); /* nothing else to say */
+	assert_int_equal(e2e_rollcall(e, "status --json"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	json_t *o = json_loads(out, 0, NULL), *so = json_object_get(o, "signoff");
+	assert_non_null(so);
+	assert_int_equal(int_of(so, "proposed"), 1);
+	assert_int_equal(int_of(so, "due_soon"), 0);
+	assert_int_equal(int_of(so, "past_deadline"), 0);
+	assert_string_equal(text_of(so, "oldest_proposed"), "2025-09-12");
+	json_decref(o);
+	assert_int_equal(e2e_rollcall(e, "status"), 0);
+
+	e2e_exec(e, "UPDATE actions SET decide_by = '2025-10-10' WHERE action = 'legal_step'");
+	assert_int_equal(e2e_rollcall(e, "status"), 1);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out,
+			       "attention: 1 proposed legal steps are past the last day they "
+			       "could be decided (the earliest 2025-10-10) and have not expired"));
+	/* the service expires it: nothing left to say */
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	e2e_exec(e, "UPDATE deliveries SET state = 'delivered'");
+	assert_int_equal(e2e_rollcall(e, "status"), 0);
+}
+
 static void signoff_days_is_checked(void **state)
 {
 	struct fixture *fx = *state;
@@ -1482,6 +1515,7 @@ int main(void)
 		cmocka_unit_test(a_school_day_is_a_weekday),
 		cmocka_unit_test_setup_teardown(an_undecided_proposal_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_service_expires_them, setup, teardown),
+		cmocka_unit_test_setup_teardown(status_tells_of_proposals, setup, teardown),
 		cmocka_unit_test_setup_teardown(signoff_days_is_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(policies_see_each_steps_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(replay_and_test_take_proposals_as_approved, setup,
