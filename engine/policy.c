@@ -950,7 +950,10 @@ static const char *params_in_force(struct policy *p)
 		p->params_json_of[i] = q->value;
 	}
 	free(p->params_json);
-	p->params_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	/* 15 significant digits: a value a person typed (0.92) is written as
+	 * typed, not as the nearest double's 17 digits (0.92000000000000004),
+	 * and reads back as the same double. */
+	p->params_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	return p->params_json;
 }

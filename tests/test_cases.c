@@ -292,6 +292,11 @@ static void a_closure_is_an_action_delivered_to_the_legal_endpoint(void **state)
 	assert_params(letter, 28);
 	assert_params(closed, 14);
 	assert_params(after, 14);
+	/* kept as a person wrote them: 0.9, not 0.90000000000000002 */
+	char *kept = e2e_text(e, "SELECT params FROM actions WHERE id = (SELECT min(id) FROM "
+				 "actions)");
+	assert_string_equal(kept, "{\"gap\":28,\"rate\":0.9}");
+	free(kept);
 
 	/* p:actions{ action = 'case_closed' } listed the recorded closure */
 	json_t *data = json_object_get(after, "data");
