@@ -27,12 +27,13 @@
 enum cut { CUT_MARK_ID, CUT_REGISTER_ID, CUT_ACTIONS_AT, CUT_PAYLOADS_AT };
 
 /* An action recorded before the cut goes unless it is a proposal waiting,
- * or belongs to a case still open or closed since the cut (?1 the
- * actions' cut, a timestamp; a case's closed is a date). */
-#define RETENTION_ACTION_GOES                                                                      \
-	"(actions.created_at < ?1 AND actions.state IS NOT 'proposed' AND (actions.case_id IS "    \
-	"NULL OR EXISTS (SELECT 1 FROM cases c WHERE c.id = actions.case_id AND c.closed IS NOT "  \
-	"NULL AND c.closed < substr(?1, 1, 10))))"
+ * or belongs to a case still open or closed since the cut (cut: the
+ * parameter that holds the actions' cut, a timestamp; a case's closed is
+ * a date). */
+#define RETENTION_ACTION_GOES(cut)                                                                 \
+	"(actions.created_at < " cut " AND actions.state IS NOT 'proposed' AND (actions.case_id "  \
+	"IS NULL OR EXISTS (SELECT 1 FROM cases c WHERE c.id = actions.case_id AND c.closed IS "   \
+	"NOT NULL AND c.closed < substr(" cut ", 1, 10))))"
 
 #define N(field) offsetof(struct retention_counts, field)
 
@@ -62,7 +63,7 @@ static const struct step {
 	{ "cases", N(cases), CUT_ACTIONS_AT, 1,
 	  "SELECT count(*) FROM cases WHERE closed IS NOT NULL AND closed < substr(?1, 1, 10) AND "
 	  "NOT EXISTS (SELECT 1 FROM actions WHERE case_id = cases.id AND NOT "
-	  "" RETENTION_ACTION_GOES ")",
+	  "" RETENTION_ACTION_GOES("?1") ")",
 	  "DELETE FROM cases WHERE id IN (SELECT id FROM cases WHERE closed IS NOT NULL AND "
 	  "closed < substr(?1, 1, 10) AND NOT EXISTS (SELECT 1 FROM actions WHERE case_id = "
 	  "cases.id) LIMIT ?2)" },
@@ -74,12 +75,15 @@ static const struct step {
 	/* a delivery still pending sends its body as first sent: it keeps it */
 	{ "bodies", N(bodies), CUT_PAYLOADS_AT, 0,
 	  "SELECT count(*) FROM deliveries WHERE (body IS NOT NULL OR last_error IS NOT NULL) AND "
-	  "created_at < ?1 AND state <> 'pending'",
+	  "created_at < ?1 AND state <> 'pending' AND action_id NOT IN (SELECT id FROM actions "
+	  "WHERE " RETENTION_ACTION_GOES("?3") ")",
 	  "UPDATE deliveries SET body = NULL, last_error = NULL WHERE id IN (SELECT id FROM "
 	  "deliveries WHERE (body IS NOT NULL OR last_error IS NOT NULL) AND created_at < ?1 AND "
 	  "state <> 'pending' LIMIT ?2)" },
 	{ "responses", N(responses), CUT_PAYLOADS_AT, 0,
-	  "SELECT count(*) FROM delivery_attempts WHERE response IS NOT NULL AND at < ?1",
+	  "SELECT count(*) FROM delivery_attempts WHERE response IS NOT NULL AND at < ?1 AND "
+	  "delivery NOT IN (SELECT d.id FROM deliveries d JOIN actions ON actions.id = "
+	  "d.action_id WHERE " RETENTION_ACTION_GOES("?3") ")",
 	  "UPDATE delivery_attempts SET response = NULL WHERE id IN (SELECT id FROM "
 	  "delivery_attempts WHERE response IS NOT NULL AND at < ?1 LIMIT ?2)" },
 	{ "rejected", N(rejected), CUT_PAYLOADS_AT, 0,
@@ -160,20 +164,25 @@ static void bind_cut(sqlite3_stmt *st, enum cut cut, const struct cuts *k)
 
 /* ---- actions ---- */
 
-static const char *const actions_count_sql =
-	"SELECT count(*), (SELECT count(*) FROM deliveries d WHERE d.action_id IN (SELECT id FROM "
-	"actions WHERE " RETENTION_ACTION_GOES ")), (SELECT count(*) FROM delivery_attempts t "
-	"WHERE t.delivery IN (SELECT d.id FROM deliveries d WHERE d.action_id IN (SELECT id FROM "
-	"actions WHERE " RETENTION_ACTION_GOES
-	"))), (SELECT count(*) FROM audit WHERE action_id IN "
-	"(SELECT id FROM actions WHERE " RETENTION_ACTION_GOES
-	")) FROM actions WHERE " RETENTION_ACTION_GOES;
+static const char
+	*const actions_count_sql =
+		"SELECT count(*), (SELECT count(*) FROM deliveries d WHERE d.action_id IN (SELECT "
+		"id FROM "
+		"actions WHERE " RETENTION_ACTION_GOES(
+			"?1") ")), (SELECT count(*) FROM delivery_attempts t "
+			      "WHERE t.delivery IN (SELECT d.id FROM deliveries d WHERE "
+			      "d.action_id IN (SELECT id FROM "
+			      "actions WHERE " RETENTION_ACTION_GOES(
+				      "?1") "))), (SELECT count(*) FROM audit WHERE action_id IN "
+					    "(SELECT id FROM actions WHERE " RETENTION_ACTION_GOES(
+						    "?1") ")) FROM actions "
+							  "WHERE " RETENTION_ACTION_GOES("?1");
 
 /* The next actions recorded before the cut, after the cursor (?3 created_at,
  * ?4 id), oldest first, and whether each goes. */
-static const char *const actions_next_sql =
-	"SELECT id, created_at, " RETENTION_ACTION_GOES " FROM actions WHERE created_at < ?1 AND "
-	"(created_at, id) > (?3, ?4) ORDER BY created_at, id LIMIT ?2";
+static const char *const actions_next_sql = "SELECT id, created_at, " RETENTION_ACTION_GOES(
+	"?1") " FROM actions WHERE created_at < ?1 AND "
+	      "(created_at, id) > (?3, ?4) ORDER BY created_at, id LIMIT ?2";
 
 static const char *const actions_remove_sql[] = {
 	"DELETE FROM delivery_attempts WHERE delivery IN (SELECT id FROM deliveries WHERE "
@@ -424,6 +433,9 @@ int retention_count(struct db *db, const struct config *c, int today, struct ret
 			break;
 		}
 		bind_cut(st, actions ? CUT_ACTIONS_AT : steps[i].cut, &k);
+		/* a payload of an action that goes is not counted twice: ?3 */
+		if (sqlite3_bind_parameter_count(st) >= 3)
+			sqlite3_bind_text(st, 3, k.actions_at, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) != SQLITE_ROW) {
 			rc = db_fail(db, "counting what is past its retention period");
 		} else if (actions) {
