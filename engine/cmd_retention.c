@@ -67,5 +67,9 @@ int cmd_retention(struct cli *cli, int argc, char **argv)
 	audit_cli_via(via, sizeof via);
 	int rc = retention_apply(&cli->db, &cli->cfg, today, 0, via + 4, via, &n);
 	print_counts(&n, 0);
+	if (rc == DB_BUSY)
+		error("%s: another writer kept the database locked: what is counted above was "
+		      "removed (and audited when a run completes); run it again",
+		      cli->db.path);
 	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

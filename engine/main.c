@@ -211,8 +211,8 @@ static const struct command commands[] = {
 	  "Removes the pupil, their marks, amendments, registers, actions, cases,\n"
 	  "deliveries and pending work in one transaction, audited (what\n"
 	  "'pupil.erase', the reason, counts; not the UPN). Refused, nothing\n"
-	  "changed, while a legal step is open for them: a case past the letter\n"
-	  "stage, or a proposal waiting for a decision.\n"
+	  "changed, while a legal step is open for them: an open case at a legal\n"
+	  "stage (a letter or beyond), or a proposal waiting for a decision.\n"
 	  "  --reason TEXT  why (required, up to 2000 bytes)\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",

@@ -164,19 +164,18 @@ static void bind_cut(sqlite3_stmt *st, enum cut cut, const struct cuts *k)
 
 /* ---- actions ---- */
 
-static const char
-	*const actions_count_sql =
-		"SELECT count(*), (SELECT count(*) FROM deliveries d WHERE d.action_id IN (SELECT "
-		"id FROM "
-		"actions WHERE " RETENTION_ACTION_GOES(
-			"?1") ")), (SELECT count(*) FROM delivery_attempts t "
-			      "WHERE t.delivery IN (SELECT d.id FROM deliveries d WHERE "
-			      "d.action_id IN (SELECT id FROM "
-			      "actions WHERE " RETENTION_ACTION_GOES(
-				      "?1") "))), (SELECT count(*) FROM audit WHERE action_id IN "
-					    "(SELECT id FROM actions WHERE " RETENTION_ACTION_GOES(
-						    "?1") ")) FROM actions "
-							  "WHERE " RETENTION_ACTION_GOES("?1");
+static const char *const actions_count_sql =
+	"SELECT count(*), (SELECT count(*) FROM deliveries d WHERE d.action_id IN (SELECT "
+	"id FROM "
+	"actions WHERE " RETENTION_ACTION_GOES(
+		"?1") ")), (SELECT count(*) FROM delivery_attempts t "
+		      "WHERE t.delivery IN (SELECT d.id FROM deliveries d WHERE "
+		      "d.action_id IN (SELECT id FROM "
+		      "actions WHERE " RETENTION_ACTION_GOES(
+			      "?1") "))), (SELECT count(*) FROM audit WHERE action_id IN "
+				    "(SELECT id FROM actions WHERE " RETENTION_ACTION_GOES(
+					    "?1") ")) FROM actions "
+						  "WHERE " RETENTION_ACTION_GOES("?1");
 
 /* The next actions recorded before the cut, after the cursor (?3 created_at,
  * ?4 id), oldest first, and whether each goes. */
@@ -278,7 +277,7 @@ static int audit_run(struct db *db, const struct config *c, const struct cuts *k
 		.who = who, .via = via, .org = "*", .what = "retention", .detail = detail
 	};
 	double t0 = monotonic_seconds();
-	int rc = db_begin(db);
+	int rc = db_try_begin(db);
 	if (rc == 0 && ((rc = audit_add(db, &e)) < 0 ||
 			(rc = db_exec(db, "DELETE FROM meta WHERE key = 'retention_tally'")) < 0 ||
 			(rc = db_commit(db)) < 0))
@@ -298,7 +297,7 @@ static long long chunk(struct db *db, sqlite3_stmt *st, struct retention_counts 
 		       long long *count)
 {
 	double t0 = monotonic_seconds();
-	int rc = db_begin(db);
+	int rc = db_try_begin(db); /* busy: said by the caller, not every try */
 	if (rc < 0)
 		return rc;
 	rc = db_step_done(db, st, "removing what is past its retention period");
@@ -336,7 +335,7 @@ static int remove_actions(struct db *db, const struct cuts *k, double until,
 			break;
 		}
 		double t0 = monotonic_seconds();
-		if ((rc = db_begin(db)) < 0)
+		if ((rc = db_try_begin(db)) < 0)
 			break;
 		rc = db_exec(db, "DELETE FROM temp.retention_ids");
 		bind_cut(next, CUT_ACTIONS_AT, k);
