@@ -47,12 +47,15 @@ static const struct {
 		   "OR (what = 'pupil.export' AND detail = ?2)" },
 	{ "actions", "DELETE FROM actions WHERE pupil = ?1" },
 	{ "cases", "DELETE FROM cases WHERE pupil = ?1" },
-	{ "changes", "DELETE FROM changes WHERE pupil = ?1" },
+	/* past the cursor only: the row at it keeps SQLite's next seq above it
+	 * (engine.c), and those below are the engine's to prune */
+	{ "changes", "DELETE FROM changes WHERE pupil = ?1 AND seq > coalesce((SELECT value FROM "
+		     "meta WHERE key = 'evaluated_seq'), 0)" },
 	{ "deferred", "DELETE FROM deferred WHERE pupil = ?1" },
-	{ "incoming", "DELETE FROM incoming WHERE upn = ?2 AND ?1 IS NOT NULL" },
-	{ "rejected", "DELETE FROM rejected WHERE instr(row, ?2) > 0 AND ?1 IS NOT NULL" },
+	{ "incoming", "DELETE FROM incoming WHERE upn = ?2" },
+	{ "rejected", "DELETE FROM rejected WHERE instr(row, ?2) > 0" },
 	{ "policy_errors", "UPDATE policy_health SET last_error = NULL, last_pupil = NULL, "
-			   "last_failed_at = NULL WHERE last_pupil = ?2 AND ?1 IS NOT NULL" },
+			   "last_failed_at = NULL WHERE last_pupil = ?2" },
 	{ "pupils", "DELETE FROM pupils WHERE id = ?1" },
 	/* the service's pupil directory is reloaded when this moves */
 	{ NULL, "INSERT INTO meta(key, value) VALUES ('directory_version', 1) ON CONFLICT(key) DO "
@@ -217,9 +220,9 @@ int cmd_erase(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < sizeof erase_steps / sizeof *erase_steps; i++) {
 		if (!(st = db_prepare(db, erase_steps[i].sql)))
 			goto out;
+		/* a statement without ?2 refuses it (SQLITE_RANGE), as meant */
 		sqlite3_bind_int64(st, 1, pupil);
-		if (sqlite3_bind_parameter_count(st) >= 2)
-			sqlite3_bind_text(st, 2, upn, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, upn, -1, SQLITE_STATIC);
 		if (db_step_done(db, st, "erasing a pupil") < 0)
 			goto out;
 		if (erase_steps[i].name)

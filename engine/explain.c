@@ -118,7 +118,8 @@ static int read_version(struct db *db, const struct decision *d, json_t *out, ch
 	json_object_set_new(p, "published_by", column_json(st, 4, NULL));
 	*len = (size_t)sqlite3_column_bytes(st, 1);
 	*text = xmalloc(*len + 1);
-	memcpy(*text, sqlite3_column_blob(st, 1), *len);
+	if (*len)
+		memcpy(*text, sqlite3_column_blob(st, 1), *len);
 	(*text)[*len] = '\0';
 	sqlite3_finalize(st);
 
@@ -328,18 +329,14 @@ static const char *const as_it_stood[] = {
 	"INSERT INTO temp.actions SELECT * FROM main.actions WHERE org = ?1 AND pupil = ?2 AND "
 	"id < ?3 AND NOT (date = ?4 AND created_at = ?5)",
 	"UPDATE temp.actions SET state = 'proposed', decided_by = NULL, decided_at = NULL, "
-	"decision = NULL WHERE action = 'legal_step' AND signoff = 1 AND decided_at > ?5 AND "
-	"?1 IS NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+	"decision = NULL WHERE action = 'legal_step' AND signoff = 1 AND decided_at > ?5",
 	"INSERT INTO temp.cases SELECT * FROM main.cases WHERE org = ?1 AND pupil = ?2 AND id IN "
-	"(SELECT case_id FROM temp.actions) AND ?3 IS NOT NULL AND ?4 IS NOT NULL AND ?5 IS NOT "
-	"NULL",
+	"(SELECT case_id FROM temp.actions)",
 	"UPDATE temp.cases SET closed = NULL, close_reason = NULL WHERE NOT EXISTS (SELECT 1 "
-	"FROM temp.actions a WHERE a.case_id = cases.id AND a.action = 'case_closed') AND ?1 IS "
-	"NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL AND ?4 IS NOT NULL AND ?5 IS NOT NULL",
+	"FROM temp.actions a WHERE a.case_id = cases.id AND a.action = 'case_closed')",
 	"UPDATE temp.cases SET stage = coalesce((SELECT a.kind FROM temp.actions a WHERE "
 	"a.case_id = cases.id AND a.action = 'legal_step' AND a.state = 'approved' ORDER BY a.id "
-	"DESC LIMIT 1), 'referral') WHERE closed IS NULL AND ?1 IS NOT NULL AND ?2 IS NOT NULL "
-	"AND ?3 IS NOT NULL AND ?4 IS NOT NULL AND ?5 IS NOT NULL",
+	"DESC LIMIT 1), 'referral') WHERE closed IS NULL",
 };
 
 static int restore(struct db *ro, const struct decision *d)
@@ -348,6 +345,7 @@ static int restore(struct db *ro, const struct decision *d)
 		sqlite3_stmt *st = db_prepare(ro, as_it_stood[i]);
 		if (!st)
 			return DB_FAILED;
+		/* each binds what it uses; the others are out of its range (ignored) */
 		sqlite3_bind_text(st, 1, d->org, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, d->pupil);
 		sqlite3_bind_int64(st, 3, d->id);

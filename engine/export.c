@@ -333,13 +333,13 @@ static const char *const deferred_sql =
  * export only (?2 NULL). */
 static const char *const rejected_sql =
 	"SELECT source, line, row, reason, rejected_at FROM rejected WHERE ?2 IS NULL AND "
-	"?1 IS NOT NULL AND instr(row, ?3) > 0 ORDER BY id";
+	"instr(row, ?3) > 0 ORDER BY id";
 static const char *const incoming_sql =
 	"SELECT id, upn, urn, date, session, code, minutes_late, recorded_at, received_at FROM "
-	"incoming WHERE ?2 IS NULL AND ?1 IS NOT NULL AND upn = ?3 ORDER BY id";
+	"incoming WHERE ?2 IS NULL AND upn = ?3 ORDER BY id";
 static const char *const errors_sql =
 	"SELECT org, file, last_error, last_failed_at FROM policy_health WHERE ?2 IS NULL AND "
-	"?1 IS NOT NULL AND last_pupil = ?3";
+	"last_pupil = ?3";
 
 /* ---- no other pupil ---- */
 

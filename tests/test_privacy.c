@@ -700,6 +700,10 @@ static void erase_removes_a_pupil_unless_a_legal_step_is_open(void **state)
 	/* approved, the case is at a legal stage: still refused */
 	snprintf(args, sizeof args, "signoff approve %lld --by \"A. Officer\"", id);
 	assert_int_equal(e2e_rollcall(e, args), 0);
+	/* decided since, it is still re-decided as it was proposed: the record
+	 * as it stood then had no approval in it */
+	snprintf(args, sizeof args, "explain %lld", id);
+	assert_int_equal(e2e_rollcall(e, args), 0);
 	snprintf(args, sizeof args, "erase %s --reason \"wrong school's file\"", upn);
 	assert_int_equal(e2e_rollcall(e, args), 2);
 	e2e_slurp(e, "err", out, sizeof out);
