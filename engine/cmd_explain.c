@@ -24,7 +24,8 @@ static const char *str(json_t *o, const char *key)
 /* JSON (already made safe when it was built) on one line. */
 static void print_json(const char *label, json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+					JSON_REAL_PRECISION(15));
 	printf("%s %s\n", label, s ? s : "null");
 	free(s);
 }
