@@ -27,13 +27,15 @@
 enum cut { CUT_MARK_ID, CUT_REGISTER_ID, CUT_ACTIONS_AT, CUT_PAYLOADS_AT };
 
 /* An action recorded before the cut goes unless it is a proposal waiting,
- * or belongs to a case still open or closed since the cut (cut: the
- * parameter that holds the actions' cut, a timestamp; a case's closed is
- * a date). */
+ * belongs to a case still open or closed since the cut, or has a delivery
+ * still to send (the sender may hold it; it goes once sent or dead). cut:
+ * the parameter that holds the actions' cut, a timestamp (a case's closed
+ * is a date). */
 #define RETENTION_ACTION_GOES(cut)                                                                 \
 	"(actions.created_at < " cut " AND actions.state IS NOT 'proposed' AND (actions.case_id "  \
 	"IS NULL OR EXISTS (SELECT 1 FROM cases c WHERE c.id = actions.case_id AND c.closed IS "   \
-	"NOT NULL AND c.closed < substr(" cut ", 1, 10))))"
+	"NOT NULL AND c.closed < substr(" cut ", 1, 10))) AND NOT EXISTS (SELECT 1 FROM "          \
+	"deliveries p WHERE p.action_id = actions.id AND p.state = 'pending'))"
 
 #define N(field) offsetof(struct retention_counts, field)
 

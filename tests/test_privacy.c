@@ -406,7 +406,10 @@ static void retention_removes_exactly_what_is_past_its_time(void **state)
 		"'now', '-200 days'), NULL),"
 		"(7, 'la:355', 1, 'alert', 'low', 'high', date('now', '-10 days'), 0, "
 		"'la-355.lua', 'ab', NULL, '%s', 135001, '4', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', "
-		"'now', '-10 days'), NULL);"
+		"'now', '-10 days'), NULL),"
+		/* old, with a delivery still to send: stays until it is sent */
+		"(8, 'la:355', 1, 'alert', 'low', 'high', '2019-05-03', 0, 'la-355.lua', 'ab', "
+		"NULL, '%s', 135001, '4', '2019-05-03T10:00:00Z', NULL);"
 		"INSERT INTO deliveries(id, action_id, endpoint, webhook_id, state, attempts, "
 		"last_error, body, created_at) VALUES "
 		"(1, 1, 'x', 'w1', 'delivered', 1, NULL, '{\"old\":1}', '2019-05-01T10:00:00Z'),"
@@ -417,10 +420,11 @@ static void retention_removes_exactly_what_is_past_its_time(void **state)
 		"strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-10 days')),"
 		/* 200 days old but still pending: it will send that body */
 		"(4, 6, 'x', 'w4', 'pending', 1, 'timeout', '{\"d\":4}', "
-		"strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-200 days'));"
+		"strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-200 days')),"
+		"(5, 8, 'x', 'w5', 'pending', 0, NULL, NULL, '2019-05-03T10:00:00Z');"
 		/* (due tomorrow: `status` has nothing to say of it that changes by the second) */
 		"UPDATE deliveries SET next_attempt_at = (strftime('%%s', 'now') + 86400) * 1000 "
-		"WHERE id = 4;"
+		"WHERE id IN (4, 5);"
 		"INSERT INTO delivery_attempts(delivery, at, status, duration_ms, response) VALUES "
 		"(1, '2019-05-01T10:00:01Z', 200, 5, 'ok'),"
 		"(2, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-200 days'), 500, 5, 'boom'),"
@@ -433,7 +437,7 @@ static void retention_removes_exactly_what_is_past_its_time(void **state)
 		"INSERT INTO rejected(source, line, row, reason, rejected_at) VALUES "
 		"('old.csv', 2, 'x', 'bad', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-100 "
 		"days')), ('new.csv', 2, 'y', 'bad', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'));",
-		upn[0], upn[0], upn[0], upn[0], upn[0], upn[0], upn[0], upn[0]);
+		upn[0], upn[0], upn[0], upn[0], upn[0], upn[0], upn[0], upn[0], upn[0]);
 	e2e_exec(e, sql);
 
 	/* six years before today: what is dated before it goes */
@@ -486,14 +490,14 @@ static void retention_removes_exactly_what_is_past_its_time(void **state)
 	assert_int_equal(e2e_query(e, sql), 0);
 	char *ids =
 		e2e_text(e, "SELECT group_concat(id) FROM (SELECT id FROM actions ORDER BY id)");
-	assert_string_equal(ids, "3,4,6,7");
+	assert_string_equal(ids, "3,4,6,7,8");
 	free(ids);
 	ids = e2e_text(e, "SELECT group_concat(id) FROM (SELECT id FROM cases ORDER BY id)");
 	assert_string_equal(ids, "2");
 	free(ids);
 	ids = e2e_text(e, "SELECT group_concat(id || ':' || coalesce(body, '-') || ':' || "
 			  "coalesce(last_error, '-')) FROM (SELECT * FROM deliveries ORDER BY id)");
-	assert_string_equal(ids, "2:-:-,3:{\"c\":3}:-,4:{\"d\":4}:timeout");
+	assert_string_equal(ids, "2:-:-,3:{\"c\":3}:-,4:{\"d\":4}:timeout,5:-:-");
 	free(ids);
 	ids = e2e_text(e, "SELECT group_concat(delivery || ':' || coalesce(response, '-')) FROM "
 			  "(SELECT * FROM delivery_attempts ORDER BY id)");
