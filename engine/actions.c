@@ -97,8 +97,8 @@ static const char *const statements[ST_COUNT] = {
 	[ST_INSERT] = "INSERT INTO actions(org, pupil, action, kind, severity, message, evidence, "
 		      "data, date, day, policy, policy_sha256, case_id, upn, urn, year_group, "
 		      "created_at, params, state, signoff, decide_by, decided_by, decided_at, "
-		      "support_inappropriate, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-		      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		      "support_inappropriate, endpoint, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_DELIVERY] = "INSERT INTO deliveries(action_id, endpoint, webhook_id, state, event) "
 			"VALUES (?, ?, ?, ?, ?)",
 	[ST_CLOSE_CASE] = "UPDATE cases SET closed = ?, close_reason = ?, referral_open = 0 "
@@ -632,6 +632,10 @@ static int insert(struct actions *a, const struct action_request *r, long long c
 	bind_text(st, 23, step && !proposed ? created : NULL);
 	sqlite3_bind_int(st, 24, r->support_inappropriate);
 	bind_text(st, 25, r->endpoint);
+	if (r->line > 0)
+		sqlite3_bind_int(st, 26, r->line);
+	else
+		sqlite3_bind_null(st, 26);
 	int failed = db_step_done(a->db, st, "recording an action");
 	if (failed < 0)
 		return failed; /* the db_result: a full disk reaches the batch as one */

@@ -75,6 +75,7 @@ int actions_legal_step(const char *name);
 
 struct action_request {
 	const char *org, *policy, *policy_sha256;
+	int line; /* of the policy, the call that decided it; 0: not known */
 	uint32_t pupil;
 	const char *upn, *year_group; /* the pupil as acted on */
 	int urn;

@@ -62,5 +62,9 @@ int cmd_reevaluate(struct cli *cli, int argc, char **argv);
 int cmd_rejected(struct cli *cli, int argc, char **argv);
 int cmd_signoff(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_explain(struct cli *cli, int argc, char **argv);
+int cmd_retention(struct cli *cli, int argc, char **argv);
+int cmd_erase(struct cli *cli, int argc, char **argv);
 
 #endif

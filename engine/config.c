@@ -31,7 +31,8 @@
 
 static const struct datafile_spec config_file = {
 	.what = "the configuration",
-	.names = "database, policies, scripts, endpoints, delivery, limits, signoff_days",
+	.names = "database, policies, scripts, endpoints, delivery, limits, signoff_days, "
+		 "retention",
 	.instructions = 1000000,
 	.memory = 16 << 20,
 	.track_budget = 1L << 21,
@@ -54,8 +55,9 @@ static const struct delivery_key delivery_keys[] = {
 };
 #undef D
 
-static const char *const top_keys[] = { "database", "policies", "scripts",	"endpoints",
-					"delivery", "limits",	"signoff_days", NULL };
+static const char *const top_keys[] = { "database",	"policies",  "scripts",
+					"endpoints",	"delivery",  "limits",
+					"signoff_days", "retention", NULL };
 
 struct reader {
 	struct config *c;
@@ -189,6 +191,59 @@ static int read_limits(struct reader *r)
 				return -1;
 		} else {
 			return fail(r, "limits: unknown key '%s'", key, NULL);
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+/* retention = { marks_years = 6, actions_years = 6, payloads_days = 90 }:
+ * how long personal data is kept (retention.c). Marks for fewer than 6
+ * years would break the law that makes schools keep registers, whatever
+ * the council wants: a config error naming it. */
+static int read_retention(struct reader *r)
+{
+	lua_State *L = r->L;
+	if (!lua_istable(L, -1))
+		return fail(r, "retention must be a table", NULL, NULL);
+	struct place table = table_place(r);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		at_key(r, -3, table);
+		if (!strcmp(key, "marks_years")) {
+			if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 &&
+			    lua_tointeger(L, -1) < RETENTION_MARKS_YEARS_MIN)
+				return fail(r,
+					    "retention.marks_years must be at least 6: every entry "
+					    "in an attendance register is kept for 6 years (School "
+					    "Attendance (Pupil Registration) (England) Regulations "
+					    "2024, reg 7)%s%s",
+					    "", "");
+			if (read_integer(r, "retention", key, RETENTION_MARKS_YEARS_MIN, 100,
+					 &r->c->retention.marks_years) < 0)
+				return -1;
+		} else if (!strcmp(key, "actions_years")) {
+			if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 &&
+			    lua_tointeger(L, -1) < RETENTION_ACTIONS_YEARS_MIN)
+				return fail(
+					r,
+					"retention.actions_years must be at least 3: the national "
+					"framework allows 2 penalty notices in 3 years, counted "
+					"from the approved steps kept%s%s",
+					"", "");
+			if (read_integer(r, "retention", key, RETENTION_ACTIONS_YEARS_MIN, 100,
+					 &r->c->retention.actions_years) < 0)
+				return -1;
+		} else if (!strcmp(key, "payloads_days")) {
+			if (read_integer(r, "retention", key, 1, 36500,
+					 &r->c->retention.payloads_days) < 0)
+				return -1;
+		} else {
+			return fail(r,
+				    "retention: unknown key '%s' (keys: marks_years, "
+				    "actions_years, payloads_days)",
+				    key, NULL);
 		}
 		lua_pop(L, 1);
 	}
@@ -334,6 +389,9 @@ static void defaults(struct config *c)
 	c->batch_rows = 100000;
 	c->batch_pupils = 50000;
 	c->signoff_days = SIGNOFF_DAYS_DEFAULT;
+	c->retention.marks_years = RETENTION_MARKS_YEARS_MIN;
+	c->retention.actions_years = 6;
+	c->retention.payloads_days = 90;
 }
 
 int config_load(struct config *c, const char *path, int optional)
@@ -394,11 +452,12 @@ int config_load(struct config *c, const char *path, int optional)
 			else
 				c->signoff_days = (long)lua_tointeger(L, -1);
 			break;
+		case 7: bad = read_retention(&r); break;
 		default:
 			bad = fail(
 				&r,
 				"unknown key '%s' (keys: database, policies, scripts, endpoints, "
-				"delivery, limits, signoff_days)",
+				"delivery, limits, signoff_days, retention)",
 				key, NULL);
 		}
 		if (bad)

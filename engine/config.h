@@ -13,6 +13,7 @@
  *   limits    = { policy_memory_mb = 64, policy_instructions = 10000000,
  *                 batch_rows = 100000, batch_pupils = 50000 }
  *   signoff_days = 20
+ *   retention = { marks_years = 6, actions_years = 6, payloads_days = 90 }
  */
 #ifndef ROLLCALL_CONFIG_H
 #define ROLLCALL_CONFIG_H
@@ -43,7 +44,20 @@ struct config {
 	long batch_rows;	  /* incoming rows taken per batch (one transaction) */
 	long batch_pupils;	  /* changed pupils evaluated per batch */
 	long signoff_days;	  /* school days a proposed legal step waits for a decision */
+	/* How long personal data is kept (retention.h, docs/PRIVACY.md). */
+	struct {
+		long marks_years;   /* marks and their amendments, after their date */
+		long actions_years; /* actions, cases, deliveries, after they were recorded */
+		long payloads_days; /* webhook bodies, responses, errors; rejected rows */
+	} retention;
 };
+
+/* School Attendance (Pupil Registration) (England) Regulations 2024 (SI
+ * 2024/208), reg 7: every entry in a register is kept for at least six
+ * years (three under the 2006 Regulations). The DfE framework limits penalty notices to 2 in 3
+ * years, counted from the approved steps: they must outlive that. */
+#define RETENTION_MARKS_YEARS_MIN   6
+#define RETENTION_ACTIONS_YEARS_MIN 3
 
 /* A proposed legal step expires if no one decides it within signoff_days
  * school days (weekdays) after the day it was proposed. */

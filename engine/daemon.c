@@ -28,9 +28,12 @@
  */
 #include "daemon.h"
 
+#include "audit.h"
+#include "date.h"
 #include "deliver.h"
 #include "engine.h"
 #include "log.h"
+#include "retention.h"
 #include "signoff.h"
 #include "util.h"
 
@@ -47,12 +50,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUSY_RETRY_MS  1000  /* after the write lock stayed taken past the busy timeout */
-#define SENDER_IDLE_MS 1000  /* an idle sender still looks at the outbox this often */
-#define SUMMARY_MS     10000 /* a busy sender logs what it sent at most this often */
-#define FULL_LOG_MS    60000 /* a disk still full is logged this often */
-#define FILE_CHECK_MS  2000  /* how often the database's path is checked against the file open */
-#define EXPIRE_MS      60000 /* how often proposals past their day are expired */
+#define BUSY_RETRY_MS	   1000	 /* after the write lock stayed taken past the busy timeout */
+#define SENDER_IDLE_MS	   1000	 /* an idle sender still looks at the outbox this often */
+#define SUMMARY_MS	   10000 /* a busy sender logs what it sent at most this often */
+#define FULL_LOG_MS	   60000 /* a disk still full is logged this often */
+#define FILE_CHECK_MS	   2000 /* how often the database's path is checked against the file open */
+#define EXPIRE_MS	   60000    /* how often proposals past their day are expired */
+#define RETENTION_MS	   86400000 /* how often what is past its retention period goes */
+#define RETENTION_FIRST_MS 5000	    /* the first time: once the service has settled in */
+#define RETENTION_BUSY_MS  100	    /* retention waits no longer than this for the lock */
+#define RETENTION_TURN	   0.5	    /* seconds of retention work between two batches */
 
 /* ---- the sender ----
  *
@@ -398,6 +405,37 @@ static int db_file_gone(struct db *db, long long *check_at)
 	return 1;
 }
 
+/* Once a day (the first time RETENTION_FIRST_MS after start), what is past
+ * its retention period (retention.h), a turn of at most RETENTION_TURN
+ * seconds of work between batches, on a connection
+ * of its own: the evaluator's then sees the removals as another writer's
+ * (data_version) and reads the registers afresh. Returns what
+ * retention_apply returns (1: more to do). A failure is logged and tried
+ * again the next day: it never stops the service. */
+static int retention_turn(const char *path, const struct config *cfg)
+{
+	struct db own;
+	struct retention_counts n;
+	if (db_open(&own, path, DB_EXISTING) < 0)
+		return DB_FAILED;
+	/* the evaluator and the feeders come first: busy, it tries again later */
+	sqlite3_busy_timeout(own.h, RETENTION_BUSY_MS);
+	int rc = retention_apply(&own, cfg, date_today(), RETENTION_TURN, AUDIT_SERVICE, "service",
+				 &n);
+	db_close(&own);
+	char removed[32], longest[32];
+	snprintf(removed, sizeof removed, "%lld",
+		 n.marks + n.amendments + n.registers + n.actions + n.cases + n.bodies +
+			 n.responses + n.rejected);
+	snprintf(longest, sizeof longest, "%.3f", n.longest_lock);
+	if (rc == 0 && n.transactions)
+		log_event(LOG_INFO, "retention", "rows", removed, "longest_lock_seconds", longest,
+			  NULL);
+	else if (rc < 0 && rc != DB_BUSY)
+		log_event(LOG_ERROR, "retention failed: tried again tomorrow", "db", path, NULL);
+	return rc;
+}
+
 int daemon_run(struct db *db, struct config *cfg, int deliver)
 {
 	struct engine e;
@@ -438,7 +476,8 @@ int daemon_run(struct db *db, struct config *cfg, int deliver)
 	log_event(LOG_INFO, "running", "policies", count, "delivery", deliver ? "on" : "off", "db",
 		  db->path, NULL);
 
-	long long seen = -1, reload_at = 0, full_logged_at = 0, check_at = 0, expire_at = 0;
+	long long seen = -1, reload_at = 0, full_logged_at = 0, check_at = 0, expire_at = 0,
+		  retention_at = monotonic_ms() + RETENTION_FIRST_MS;
 	int work = 1, busy = 0, stop = 0, hup = 0;
 	status = 0;
 	while (!stop) {
@@ -466,6 +505,12 @@ int daemon_run(struct db *db, struct config *cfg, int deliver)
 				status = -1;
 				break;
 			}
+		}
+		if (monotonic_ms() >= retention_at) {
+			int rc = retention_turn(db->path, cfg);
+			retention_at = monotonic_ms() + (rc == 1	 ? 0
+							 : rc == DB_BUSY ? BUSY_RETRY_MS
+									 : RETENTION_MS);
 		}
 		if (work) {
 			struct batch_stats st;

@@ -304,7 +304,16 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  failing_since INTEGER,"
 	"  disabled_at   TEXT,"
 	"  disabled_why  TEXT) WITHOUT ROWID;"
-	"CREATE INDEX actions_created ON actions(created_at);",
+	"CREATE INDEX actions_created ON actions(created_at);"
+	/* Retention (retention.c): what is still to expunge, oldest first —
+	 * a row leaves these partial indexes once its payload is gone, so the
+	 * daily run never walks what it has done — and the audit rows of an
+	 * action, removed with it. */
+	"CREATE INDEX deliveries_payload ON deliveries(created_at) WHERE body IS NOT NULL OR "
+	"last_error IS NOT NULL;"
+	"CREATE INDEX delivery_attempts_response ON delivery_attempts(at) WHERE response IS NOT "
+	"NULL;"
+	"CREATE INDEX audit_action ON audit(action_id) WHERE action_id IS NOT NULL;",
 };
 
 enum db_result db_result_of(int code)

@@ -11,6 +11,7 @@
 #include "date.h"
 #include "log.h"
 #include "util.h"
+#include "versions.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -115,6 +116,33 @@ static int health_write_files(struct engine *e)
 	return failed;
 }
 
+/* In the caller's write transaction: every loaded policy whose text is
+ * not kept yet, in policy_versions (versions.h), so that what it decides
+ * can be read and re-run years after its file changed (`rollcall
+ * explain`). Its text is let go once that commits (versions_forget).
+ * Returns 0 or the failure. */
+static int versions_record(struct engine *e)
+{
+	for (int i = 0; i < e->set.npolicies; i++) {
+		const struct policy *p = e->set.policies[i];
+		int rc = p->text ? versions_keep(e->db, p->org, p->path, p->text, p->text_len,
+						 p->sha256, NULL)
+				 : 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* After the transaction of versions_record committed: the texts are kept. */
+static void versions_forget(struct engine *e)
+{
+	for (int i = 0; i < e->set.npolicies; i++) {
+		free(e->set.policies[i]->text);
+		e->set.policies[i]->text = NULL;
+	}
+}
+
 /* After a load: written at once, in a short transaction of its own, so that
  * `rollcall status` tells of a file that does not load even if no batch
  * runs. If the database stays locked, the next batch's record step writes
@@ -122,8 +150,10 @@ static int health_write_files(struct engine *e)
 static void health_write_load(struct engine *e)
 {
 	if (db_begin(e->db) == 0) {
-		if (health_write_files(e) == 0 && db_commit(e->db) == 0) {
+		if (health_write_files(e) == 0 && versions_record(e) == 0 &&
+		    db_commit(e->db) == 0) {
 			e->health_dirty = 0;
+			versions_forget(e);
 			return;
 		}
 		db_rollback(e->db);
@@ -1219,10 +1249,11 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 			st->actions += k;
 		}
 	}
-	if ((rc = defer_all(e, read)) < 0 || (n && (rc = set_cursor(e, last)) < 0) ||
-	    (rc = db_commit(e->db)) < 0)
+	if ((rc = defer_all(e, read)) < 0 || (rc = versions_record(e)) < 0 ||
+	    (n && (rc = set_cursor(e, last)) < 0) || (rc = db_commit(e->db)) < 0)
 		goto fail;
 	st->locked += monotonic_seconds() - l3;
+	versions_forget(e);
 	end_fairness(e);
 	if (e->shrink > 0)
 		e->shrink--; /* committed: grow back a step at a time */

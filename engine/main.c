@@ -175,6 +175,45 @@ static const struct command commands[] = {
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  on or after DATE (YYYY-MM-DD, UTC)\n"
 	  "  --json        one object per entry\n" },
+	{ "export", cmd_export, NEED_DB, "export UPN [--org ORG] [-o FILE]",
+	  "everything held about one pupil, as one JSON document (subject access)",
+	  "Writes the pupil and their school, marks with their amendments, figures\n"
+	  "(as pupil --json), actions with their evidence, params and the text of\n"
+	  "the policy version that decided each, deliveries and every attempt,\n"
+	  "cases, sign-offs and the audit rows about them, and refused or waiting\n"
+	  "rows naming the pupil (docs/schemas/export.json). Another pupil's UPN\n"
+	  "found in free text is removed (counted in `redacted`). Audited as\n"
+	  "pupil.export. docs/PRIVACY.md says how to answer a subject access request.\n"
+	  "  --org ORG  only what la:NNN or trust:ID holds (a pupil of its schools)\n"
+	  "  -o FILE    write FILE, mode 0600 (default: standard output)\n" },
+	{ "explain", cmd_explain, NEED_DB, "explain ACTION_ID [--json]",
+	  "why an action was taken: policy text, params, evidence, sign-off, re-decided",
+	  "Shows the kept version of the policy that decided the action (the lines\n"
+	  "around the call that recorded it), the parameter values in force, the\n"
+	  "evidence, the case and the sign-off, then re-runs that version with those\n"
+	  "values over the pupil's stored history up to the action's day (read-only,\n"
+	  "as replay does) and says whether it decides the same, and if not why.\n"
+	  "Exit status 0 if it decides the same, 1 if not (or it cannot be re-run),\n"
+	  "2 for an unknown action.\n"
+	  "  --json  one JSON object\n" },
+	{ "retention", cmd_retention, NEED_DB, "retention [--dry-run]",
+	  "remove what is past its retention period (the service does it daily)",
+	  "Removes, in short transactions, marks older than retention.marks_years\n"
+	  "(never under 6: School Attendance (Pupil Registration) (England)\n"
+	  "Regulations 2024, reg 7) with their amendments and the registers of\n"
+	  "academic years wholly past it; actions, cases and deliveries older than\n"
+	  "actions_years (never an open case's, nor a proposal waiting); webhook\n"
+	  "bodies, responses and errors older than payloads_days (the delivery rows\n"
+	  "stay). Each removal is counted in the audit trail (what 'retention').\n"
+	  "  --dry-run  count what would go, change nothing\n" },
+	{ "erase", cmd_erase, NEED_DB, "erase UPN --reason TEXT",
+	  "remove a pupil imported by mistake, and everything about them",
+	  "Removes the pupil, their marks, amendments, registers, actions, cases,\n"
+	  "deliveries and pending work in one transaction, audited (what\n"
+	  "'pupil.erase', the reason, counts; not the UPN). Refused, nothing\n"
+	  "changed, while a legal step is open for them: an open case at a legal\n"
+	  "stage (a letter or beyond), or a proposal waiting for a decision.\n"
+	  "  --reason TEXT  why (required, up to 2000 bytes)\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"

@@ -50,6 +50,7 @@ struct policy_run {
 		struct figures f;
 	} seen[SEEN_MAX];
 	int db_failed;
+	int line;	     /* of the action being called (calling_line) */
 	struct pupil_ud *ud; /* the pupil, once made */
 };
 
@@ -71,20 +72,20 @@ static struct policy_run *check_pupil(lua_State *L, int idx)
 	return ud->run;
 }
 
-/* For `rollcall test`'s coverage: the line of the policy file the running
- * action was called from (a module function called from it is looked
- * through, up to the policy's own frame), marked in p->reached. */
-static void note_reached(lua_State *L, struct policy *p)
+/* The line of p's file the running action was called from (a module
+ * function called from it is looked through, up to the policy's own
+ * frame); 0 if none is found. Recorded with the action (actions.line), and
+ * for `rollcall test`'s coverage. */
+static int calling_line(lua_State *L, const struct policy *p)
 {
 	lua_Debug ar;
 	for (int level = 1; lua_getstack(L, level, &ar); level++) {
 		if (!lua_getinfo(L, "Sl", &ar) || ar.source[0] != '@' ||
 		    strcmp(ar.source + 1, p->path) != 0)
 			continue;
-		if (ar.currentline > 0 && ar.currentline < p->nreached)
-			p->reached[ar.currentline] = 1;
-		return;
+		return ar.currentline > 0 ? ar.currentline : 0;
 	}
+	return 0;
 }
 
 /* The run an action is called in (alert, refer_mentor, legal_step,
@@ -94,8 +95,10 @@ static struct policy_run *current_run(lua_State *L, const char *fn)
 	struct policy *p = policy_up(L);
 	if (!p->run)
 		luaL_error(L, "%s() can only be called from on_pupil", fn);
-	if (p->reached) /* off (NULL) but under `rollcall test` */
-		note_reached(L, p);
+	p->run->line = calling_line(L, p);
+	/* off (NULL) but under `rollcall test` */
+	if (p->reached && p->run->line > 0 && p->run->line < p->nreached)
+		p->reached[p->run->line] = 1;
 	return p->run;
 }
 
@@ -974,6 +977,7 @@ static struct action_request request_for(struct policy_run *run, enum action_typ
 		.org = p->org,
 		.policy = p->file,
 		.policy_sha256 = p->sha256,
+		.line = run->line,
 		.pupil = run->view->id,
 		.upn = run->view->upn,
 		.urn = run->view->urn,
@@ -1298,8 +1302,9 @@ static int check_param_names(const struct policy *p, const char *text, size_t le
 	return -1;
 }
 
-int policy_load(struct policy *p, const char *path, const char *scripts_dir, size_t memory_limit,
-		long instruction_limit, char *err, size_t errlen)
+int policy_load_text(struct policy *p, const char *path, char *text, size_t len,
+		     const char *scripts_dir, size_t memory_limit, long instruction_limit,
+		     char *err, size_t errlen)
 {
 	static const luaL_Reg api[] = {
 		{ "policy", api_policy },
@@ -1312,15 +1317,11 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 		{ "log", api_log },
 		{ NULL, NULL },
 	};
-	size_t len;
 	memset(p, 0, sizeof *p);
 	p->on_pupil = LUA_NOREF;
 	p->path = xstrdup(path);
 	const char *slash = strrchr(path, '/');
 	p->file = xstrdup(slash ? slash + 1 : path);
-	char *text = sandbox_read_file(path, POLICY_FILE_MAX, &len, err, errlen);
-	if (!text)
-		goto fail;
 	sha256_hex(text, len, p->sha256);
 	if (sandbox_open(&p->sb, scripts_dir, memory_limit, instruction_limit, err, errlen) < 0)
 		goto fail;
@@ -1376,7 +1377,8 @@ int policy_load(struct policy *p, const char *path, const char *scripts_dir, siz
 		lua_pop(L, 2);
 		goto fail;
 	}
-	free(text);
+	p->text = text; /* for the engine to keep (versions.h) */
+	p->text_len = len;
 	text = NULL;
 	p->on_pupil = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
@@ -1391,6 +1393,20 @@ fail:
 	return -1;
 }
 
+int policy_load(struct policy *p, const char *path, const char *scripts_dir, size_t memory_limit,
+		long instruction_limit, char *err, size_t errlen)
+{
+	size_t len;
+	char *text = sandbox_read_file(path, POLICY_FILE_MAX, &len, err, errlen);
+	if (!text) {
+		memset(p, 0, sizeof *p);
+		p->on_pupil = LUA_NOREF;
+		return -1;
+	}
+	return policy_load_text(p, path, text, len, scripts_dir, memory_limit, instruction_limit,
+				err, errlen);
+}
+
 void policy_free(struct policy *p)
 {
 	if (p->sb.L)
@@ -1400,6 +1416,7 @@ void policy_free(struct policy *p)
 	free(p->params);
 	free(p->params_json);
 	free(p->params_json_of);
+	free(p->text);
 	for (int i = 0; i < POLICY_ROLES; i++)
 		free(p->endpoint[i]);
 	free(p->name);

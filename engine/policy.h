@@ -59,6 +59,10 @@ struct policy {
 	char *params_json;	/* the values in force as JSON, for actions (policy.c) */
 	double *params_json_of; /* the values it was made from: rebuilt when they change */
 	char sha256[65];
+	/* The text as loaded, until the engine keeps it in policy_versions
+	 * (versions.h) with the database's next write; then freed, NULL. */
+	char *text;
+	size_t text_len;
 	int line; /* of the policy{...} declaration */
 	struct sandbox sb;
 	int on_pupil;		/* registry reference */
@@ -102,6 +106,14 @@ struct pupil_view {
  * "FILE:LINE: reason". */
 int policy_load(struct policy *p, const char *path, const char *scripts_dir, size_t memory_limit,
 		long instruction_limit, char *err, size_t errlen);
+
+/* The same, from text (len bytes, from malloc: taken, kept in p->text if
+ * it loads, else freed) as if read from path: a kept version
+ * (policy_versions) loaded again to re-run a decision (`rollcall
+ * explain`). */
+int policy_load_text(struct policy *p, const char *path, char *text, size_t len,
+		     const char *scripts_dir, size_t memory_limit, long instruction_limit,
+		     char *err, size_t errlen);
 void policy_free(struct policy *p);
 
 /* The Lua type name ("string", "number", "boolean", "table", "function")

@@ -131,6 +131,11 @@ static void the_same_absence_is_never_fined_twice(void **state)
 	 * window, with two more days of unauthorised absence: refused */
 	history(fx, day_of("2025-09-15"), day_of("2025-09-26"));
 	r.date = day_of("2025-10-27");
+	/* the days between have no mark: history() clears only up to its day,
+	 * and what lay in the buffer beyond was whatever the heap held */
+	assert_int_equal(history_reserve(&fx->h, (size_t)(2 * (r.date - fx->h.first_day + 1))), 0);
+	memset(fx->h.slot + fx->h.nslots, 0,
+	       (size_t)(2 * (r.date - fx->h.first_day + 1) - fx->h.nslots));
 	for (int day = day_of("2025-10-24"); day <= r.date; day++)
 		if (date_weekday(day) < 5)
 			fx->h.slot[2 * (day - fx->h.first_day)] =

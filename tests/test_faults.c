@@ -493,7 +493,8 @@ static const char incoming[] = "INSERT INTO incoming(upn, urn, date, session, co
  * random (webhook ids): compared as NULL or not. */
 static const char *const masked[] = {
 	"received_at", "rejected_at", "replaced_at",	"created_at", "webhook_id", "delivered_at",
-	"since",       "set_at",      "last_failed_at", "cut_off",    "updated_at", NULL,
+	"since",       "set_at",      "last_failed_at", "cut_off",    "updated_at", "first_loaded",
+	"last_loaded", NULL,
 };
 
 static int is_masked(const char *column)
