@@ -321,8 +321,8 @@ static void recorded_params(struct policy *p, json_t *params, json_t *rerun)
 /* The organisation's record of the pupil as it stood when the call that
  * decided the action began, into the TEMP copies: the actions of earlier
  * calls (recorded before it, not in the same second for the same day),
- * each legal step decided since put back to its proposal, and their
- * cases, reopened if closed since, at the stage of the latest step
+ * each legal step decided since put back to its proposal (without the
+ * case its approval opened), and their cases, reopened if closed since, at the stage of the latest step
  * approved by then. ?1 org, ?2 pupil, ?3 the action's id, ?4 its date,
  * ?5 its created_at. */
 static const char *const as_it_stood[] = {
@@ -330,6 +330,11 @@ static const char *const as_it_stood[] = {
 	"id < ?3 AND NOT (date = ?4 AND created_at = ?5)",
 	"UPDATE temp.actions SET state = 'proposed', decided_by = NULL, decided_at = NULL, "
 	"decision = NULL WHERE action = 'legal_step' AND signoff = 1 AND decided_at > ?5",
+	/* a proposal made with no case open got its case when approved (the
+	 * approval opened it): while it waited it had none, nor did the pupil */
+	"UPDATE temp.actions SET case_id = NULL WHERE action = 'legal_step' AND state = "
+	"'proposed' AND case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM temp.actions b WHERE "
+	"b.case_id = actions.case_id AND b.id < actions.id)",
 	"INSERT INTO temp.cases SELECT * FROM main.cases WHERE org = ?1 AND pupil = ?2 AND id IN "
 	"(SELECT case_id FROM temp.actions)",
 	"UPDATE temp.cases SET closed = NULL, close_reason = NULL WHERE NOT EXISTS (SELECT 1 "

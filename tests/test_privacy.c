@@ -281,6 +281,55 @@ static void a_decision_is_explained_after_its_policy_changed_twice(void **state)
 
 /* ---- retention over eight years ---- */
 
+/* A proposal approved after an action: the action is explained with the
+ * record as it stood, which had no case (the approval opened it later). */
+static const char policy_case[] =
+	"policy { org = \"la:355\", name = \"Test council\" }\n"
+	"function on_pupil(p)\n"
+	"  if p:window{ sessions = 20 }.unauthorised >= 5 then\n"
+	"    legal_step(p, \"letter\", { reason = \"unauthorised absence\" })\n"
+	"  end\n"
+	"  alert(p, p.case and \"with_case\" or \"no_case\", { cooldown_days = 0 })\n"
+	"end\n";
+
+static void an_action_before_an_approval_is_explained_without_its_case(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	char a[14], b[14], args[256];
+	small_school(e, a, b);
+	put(e, "policies/la-355.lua", policy_case);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	/* the next school day, evaluated while the letter waits for a decision */
+	snprintf(args, sizeof args, "upn,urn,date,session,code\n%s,135001,2025-09-22,AM,O\n", a);
+	put(e, "day.csv", args);
+	assert_int_equal(e2e_rollcall(e, "import day.csv"), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
+	long long proposal = e2e_query(e, "SELECT id FROM actions WHERE state = 'proposed'");
+	long long alert = e2e_query(e, "SELECT max(id) FROM actions WHERE kind = 'no_case'");
+	assert_true(proposal > 0 && alert > proposal);
+	/* times are kept to the second: the decision comes in a later one */
+	sleep_ms(1100);
+	snprintf(args, sizeof args, "signoff approve %lld --by 'A. Officer'", proposal);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM cases WHERE closed IS NULL"), 1);
+	snprintf(args, sizeof args, "explain %lld --json", alert);
+	int status = e2e_rollcall(e, args);
+	json_t *x = load_out(e, "out");
+	json_t *rerun = json_object_get(x, "rerun");
+	if (status != 0) {
+		char *text = json_dumps(rerun, JSON_COMPACT);
+		fail_msg("explain exits %d: %s", status, text);
+	}
+	assert_true(json_is_true(json_object_get(rerun, "ran")));
+	if (!json_is_true(json_object_get(rerun, "same"))) {
+		char *text = json_dumps(rerun, JSON_COMPACT);
+		fail_msg("re-run differs: %s", text);
+	}
+	json_decref(x);
+	e2e_free(e);
+}
+
 static void counts_of(const char *out, char *lines, size_t size)
 {
 	/* the count lines ("  what   N"), without the header or the summary */
@@ -774,6 +823,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_decision_is_explained_after_its_policy_changed_twice),
+		cmocka_unit_test(an_action_before_an_approval_is_explained_without_its_case),
 		cmocka_unit_test(retention_removes_exactly_what_is_past_its_time),
 		cmocka_unit_test(no_export_names_another_pupil),
 		cmocka_unit_test(erase_removes_a_pupil_unless_a_legal_step_is_open),
