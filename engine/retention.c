@@ -214,26 +214,10 @@ static long long total(struct retention_counts *n)
 	return t + n->actions + n->deliveries + n->attempts;
 }
 
-/* Keep the tally of what was removed, in the caller's transaction. */
-static int keep_tally(struct db *db, struct retention_counts *n)
-{
-	json_t *o = counts_json(n);
-	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	sqlite3_stmt *st =
-		db_prepare(db, "INSERT INTO meta(key, value) VALUES ('retention_tally', "
-			       "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-	int rc = st ? 0 : DB_FAILED;
-	if (st) {
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		rc = db_step_done(db, st, "keeping the retention tally");
-	}
-	sqlite3_finalize(st);
-	free(text);
-	return rc;
-}
-
-/* A run cut short left its tally: carried into this one's. */
+/* The tally in meta (what runs removed and no audit row has counted yet)
+ * added into *n. In the caller's transaction: under the write lock, so
+ * that two runs at once (the service's and rollcall retention) each add
+ * to it, and neither overwrites the other's. */
 static int read_tally(struct db *db, struct retention_counts *n)
 {
 	sqlite3_stmt *st = db_prepare(db, "SELECT value FROM meta WHERE key = 'retention_tally'");
@@ -255,34 +239,68 @@ static int read_tally(struct db *db, struct retention_counts *n)
 						     : db_fail(db, "reading the retention tally");
 }
 
-/* The end of a run: the audit row with what it removed (none if nothing
- * was), and the tally cleared, in one transaction. */
+/* Add what one transaction removed (delta) to the tally, in it. */
+static int keep_tally(struct db *db, const struct retention_counts *delta)
+{
+	struct retention_counts t = *delta;
+	int rc = read_tally(db, &t);
+	if (rc < 0)
+		return rc;
+	json_t *o = counts_json(&t);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	sqlite3_stmt *st =
+		db_prepare(db, "INSERT INTO meta(key, value) VALUES ('retention_tally', "
+			       "?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	rc = st ? 0 : DB_FAILED;
+	if (st) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+		rc = db_step_done(db, st, "keeping the retention tally");
+	}
+	sqlite3_finalize(st);
+	free(text);
+	return rc;
+}
+
+/* The end of a run: one audit row with the tally (what this run and any
+ * cut short or running beside it removed; none if nothing was), and the
+ * tally cleared, in one transaction. */
 static int audit_run(struct db *db, const struct config *c, const struct cuts *k, const char *who,
 		     const char *via, struct retention_counts *n)
 {
-	if (!total(n))
-		return db_exec(db, "DELETE FROM meta WHERE key = 'retention_tally'");
-	json_t *o = counts_json(n);
-	char day[11];
-	json_object_set_new(o, "marks_before",
-			    json_string(date_format((int)((k->mark_id >> 32) / 2), day)));
-	json_object_set_new(o, "actions_before", json_string(k->actions_at));
-	json_object_set_new(o, "payloads_before", json_string(k->payloads_at));
-	json_object_set_new(o, "config",
-			    json_pack("{s:I, s:I, s:I}", "marks_years",
-				      (json_int_t)c->retention.marks_years, "actions_years",
-				      (json_int_t)c->retention.actions_years, "payloads_days",
-				      (json_int_t)c->retention.payloads_days));
-	char *detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	struct audit_entry e = {
-		.who = who, .via = via, .org = "*", .what = "retention", .detail = detail
-	};
 	double t0 = monotonic_seconds();
 	int rc = db_try_begin(db);
-	if (rc == 0 && ((rc = audit_add(db, &e)) < 0 ||
-			(rc = db_exec(db, "DELETE FROM meta WHERE key = 'retention_tally'")) < 0 ||
-			(rc = db_commit(db)) < 0))
+	if (rc < 0)
+		return rc;
+	struct retention_counts t = { 0 };
+	char *detail = NULL;
+	if ((rc = read_tally(db, &t)) < 0)
+		goto out;
+	if (total(&t)) {
+		json_t *o = counts_json(&t);
+		char day[11];
+		json_object_set_new(o, "marks_before",
+				    json_string(date_format((int)((k->mark_id >> 32) / 2), day)));
+		json_object_set_new(o, "actions_before", json_string(k->actions_at));
+		json_object_set_new(o, "payloads_before", json_string(k->payloads_at));
+		json_object_set_new(o, "config",
+				    json_pack("{s:I, s:I, s:I}", "marks_years",
+					      (json_int_t)c->retention.marks_years, "actions_years",
+					      (json_int_t)c->retention.actions_years,
+					      "payloads_days",
+					      (json_int_t)c->retention.payloads_days));
+		detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(o);
+		struct audit_entry e = {
+			.who = who, .via = via, .org = "*", .what = "retention", .detail = detail
+		};
+		if ((rc = audit_add(db, &e)) < 0)
+			goto out;
+	}
+	if ((rc = db_exec(db, "DELETE FROM meta WHERE key = 'retention_tally'")) == 0)
+		rc = db_commit(db);
+out:
+	if (rc < 0)
 		db_rollback(db);
 	double held = monotonic_seconds() - t0;
 	if (held > n->longest_lock)
@@ -293,10 +311,10 @@ static int audit_run(struct db *db, const struct config *c, const struct cuts *k
 
 /* ---- running it ---- */
 
-/* One transaction: stmt, then the tally. Returns rows changed, or the
- * failure. */
+/* One transaction: stmt, then the tally; the rows it changed counted in
+ * n's field at offset count. Returns them, or the failure. */
 static long long chunk(struct db *db, sqlite3_stmt *st, struct retention_counts *n,
-		       long long *count)
+		       size_t count)
 {
 	double t0 = monotonic_seconds();
 	int rc = db_try_begin(db); /* busy: said by the caller, not every try */
@@ -304,12 +322,13 @@ static long long chunk(struct db *db, sqlite3_stmt *st, struct retention_counts 
 		return rc;
 	rc = db_step_done(db, st, "removing what is past its retention period");
 	long long changed = rc < 0 ? 0 : sqlite3_changes(db->h);
-	*count += changed;
-	if (rc < 0 || (rc = keep_tally(db, n)) < 0 || (rc = db_commit(db)) < 0) {
-		*count -= changed;
+	struct retention_counts delta = { 0 };
+	*field(&delta, count) = changed;
+	if (rc < 0 || (rc = keep_tally(db, &delta)) < 0 || (rc = db_commit(db)) < 0) {
 		db_rollback(db);
 		return rc;
 	}
+	*field(n, count) += changed;
 	double held = monotonic_seconds() - t0;
 	if (held > n->longest_lock)
 		n->longest_lock = held;
@@ -365,7 +384,12 @@ static int remove_actions(struct db *db, const struct cuts *k, double until,
 			rc = db_step_done(db, rm[i], "removing actions past their time");
 			*counts[i] += rc == 0 ? sqlite3_changes(db->h) : 0;
 		}
-		if (rc < 0 || (rc = keep_tally(db, n)) < 0 || (rc = db_commit(db)) < 0) {
+		struct retention_counts delta = { 0 };
+		long long *of_delta[4] = { &delta.attempts, &delta.deliveries, &delta.audit,
+					   &delta.actions };
+		for (int i = 0; i < 4; i++)
+			*of_delta[i] = *counts[i] - before[i];
+		if (rc < 0 || (rc = keep_tally(db, &delta)) < 0 || (rc = db_commit(db)) < 0) {
 			for (int i = 0; i < 4; i++)
 				*counts[i] = before[i];
 			db_rollback(db);
@@ -392,7 +416,7 @@ int retention_apply(struct db *db, const struct config *c, int today, double sec
 	double until = seconds > 0 ? monotonic_seconds() + seconds : 0;
 	int rc = db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS retention_ids(id INTEGER PRIMARY "
 			     "KEY)");
-	if (rc < 0 || (rc = read_tally(db, n)) < 0)
+	if (rc < 0)
 		return rc;
 	/* the marks and registers first, then the actions, then what the
 	 * cases and payloads steps find once those are gone */
@@ -409,7 +433,7 @@ int retention_apply(struct db *db, const struct config *c, int today, double sec
 			}
 			bind_cut(st, steps[i].cut, &k);
 			sqlite3_bind_int(st, 2, RETENTION_ROWS);
-			got = chunk(db, st, n, field(n, steps[i].count));
+			got = chunk(db, st, n, steps[i].count);
 			if (got < 0)
 				rc = (int)got;
 		}

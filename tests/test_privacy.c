@@ -330,6 +330,26 @@ static void an_action_before_an_approval_is_explained_without_its_case(void **st
 	e2e_free(e);
 }
 
+/* What a run cut short (or running beside this one) removed is counted by
+ * the next audit row, once: the tally is added to, never overwritten. */
+static void a_tally_left_is_counted_once(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	char a[14], b[14];
+	small_school(e, a, b);
+	e2e_exec(e, "INSERT INTO meta(key, value) VALUES ('retention_tally', '{\"rejected\":7}')");
+	assert_int_equal(e2e_rollcall(e, "retention"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = 'retention' AND "
+				      "json_extract(detail, '$.rejected') = 7"),
+			 1);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM meta WHERE key = 'retention_tally'"),
+			 0);
+	assert_int_equal(e2e_rollcall(e, "retention"), 0); /* nothing more to count */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = 'retention'"), 1);
+	e2e_free(e);
+}
+
 static void counts_of(const char *out, char *lines, size_t size)
 {
 	/* the count lines ("  what   N"), without the header or the summary */
@@ -825,6 +845,7 @@ int main(void)
 		cmocka_unit_test(a_decision_is_explained_after_its_policy_changed_twice),
 		cmocka_unit_test(an_action_before_an_approval_is_explained_without_its_case),
 		cmocka_unit_test(retention_removes_exactly_what_is_past_its_time),
+		cmocka_unit_test(a_tally_left_is_counted_once),
 		cmocka_unit_test(no_export_names_another_pupil),
 		cmocka_unit_test(erase_removes_a_pupil_unless_a_legal_step_is_open),
 	};
