@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long long version_of(struct db *db)
+long long directory_version(struct db *db)
 {
 	sqlite3_stmt *st = db_prepare(db, "SELECT coalesce((SELECT value FROM meta WHERE key = "
 					  "'directory_version'), 0)");
@@ -115,7 +115,7 @@ static int load_pupils(struct directory *d, struct db *db)
 
 int directory_refresh(struct directory *d, struct db *db)
 {
-	long long version = version_of(db);
+	long long version = directory_version(db);
 	if (version < 0)
 		return -1;
 	if (d->pupil && version == d->version)

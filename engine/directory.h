@@ -46,6 +46,10 @@ int directory_refresh(struct directory *d, struct db *db);
 
 void directory_free(struct directory *d);
 
+/* 'directory_version' as the database has it now (moved when pupils or
+ * schools are imported, and when a pupil is erased), or -1 (reported). */
+long long directory_version(struct db *db);
+
 /* The id of the pupil with this 13-character UPN, or 0. */
 uint32_t directory_find(const struct directory *d, const char *upn);
 

@@ -1190,6 +1190,14 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	long nretry = 0;
 	if ((rc = refresh(e)) < 0 || (rc = read_changes(e, &pupils, &n, &cursor, &last)) < 0)
 		goto fail;
+	/* the pupils this snapshot decides for: if they change before the
+	 * decisions are recorded (a pupil erased, `rollcall erase`), the
+	 * batch is decided again rather than recorded for a pupil now gone */
+	long long pupils_version = directory_version(e->db);
+	if (pupils_version < 0) {
+		rc = DB_FAILED;
+		goto fail;
+	}
 	if ((nretry = begin_fairness(e, &retry)) < 0) {
 		rc = (int)nretry;
 		goto fail;
@@ -1236,6 +1244,15 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 		drop_drafts(e, read);
 		db_rollback(e->db);
 		return 1;
+	}
+	long long pupils_now = directory_version(e->db);
+	if (pupils_now != pupils_version) {
+		if (pupils_now >= 0)
+			log_event(LOG_INFO, "pupils changed while the batch was decided: decided again",
+				  "db", e->db->path, NULL);
+		drop_drafts(e, read);
+		db_rollback(e->db);
+		return pupils_now < 0 ? DB_FAILED : 1;
 	}
 	for (long i = 0; i < read; i++) {
 		if ((rc = undefer(e, &e->ev[i])) < 0)

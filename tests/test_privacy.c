@@ -751,6 +751,48 @@ static void no_export_names_another_pupil(void **state)
 
 /* ---- erase ---- */
 
+/* A pupil erased while a batch decides for them: nothing is recorded for
+ * them after they are gone (the batch is decided again without them). The
+ * policy says in the log which pupil it is deciding, and is slow (a few
+ * tenths of a second a call): the erase lands after the batch's snapshot
+ * and before its recording. */
+static const char policy_slow[] =
+	"policy { org = \"la:355\", name = \"Test council\" }\n"
+	"function on_pupil(p)\n"
+	"  log(\"deciding\", p.upn)\n"
+	"  local x = 0\n"
+	"  for i = 1, 3000000 do x = x + i end\n"
+	"  alert(p, \"seen\", { cooldown_days = 0 })\n"
+	"end\n";
+
+static void a_pupil_erased_during_a_batch_gets_nothing(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	char a[14], b[14], args[256], sql[256];
+	small_school(e, a, b);
+	configure(e, "policies", "limits = { policy_instructions = 200000000 }");
+	put(e, "policies/la-355.lua", policy_slow);
+	e2e_daemon_start(e, "--no-deliver");
+	for (int ms = 0; !lines_with(e->daemon_log, "deciding", a); ms += 10) {
+		assert_true(ms < 30000);
+		sleep_ms(10);
+	}
+	snprintf(args, sizeof args, "erase %s --reason 'wrong school'", a);
+	assert_int_equal(e2e_rollcall(e, args), 0);
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM actions", 1, 30000));
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 30000), 0);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s'", a);
+	assert_int_equal(e2e_query(e, sql), 0);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s'", b);
+	assert_int_equal(e2e_query(e, sql), 1);
+	assert_int_equal(lines_with(e->daemon_log, "pupils changed while the batch was decided",
+				    NULL),
+			 1);
+	e2e_free(e);
+}
+
 static void erase_removes_a_pupil_unless_a_legal_step_is_open(void **state)
 {
 	(void)state;
@@ -848,6 +890,7 @@ int main(void)
 		cmocka_unit_test(a_tally_left_is_counted_once),
 		cmocka_unit_test(no_export_names_another_pupil),
 		cmocka_unit_test(erase_removes_a_pupil_unless_a_legal_step_is_open),
+		cmocka_unit_test(a_pupil_erased_during_a_batch_gets_nothing),
 	};
 	return cmocka_run_group_tests_name("privacy", tests, NULL, NULL);
 }
