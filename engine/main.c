@@ -146,7 +146,7 @@ static const struct command commands[] = {
 	  "*.lua there not named for an organisation; policy calls that failed in\n"
 	  "a policy's last batch or within --recent; a policy cut off for its\n"
 	  "budget; rows from incoming rejected, or actions with no endpoint,\n"
-	  "within --recent; a dead delivery; rows, pupils or deliveries waiting\n"
+	  "within --recent; a dead delivery; an endpoint disabled; rows, pupils or deliveries waiting\n"
 	  "longer than --max-age; a database file that is not the one rollcall run\n"
 	  "last opened.\n"
 	  "  --max-age SECONDS  how long work may wait (default 300)\n"
