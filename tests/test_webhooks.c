@@ -1,0 +1,482 @@
+/*
+ * test_webhooks.c — webhook operations end to end (docs/WEBHOOKS.md,
+ * "Operating endpoints"): the real rollcall binary, a real SQLite file,
+ * build/receiver on 127.0.0.1 saving every request it gets (--save), and
+ * the official npm `standardwebhooks` library as the verifier of those
+ * requests, with Ajv checking every body against its JSON Schema in
+ * docs/schemas/ (tests/node/verify.js; `make test` installs both with npm ci).
+ *
+ *  - a secret rotated without a gap: before it, one signature (the old
+ *    secret's); from the reload on, two, each verifying alone; once the
+ *    overlap has passed, without a reload, the new one's alone; nothing
+ *    lost or refused across the SIGHUP;
+ *  - rate_per_second counted from the attempts' own start times
+ *    (delivery_attempts.at), beside an endpoint that is not slowed;
+ *  - an outage (503 until max_attempts) and redeliver --endpoint --since:
+ *    every dead delivery sent once more, same webhook-id, same body bytes;
+ *  - an endpoint failing for disable_after_hours disabled: its deliveries
+ *    wait, status exits 1, endpoint enable resumes them. The hours may be
+ *    fractional (at least 0.001, 3.6 s), which is how this test waits for
+ *    it without a test-only clock.
+ *
+ * The actions are alerts from a probe policy that alerts every pupil on
+ * each new school day (cooldown 0): build/gen's pupils, one alert each per
+ * day of marks inserted.
+ */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include "testutil.h"
+
+#include "e2e.h"
+
+#include <dirent.h>
+#include <jansson.h>
+
+#define NEW_SECRET "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+
+static char node_dir[PATH_MAX + 64];
+
+/* Pupils from build/gen for the LAs given, imported; a probe policy per LA
+ * alerting each pupil on every new day, to the endpoint named for it. */
+static void setup_data(struct e2e *e, int pupils, const char *las, const char *const endpoint[],
+		       int nlas)
+{
+	char cmd[PATH_MAX * 3], path[PATH_MAX + 64];
+	snprintf(cmd, sizeof cmd,
+		 "'%s/gen' --pupils %d --days 1 --las %s --start 2026-01-05 --out '%s/data' "
+		 ">/dev/null && mkdir -p '%s/policies'",
+		 e2e_build, pupils, las, e->dir, e->dir);
+	assert_int_equal(system(cmd), 0);
+	const char *la = las;
+	for (int i = 0; i < nlas; i++, la += 4) {
+		char text[512];
+		snprintf(path, sizeof path, "%s/policies/la-%.3s.lua", e->dir, la);
+		snprintf(text, sizeof text,
+			 "policy { org = \"la:%.3s\", name = \"Webhook probe\", endpoints = { alert "
+			 "= \"%s\" } }\n"
+			 "function on_pupil(p)\n"
+			 "  alert(p, \"mark\", { severity = \"low\", cooldown_days = 0 })\n"
+			 "end\n",
+			 la, endpoint[i]);
+		write_file(path, text);
+	}
+}
+
+static void configure(struct e2e *e, const char *endpoints, const char *delivery)
+{
+	char path[PATH_MAX + 32], conf[8192];
+	snprintf(path, sizeof path, "%s/rollcall.conf", e->dir);
+	snprintf(conf, sizeof conf,
+		 "policies = \"policies\"\nscripts = \"%s/scripts\"\n"
+		 "endpoints = {\n%s}\ndelivery = { %s }\n",
+		 e2e_root, endpoints, delivery);
+	write_file(path, conf);
+}
+
+static void import_data(struct e2e *e)
+{
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	assert_int_equal(e2e_rollcall(e, "import data/schools.csv data/pupils.csv data/marks.csv"),
+			 0);
+}
+
+static void secret_file(struct e2e *e, const char *name, const char *secret)
+{
+	char path[PATH_MAX + 64], text[128];
+	snprintf(path, sizeof path, "%s/%s", e->dir, name);
+	snprintf(text, sizeof text, "%s\n", secret);
+	write_file(path, text);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+/* A new school day for every pupil: one alert each, through incoming as
+ * another writer would. */
+static void new_day(struct e2e *e, const char *date)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO incoming(upn, urn, date, session, code) SELECT upn, urn, '%s', "
+		 "'AM', '/' FROM pupils",
+		 date);
+	e2e_exec(e, sql);
+}
+
+/* Move what the receiver saved so far into e->dir/NAME, for one verdict. */
+static int take_saved(struct e2e *e, const char *name)
+{
+	char from[PATH_MAX + 32], to[PATH_MAX + 64], a[PATH_MAX * 2], b[PATH_MAX * 2];
+	snprintf(from, sizeof from, "%s/saved", e->dir);
+	snprintf(to, sizeof to, "%s/%s", e->dir, name);
+	mkdir(to, 0700);
+	DIR *d = opendir(from);
+	assert_non_null(d);
+	static int takes;
+	struct dirent *ent;
+	int n = 0;
+	takes++;
+	while ((ent = readdir(d)))
+		if (ent->d_name[0] != '.') {
+			snprintf(a, sizeof a, "%s/%s", from, ent->d_name);
+			/* each take's files apart: a receiver started again
+			 * numbers its requests from 1 again */
+			snprintf(b, sizeof b, "%s/%d-%s", to, takes, ent->d_name);
+			assert_int_equal(rename(a, b), 0);
+			n++;
+		}
+	closedir(d);
+	return n;
+}
+
+/* tests/node/verify.js on the requests saved in e->dir/NAME with ARGS:
+ * its exit status; its output goes to e->dir/verify-NAME.out. */
+static int verify(struct e2e *e, const char *name, const char *args)
+{
+	char cmd[PATH_MAX * 4];
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && node tests/node/verify.js --schemas docs/schemas %s '%s/%s' "
+		 ">'%s/verify-%s.out' 2>&1",
+		 e2e_root, args, e->dir, name, e->dir, name);
+	int status = system(cmd);
+	char out[4096], file[64];
+	snprintf(file, sizeof file, "verify-%s.out", name);
+	e2e_slurp(e, file, out, sizeof out);
+	print_message("%s: %s", name, out);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void start_receiver(struct e2e *e, int port, const char *args)
+{
+	char all[1024];
+	snprintf(all, sizeof all, "--save '%s/saved' %s", e->dir, args);
+	char saved[PATH_MAX + 32];
+	snprintf(saved, sizeof saved, "%s/saved", e->dir);
+	mkdir(saved, 0700);
+	e2e_receiver_start(e, port, all);
+}
+
+static void rotation_without_a_gap(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	const char *endpoint[] = { "hook" };
+	char endpoints[8192], out[4096], sql[256];
+	int n = 30;
+	setup_data(e, n, "355", endpoint, 1);
+	secret_file(e, "old.key", E2E_SECRET);
+	secret_file(e, "new.key", NEW_SECRET);
+	/* the receiver knows both: what it accepts is the verifier's to say */
+	start_receiver(e, 0, "--secret " NEW_SECRET);
+	snprintf(endpoints, sizeof endpoints,
+		 "  hook = { url = \"http://127.0.0.1:%d/\", secret_file = \"old.key\" },\n",
+		 e->port);
+	configure(e, endpoints, "timeout_ms = 5000");
+	import_data(e);
+	e2e_daemon_start(e, "");
+
+	/* 1. before: the old secret alone */
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
+				 n, 20000));
+	assert_int_equal(take_saved(e, "before"), n);
+	assert_int_equal(verify(e, "before",
+				"--accept " E2E_SECRET " --refuse " NEW_SECRET " --signatures 1"),
+			 0);
+
+	/* 2. the rotation, as the officer does it: rotate prints the secrets
+	 * line, which goes into rollcall.conf, then SIGHUP while deliveries are
+	 * under way */
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file new.key "
+					 "--overlap 0.003"),
+			 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "secrets = { { file = "));
+	assert_non_null(strstr(out, "{ file = \"old.key\", expires = \""));
+	long long rotated = e2e_now_ms();
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(endpoints, sizeof endpoints, "  hook = { url = \"http://127.0.0.1:%d/\", %s },\n",
+		 e->port, out);
+	configure(e, endpoints, "timeout_ms = 5000");
+	int reloaded = lines_with(e->daemon_log, "endpoints reloaded", NULL);
+	new_day(e, "2026-01-06");
+	kill(e->daemon, SIGHUP);
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
+				 2 * n, 20000));
+	for (int i = 0; i < 500 && lines_with(e->daemon_log, "endpoints reloaded", NULL) == reloaded;
+	     i++)
+		sleep_ms(10);
+	assert_int_equal(lines_with(e->daemon_log, "endpoints reloaded", NULL), reloaded + 1);
+	/* sent before the reload or after it: each verifies with the old */
+	assert_int_equal(take_saved(e, "across"), n);
+	assert_int_equal(verify(e, "across", "--accept " E2E_SECRET), 0);
+
+	/* 3. during the overlap: with the old alone, and with the new alone */
+	new_day(e, "2026-01-07");
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
+				 3 * n, 20000));
+	assert_true(e2e_now_ms() - rotated < 10800); /* still within the overlap */
+	assert_int_equal(take_saved(e, "during"), n);
+	assert_int_equal(verify(e, "during",
+				"--accept " E2E_SECRET " --accept " NEW_SECRET " --signatures 2"),
+			 0);
+
+	/* 4. after the overlap, with no reload: the new secret alone */
+	while (e2e_now_ms() - rotated < 10800 + 1500)
+		sleep_ms(100);
+	new_day(e, "2026-01-08");
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
+				 4 * n, 20000));
+	assert_int_equal(take_saved(e, "after"), n);
+	assert_int_equal(verify(e, "after",
+				"--accept " NEW_SECRET " --refuse " E2E_SECRET " --signatures 1"),
+			 0);
+
+	/* nothing lost, nothing refused, each once */
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM deliveries WHERE state != 'delivered'");
+	assert_int_equal(e2e_query(e, sql), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(DISTINCT webhook_id) FROM deliveries"), 4 * n);
+	assert_int_equal(lines_with(e->log, "sig=valid status=200", NULL), 4 * n);
+	assert_int_equal(lines_with(e->log, " n=1 sig=valid", NULL), 4 * n);
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 20000), 0);
+	e2e_free(e);
+}
+
+/* "2026-12-01T13:45:12.345Z" as ms since midnight of that day's epoch day
+ * (only differences matter). */
+static long long at_ms(const char *at)
+{
+	int y, mo, d, h, mi, s, ms;
+	assert_int_equal(sscanf(at, "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &s, &ms), 7);
+	return ((((long long)d * 24 + h) * 60 + mi) * 60 + s) * 1000 + ms;
+}
+
+/* The attempts' start times of an endpoint's deliveries, sorted: how many
+ * in *n, the largest count within any 1000 ms in *most, the span in *span. */
+static void attempt_times(struct e2e *e, const char *endpoint, int *n, int *most, long long *span)
+{
+	static long long t[4096];
+	sqlite3 *db = e2e_db(e);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT a.at FROM delivery_attempts a JOIN deliveries d "
+					    "ON d.id = a.delivery WHERE d.endpoint = ? ORDER BY a.at",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, endpoint, -1, SQLITE_STATIC);
+	*n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW && *n < 4096)
+		t[(*n)++] = at_ms((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	*most = 0;
+	for (int i = 0, j = 0; i < *n; i++) {
+		while (t[i] - t[j] >= 1000)
+			j++;
+		if (i - j + 1 > *most)
+			*most = i - j + 1;
+	}
+	*span = *n ? t[*n - 1] - t[0] : 0;
+}
+
+static void rate_per_second_slows_only_its_endpoint(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	const char *endpoint[] = { "slow", "fast" };
+	char endpoints[1024];
+	setup_data(e, 300, "355,846", endpoint, 2);
+	start_receiver(e, 0, "");
+	snprintf(endpoints, sizeof endpoints,
+		 "  slow = { url = \"http://127.0.0.1:%d/slow\", secret_env = \"HOOK_SECRET\", "
+		 "rate_per_second = 50 },\n"
+		 "  fast = { url = \"http://127.0.0.1:%d/fast\", secret_env = \"HOOK_SECRET\" },\n",
+		 e->port, e->port);
+	configure(e, endpoints, "timeout_ms = 5000");
+	import_data(e);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	long long slow = e2e_query(e, "SELECT count(*) FROM deliveries WHERE endpoint = 'slow' "
+				      "AND state = 'delivered'");
+	long long fast = e2e_query(e, "SELECT count(*) FROM deliveries WHERE endpoint = 'fast' "
+				      "AND state = 'delivered'");
+	assert_true(slow >= 100 && fast >= 100);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state != "
+				      "'delivered'"),
+			 0);
+	int n, most;
+	long long span;
+	attempt_times(e, "slow", &n, &most, &span);
+	print_message("slow: %d attempts over %lld ms, at most %d in a second\n", n, span, most);
+	assert_int_equal(n, slow);
+	/* 50 a second, and the bucket's tenth of a second (5) at most ahead */
+	assert_true(most <= 55);
+	assert_true(span >= (n - 6) * 20LL);
+	attempt_times(e, "fast", &n, &most, &span);
+	print_message("fast: %d attempts over %lld ms, at most %d in a second\n", n, span, most);
+	assert_int_equal(n, fast);
+	assert_true(most > 55); /* not held to the other's rate */
+	assert_int_equal(take_saved(e, "all"), slow + fast);
+	assert_int_equal(verify(e, "all", "--accept " E2E_SECRET " --signatures 1"), 0);
+	e2e_free(e);
+}
+
+/* Send what is due until nothing is pending (--once leaves retries due
+ * later), at most tries times. */
+static void run_until_settled(struct e2e *e, int tries)
+{
+	for (int i = 0; i < tries; i++) {
+		assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+		if (!e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending'"))
+			return;
+		sleep_ms(20);
+	}
+	fail_msg("deliveries still pending after %d runs", tries);
+}
+
+static void bulk_recovery_after_an_outage(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	const char *endpoint[] = { "hook" };
+	char endpoints[1024], sql[512];
+	int n = 25;
+	setup_data(e, n, "355", endpoint, 1);
+	start_receiver(e, 0, "--status 503");
+	int port = e->port;
+	snprintf(endpoints, sizeof endpoints,
+		 "  hook = { url = \"http://127.0.0.1:%d/\", secret_env = \"HOOK_SECRET\" },\n",
+		 port);
+	configure(e, endpoints, "max_attempts = 3, backoff_ms = 1, backoff_max_ms = 2");
+	import_data(e);
+	run_until_settled(e, 100);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'dead'"), n);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM delivery_attempts WHERE status = 503"),
+			 3 * n);
+	char outage_log[PATH_MAX + 32];
+	snprintf(outage_log, sizeof outage_log, "%s", e->log);
+	e2e_receiver_stop(e);
+	/* the outage's requests go with the recovery's into one verdict */
+	assert_int_equal(take_saved(e, "all"), 3 * n);
+
+	/* refused: an endpoint not configured, a time that is not one */
+	assert_int_equal(e2e_rollcall(e, "redeliver --endpoint nowhere --since 2026-01-01"), 2);
+	assert_int_equal(e2e_rollcall(e, "redeliver --endpoint hook --since yesterday"), 2);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'dead'"), n);
+
+	/* the receiver is back: every dead delivery since the outage began */
+	start_receiver(e, port, "");
+	char *since = e2e_text(e, "SELECT min(created_at) FROM deliveries");
+	snprintf(sql, sizeof sql, "redeliver --endpoint hook --since %s", since);
+	free(since);
+	assert_int_equal(e2e_rollcall(e, sql), 0);
+	run_until_settled(e, 20);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'"),
+			 n);
+	/* once each, by the ids the outage saw */
+	assert_int_equal(lines_with(e->log, " n=1 sig=valid status=200", NULL), n);
+	assert_int_equal(lines_with(e->log, "sig=valid", NULL), n);
+	sqlite3 *db = e2e_db(e);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT webhook_id FROM deliveries", -1, &st, NULL),
+			 SQLITE_OK);
+	int ids = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char id[64];
+		snprintf(id, sizeof id, "id=%s ", sqlite3_column_text(st, 0));
+		assert_int_equal(lines_with(e->log, id, "status=200"), 1);
+		assert_int_equal(lines_with(outage_log, id, "status=503"), 3);
+		ids++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(ids, n);
+	/* every attempt sent the bytes first sent, which deliveries.body keeps */
+	assert_int_equal(take_saved(e, "all"), n);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE body IS NULL"), 0);
+	char args[64];
+	snprintf(args, sizeof args, "--accept %s --ids %d", E2E_SECRET, n);
+	assert_int_equal(verify(e, "all", args), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM delivery_attempts"), 4 * n);
+	/* audited once, with the count */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = "
+				      "'delivery.redeliver_bulk' AND org = 'la:355' AND detail LIKE "
+				      "'25 deliveries to hook %'"),
+			 1);
+	e2e_free(e);
+}
+
+static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	const char *endpoint[] = { "hook" };
+	char endpoints[1024], out[8192];
+	int n = 5;
+	setup_data(e, n, "355", endpoint, 1);
+	start_receiver(e, 0, "--status 503");
+	int port = e->port;
+	/* 0.001 hours: 3.6 s */
+	snprintf(endpoints, sizeof endpoints,
+		 "  hook = { url = \"http://127.0.0.1:%d/\", secret_env = \"HOOK_SECRET\", "
+		 "disable_after_hours = 0.001 },\n",
+		 port);
+	configure(e, endpoints, "max_attempts = 100, backoff_ms = 100, backoff_max_ms = 300");
+	import_data(e);
+	e2e_daemon_start(e, "");
+	assert_true(e2e_wait_for(e,
+				 "SELECT count(*) FROM endpoint_state WHERE name = 'hook' AND "
+				 "disabled_at IS NOT NULL",
+				 1, 20000));
+	sleep_ms(500); /* what was in flight has ended */
+	long long attempts = e2e_query(e, "SELECT count(*) FROM delivery_attempts");
+	sleep_ms(1500);
+	/* it waits: no more attempts, nothing dead */
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM delivery_attempts"), attempts);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending'"), n);
+	assert_true(e2e_query(e, "SELECT min(attempts) FROM deliveries") < 100);
+	assert_int_equal(lines_with(e->daemon_log, "endpoint disabled", "endpoint=hook"), 1);
+	assert_int_equal(e2e_rollcall(e, "status"), 1);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "1 endpoints disabled, their deliveries waiting: hook since"));
+	assert_int_equal(e2e_rollcall(e, "endpoint list"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "DISABLED since"));
+
+	/* the receiver is back; the officer enables it */
+	e2e_receiver_stop(e);
+	start_receiver(e, port, "");
+	assert_int_equal(e2e_rollcall(e, "endpoint enable hook"), 0);
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", n,
+				 15000));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM endpoint_state WHERE disabled_at IS "
+				      "NOT NULL OR failing_since IS NOT NULL"),
+			 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = 'endpoint.enable' "
+				      "AND before = 'disabled' AND after = 'enabled'"),
+			 1);
+	assert_int_equal(e2e_rollcall(e, "endpoint enable hook"), 2); /* not disabled now */
+	kill(e->daemon, SIGTERM);
+	assert_int_equal(e2e_daemon_wait(e, 20000), 0);
+	e2e_rollcall(e, "status");
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_null(strstr(out, "disabled"));
+	e2e_free(e);
+}
+
+int main(void)
+{
+	if (e2e_init() < 0)
+		return 1;
+	snprintf(node_dir, sizeof node_dir, "%s/tests/node/node_modules/standardwebhooks",
+		 e2e_root);
+	if (access(node_dir, R_OK) != 0) {
+		fprintf(stderr, "%s is missing: make test installs it (npm ci in tests/node)\n",
+			node_dir);
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rate_per_second_slows_only_its_endpoint),
+		cmocka_unit_test(bulk_recovery_after_an_outage),
+		cmocka_unit_test(an_endpoint_failing_for_disable_after_hours_is_disabled),
+		cmocka_unit_test(rotation_without_a_gap),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
