@@ -17,7 +17,9 @@
  *  - an endpoint failing for disable_after_hours disabled: its deliveries
  *    wait, status exits 1, endpoint enable resumes them. The hours may be
  *    fractional (at least 0.001, 3.6 s), which is how this test waits for
- *    it without a test-only clock.
+ *    it without a test-only clock;
+ *  - every event type (alert, referral, legal step decided, proposed and
+ *    expired, case closed) valid against its schema.
  *
  * The actions are alerts from a probe policy that alerts every pupil on
  * each new school day (cooldown 0): build/gen's pupils, one alert each per
@@ -51,13 +53,14 @@ static void setup_data(struct e2e *e, int pupils, const char *las, const char *c
 	for (int i = 0; i < nlas; i++, la += 4) {
 		char text[512];
 		snprintf(path, sizeof path, "%s/policies/la-%.3s.lua", e->dir, la);
-		snprintf(text, sizeof text,
-			 "policy { org = \"la:%.3s\", name = \"Webhook probe\", endpoints = { alert "
-			 "= \"%s\" } }\n"
-			 "function on_pupil(p)\n"
-			 "  alert(p, \"mark\", { severity = \"low\", cooldown_days = 0 })\n"
-			 "end\n",
-			 la, endpoint[i]);
+		snprintf(
+			text, sizeof text,
+			"policy { org = \"la:%.3s\", name = \"Webhook probe\", endpoints = { alert "
+			"= \"%s\" } }\n"
+			"function on_pupil(p)\n"
+			"  alert(p, \"mark\", { severity = \"low\", cooldown_days = 0 })\n"
+			"end\n",
+			la, endpoint[i]);
 		write_file(path, text);
 	}
 }
@@ -174,8 +177,8 @@ static void rotation_without_a_gap(void **state)
 	e2e_daemon_start(e, "");
 
 	/* 1. before: the old secret alone */
-	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
-				 n, 20000));
+	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", n,
+				 20000));
 	assert_int_equal(take_saved(e, "before"), n);
 	assert_int_equal(verify(e, "before",
 				"--accept " E2E_SECRET " --refuse " NEW_SECRET " --signatures 1"),
@@ -200,8 +203,8 @@ static void rotation_without_a_gap(void **state)
 	kill(e->daemon, SIGHUP);
 	assert_true(e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'",
 				 2 * n, 20000));
-	for (int i = 0; i < 500 && lines_with(e->daemon_log, "endpoints reloaded", NULL) == reloaded;
-	     i++)
+	for (int i = 0;
+	     i < 500 && lines_with(e->daemon_log, "endpoints reloaded", NULL) == reloaded; i++)
 		sleep_ms(10);
 	assert_int_equal(lines_with(e->daemon_log, "endpoints reloaded", NULL), reloaded + 1);
 	/* sent before the reload or after it: each verifies with the old */
@@ -256,11 +259,12 @@ static void attempt_times(struct e2e *e, const char *endpoint, int *n, int *most
 	static long long t[4096];
 	sqlite3 *db = e2e_db(e);
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT a.at FROM delivery_attempts a JOIN deliveries d "
-					    "ON d.id = a.delivery WHERE d.endpoint = ? ORDER BY a.at",
-					    -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(db,
+				   "SELECT a.at FROM delivery_attempts a JOIN deliveries d "
+				   "ON d.id = a.delivery WHERE d.endpoint = ? ORDER BY a.at",
+				   -1, &st, NULL),
+		SQLITE_OK);
 	sqlite3_bind_text(st, 1, endpoint, -1, SQLITE_STATIC);
 	*n = 0;
 	while (sqlite3_step(st) == SQLITE_ROW && *n < 4096)
@@ -396,9 +400,10 @@ static void bulk_recovery_after_an_outage(void **state)
 	assert_int_equal(verify(e, "all", args), 0);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM delivery_attempts"), 4 * n);
 	/* audited once, with the count */
-	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = "
-				      "'delivery.redeliver_bulk' AND org = 'la:355' AND detail LIKE "
-				      "'25 deliveries to hook %'"),
+	assert_int_equal(e2e_query(e,
+				   "SELECT count(*) FROM audit WHERE what = "
+				   "'delivery.redeliver_bulk' AND org = 'la:355' AND detail LIKE "
+				   "'25 deliveries to hook %'"),
 			 1);
 	e2e_free(e);
 }
@@ -430,7 +435,8 @@ static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state
 	sleep_ms(1500);
 	/* it waits: no more attempts, nothing dead */
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM delivery_attempts"), attempts);
-	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending'"), n);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending'"),
+			 n);
 	assert_true(e2e_query(e, "SELECT min(attempts) FROM deliveries") < 100);
 	assert_int_equal(lines_with(e->daemon_log, "endpoint disabled", "endpoint=hook"), 1);
 	assert_int_equal(e2e_rollcall(e, "status"), 1);
@@ -461,6 +467,74 @@ static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state
 	e2e_free(e);
 }
 
+/* Every event type a receiver can get, each checked against its schema:
+ * from tests/data's pupil at the national penalty threshold, an alert, a
+ * referral, a letter (decided at once: attendance.legal_step) and a
+ * penalty notice proposed; the proposal past its day, expired; then the
+ * policy closing the case. */
+static void every_event_type_matches_its_schema(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	char endpoints[1024], path[PATH_MAX + 64], cmd[PATH_MAX * 3];
+	start_receiver(e, 0, "");
+	snprintf(endpoints, sizeof endpoints,
+		 "  hook = { url = \"http://127.0.0.1:%d/\", secret_env = \"HOOK_SECRET\" },\n",
+		 e->port);
+	configure(e, endpoints, "timeout_ms = 5000");
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s/policies' && cp %s/tests/data/*.csv '%s/'", e->dir,
+		 e2e_root, e->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/policies/la-355.lua", e->dir);
+	write_file(path, "policy { org = 'la:355', name = 'Every event', endpoints = {\n"
+			 "  alert = 'hook', referral = 'hook', legal = 'hook', case = 'hook' },\n"
+			 "  signoff = { letter = false } }\n"
+			 "local national = require 'national'\n"
+			 "function on_pupil(p)\n"
+			 "  if national.penalty_threshold_met(p) then\n"
+			 "    alert(p, 'severe_absence', { severity = 'high' })\n"
+			 "    refer_mentor(p, { message = 'persistent absence' })\n"
+			 "    legal_step(p, 'letter', { reason = 'threshold' })\n"
+			 "    legal_step(p, 'penalty_notice', { reason = 'threshold', "
+			 "support_inappropriate = true })\n"
+			 "  end\n"
+			 "end\n");
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	assert_int_equal(e2e_rollcall(e, "import schools.csv pupils.csv marks.csv"), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'proposed'"), 1);
+	/* the proposal's last day has passed */
+	e2e_exec(e, "UPDATE actions SET decide_by = '2026-01-02' WHERE state = 'proposed'");
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'expired'"), 1);
+	/* the policy now closes the case */
+	write_file(path, "policy { org = 'la:355', name = 'Every event', endpoints = {\n"
+			 "  alert = 'hook', legal = 'hook', case = 'hook' } }\n"
+			 "function on_pupil(p)\n"
+			 "  close_case(p, 'attendance recovered')\n"
+			 "end\n");
+	assert_int_equal(e2e_rollcall(e, "reevaluate la:355"), 0);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state != "
+				      "'delivered'"),
+			 0);
+	long long sent = e2e_query(e, "SELECT count(*) FROM deliveries");
+	assert_int_equal(take_saved(e, "all"), sent);
+	assert_int_equal(verify(e, "all", "--accept " E2E_SECRET), 0);
+	char out[4096];
+	e2e_slurp(e, "verify-all.out", out, sizeof out);
+	const char *types[] = { "attendance.alert=",
+				"attendance.case_closed=",
+				"attendance.legal_step=",
+				"attendance.legal_step.expired=",
+				"attendance.legal_step.proposed=",
+				"attendance.referral=" };
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+		if (!strstr(out, types[i]))
+			fail_msg("no %s event was received: %s", types[i], out);
+	e2e_free(e);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -477,6 +551,7 @@ int main(void)
 		cmocka_unit_test(bulk_recovery_after_an_outage),
 		cmocka_unit_test(an_endpoint_failing_for_disable_after_hours_is_disabled),
 		cmocka_unit_test(rotation_without_a_gap),
+		cmocka_unit_test(every_event_type_matches_its_schema),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
