@@ -169,9 +169,7 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 				      "'pending' AND next_attempt_at > ?2");
 	d->next_due = db_prepare(db, "SELECT min(next_attempt_at) FROM deliveries WHERE state = "
 				     "'pending'");
-	/* the body is kept as first sent: every retry sends the same bytes */
-	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ?1, body = "
-				  "coalesce(body, ?3) WHERE id = ?2");
+	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
 	d->attempt = db_prepare(db, "INSERT INTO delivery_attempts(delivery, at, status, "
 				    "duration_ms, response) VALUES (?, ?, ?, ?, ?)");
 	d->failing = db_prepare(db, "INSERT INTO endpoint_state(name, failing_since) VALUES "
@@ -184,10 +182,11 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 				    "<= ?2 RETURNING failing_since");
 	d->disabled = db_prepare(db, "SELECT name FROM endpoint_state WHERE disabled_at IS NOT "
 				     "NULL");
-	d->result =
-		db_prepare(db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
-			       "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
-			       "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END WHERE id = ?");
+	d->result = db_prepare(
+		db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
+		    "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
+		    "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END, body = coalesce(body, "
+		    "?8) WHERE id = ?7");
 	d->orphan = db_prepare(db, "UPDATE deliveries SET state = 'no_endpoint', last_error = "
 				   "'endpoint ' || endpoint || ' is not in the configuration' "
 				   "WHERE state = 'pending' AND endpoint NOT IN "
@@ -596,13 +595,7 @@ static int fill(struct deliver *d)
 				goto fail;
 			sqlite3_bind_int64(d->lease, 1, lease);
 			sqlite3_bind_int64(d->lease, 2, t->id);
-			if (t->body_new)
-				sqlite3_bind_text(d->lease, 3, t->body, -1, SQLITE_STATIC);
-			else
-				sqlite3_bind_null(d->lease, 3);
-			rc = db_step_done(d->db, d->lease, "leasing a delivery");
-			sqlite3_bind_null(d->lease, 3);
-			if (rc < 0)
+			if ((rc = db_step_done(d->db, d->lease, "leasing a delivery")) < 0)
 				goto fail;
 			if (d->cfg->endpoints[e].rate_per_second)
 				d->run[e].bucket.tokens -= 1;
@@ -840,7 +833,16 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	sqlite3_bind_int64(s, 5, next);
 	sqlite3_bind_int(s, 6, ok);
 	sqlite3_bind_int64(s, 7, t->id);
+	/* The body is kept with the first attempt's result, not its lease: one
+	 * write of the row with it, not two (it is most of the row). After a
+	 * crash mid-attempt it is made again from the action, which gives the
+	 * same bytes for the same event. */
+	if (t->body_new)
+		sqlite3_bind_text(s, 8, t->body, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 8);
 	int rc = db_step_done(d->db, s, "recording a delivery");
+	sqlite3_bind_null(s, 8);
 	if (rc == 0 && ok && t->got) {
 		size_t kept = t->got < ERROR_TEXT ? t->got : ERROR_TEXT;
 		if (t->got > kept)
