@@ -45,6 +45,12 @@ static void iso_seconds(long long ms, char out[32])
 
 /* ---- list ---- */
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct endpoint_conf *const *)a)->name,
+		      (*(const struct endpoint_conf *const *)b)->name);
+}
+
 static json_t *secrets_json(const struct endpoint_conf *e, long long now)
 {
 	json_t *list = json_array();
@@ -73,11 +79,18 @@ static int list(struct cli *cli, int json)
 	if (!st)
 		return EXIT_FAILURE;
 	long long now = wall_ms();
-	for (int i = 0; i < cli->cfg.nendpoints; i++) {
-		const struct endpoint_conf *e = &cli->cfg.endpoints[i];
+	int n = cli->cfg.nendpoints;
+	/* by name: the file's order is not kept (a Lua table) */
+	const struct endpoint_conf **sorted = xcalloc((size_t)n + 1, sizeof *sorted);
+	for (int i = 0; i < n; i++)
+		sorted[i] = &cli->cfg.endpoints[i];
+	qsort(sorted, (size_t)n, sizeof *sorted, by_name);
+	for (int i = 0; i < n; i++) {
+		const struct endpoint_conf *e = sorted[i];
 		sqlite3_bind_text(st, 1, e->name, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_ROW) {
 			sqlite3_finalize(st);
+			free(sorted);
 			db_fail(&cli->db, "reading the endpoints' state");
 			return EXIT_FAILURE;
 		}
@@ -134,6 +147,7 @@ static int list(struct cli *cli, int json)
 		free(why);
 	}
 	sqlite3_finalize(st);
+	free(sorted);
 	return EXIT_SUCCESS;
 }
 

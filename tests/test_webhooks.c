@@ -399,6 +399,18 @@ static void bulk_recovery_after_an_outage(void **state)
 	snprintf(args, sizeof args, "--accept %s --ids %d", E2E_SECRET, n);
 	assert_int_equal(verify(e, "all", args), 0);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM delivery_attempts"), 4 * n);
+	/* bounded: more than 10,000 at once is refused, and nothing queued */
+	e2e_exec(e, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < "
+		    "10001) INSERT INTO deliveries(action_id, endpoint, webhook_id, state, "
+		    "created_at) SELECT (SELECT min(id) FROM actions), 'hook', 'msg_bulk' || i, "
+		    "'dead', '2026-12-31T00:00:00Z' FROM k");
+	assert_int_equal(e2e_rollcall(e, "redeliver --endpoint hook --since 2026-12-31"), 2);
+	char err[1024];
+	e2e_slurp(e, "err", err, sizeof err);
+	assert_non_null(strstr(err, "10001 dead deliveries to hook since 2026-12-31: more than "
+				    "10000 at once; nothing queued"));
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'dead'"),
+			 10001);
 	/* audited once, with the count */
 	assert_int_equal(e2e_query(e,
 				   "SELECT count(*) FROM audit WHERE what = "
@@ -535,6 +547,50 @@ static void every_event_type_matches_its_schema(void **state)
 	e2e_free(e);
 }
 
+/* Bad endpoint settings stop rollcall with the file, the line and the key. */
+static void bad_endpoint_settings_are_refused(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	static const struct {
+		const char *endpoint, *error;
+	} cases[] = {
+		{ "secrets = { { file = 'a.key', expires = 'soon' } }",
+		  "rollcall.conf:5: endpoints[\"hook\"].secrets: expires \"soon\" is not "
+		  "YYYY-MM-DDTHH:MM:SSZ (UTC) or YYYY-MM-DD" },
+		{ "secrets = { { file = 'a.key', env = 'X' } }", "each needs one of file or env" },
+		{ "secrets = { }", "endpoints[\"hook\"].secrets is empty" },
+		{ "secrets = { { file = 'a.key', colour = 'red' } }",
+		  "secrets: unknown key 'colour' (keys: file, env, expires)" },
+		{ "secret_env = 'X', secrets = { { env = 'X' } }",
+		  "needs one of secret_env or secret_file, or secrets = { ... }" },
+		{ "secret_env = 'X', rate_per_second = 0",
+		  "rollcall.conf:5: endpoints[\"hook\"].rate_per_second must be a whole number "
+		  "from 1 to 100000" },
+		{ "secret_env = 'X', disable_after_hours = 0",
+		  "disable_after_hours must be a number of hours from 0.001 to 8760" },
+		{ "secrets = { { file = 'gone.key', expires = '2026-01-01' }, { file = 'a.key', "
+		  "expires = '2026-02-01T00:00:00Z' } }",
+		  "rollcall.conf:4: endpoints[\\\"hook\\\"]: every one of its secrets has "
+		  "expired" },
+	};
+	secret_file(e, "a.key", E2E_SECRET);
+	configure(e, "", "timeout_ms = 5000");
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char endpoints[1024], err[2048];
+		snprintf(endpoints, sizeof endpoints,
+			 "  hook = { url = 'http://127.0.0.1:9/',\n    %s },\n", cases[i].endpoint);
+		configure(e, endpoints, "timeout_ms = 5000");
+		int status = e2e_rollcall(e, "run --once");
+		e2e_slurp(e, "err", err, sizeof err);
+		if (status != 2 || !strstr(err, cases[i].error))
+			fail_msg("case %zu: exit %d, stderr lacks \"%s\": %s", i, status,
+				 cases[i].error, err);
+	}
+	e2e_free(e);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -552,6 +608,7 @@ int main(void)
 		cmocka_unit_test(an_endpoint_failing_for_disable_after_hours_is_disabled),
 		cmocka_unit_test(rotation_without_a_gap),
 		cmocka_unit_test(every_event_type_matches_its_schema),
+		cmocka_unit_test(bad_endpoint_settings_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
