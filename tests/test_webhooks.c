@@ -195,6 +195,20 @@ static void rotation_without_a_gap(void **state)
 	assert_non_null(strstr(out, "{ file = \"old.key\", expires = \""));
 	long long rotated = e2e_now_ms();
 	out[strcspn(out, "\n")] = '\0';
+	/* first a reload whose new secret file is readable by others: refused,
+	 * the old secret goes on signing alone */
+	char bad[PATH_MAX + 64];
+	snprintf(bad, sizeof bad, "%s/new.key", e->dir);
+	assert_int_equal(chmod(bad, 0644), 0);
+	snprintf(endpoints, sizeof endpoints, "  hook = { url = \"http://127.0.0.1:%d/\", %s },\n",
+		 e->port, out);
+	configure(e, endpoints, "timeout_ms = 5000");
+	kill(e->daemon, SIGHUP);
+	for (int i = 0; i < 500 && !lines_with(e->daemon_log, "rollcall.conf not reloaded", NULL);
+	     i++)
+		sleep_ms(10);
+	assert_int_equal(lines_with(e->daemon_log, "rollcall.conf not reloaded", NULL), 1);
+	assert_int_equal(chmod(bad, 0600), 0);
 	snprintf(endpoints, sizeof endpoints, "  hook = { url = \"http://127.0.0.1:%d/\", %s },\n",
 		 e->port, out);
 	configure(e, endpoints, "timeout_ms = 5000");
