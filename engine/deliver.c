@@ -367,7 +367,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	t->attempts = sqlite3_column_int(row, DUE_ATTEMPTS);
 	t->endpoint = endpoint;
 	t->began_ms = now;
-	/* the bytes first sent, else the body made now (kept by the lease) */
+	/* the bytes first sent, else the body made now (kept with the result) */
 	const char *kept = (const char *)sqlite3_column_text(row, DUE_BODY);
 	t->body_new = !kept;
 	t->body = kept ? strdup(kept) : webhook_body(row, DUE_EVENT, DUE_ACTION);
@@ -887,6 +887,9 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 			rc = finish(d, &d->slots[i], d->slots[i].result, &counted);
 	if (rc < 0 || (rc = db_commit(d->db)) < 0) {
 		db_rollback(d->db);
+		/* what endpoint_result noted of them was not written */
+		for (int i = 0; i < d->cfg->nendpoints; i++)
+			d->run[i].failing = -1;
 		return rc;
 	}
 	for (int i = 0; i < d->nslots; i++)
