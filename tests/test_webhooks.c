@@ -19,7 +19,10 @@
  *    fractional (at least 0.001, 3.6 s), which is how this test waits for
  *    it without a test-only clock;
  *  - every event type (alert, referral, legal step decided, proposed and
- *    expired, case closed) valid against its schema.
+ *    expired, case closed) valid against its schema;
+ *  - bad endpoint settings refused with file and line; endpoint rotate
+ *    refusing what is no rotation and writing nothing, endpoint list never
+ *    showing a secret.
  *
  * The actions are alerts from a probe policy that alerts every pupil on
  * each new school day (cooldown 0): build/gen's pupils, one alert each per
@@ -468,9 +471,13 @@ static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state
 	assert_int_equal(e2e_rollcall(e, "status"), 1);
 	e2e_slurp(e, "out", out, sizeof out);
 	assert_non_null(strstr(out, "1 endpoints disabled, their deliveries waiting: hook since"));
+	assert_int_equal(e2e_rollcall(e, "status --json"), 1);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "\"endpoints_disabled\":1"));
 	assert_int_equal(e2e_rollcall(e, "endpoint list"), 0);
 	e2e_slurp(e, "out", out, sizeof out);
 	assert_non_null(strstr(out, "DISABLED since"));
+	assert_non_null(strstr(out, "every attempt failed for 0.001 hours (disable_after_hours)"));
 
 	/* the receiver is back; the officer enables it */
 	e2e_receiver_stop(e);
@@ -605,6 +612,58 @@ static void bad_endpoint_settings_are_refused(void **state)
 	e2e_free(e);
 }
 
+/* rotate checks the new secret and writes nothing; list never shows one. */
+static void rotate_refuses_what_is_no_rotation(void **state)
+{
+	(void)state;
+	struct e2e *e = e2e_new();
+	char out[4096], before[4096];
+	secret_file(e, "old.key", E2E_SECRET);
+	secret_file(e, "new.key", NEW_SECRET);
+	secret_file(e, "same.key", E2E_SECRET);
+	secret_file(e, "open.key", NEW_SECRET);
+	assert_int_equal(chmod(strcat(strcpy(out, e->dir), "/open.key"), 0644), 0);
+	configure(e,
+		  "  hook = { url = 'http://127.0.0.1:9/', secrets = { { file = 'old.key' }, { env "
+		  "= 'HOOK_SECRET', expires = '2026-01-01T00:00:00Z' } } },\n",
+		  "timeout_ms = 5000");
+	e2e_slurp(e, "rollcall.conf", before, sizeof before);
+	assert_int_equal(e2e_rollcall(e, "init"), 0);
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file same.key"), 2);
+	e2e_slurp(e, "err", out, sizeof out);
+	assert_non_null(strstr(out, "holds a secret endpoint hook already has (file old.key)"));
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file open.key"), 2);
+	e2e_slurp(e, "err", out, sizeof out);
+	assert_non_null(strstr(out, "is readable by group or others"));
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file gone.key"), 2);
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file new.key "
+					 "--overlap 200"),
+			 2);
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate nowhere --new-secret-file new.key"), 2);
+	/* overlap 0: the new secret alone; the expired one is never listed */
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file new.key --overlap "
+					 "0"),
+			 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "/new.key\" } },\n"));
+	assert_null(strstr(out, "old.key"));
+	assert_null(strstr(out, "HOOK_SECRET"));
+	/* the default overlap: the old one for 24 hours more */
+	assert_int_equal(e2e_rollcall(e, "endpoint rotate hook --new-secret-file new.key"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "{ file = \"old.key\", expires = \""));
+	/* nothing was written */
+	e2e_slurp(e, "rollcall.conf", out, sizeof out);
+	assert_string_equal(out, before);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit"), 0);
+	assert_int_equal(e2e_rollcall(e, "endpoint list --json"), 0);
+	e2e_slurp(e, "out", out, sizeof out);
+	assert_non_null(strstr(out, "\"valid_until\":\"2026-01-01T00:00:00Z\",\"expired\":true"));
+	assert_null(strstr(out, "whsec_"));
+	assert_null(strstr(out, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+	e2e_free(e);
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -623,6 +682,7 @@ int main(void)
 		cmocka_unit_test(rotation_without_a_gap),
 		cmocka_unit_test(every_event_type_matches_its_schema),
 		cmocka_unit_test(bad_endpoint_settings_are_refused),
+		cmocka_unit_test(rotate_refuses_what_is_no_rotation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
