@@ -153,13 +153,10 @@ static int list(struct cli *cli, int json)
 
 /* ---- enable ---- */
 
+/* An endpoint removed from rollcall.conf while disabled can be enabled too:
+ * `status` would otherwise name it for ever. */
 static int enable(struct cli *cli, const char *name)
 {
-	if (!config_endpoint(&cli->cfg, name)) {
-		error("endpoint \"%s\" is not in %s", name,
-		      cli->cfg.path ? cli->cfg.path : "the configuration");
-		return EXIT_USAGE;
-	}
 	char via[160];
 	audit_cli_via(via, sizeof via);
 	if (db_begin(&cli->db) < 0)
@@ -181,7 +178,8 @@ static int enable(struct cli *cli, const char *name)
 	rc = sqlite3_step(get);
 	if (rc != SQLITE_ROW) {
 		if (rc == SQLITE_DONE) {
-			error("endpoint \"%s\" is not disabled", name);
+			error("endpoint \"%s\" is not disabled%s", name,
+			      config_endpoint(&cli->cfg, name) ? "" : " (nor in the configuration)");
 			status = EXIT_USAGE;
 		} else {
 			db_fail(&cli->db, "reading the endpoint's state");
