@@ -41,6 +41,19 @@
 
 static char node_dir[PATH_MAX + 64];
 
+/* The test's receiver, daemon and directory, for teardown to end if an
+ * assertion stopped the test before it did. */
+static struct e2e *live;
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (live)
+		e2e_free(live);
+	live = NULL;
+	return 0;
+}
+
 /* Pupils from build/gen for the LAs given, imported; a probe policy per LA
  * alerting each pupil on every new day, to the endpoint named for it. */
 static void setup_data(struct e2e *e, int pupils, const char *las, const char *const endpoint[],
@@ -163,7 +176,7 @@ static void start_receiver(struct e2e *e, int port, const char *args)
 static void rotation_without_a_gap(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	const char *endpoint[] = { "hook" };
 	char endpoints[8192], out[4096], sql[256];
 	int n = 30;
@@ -258,6 +271,7 @@ static void rotation_without_a_gap(void **state)
 	kill(e->daemon, SIGTERM);
 	assert_int_equal(e2e_daemon_wait(e, 20000), 0);
 	e2e_free(e);
+	live = NULL;
 }
 
 /* "2026-12-01T13:45:12.345Z" as ms since midnight of that day's epoch day
@@ -301,7 +315,7 @@ static void attempt_times(struct e2e *e, const char *endpoint, int *n, int *most
 static void rate_per_second_slows_only_its_endpoint(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	const char *endpoint[] = { "slow", "fast" };
 	char endpoints[1024];
 	setup_data(e, 300, "355,846", endpoint, 2);
@@ -337,6 +351,7 @@ static void rate_per_second_slows_only_its_endpoint(void **state)
 	assert_int_equal(take_saved(e, "all"), slow + fast);
 	assert_int_equal(verify(e, "all", "--accept " E2E_SECRET " --signatures 1"), 0);
 	e2e_free(e);
+	live = NULL;
 }
 
 /* Send what is due until nothing is pending (--once leaves retries due
@@ -355,7 +370,7 @@ static void run_until_settled(struct e2e *e, int tries)
 static void bulk_recovery_after_an_outage(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	const char *endpoint[] = { "hook" };
 	char endpoints[1024], sql[512];
 	int n = 25;
@@ -435,12 +450,13 @@ static void bulk_recovery_after_an_outage(void **state)
 				   "'25 deliveries to hook %'"),
 			 1);
 	e2e_free(e);
+	live = NULL;
 }
 
 static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	const char *endpoint[] = { "hook" };
 	char endpoints[1024], out[8192];
 	int n = 5;
@@ -498,6 +514,7 @@ static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state
 	e2e_slurp(e, "out", out, sizeof out);
 	assert_null(strstr(out, "disabled"));
 	e2e_free(e);
+	live = NULL;
 }
 
 /* Every event type a receiver can get, each checked against its schema:
@@ -508,7 +525,7 @@ static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state
 static void every_event_type_matches_its_schema(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	char endpoints[1024], path[PATH_MAX + 64], cmd[PATH_MAX * 3];
 	start_receiver(e, 0, "");
 	snprintf(endpoints, sizeof endpoints,
@@ -566,13 +583,14 @@ static void every_event_type_matches_its_schema(void **state)
 		if (!strstr(out, types[i]))
 			fail_msg("no %s event was received: %s", types[i], out);
 	e2e_free(e);
+	live = NULL;
 }
 
 /* Bad endpoint settings stop rollcall with the file, the line and the key. */
 static void bad_endpoint_settings_are_refused(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	static const struct {
 		const char *endpoint, *error;
 	} cases[] = {
@@ -610,13 +628,14 @@ static void bad_endpoint_settings_are_refused(void **state)
 				 cases[i].error, err);
 	}
 	e2e_free(e);
+	live = NULL;
 }
 
 /* rotate checks the new secret and writes nothing; list never shows one. */
 static void rotate_refuses_what_is_no_rotation(void **state)
 {
 	(void)state;
-	struct e2e *e = e2e_new();
+	struct e2e *e = live = e2e_new();
 	char out[4096], before[4096];
 	secret_file(e, "old.key", E2E_SECRET);
 	secret_file(e, "new.key", NEW_SECRET);
@@ -662,6 +681,7 @@ static void rotate_refuses_what_is_no_rotation(void **state)
 	assert_null(strstr(out, "whsec_"));
 	assert_null(strstr(out, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
 	e2e_free(e);
+	live = NULL;
 }
 
 int main(void)
@@ -676,13 +696,14 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(rate_per_second_slows_only_its_endpoint),
-		cmocka_unit_test(bulk_recovery_after_an_outage),
-		cmocka_unit_test(an_endpoint_failing_for_disable_after_hours_is_disabled),
-		cmocka_unit_test(rotation_without_a_gap),
-		cmocka_unit_test(every_event_type_matches_its_schema),
-		cmocka_unit_test(bad_endpoint_settings_are_refused),
-		cmocka_unit_test(rotate_refuses_what_is_no_rotation),
+		cmocka_unit_test_teardown(rate_per_second_slows_only_its_endpoint, teardown),
+		cmocka_unit_test_teardown(bulk_recovery_after_an_outage, teardown),
+		cmocka_unit_test_teardown(an_endpoint_failing_for_disable_after_hours_is_disabled,
+					  teardown),
+		cmocka_unit_test_teardown(rotation_without_a_gap, teardown),
+		cmocka_unit_test_teardown(every_event_type_matches_its_schema, teardown),
+		cmocka_unit_test_teardown(bad_endpoint_settings_are_refused, teardown),
+		cmocka_unit_test_teardown(rotate_refuses_what_is_no_rotation, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
