@@ -129,8 +129,17 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 
+# The official npm standardwebhooks library and Ajv, at the versions
+# tests/node/package-lock.json pins: test_webhooks verifies what its receiver
+# got with them (tests/node/verify.js).
+NODE_CHECKS = tests/node/node_modules/standardwebhooks/package.json
+
+$(NODE_CHECKS): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund
+	touch $@
+
 # Every test, against the binaries of this build directory.
-check: all $(TESTS)
+check: all $(TESTS) $(NODE_CHECKS)
 	@ROLLCALL_BUILD=$(B) sh tests/run $(TESTS)
 
 # The whole suite again with AddressSanitizer, UndefinedBehaviorSanitizer and

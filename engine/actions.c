@@ -99,8 +99,8 @@ static const char *const statements[ST_COUNT] = {
 		      "created_at, params, state, signoff, decide_by, decided_by, decided_at, "
 		      "support_inappropriate, endpoint, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
 		      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_DELIVERY] = "INSERT INTO deliveries(action_id, endpoint, webhook_id, state, event) "
-			"VALUES (?, ?, ?, ?, ?)",
+	[ST_DELIVERY] = "INSERT INTO deliveries(action_id, endpoint, webhook_id, state, event, "
+			"created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
 	[ST_CLOSE_CASE] = "UPDATE cases SET closed = ?, close_reason = ?, referral_open = 0 "
 			  "WHERE id = ?",
 	/* p:actions{}: newest first, open or closed case, closures too (index

@@ -54,6 +54,7 @@ int cmd_cases(struct cli *cli, int argc, char **argv);
 int cmd_params(struct cli *cli, int argc, char **argv);
 int cmd_deliveries(struct cli *cli, int argc, char **argv);
 int cmd_redeliver(struct cli *cli, int argc, char **argv);
+int cmd_endpoint(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_replay(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);

@@ -6,6 +6,10 @@
  *                                              retrying), newest first
  *   rollcall redeliver ID...                   queue dead (or endpoint-less)
  *                                              deliveries again, same webhook-id
+ *   rollcall redeliver --endpoint NAME --since TIME [--state dead|no_endpoint]
+ *                                              all of an endpoint's since TIME
+ *                                              (outbox_redeliver_since: at most
+ *                                              OUTBOX_BULK_MAX, audited)
  */
 #include "cmd.h"
 #include "outbox.h"
@@ -97,6 +101,54 @@ int cmd_deliveries(struct cli *cli, int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* redeliver --endpoint NAME --since TIME [--state dead|no_endpoint]: after
+ * an outage, every delivery that died in it, in one transaction. */
+static int redeliver_bulk(struct cli *cli, int argc, char **argv, const char *who, const char *via)
+{
+	const char *endpoint = NULL, *since = NULL, *state = "dead";
+	long long ms;
+	for (int i = 1, got; i < argc;) {
+		if ((got = cmd_option(argc, argv, &i, "--endpoint", &endpoint)) ||
+		    (got = cmd_option(argc, argv, &i, "--since", &since)) ||
+		    (got = cmd_option(argc, argv, &i, "--state", &state))) {
+			if (got < 0)
+				return EXIT_USAGE;
+			continue;
+		}
+		return cmd_usage(cli);
+	}
+	if (!endpoint || !since) {
+		error("redeliver: --endpoint and --since go together");
+		return EXIT_USAGE;
+	}
+	if (config_parse_time(since, &ms) < 0) {
+		error("--since %s: not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)", since);
+		return EXIT_USAGE;
+	}
+	if (strcmp(state, "dead") && strcmp(state, "no_endpoint")) {
+		error("--state %s: only dead or no_endpoint deliveries are queued again", state);
+		return EXIT_USAGE;
+	}
+	char why[256];
+	long queued;
+	if (db_begin(&cli->db) < 0)
+		return EXIT_FAILURE;
+	int rc = outbox_redeliver_since(&cli->db, &cli->cfg, endpoint, since, state, NULL, who, via,
+					&queued, why, sizeof why);
+	if (rc != 0) {
+		db_rollback(&cli->db);
+		if (rc > 0)
+			error("%s", why);
+		return rc > 0 ? EXIT_USAGE : EXIT_FAILURE;
+	}
+	if (db_commit(&cli->db) < 0)
+		return EXIT_FAILURE;
+	if (cli->verbosity >= 0)
+		printf("%ld %s deliveries to %s since %s queued again\n", queued, state, endpoint,
+		       since);
+	return EXIT_SUCCESS;
+}
+
 int cmd_redeliver(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
@@ -104,6 +156,8 @@ int cmd_redeliver(struct cli *cli, int argc, char **argv)
 	char via[160];
 	audit_cli_via(via, sizeof via);
 	const char *who = via + strlen("cli:"); /* the local user */
+	if (!strncmp(argv[1], "--", 2))
+		return redeliver_bulk(cli, argc, argv, who, via);
 	if (db_begin(&cli->db) < 0)
 		return EXIT_FAILURE;
 	int status = EXIT_SUCCESS;

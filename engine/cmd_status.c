@@ -77,7 +77,9 @@ struct health {
 	char *unsent_endpoint, *unsent_org, *unsent_action;
 	long long proposed, due_soon, overdue_proposals; /* legal steps waiting for sign-off */
 	char *oldest_proposed, *next_decide_by;
-	int replaced; /* the file is not the one rollcall run last opened */
+	long long disabled;  /* endpoints disabled after disable_after_hours of failures */
+	char *disabled_list; /* "NAME since TIME: why; ..." */
+	int replaced;	     /* the file is not the one rollcall run last opened */
 	char file_then[64], file_now[64];
 };
 
@@ -101,6 +103,7 @@ static void health_free(struct health *h)
 	free(h->unsent_action);
 	free(h->oldest_proposed);
 	free(h->next_decide_by);
+	free(h->disabled_list);
 }
 
 /* sql prepared, with ?1 bound to since when it has a parameter. */
@@ -215,6 +218,7 @@ static int read_file_identity(struct db *db, struct health *h)
 static int read_health(struct db *db, struct health *h, const char *since)
 {
 	long long total = 0;
+	char *disabled = NULL;
 	memset(h, 0, sizeof *h);
 	/* Every query reads one snapshot: the figures agree with each other. */
 	if (db_exec(db, "BEGIN") < 0)
@@ -323,6 +327,14 @@ static int read_health(struct db *db, struct health *h, const char *since)
 			      "SELECT min(date), min(decide_by) FROM actions WHERE state = "
 			      "'proposed'",
 			      0, 2, (char **[]){ &h->oldest_proposed, &h->next_decide_by });
+	if (!rc)
+		rc = text_row(db,
+			      "SELECT count(*), group_concat(name || ' since ' || disabled_at || ': ' "
+			      "|| coalesce(disabled_why, ''), '; ') FROM endpoint_state WHERE "
+			      "disabled_at IS NOT NULL",
+			      0, 2, (char **[]){ &disabled, &h->disabled_list });
+	h->disabled = disabled ? atoll(disabled) : 0;
+	free(disabled);
 	if (!rc)
 		rc = read_file_identity(db, h);
 	db_exec(db, "COMMIT");
@@ -484,6 +496,11 @@ static void attention(struct reasons *r, const struct health *h, long max_age, l
 		    "%lld dead deliveries (see: rollcall deliveries --failed; then rollcall "
 		    "redeliver ID...)",
 		    h->dead);
+	if (h->disabled)
+		say(r,
+		    "%lld endpoints disabled, their deliveries waiting: %s (see: rollcall "
+		    "endpoint list; then rollcall endpoint enable NAME)",
+		    h->disabled, h->disabled_list ? h->disabled_list : "");
 	if (h->incoming && h->incoming_age > max_age)
 		say(r, "the oldest incoming row has waited %lld s: is rollcall run running?",
 		    h->incoming_age);
@@ -587,6 +604,8 @@ static void print_json(const struct health *h, const struct reasons *r, json_t *
 			    json_integer(h->rejected));
 	json_object_set_new(json_object_get(o, "deliveries"), "no_endpoint_recently",
 			    json_integer(h->unsent));
+	json_object_set_new(json_object_get(o, "deliveries"), "endpoints_disabled",
+			    json_integer(h->disabled));
 	json_object_set_new(json_object_get(o, "evaluation"), "pupils_deferred_no_policy_file",
 			    json_integer(h->orphans));
 	json_object_set_new(o, "signoff",

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "datafile.h"
+#include "date.h"
 #include "file.h"
 #include "sandbox.h"
 #include "util.h"
@@ -299,9 +300,130 @@ static int check_url(struct reader *r, const struct endpoint_conf *e)
 	return rc;
 }
 
+int config_parse_time(const char *s, long long *ms)
+{
+	size_t n = strlen(s);
+	int day = n >= 10 ? date_parse(s, 10) : -1, h = 0, m = 0, sec = 0;
+	if (day < 0 || (n != 10 && n != 20))
+		return -1;
+	if (n == 20) {
+		char t, z;
+		for (size_t i = 11; i < 19; i++)
+			if ((i == 13 || i == 16) != (s[i] == ':') ||
+			    (i != 13 && i != 16 && (s[i] < '0' || s[i] > '9')))
+				return -1;
+		if (sscanf(s + 10, "%c%2d:%2d:%2d%c", &t, &h, &m, &sec, &z) != 5 || t != 'T' ||
+		    z != 'Z' || h > 23 || m > 59 || sec > 59)
+			return -1;
+	}
+	*ms = (((long long)day * 24 + h) * 60 + m) * 60000LL + sec * 1000LL;
+	return 0;
+}
+
+/* secrets = { { file = "..." | env = "...", expires = "..." }, ... }: r at
+ * the list. */
+static int read_secrets(struct reader *r, struct endpoint_conf *e)
+{
+	lua_State *L = r->L;
+	const char *name = e->name;
+	if (!lua_istable(L, -1))
+		return fail(r,
+			    "endpoints[\"%s\"].secrets must be a list of { file = ... } or "
+			    "{ env = ... }",
+			    name, NULL);
+	struct place list = table_place(r);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		at_key(r, -3, list);
+		if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) != e->nsecrets + 1)
+			return fail(r, "endpoints[\"%s\"].secrets must be a list (1, 2, ...)", name,
+				    NULL);
+		if (e->nsecrets == ENDPOINT_SECRETS_MAX)
+			return fail(r, "endpoints[\"%s\"].secrets: at most %s secrets", name, "4");
+		if (!lua_istable(L, -1))
+			return fail(
+				r,
+				"endpoints[\"%s\"].secrets: each must be { file = ... } or { env "
+				"= ... }, with expires = \"YYYY-MM-DDTHH:MM:SSZ\" if it ends",
+				name, NULL);
+		struct endpoint_secret *s = &e->secrets[e->nsecrets++];
+		struct place item = table_place(r);
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			const char *key =
+				lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+			at_key(r, -3, item);
+			if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
+				return fail(r,
+					    "endpoints[\"%s\"].secrets: %s must be a non-empty "
+					    "string",
+					    name, key);
+			const char *v = lua_tostring(L, -1);
+			if (!strcmp(key, "file") && !s->file) {
+				s->file = resolve(r, v);
+			} else if (!strcmp(key, "env") && !s->env) {
+				s->env = xstrdup(v);
+			} else if (!strcmp(key, "expires")) {
+				if (config_parse_time(v, &s->expires_ms) < 0)
+					return fail(
+						r,
+						"endpoints[\"%s\"].secrets: expires \"%s\" is not "
+						"YYYY-MM-DDTHH:MM:SSZ (UTC) or YYYY-MM-DD",
+						name, v);
+			} else {
+				return fail(r,
+					    "endpoints[\"%s\"].secrets: unknown key '%s' (keys: "
+					    "file, env, expires)",
+					    name, key);
+			}
+			lua_pop(L, 1);
+		}
+		if (!s->file == !s->env) {
+			r->line = item.line;
+			return fail(r, "endpoints[\"%s\"].secrets: each needs one of file or env",
+				    name, NULL);
+		}
+		lua_pop(L, 1);
+	}
+	if (!e->nsecrets)
+		return fail(r, "endpoints[\"%s\"].secrets is empty", name, NULL);
+	return 0;
+}
+
+/* rate_per_second = N, disable_after_hours = H: r at the value. */
+static int read_endpoint_number(struct reader *r, struct endpoint_conf *e, const char *key)
+{
+	lua_State *L = r->L;
+	if (!strcmp(key, "rate_per_second")) {
+		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+		    lua_tointeger(L, -1) > ENDPOINT_RATE_MAX)
+			return fail(r,
+				    "endpoints[\"%s\"].rate_per_second must be a whole number "
+				    "from 1 to %s",
+				    e->name, "100000");
+		e->rate_per_second = (long)lua_tointeger(L, -1);
+		return 0;
+	}
+	double h = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || !(h >= ENDPOINT_DISABLE_HOURS_MIN) ||
+	    h > ENDPOINT_DISABLE_HOURS_MAX)
+		return fail(r,
+			    "endpoints[\"%s\"].disable_after_hours must be a number of hours from "
+			    "%s",
+			    e->name, "0.001 to 8760");
+	e->disable_after_hours = h;
+	return 0;
+}
+
+#define ONE_SECRET_KEY                                                                             \
+	"endpoints[\"%s\"] needs one of secret_env or secret_file, or secrets = { ... }"
+
 static int read_endpoints(struct reader *r)
 {
-	static const char *const keys[] = { "url", "secret_env", "secret_file", "insecure", NULL };
+	static const char *const keys[] = {
+		"url",	   "secret_env",      "secret_file",	     "insecure",
+		"secrets", "rate_per_second", "disable_after_hours", NULL
+	};
 	lua_State *L = r->L;
 	struct config *c = r->c;
 	if (!lua_istable(L, -1))
@@ -323,7 +445,9 @@ static int read_endpoints(struct reader *r)
 		memset(e, 0, sizeof *e);
 		e->name = xstrdup(name);
 		e->line = r->line;
+		e->disable_after_hours = ENDPOINT_DISABLE_HOURS_DEFAULT;
 		int approx = r->approx, url_line = r->line, url_approx = r->approx;
+		int single = 0, listed = 0; /* secret_env/secret_file; secrets */
 		struct place endpoint = table_place(r);
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
@@ -342,20 +466,33 @@ static int read_endpoints(struct reader *r)
 						"endpoints[\"%s\"].insecure must be true or false",
 						name, NULL);
 				e->insecure = lua_toboolean(L, -1);
+			} else if (k == 4) {
+				if (single || listed)
+					return fail(r, ONE_SECRET_KEY, name, NULL);
+				if (read_secrets(r, e) < 0)
+					return -1;
+				listed = 1;
+			} else if (k >= 5) {
+				if (read_endpoint_number(r, e, key) < 0)
+					return -1;
 			} else {
-				char **field = k == 0	? &e->url
-					       : k == 1 ? &e->secret_env
-							: &e->secret_file;
 				if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
 					return fail(
 						r,
 						"endpoints[\"%s\"].%s must be a non-empty string",
 						name, key);
-				*field = k == 2 ? resolve(r, lua_tostring(L, -1))
-						: xstrdup(lua_tostring(L, -1));
+				const char *v = lua_tostring(L, -1);
 				if (k == 0) {
+					free(e->url);
+					e->url = xstrdup(v);
 					url_line = r->line;
 					url_approx = r->approx;
+				} else {
+					if (single++ || listed)
+						return fail(r, ONE_SECRET_KEY, name, NULL);
+					e->secrets[0].env = k == 1 ? xstrdup(v) : NULL;
+					e->secrets[0].file = k == 2 ? resolve(r, v) : NULL;
+					e->nsecrets = 1;
 				}
 			}
 			lua_pop(L, 1);
@@ -364,9 +501,8 @@ static int read_endpoints(struct reader *r)
 		r->approx = approx;
 		if (!e->url)
 			return fail(r, "endpoints[\"%s\"] has no url", name, NULL);
-		if (!e->secret_env == !e->secret_file)
-			return fail(r, "endpoints[\"%s\"] needs one of secret_env or secret_file",
-				    name, NULL);
+		if (!single && !listed)
+			return fail(r, ONE_SECRET_KEY, name, NULL);
 		r->line = url_line;
 		r->approx = url_approx;
 		if (check_url(r, e) < 0)
@@ -482,12 +618,15 @@ out:
 void config_free(struct config *c)
 {
 	for (int i = 0; i < c->nendpoints; i++) {
-		/* OPENSSL_cleanse, not memset: a store before free may be dropped */
-		OPENSSL_cleanse(&c->endpoints[i].key, sizeof c->endpoints[i].key);
+		for (int k = 0; k < ENDPOINT_SECRETS_MAX; k++) {
+			struct endpoint_secret *s = &c->endpoints[i].secrets[k];
+			/* OPENSSL_cleanse, not memset: a store before free may be dropped */
+			OPENSSL_cleanse(&s->key, sizeof s->key);
+			free(s->env);
+			free(s->file);
+		}
 		free(c->endpoints[i].name);
 		free(c->endpoints[i].url);
-		free(c->endpoints[i].secret_env);
-		free(c->endpoints[i].secret_file);
 	}
 	free(c->endpoints);
 	free(c->database);
@@ -517,8 +656,10 @@ void config_copy(struct config *to, const struct config *from)
 		*e = from->endpoints[i];
 		e->name = copy_or_null(e->name);
 		e->url = copy_or_null(e->url);
-		e->secret_env = copy_or_null(e->secret_env);
-		e->secret_file = copy_or_null(e->secret_file);
+		for (int k = 0; k < ENDPOINT_SECRETS_MAX; k++) {
+			e->secrets[k].env = copy_or_null(e->secrets[k].env);
+			e->secrets[k].file = copy_or_null(e->secrets[k].file);
+		}
 	}
 }
 
@@ -545,57 +686,96 @@ static int one_line(const char *text, size_t len)
 	return 1;
 }
 
+int config_read_secret(struct endpoint_secret *s, char *why, size_t why_size)
+{
+	char reason[160], err[512];
+	char *text = NULL;
+	const char *secret;
+	size_t len = 0;
+	if (s->env) {
+		secret = getenv(s->env);
+		if (!secret || !*secret) {
+			snprintf(why, why_size, "the secret variable %s is not set", s->env);
+			return -1;
+		}
+	} else {
+		/* the mode of the very file read (file_read's fstat) */
+		struct stat st;
+		if (!(text = file_read(s->file, 4096, &len, &st, err, sizeof err))) {
+			snprintf(why, why_size, "%s", err);
+			return -1;
+		}
+		const char *bad =
+			st.st_mode & 077 ? "is readable by group or others (chmod 600 it)"
+			: !one_line(text, len)
+				? "holds more than one line: it must hold exactly one secret"
+				: NULL;
+		if (bad) {
+			OPENSSL_cleanse(text, len);
+			free(text);
+			snprintf(why, why_size, "secret file %s %s", s->file, bad);
+			return -1;
+		}
+		text[strcspn(text, "\r\n")] = '\0';
+		secret = text;
+	}
+	int rc = sign_key_parse(secret, &s->key, reason, sizeof reason);
+	if (text) {
+		OPENSSL_cleanse(text, len); /* all of it, past the line too */
+		free(text);
+	}
+	if (rc < 0) {
+		snprintf(why, why_size, "the secret in %s is %s", s->env ? s->env : s->file,
+			 reason);
+		return -1;
+	}
+	s->loaded = 1;
+	return 0;
+}
+
 int config_load_secrets(struct config *c)
 {
+	long long now = wall_ms();
 	for (int i = 0; i < c->nendpoints; i++) {
 		struct endpoint_conf *e = &c->endpoints[i];
-		char why[160], err[512];
-		char *text = NULL;
-		const char *secret;
-		size_t len = 0;
-		if (e->secret_env) {
-			secret = getenv(e->secret_env);
-			if (!secret || !*secret) {
-				error("%s:%d: endpoints[\"%s\"]: the secret variable %s is not set",
-				      c->path, e->line, e->name, e->secret_env);
-				return -1;
-			}
-		} else {
-			/* the mode of the very file read (file_read's fstat) */
-			struct stat st;
-			if (!(text = file_read(e->secret_file, 4096, &len, &st, err, sizeof err))) {
+		int usable = 0;
+		for (int k = 0; k < e->nsecrets; k++) {
+			struct endpoint_secret *s = &e->secrets[k];
+			char why[700];
+			if (s->expires_ms && s->expires_ms <= now)
+				continue; /* expired: signs nothing, its file may be gone */
+			if (config_read_secret(s, why, sizeof why) < 0) {
 				error("%s:%d: endpoints[\"%s\"]: %s", c->path, e->line, e->name,
-				      err);
+				      why);
 				return -1;
 			}
-			const char *bad =
-				st.st_mode & 077 ? "is readable by group or others (chmod 600 it)"
-				: !one_line(text, len)
-					? "holds more than one line: it must hold exactly one "
-					  "secret"
-					: NULL;
-			if (bad) {
-				OPENSSL_cleanse(text, len);
-				free(text);
-				error("%s:%d: endpoints[\"%s\"]: secret file %s %s", c->path,
-				      e->line, e->name, e->secret_file, bad);
-				return -1;
-			}
-			text[strcspn(text, "\r\n")] = '\0';
-			secret = text;
+			usable++;
 		}
-		int rc = sign_key_parse(secret, &e->key, why, sizeof why);
-		if (text) {
-			OPENSSL_cleanse(text, len); /* all of it, past the line too */
-			free(text);
-		}
-		if (rc < 0) {
-			error("%s:%d: endpoints[\"%s\"]: the secret in %s is %s", c->path, e->line,
-			      e->name, e->secret_env ? e->secret_env : e->secret_file, why);
+		if (!usable) {
+			error("%s:%d: endpoints[\"%s\"]: every one of its secrets has expired: add "
+			      "the new one (rollcall endpoint rotate)",
+			      c->path, e->line, e->name);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int config_signing_keys(const struct endpoint_conf *e, long long now,
+			const struct sign_key *keys[ENDPOINT_SECRETS_MAX], long long *until)
+{
+	int n = 0;
+	if (until)
+		*until = 0;
+	for (int k = 0; k < e->nsecrets; k++) {
+		const struct endpoint_secret *s = &e->secrets[k];
+		if (!s->loaded || (s->expires_ms && s->expires_ms <= now))
+			continue;
+		keys[n++] = &s->key;
+		if (until && s->expires_ms && (!*until || s->expires_ms < *until))
+			*until = s->expires_ms;
+	}
+	return n;
 }
 
 const struct endpoint_conf *config_endpoint(const struct config *c, const char *name)

@@ -6,8 +6,11 @@
  *   database  = "rollcall.db"
  *   policies  = "policies"
  *   scripts   = "scripts"
- *   endpoints = { name = { url = "...", secret_env = "..." | secret_file = "...",
- *                          insecure = false }, ... }
+ *   endpoints = { name = { url = "...", secret_env = "..." | secret_file = "..." |
+ *                          secrets = { { file = "..." | env = "...",
+ *                                        expires = "YYYY-MM-DDTHH:MM:SSZ" }, ... },
+ *                          insecure = false, rate_per_second = N,
+ *                          disable_after_hours = 120 }, ... }
  *   delivery  = { timeout_ms = 10000, concurrency = 32, per_endpoint = 8,
  *                 max_attempts = 10, backoff_ms = 5000, backoff_max_ms = 3600000 }
  *   limits    = { policy_memory_mb = 64, policy_instructions = 10000000,
@@ -22,12 +25,36 @@
 
 #include <stddef.h>
 
+/* Secrets an endpoint may list: enough for a rotation under way (the new,
+ * the old, one still older) with room to spare. */
+#define ENDPOINT_SECRETS_MAX 4
+
+/* One secret of an endpoint, named by where it is read from. */
+struct endpoint_secret {
+	char *env, *file;     /* one of them */
+	long long expires_ms; /* Unix ms from which it signs nothing; 0: never */
+	int loaded;	      /* key holds it (config_load_secrets): not when it had
+			       * expired already, so its file may be gone */
+	struct sign_key key;  /* never logged or stored, wiped with OPENSSL_cleanse
+			       * by config_free */
+};
+
+/* disable_after_hours: Svix disables an endpoint after 5 days of failure */
+#define ENDPOINT_DISABLE_HOURS_DEFAULT 120.0
+#define ENDPOINT_DISABLE_HOURS_MIN     0.001 /* 3.6 s: for trying it out */
+#define ENDPOINT_DISABLE_HOURS_MAX     8760.0
+#define ENDPOINT_RATE_MAX	       100000
+
 struct endpoint_conf {
-	char *name, *url, *secret_env, *secret_file;
+	char *name, *url;
 	int insecure;
-	int line;	     /* where the endpoint is: the line its table starts on */
-	struct sign_key key; /* after config_load_secrets; never logged or stored,
-			      * wiped with OPENSSL_cleanse by config_free */
+	int line; /* where the endpoint is: the line its table starts on */
+	/* secret_env or secret_file is one secret that never expires;
+	 * secrets = { ... } lists several, in the order written */
+	struct endpoint_secret secrets[ENDPOINT_SECRETS_MAX];
+	int nsecrets;
+	long rate_per_second;	    /* deliveries started per second at most; 0: no cap */
+	double disable_after_hours; /* failing every attempt this long disables it */
 };
 
 struct config {
@@ -70,12 +97,28 @@ struct config {
 int config_load(struct config *c, const char *path, int optional);
 void config_free(struct config *c);
 
-/* Read every endpoint's secret from its variable or file (which must not be
- * readable by group or others, and must hold one line: the secret, and at
- * most line breaks after it) and decode it. Errors are "FILE:LINE:" of the
- * endpoint in the config, and name the variable or file, never the secret.
- * Returns 0 or -1. */
+/* Read every endpoint's secrets from their variables or files (which must
+ * not be readable by group or others, and must hold one line: the secret,
+ * and at most line breaks after it) and decode them. A secret already
+ * expired is not read (its file may be gone), but an endpoint needs one
+ * that has not. Errors are "FILE:LINE:" of the endpoint in the config, and
+ * name the variable or file, never the secret. Returns 0 or -1. */
 int config_load_secrets(struct config *c);
+
+/* Read one secret (s's env or file, as config_load_secrets does) into
+ * s->key. Returns 0, or -1 with why in why (naming the file or variable,
+ * never the secret). */
+int config_read_secret(struct endpoint_secret *s, char *why, size_t why_size);
+
+/* The secrets of e that sign at now (Unix ms): loaded and not expired.
+ * Fills keys (at most ENDPOINT_SECRETS_MAX) and returns how many; with
+ * until, also the earliest expiry among them (0: none expires). */
+int config_signing_keys(const struct endpoint_conf *e, long long now,
+			const struct sign_key *keys[ENDPOINT_SECRETS_MAX], long long *until);
+
+/* "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM:SSZ" as Unix ms.
+ * Returns 0, or -1 if s is neither (or not a real time). */
+int config_parse_time(const char *s, long long *ms);
 
 /* A deep copy of from (every string, every endpoint and its key) in to,
  * for another thread to own; config_free frees it. */

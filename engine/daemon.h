@@ -4,8 +4,10 @@
  * It notices rows other processes insert into incoming (within WATCH_MS),
  * evaluates them batch by batch, and delivers the webhooks they cause, on
  * two threads that share only the database, until SIGTERM or SIGINT. SIGHUP
- * reloads rollcall.conf's endpoints and their secrets (all kept as they were
- * if any is invalid) and the policies; a change to a *.lua file in the
+ * reloads rollcall.conf's endpoints, every secret each lists, their
+ * rate_per_second and disable_after_hours (all kept as they were if any is
+ * invalid) and the policies; a secret's expiry needs no reload (the sender
+ * signs with the secrets valid at each attempt); a change to a *.lua file in the
  * policies or scripts directory reloads the policies. A policy that no
  * longer loads keeps its previous version.
  */

@@ -6,7 +6,15 @@
  * Slots are bounded overall (delivery.concurrency) and per endpoint
  * (delivery.per_endpoint), so an endpoint that hangs holds at most its own
  * share while the others go on; a failing endpoint's retries are scheduled
- * later and take no slot while they wait.
+ * later and take no slot while they wait. An endpoint with rate_per_second
+ * draws a token from its own bucket for every transfer started, so it is
+ * slowed and nothing else is; one that has failed every attempt for
+ * disable_after_hours is disabled (endpoint_state) and skipped until
+ * `rollcall endpoint enable`.
+ *
+ * Each delivery's body is kept (deliveries.body) when it is first sent, and
+ * every retry sends those bytes again; each attempt is one row of
+ * delivery_attempts.
  */
 #include "deliver.h"
 
@@ -30,7 +38,34 @@
 #define ERROR_TEXT	200  /* bytes of a response kept as last_error */
 
 /* The columns of a due delivery (d->due): its own, then its action's. */
-enum due_column { DUE_ID, DUE_ENDPOINT, DUE_WEBHOOK_ID, DUE_ATTEMPTS, DUE_EVENT, DUE_ACTION };
+enum due_column {
+	DUE_ID,
+	DUE_ENDPOINT,
+	DUE_WEBHOOK_ID,
+	DUE_ATTEMPTS,
+	DUE_EVENT,
+	DUE_BODY,
+	DUE_ACTION
+};
+
+/* An endpoint's rate_per_second as a token bucket (monotonic ms): a token
+ * a transfer, refilled at the rate, holding at most a tenth of a second's
+ * worth (at least one), so an idle endpoint gets no burst past its rate
+ * and a fast one is not held to the sender's turns. It starts empty: N
+ * deliveries take N / rate seconds from the sender's start. */
+struct bucket {
+	double tokens;
+	long long at;
+};
+
+/* What the sender knows of an endpoint beside its configuration. */
+struct endpoint_run {
+	int inflight;	  /* transfers in flight */
+	int failing;	  /* -1 not known, 0 its last attempt succeeded, 1 failed */
+	int disabled;	  /* endpoint_state.disabled_at is set (read each fill) */
+	int no_key_noted; /* logged that no secret of it is valid now */
+	struct bucket bucket;
+};
 
 struct transfer {
 	CURL *easy;
@@ -38,6 +73,8 @@ struct transfer {
 	int endpoint; /* index in cfg->endpoints */
 	int attempts; /* before this one */
 	char *body;
+	int body_new;	    /* made now, not read from deliveries.body: to be kept */
+	long long began_ms; /* wall-clock start of this attempt */
 	struct curl_slist *headers;
 	char head[ERROR_TEXT + 1]; /* the start of the response body */
 	char retry_after[64];	   /* the response's Retry-After, trimmed */
@@ -54,11 +91,13 @@ struct deliver {
 	CURLM *multi;
 	struct transfer *slots;
 	int nslots, inflight;
-	int *per_endpoint; /* transfers in flight per endpoint */
-	int turn, swept;   /* which endpoint fill reads first; orphans marked */
-	int busy;	   /* fill or collect found the write lock taken */
-	long long horizon; /* the longest wait rollcall chooses: retry or lease */
+	struct endpoint_run *run; /* one per endpoint of cfg */
+	int turn, swept;	  /* which endpoint fill reads first; orphans marked */
+	int busy;		  /* fill or collect found the write lock taken */
+	long long throttled;	  /* ms until a rate-limited endpoint has a token; -1 none */
+	long long horizon;	  /* the longest wait rollcall chooses: retry or lease */
 	sqlite3_stmt *any_due, *due, *lease, *result, *orphan, *next_due, *step_back;
+	sqlite3_stmt *attempt, *failing, *recovered, *disable, *disabled;
 	uint64_t rng;
 };
 
@@ -99,12 +138,20 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 		d->horizon = cfg->delivery.backoff_max_ms;
 	d->nslots = (int)cfg->delivery.concurrency;
 	d->slots = xcalloc((size_t)d->nslots, sizeof *d->slots);
-	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
+	deliver_use(d, cfg);
 	d->rng = (uint64_t)wall_ms() ^ ((uint64_t)(uintptr_t)d << 16) ^ 0x9e3779b97f4a7c15u;
 	/* An outbox update lost to a power cut only means a delivery is sent
 	 * again with its webhook-id: the fsync per commit that evaluation pays
-	 * (synchronous=FULL) buys nothing here. */
-	if (db_exec(db, "PRAGMA synchronous=NORMAL") < 0) {
+	 * (synchronous=FULL) buys nothing here. The sender's commits are many
+	 * and small, rewriting the same few pages of `deliveries` (and, with
+	 * the bodies kept, rows a few times larger): checkpointed every 1,000
+	 * WAL pages (SQLite's default) each hot page was copied back, with an
+	 * fsync, over and over, which cost a third of the delivery rate once
+	 * bodies were kept; every 10,000 (40 MB of WAL at most, when the sender
+	 * is the only writer: evaluation's commits checkpoint at the default),
+	 * each is copied once where it was copied ten times. */
+	if (db_exec(db, "PRAGMA synchronous=NORMAL") < 0 ||
+	    db_exec(db, "PRAGMA wal_autocheckpoint=10000") < 0) {
 		deliver_free(d);
 		return NULL;
 	}
@@ -115,11 +162,12 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 		deliver_free(d);
 		return NULL;
 	}
-	d->due = db_prepare(
-		db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, d.event, " ACTIONS_COLUMNS
-		    " FROM deliveries d JOIN actions ON actions.id = d.action_id "
-		    "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
-		    "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
+	d->due =
+		db_prepare(db, "SELECT d.id, d.endpoint, d.webhook_id, d.attempts, d.event, "
+			       "d.body, " ACTIONS_COLUMNS
+			       " FROM deliveries d JOIN actions ON actions.id = d.action_id "
+			       "WHERE d.state = 'pending' AND d.endpoint = ?2 AND "
+			       "d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?3");
 	/* Two searches of the due index, not one OR that scans it all. */
 	d->any_due = db_prepare(db, "SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE state "
 				    "= 'pending' AND next_attempt_at <= ?1) OR EXISTS (SELECT 1 "
@@ -130,10 +178,23 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	d->next_due = db_prepare(db, "SELECT min(next_attempt_at) FROM deliveries WHERE state = "
 				     "'pending'");
 	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
-	d->result =
-		db_prepare(db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
-			       "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
-			       "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END WHERE id = ?");
+	d->attempt = db_prepare(db, "INSERT INTO delivery_attempts(delivery, at, status, "
+				    "duration_ms, response) VALUES (?, ?, ?, ?, ?)");
+	d->failing = db_prepare(db, "INSERT INTO endpoint_state(name, failing_since) VALUES "
+				    "(?1, ?2) ON CONFLICT(name) DO UPDATE SET failing_since = "
+				    "coalesce(failing_since, excluded.failing_since)");
+	d->recovered = db_prepare(db, "UPDATE endpoint_state SET failing_since = NULL WHERE "
+				      "name = ? AND failing_since IS NOT NULL");
+	d->disable = db_prepare(db, "UPDATE endpoint_state SET disabled_at = ?3, disabled_why = "
+				    "?4 WHERE name = ?1 AND disabled_at IS NULL AND failing_since "
+				    "<= ?2 RETURNING failing_since");
+	d->disabled = db_prepare(db, "SELECT name FROM endpoint_state WHERE disabled_at IS NOT "
+				     "NULL");
+	d->result = db_prepare(
+		db, "UPDATE deliveries SET state = ?, attempts = ?, last_status = ?, "
+		    "last_error = ?, next_attempt_at = ?, delivered_at = CASE WHEN ? "
+		    "THEN strftime('%Y-%m-%dT%H:%M:%SZ','now') END, body = coalesce(body, "
+		    "?8) WHERE id = ?7");
 	d->orphan = db_prepare(db, "UPDATE deliveries SET state = 'no_endpoint', last_error = "
 				   "'endpoint ' || endpoint || ' is not in the configuration' "
 				   "WHERE state = 'pending' AND endpoint NOT IN "
@@ -141,7 +202,8 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	if (!d->multi)
 		error("cannot start libcurl's multi interface (out of memory?)");
 	if (!d->multi || !d->any_due || !d->due || !d->next_due || !d->lease || !d->result ||
-	    !d->orphan || !d->step_back) {
+	    !d->orphan || !d->step_back || !d->attempt || !d->failing || !d->recovered ||
+	    !d->disable || !d->disabled) {
 		deliver_free(d);
 		return NULL;
 	}
@@ -151,8 +213,12 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 void deliver_use(struct deliver *d, const struct config *cfg)
 {
 	d->cfg = cfg;
-	free(d->per_endpoint);
-	d->per_endpoint = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->per_endpoint);
+	free(d->run);
+	d->run = xcalloc((size_t)cfg->nendpoints + 1, sizeof *d->run);
+	for (int i = 0; i < cfg->nendpoints; i++) {
+		d->run[i].failing = -1;
+		d->run[i].bucket.at = monotonic_ms();
+	}
 	d->swept = 0; /* deliveries for an endpoint now gone are marked on the next fill */
 }
 
@@ -172,7 +238,7 @@ static void release(struct deliver *d, struct transfer *t)
 	t->id = 0;
 	t->done = 0;
 	d->inflight--;
-	d->per_endpoint[t->endpoint]--;
+	d->run[t->endpoint].inflight--;
 }
 
 void deliver_free(struct deliver *d)
@@ -194,8 +260,13 @@ void deliver_free(struct deliver *d)
 	sqlite3_finalize(d->result);
 	sqlite3_finalize(d->orphan);
 	sqlite3_finalize(d->step_back);
+	sqlite3_finalize(d->attempt);
+	sqlite3_finalize(d->failing);
+	sqlite3_finalize(d->recovered);
+	sqlite3_finalize(d->disable);
+	sqlite3_finalize(d->disabled);
 	free(d->slots);
-	free(d->per_endpoint);
+	free(d->run);
 	free(d);
 }
 
@@ -290,7 +361,8 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 {
 	const struct endpoint_conf *e = &d->cfg->endpoints[endpoint];
 	const char *webhook_id = (const char *)sqlite3_column_text(row, DUE_WEBHOOK_ID);
-	char header[320], signature[SIGN_SIGNATURE_MAX];
+	char header[320], signatures[32 + ENDPOINT_SECRETS_MAX * SIGN_SIGNATURE_MAX];
+	const struct sign_key *keys[ENDPOINT_SECRETS_MAX];
 	long long ts = now / 1000;
 	CURLMcode mc;
 
@@ -302,12 +374,28 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	t->id = sqlite3_column_int64(row, DUE_ID);
 	t->attempts = sqlite3_column_int(row, DUE_ATTEMPTS);
 	t->endpoint = endpoint;
-	if (!(t->body = webhook_body(row, DUE_EVENT, DUE_ACTION))) {
+	t->began_ms = now;
+	/* the bytes first sent, else the body made now (kept with the result) */
+	const char *kept = (const char *)sqlite3_column_text(row, DUE_BODY);
+	t->body_new = !kept;
+	t->body = kept ? strdup(kept) : webhook_body(row, DUE_EVENT, DUE_ACTION);
+	if (!t->body) {
 		error("delivery %lld: out of memory making its body", t->id);
 		goto fail;
 	}
 	size_t len = strlen(t->body);
-	sign_webhook(&e->key, webhook_id, ts, t->body, len, signature);
+	/* Standard Webhooks: one v1 signature per secret valid now,
+	 * space-separated; a receiver accepts the request if any matches, so
+	 * one that knows only the old secret, or only the new, accepts it
+	 * while a rotation is under way. fill starts nothing for an endpoint
+	 * with no valid secret. */
+	int nkeys = config_signing_keys(e, wall_ms(), keys, NULL);
+	size_t used = (size_t)snprintf(signatures, sizeof signatures, "webhook-signature:");
+	for (int k = 0; k < nkeys; k++) {
+		signatures[used++] = ' ';
+		sign_webhook(keys[k], webhook_id, ts, t->body, len, signatures + used);
+		used += strlen(signatures + used);
+	}
 
 	t->headers = NULL;
 	int bad = add_header(&t->headers, "content-type: application/json") ||
@@ -316,8 +404,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	bad = bad || add_header(&t->headers, header);
 	snprintf(header, sizeof header, "webhook-timestamp: %lld", ts);
 	bad = bad || add_header(&t->headers, header);
-	snprintf(header, sizeof header, "webhook-signature: %s", signature);
-	bad = bad || add_header(&t->headers, header);
+	bad = bad || add_header(&t->headers, signatures);
 	if (bad) {
 		error("delivery %lld: out of memory making its headers", t->id);
 		goto fail;
@@ -362,7 +449,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 		goto fail;
 	}
 	d->inflight++;
-	d->per_endpoint[endpoint]++;
+	d->run[endpoint].inflight++;
 	return DB_DONE;
 fail:
 	curl_slist_free_all(t->headers);
@@ -396,6 +483,63 @@ static int in_slot(const struct deliver *d, long long id)
 	return 0;
 }
 
+/* Which endpoints are disabled now: endpoint_state, which `rollcall
+ * endpoint enable` changes from another process, read on every fill (a
+ * table of a row an endpoint). */
+static int read_disabled(struct deliver *d)
+{
+	int rc;
+	for (int i = 0; i < d->cfg->nendpoints; i++)
+		d->run[i].disabled = 0;
+	while ((rc = sqlite3_step(d->disabled)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(d->disabled, 0);
+		for (int i = 0; name && i < d->cfg->nendpoints; i++)
+			if (!strcmp(d->cfg->endpoints[i].name, name))
+				d->run[i].disabled = 1;
+	}
+	sqlite3_reset(d->disabled);
+	return rc == SQLITE_DONE ? 0 : db_fail(d->db, "reading the endpoints' state");
+}
+
+/* How many transfers endpoint e may start now under its rate_per_second
+ * (at most want); when none, d->throttled says how soon one may. */
+static long tokens(struct deliver *d, int e, long want)
+{
+	long rate = d->cfg->endpoints[e].rate_per_second;
+	if (!rate)
+		return want;
+	struct bucket *b = &d->run[e].bucket;
+	long long now = monotonic_ms();
+	double cap = rate / 10.0 < 1 ? 1 : rate / 10.0;
+	b->tokens += (double)(now - b->at) * (double)rate / 1000.0;
+	if (b->tokens > cap)
+		b->tokens = cap;
+	b->at = now;
+	long have = (long)b->tokens;
+	if (have < 1) {
+		long long wait = (long long)((1 - b->tokens) * 1000.0 / (double)rate) + 1;
+		if (d->throttled < 0 || wait < d->throttled)
+			d->throttled = wait;
+	}
+	return have < want ? have : want;
+}
+
+/* Can endpoint e sign now? An endpoint whose every secret has expired
+ * since the configuration was read sends nothing (its deliveries wait for
+ * a reload with a new secret): said once. */
+static int can_sign(struct deliver *d, int e)
+{
+	const struct sign_key *keys[ENDPOINT_SECRETS_MAX];
+	if (config_signing_keys(&d->cfg->endpoints[e], wall_ms(), keys, NULL) > 0)
+		return 1;
+	if (!d->run[e].no_key_noted++)
+		log_event(LOG_ERROR,
+			  "endpoint has no secret valid now: its deliveries wait for a new "
+			  "one (rollcall endpoint rotate, then SIGHUP)",
+			  "endpoint", d->cfg->endpoints[e].name, NULL);
+	return 0;
+}
+
 /* Start due deliveries in free slots, leasing each. Endpoints are read one
  * at a time, each up to its own limit and starting from a different one
  * each turn, so a backlog for one endpoint never hides the others' due
@@ -404,6 +548,7 @@ static int in_slot(const struct deliver *d, long long id)
 static int fill(struct deliver *d)
 {
 	int free_slots = d->nslots - d->inflight, started = 0, rc;
+	d->throttled = -1;
 	if (free_slots <= 0)
 		return 0;
 	long long now = wall_ms();
@@ -432,13 +577,17 @@ static int fill(struct deliver *d)
 	rc = db_step_done(d->db, d->step_back, "rescheduling deliveries due too far ahead");
 	if (rc < 0)
 		goto fail;
+	if ((rc = read_disabled(d)) < 0)
+		goto fail;
 	int n = d->cfg->nendpoints, first = d->turn++ % (n ? n : 1);
 	for (int k = 0; k < n && started < free_slots; k++) {
 		int e = (first + k) % n;
-		long room = d->cfg->delivery.per_endpoint - d->per_endpoint[e];
+		long room = d->cfg->delivery.per_endpoint - d->run[e].inflight;
 		if (room > free_slots - started)
 			room = free_slots - started;
-		if (room <= 0)
+		if (room <= 0 || d->run[e].disabled || !can_sign(d, e))
+			continue;
+		if ((room = tokens(d, e, room)) <= 0)
 			continue;
 		sqlite3_bind_int64(d->due, 1, now);
 		sqlite3_bind_text(d->due, 2, d->cfg->endpoints[e].name, -1, SQLITE_STATIC);
@@ -456,6 +605,8 @@ static int fill(struct deliver *d)
 			sqlite3_bind_int64(d->lease, 2, t->id);
 			if ((rc = db_step_done(d->db, d->lease, "leasing a delivery")) < 0)
 				goto fail;
+			if (d->cfg->endpoints[e].rate_per_second)
+				d->run[e].bucket.tokens -= 1;
 			started++;
 		}
 		sqlite3_reset(d->due);
@@ -526,6 +677,91 @@ static size_t whole_characters(const char *s, size_t n)
 	unsigned c = (unsigned char)s[i - 1];
 	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
 	return c >= 0xc2 && c <= 0xf4 && n - (i - 1) < need ? i - 1 : n;
+}
+
+/* A wall-clock time in ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). */
+static void iso_ms(long long ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* The attempt's row in delivery_attempts: when it began, the status (NULL:
+ * no response), how long it took, and the start of what came back. */
+static int record_attempt(struct deliver *d, struct transfer *t, long status, const char *response)
+{
+	char at[32];
+	curl_off_t us = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+	iso_ms(t->began_ms, at);
+	sqlite3_stmt *s = d->attempt;
+	sqlite3_bind_int64(s, 1, t->id);
+	sqlite3_bind_text(s, 2, at, -1, SQLITE_TRANSIENT);
+	if (status)
+		sqlite3_bind_int64(s, 3, status);
+	else
+		sqlite3_bind_null(s, 3);
+	sqlite3_bind_int64(s, 4, (long long)(us / 1000));
+	if (response)
+		sqlite3_bind_text(s, 5, response, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 5);
+	return db_step_done(d->db, s, "recording an attempt");
+}
+
+/* An endpoint's run of failures (endpoint_state): a success ends it; a
+ * failure starts it, or, once it has lasted disable_after_hours, disables
+ * the endpoint (its deliveries wait, pending, until `rollcall endpoint
+ * enable`), which is logged as an error. */
+static int endpoint_result(struct deliver *d, struct transfer *t, int ok)
+{
+	const struct endpoint_conf *e = &d->cfg->endpoints[t->endpoint];
+	struct endpoint_run *run = &d->run[t->endpoint];
+	int rc;
+	if (ok) {
+		if (run->failing == 0)
+			return 0; /* the common case: no write */
+		sqlite3_bind_text(d->recovered, 1, e->name, -1, SQLITE_STATIC);
+		if ((rc = db_step_done(d->db, d->recovered, "recording an endpoint's state")) < 0)
+			return rc;
+		run->failing = 0;
+		return 0;
+	}
+	run->failing = 1;
+	sqlite3_bind_text(d->failing, 1, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(d->failing, 2, t->began_ms);
+	if ((rc = db_step_done(d->db, d->failing, "recording an endpoint's state")) < 0)
+		return rc;
+	char at[32], why[160];
+	long long limit = (long long)(e->disable_after_hours * 3600000.0);
+	iso_ms(wall_ms(), at);
+	at[19] = 'Z', at[20] = '\0'; /* to the second, as audit and actions are */
+	snprintf(why, sizeof why, "every attempt failed for %g hours (disable_after_hours)",
+		 e->disable_after_hours);
+	sqlite3_stmt *s = d->disable;
+	sqlite3_bind_text(s, 1, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, t->began_ms - limit);
+	sqlite3_bind_text(s, 3, at, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, why, -1, SQLITE_TRANSIENT);
+	int step = sqlite3_step(s);
+	long long since = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	while (step == SQLITE_ROW)
+		step = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (step != SQLITE_DONE)
+		return db_fail(d->db, "disabling an endpoint");
+	if (since) {
+		char from[32];
+		iso_ms(since, from);
+		run->disabled = 1;
+		log_event(LOG_ERROR,
+			  "endpoint disabled: its deliveries wait until rollcall endpoint enable",
+			  "endpoint", e->name, "failing_since", from, "why", why, NULL);
+	}
+	return 0;
 }
 
 /* Record how a transfer ended. */
@@ -605,7 +841,26 @@ static int finish(struct deliver *d, struct transfer *t, CURLcode result, struct
 	sqlite3_bind_int64(s, 5, next);
 	sqlite3_bind_int(s, 6, ok);
 	sqlite3_bind_int64(s, 7, t->id);
+	/* The body is kept with the first attempt's result, not its lease: one
+	 * write of the row with it, not two (it is most of the row). After a
+	 * crash mid-attempt it is made again from the action, which gives the
+	 * same bytes for the same event. */
+	if (t->body_new)
+		sqlite3_bind_text(s, 8, t->body, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 8);
 	int rc = db_step_done(d->db, s, "recording a delivery");
+	sqlite3_bind_null(s, 8);
+	if (rc == 0 && ok && t->got) {
+		size_t kept = t->got < ERROR_TEXT ? t->got : ERROR_TEXT;
+		if (t->got > kept)
+			kept = whole_characters(t->head, kept);
+		error_text = text_safe(t->head, kept, NULL);
+	}
+	if (rc == 0)
+		rc = record_attempt(d, t, status, error_text);
+	if (rc == 0)
+		rc = endpoint_result(d, t, ok);
 	free(error_text);
 	return rc;
 }
@@ -640,6 +895,9 @@ static int collect(struct deliver *d, struct deliver_stats *st)
 			rc = finish(d, &d->slots[i], d->slots[i].result, &counted);
 	if (rc < 0 || (rc = db_commit(d->db)) < 0) {
 		db_rollback(d->db);
+		/* what endpoint_result noted of them was not written */
+		for (int i = 0; i < d->cfg->nendpoints; i++)
+			d->run[i].failing = -1;
 		return rc;
 	}
 	for (int i = 0; i < d->nslots; i++)
@@ -689,15 +947,21 @@ static int drive(struct deliver *d, int wait_ms, struct deliver_stats *st)
 int deliver_step(struct deliver *d, int start_new, int wait_ms, struct deliver_stats *st)
 {
 	int rc;
+	d->busy = 0;
 	if (start_new && (rc = fill(d)) < 0)
 		return rc;
 	int wait = wait_ms;
 	if (start_new) {
 		/* Something due now that fill could not start waits for a free
-		 * slot, which network activity brings: no need to spin. */
+		 * slot, which network activity brings: no need to spin; or for
+		 * the write lock (a short nap); or for its endpoint's next token;
+		 * or its endpoint is disabled or has no valid secret, and the
+		 * idle wait is soon enough to see it enabled or reloaded. */
 		wait = until_due(d, wait_ms);
 		if (wait == 0)
-			wait = d->inflight ? wait_ms : 10;
+			wait = d->inflight ? wait_ms : d->busy ? 10 : wait_ms;
+		if (d->throttled >= 0 && d->throttled < wait)
+			wait = (int)d->throttled;
 	}
 	if (d->inflight == 0)
 		return wait_for(d, wait);
@@ -752,9 +1016,18 @@ int deliver_until_idle(struct deliver *d, struct deliver_stats *st)
 		d->busy = 0;
 		if ((rc = fill(d)) < 0)
 			return rc;
-		if (d->inflight == 0 && !d->busy)
-			return DB_DONE; /* nothing due now, nothing in flight */
-		if (d->inflight > 0 && (rc = drive(d, 100, st)) < 0)
+		if (d->inflight == 0 && !d->busy && d->throttled < 0)
+			return DB_DONE; /* nothing due now that may start, nothing in flight */
+		if (d->inflight == 0 && !d->busy) {
+			/* due, waiting for its endpoint's rate_per_second */
+			if ((rc = wait_for(d, (int)d->throttled)) < 0)
+				return rc;
+			continue;
+		}
+		if (d->inflight > 0 &&
+		    (rc = drive(d,
+				d->throttled >= 0 && d->throttled < 100 ? (int)d->throttled : 100,
+				st)) < 0)
 			return rc;
 		if (!d->busy) {
 			naps = 0;

@@ -114,10 +114,31 @@ static const struct command commands[] = {
 	  "Newest first.\n"
 	  "  --failed  only dead, endpoint-less, and retrying deliveries\n"
 	  "  --json    one object per delivery\n" },
-	{ "redeliver", cmd_redeliver, NEED_DB, "redeliver ID...",
+	{ "redeliver", cmd_redeliver, NEED_DB,
+	  "redeliver ID... | --endpoint NAME --since TIME [--state dead]",
 	  "queue dead deliveries again (same webhook-id)",
 	  "Makes each dead (or endpoint-less, once its endpoint is configured)\n"
-	  "delivery pending again, due now, with its attempts reset.\n" },
+	  "delivery pending again, due now, with its attempts reset.\n"
+	  "  --endpoint NAME --since TIME  every delivery to NAME queued at or after\n"
+	  "                   TIME (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC) that is\n"
+	  "                   dead, in one transaction, audited once per organisation\n"
+	  "                   with the count; more than 10,000 is refused\n"
+	  "  --state STATE    dead (default) or no_endpoint\n" },
+	{ "endpoint", cmd_endpoint, NEED_DB,
+	  "endpoint list [--json] | enable NAME | rotate NAME --new-secret-file FILE "
+	  "[--overlap HOURS]",
+	  "webhook endpoints: their state, enabling one, rotating a secret",
+	  "list: each endpoint of rollcall.conf: url, rate_per_second, failing since,\n"
+	  "disabled (when and why), pending and dead deliveries, and its secrets by\n"
+	  "where they are read from and until when they sign (never a secret).\n"
+	  "enable: an endpoint disabled after disable_after_hours of failures sends\n"
+	  "again; its waiting deliveries are due at once (audited).\n"
+	  "rotate: checks the new secret file and prints the secrets = { ... } to put\n"
+	  "in the endpoint's table in rollcall.conf: the new secret first, the ones in\n"
+	  "use until now + HOURS (default 24, 0 to 168; 0 drops them at once). Nothing\n"
+	  "is written; reload with SIGHUP once rollcall.conf says it. Every delivery\n"
+	  "carries one signature per secret still valid.\n"
+	  "  --json  list: one object per endpoint\n" },
 	{ "status", cmd_status, NEED_DB, "status [--json] [--max-age SECONDS] [--recent SECONDS]",
 	  "policies, backlog, evaluation lag and deliveries; exit 1 when they need attention",
 	  "Reads the database (and the policies directory). Exit status 1, with\n"
@@ -125,7 +146,7 @@ static const struct command commands[] = {
 	  "*.lua there not named for an organisation; policy calls that failed in\n"
 	  "a policy's last batch or within --recent; a policy cut off for its\n"
 	  "budget; rows from incoming rejected, or actions with no endpoint,\n"
-	  "within --recent; a dead delivery; rows, pupils or deliveries waiting\n"
+	  "within --recent; a dead delivery; an endpoint disabled; rows, pupils or deliveries waiting\n"
 	  "longer than --max-age; a database file that is not the one rollcall run\n"
 	  "last opened.\n"
 	  "  --max-age SECONDS  how long work may wait (default 300)\n"

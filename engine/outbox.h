@@ -33,4 +33,24 @@ enum {
 int outbox_redeliver(struct db *db, const struct config *cfg, long long id, const char *org,
 		     const char *who, const char *via, char *why, size_t why_size);
 
+/* The most deliveries one bulk redeliver queues: an outage of a day at a
+ * council's volume is a few thousand; more than this is refused (narrow
+ * it with a later --since), so that a mistyped time cannot resend years. */
+#define OUTBOX_BULK_MAX 10000
+
+enum { OUTBOX_TOO_MANY = OUTBOX_NO_ENDPOINT + 1 }; /* more than OUTBOX_BULK_MAX matched */
+
+/* Queue again, as outbox_redeliver does each, every delivery to endpoint
+ * whose state is state ("dead" or "no_endpoint") and which was queued at
+ * or after since ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ", UTC; a delivery
+ * from before schema version 8 counts from its action's created_at), of
+ * org only when not NULL. Each keeps its webhook-id. One audit row per
+ * organisation touched, `delivery.redeliver_bulk`, with the count, the
+ * endpoint, since and the first and last delivery id in detail. *queued
+ * is how many. Returns DB_DONE (also when none matched), OUTBOX_NO_ENDPOINT
+ * or OUTBOX_TOO_MANY with why, or a failure (reported). */
+int outbox_redeliver_since(struct db *db, const struct config *cfg, const char *endpoint,
+			   const char *since, const char *state, const char *org, const char *who,
+			   const char *via, long *queued, char *why, size_t why_size);
+
 #endif

@@ -4,7 +4,9 @@
  *   webhook-signature: v1,<base64(HMAC-SHA256(secret, id "." timestamp "." body))>
  *
  * The secret is "whsec_" followed by base64; the HMAC key is the decoded
- * bytes. HMAC and base64 come from OpenSSL's libcrypto.
+ * bytes. HMAC and base64 come from OpenSSL's libcrypto. An endpoint with
+ * several secrets (a rotation) sends one such signature per secret,
+ * space-separated in the one header (deliver.c).
  */
 #ifndef ROLLCALL_SIGN_H
 #define ROLLCALL_SIGN_H

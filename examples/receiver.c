@@ -1,16 +1,27 @@
 /*
  * receiver.c — a webhook receiver on 127.0.0.1 for trying rollcall out and
  * for its end-to-end tests. It checks every Standard Webhooks signature with
- * its own code (OpenSSL HMAC and base64 here, not rollcall's sign.c) and
- * prints one line per request:
+ * its own code (OpenSSL HMAC and base64 here, not rollcall's sign.c), as a
+ * receiver to copy should: the signatures compared in constant time
+ * (CRYPTO_memcmp), any one of the request's signatures matching any of its
+ * secrets accepted (so it goes on accepting through a rotation), and a
+ * webhook-timestamp more than 5 minutes from its clock refused, so that a
+ * request recorded once cannot be replayed later. It prints one line per
+ * request:
  *
  *   id=msg_... n=1 sig=valid status=200 type=attendance.alert action_id=3 org=la:355
  *   kind=low_attendance upn=... ms=<arrival, Unix milliseconds>
  *
- *   receiver [--port N] --secret whsec_... | --secret-env VAR
+ *   receiver [--port N] (--secret whsec_... | --secret-env VAR)...
  *            [--fail-first N] [--status CODE] [--retry-after SECONDS]
- *            [--hang-first N] [--hang-ms MS] [--big-body MB]
+ *            [--hang-first N] [--hang-ms MS] [--big-body MB] [--save DIR]
  *
+ * sig= is valid, INVALID (401: no signature matches) or STALE (401: the
+ * timestamp is outside the tolerance).
+ * --save DIR writes each request's webhook headers and body, exactly as
+ * received, to DIR/N.json (N counting from 1) as {"webhook-id",
+ * "webhook-timestamp", "webhook-signature", "body", "status"}, for a
+ * verifier in another language to check (tests/node/verify.js).
  * --fail-first N answers --status (default 500) to the first N requests of
  * each webhook-id, then 200; without --fail-first, --status answers every
  * request. --hang-first N holds the first N requests of each id for
@@ -22,6 +33,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -33,11 +45,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BODY_MAX (1 << 20)
-#define IDS_MAX	 (1 << 19) /* webhook-ids remembered (half of it) */
+#define BODY_MAX    (1 << 20)
+#define IDS_MAX	    (1 << 19) /* webhook-ids remembered (half of it) */
+#define KEYS_MAX    8
+#define TOLERANCE_S 300 /* Standard Webhooks' default: 5 minutes either way */
 
-static unsigned char key[256];
-static int key_len;
+static struct {
+	unsigned char bytes[256];
+	int len;
+} keys[KEYS_MAX];
+static int nkeys;
+static const char *save_dir;
+static long saved;
 static int fail_first, status_code = 500, status_given, retry_after, hang_first, hang_ms;
 static long big_body;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -84,36 +103,72 @@ static int decode_key(const char *secret)
 	if (!strncmp(secret, "whsec_", 6))
 		secret += 6;
 	size_t n = strlen(secret);
-	if (n == 0 || n % 4 || n / 4 * 3 > sizeof key)
+	if (nkeys == KEYS_MAX || n < 2 || n % 4 || n / 4 * 3 > sizeof keys[0].bytes)
 		return -1;
-	key_len = EVP_DecodeBlock(key, (const unsigned char *)secret, (int)n);
-	if (key_len < 0)
+	int len = EVP_DecodeBlock(keys[nkeys].bytes, (const unsigned char *)secret, (int)n);
+	if (len < 0)
 		return -1;
-	key_len -= (secret[n - 1] == '=') + (secret[n - 2] == '=');
+	keys[nkeys++].len = len - (secret[n - 1] == '=') - (secret[n - 2] == '=');
 	return 0;
 }
 
-/* Does any "v1,<sig>" in header match HMAC(key, id.ts.body)? */
+/* Is ts (Unix seconds, digits only) within TOLERANCE_S of now? */
+static int timestamp_fresh(const char *ts)
+{
+	char *end;
+	long long t = strtoll(ts, &end, 10);
+	long long now = (long long)time(NULL);
+	return *ts && !*end && t > now - TOLERANCE_S && t < now + TOLERANCE_S;
+}
+
+/* Does any "v1,<sig>" in header match HMAC(key, id.ts.body) for any of the
+ * keys? Every signature is compared with every key's, each comparison in
+ * constant time: how long it takes says nothing of how much matched. */
 static int signature_valid(const char *id, const char *ts, const struct request *r,
 			   const char *header)
 {
 	size_t prefix = strlen(id) + strlen(ts) + 2;
-	unsigned char *msg = malloc(prefix + r->len + 1), mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	char expect[128];
+	unsigned char *msg = malloc(prefix + r->len + 1);
+	int valid = 0;
 	sprintf((char *)msg, "%s.%s.", id, ts);
 	memcpy(msg + prefix, r->body, r->len);
-	HMAC(EVP_sha256(), key, key_len, msg, prefix + r->len, mac, &mac_len);
-	free(msg);
-	strcpy(expect, "v1,");
-	EVP_EncodeBlock((unsigned char *)expect + 3, mac, (int)mac_len);
-	for (const char *p = header; p && *p;) {
-		size_t n = strcspn(p, " ");
-		if (n == strlen(expect) && !memcmp(p, expect, n))
-			return 1;
-		p += n + (p[n] == ' ');
+	for (int k = 0; k < nkeys; k++) {
+		unsigned char mac[EVP_MAX_MD_SIZE];
+		unsigned int mac_len = 0;
+		char expect[128];
+		HMAC(EVP_sha256(), keys[k].bytes, keys[k].len, msg, prefix + r->len, mac, &mac_len);
+		strcpy(expect, "v1,");
+		EVP_EncodeBlock((unsigned char *)expect + 3, mac, (int)mac_len);
+		size_t want = strlen(expect);
+		for (const char *p = header; p && *p;) {
+			size_t n = strcspn(p, " ");
+			if (n == want && !CRYPTO_memcmp(p, expect, n))
+				valid = 1;
+			p += n + (p[n] == ' ');
+		}
 	}
-	return 0;
+	free(msg);
+	return valid;
+}
+
+/* --save: the request as received, for another verifier. */
+static void save(const char *id, const char *ts, const char *sig, const struct request *r,
+		 unsigned status)
+{
+	char path[4096];
+	pthread_mutex_lock(&lock);
+	long n = ++saved;
+	pthread_mutex_unlock(&lock);
+	snprintf(path, sizeof path, "%s/%ld.json", save_dir, n);
+	json_t *o = json_object();
+	json_object_set_new(o, "webhook-id", id ? json_string(id) : json_null());
+	json_object_set_new(o, "webhook-timestamp", ts ? json_string(ts) : json_null());
+	json_object_set_new(o, "webhook-signature", sig ? json_string(sig) : json_null());
+	json_object_set_new(o, "body", r->body ? json_stringn(r->body, r->len) : json_null());
+	json_object_set_new(o, "status", json_integer(status));
+	if (json_dump_file(o, path, JSON_COMPACT) < 0)
+		fprintf(stderr, "receiver: cannot write %s\n", path);
+	json_decref(o);
 }
 
 static ssize_t big_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -159,8 +214,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	const char *ts = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "webhook-timestamp");
 	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "webhook-signature");
 	int n = id ? count(id) : 0;
+	int fresh = ts && timestamp_fresh(ts);
 	int valid = id && ts && sig && r->body && !r->too_big && strcmp(method, "POST") == 0 &&
-		    signature_valid(id, ts, r, sig);
+		    fresh && signature_valid(id, ts, r, sig);
 	if (hang_first && n <= hang_first) {
 		struct timespec pause_for = { hang_ms / 1000, (long)(hang_ms % 1000) * 1000000 };
 		nanosleep(&pause_for, NULL);
@@ -177,13 +233,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	clock_gettime(CLOCK_REALTIME, &now);
 	printf("id=%s n=%d sig=%s status=%u type=%s action_id=%lld org=%s kind=%s upn=%s "
 	       "ms=%lld\n",
-	       id ? id : "-", n, valid ? "valid" : "INVALID", status, field(body, "type"),
+	       id ? id : "-", n,
+	       valid   ? "valid"
+	       : fresh ? "INVALID"
+		       : "STALE",
+	       status, field(body, "type"),
 	       json_is_integer(action_id) ? (long long)json_integer_value(action_id) : -1LL,
 	       field(data, "org"),
 	       strcmp(field(data, "kind"), "-") ? field(data, "kind") : field(data, "step"),
 	       field(pupil, "upn"), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	fflush(stdout);
 	json_decref(body);
+	if (save_dir)
+		save(id, ts, sig, r, status);
 
 	struct MHD_Response *resp;
 	if (status == 200 && big_body)
@@ -224,7 +286,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	int port = 0;
-	const char *secret = NULL;
+	int secrets = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
@@ -232,10 +294,17 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--port"))
 			port = atoi(v);
-		else if (!strcmp(a, "--secret"))
-			secret = v;
-		else if (!strcmp(a, "--secret-env"))
-			secret = getenv(v);
+		else if (!strcmp(a, "--secret") || !strcmp(a, "--secret-env")) {
+			const char *secret = a[8] ? getenv(v) : v;
+			if (!secret || decode_key(secret) < 0) {
+				fprintf(stderr,
+					"receiver: %s %s: not a whsec_ secret (at most %d)\n", a, v,
+					KEYS_MAX);
+				return 2;
+			}
+			secrets++;
+		} else if (!strcmp(a, "--save"))
+			save_dir = v;
 		else if (!strcmp(a, "--fail-first"))
 			fail_first = atoi(v);
 		else if (!strcmp(a, "--status"))
@@ -251,7 +320,7 @@ int main(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!secret || decode_key(secret) < 0) {
+	if (!secrets) {
 		fprintf(stderr, "receiver: --secret or --secret-env must give a whsec_ secret\n");
 		return 2;
 	}
@@ -279,8 +348,8 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(d);
 	return 0;
 usage:
-	fprintf(stderr, "usage: receiver [--port N] --secret whsec_... | --secret-env VAR "
+	fprintf(stderr, "usage: receiver [--port N] (--secret whsec_... | --secret-env VAR)... "
 			"[--fail-first N] [--status CODE] [--retry-after S] [--hang-first N] "
-			"[--hang-ms MS] [--big-body MB]\n");
+			"[--hang-ms MS] [--big-body MB] [--save DIR]\n");
 	return 2;
 }
