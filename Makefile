@@ -13,7 +13,7 @@
 
 CC       = gcc
 CFLAGS  ?= -O2 -g
-PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto
+PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto libmicrohttpd
 WARN     = -Wall -Wextra -Wpedantic -std=c11
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread

@@ -22,6 +22,7 @@
 #include "actions.h"
 #include "cmd.h"
 #include "date.h"
+#include "listing.h"
 #include "register.h"
 #include "upn.h"
 #include "util.h"
@@ -110,22 +111,22 @@ static int by_urn(const void *a, const void *b)
 
 /* The organisation's schools and pupils: "la:NNN" is the schools of that
  * LA code, "trust:ID" those of that trust (as policies see them). */
-static sqlite3_stmt *org_query(struct cli *cli, const char *org, const char *columns,
+static sqlite3_stmt *org_query(struct db *db, const char *org, const char *columns,
 			       const char *from, const char *order)
 {
 	int la = !strncmp(org, "la:", 3);
 	char sql[512];
 	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE s.%s = ? ORDER BY %s", columns, from,
 		 la ? "la_code" : "trust_id", order);
-	sqlite3_stmt *st = db_prepare(&cli->db, sql);
+	sqlite3_stmt *st = db_prepare(db, sql);
 	if (st)
 		sqlite3_bind_text(st, 1, strchr(org, ':') + 1, -1, SQLITE_STATIC);
 	return st;
 }
 
-static int load_schools(struct cli *cli, struct report *r)
+static int load_schools(struct db *db, struct report *r)
 {
-	sqlite3_stmt *st = org_query(cli, r->org, "s.urn, s.name", "schools s", "s.urn");
+	sqlite3_stmt *st = org_query(db, r->org, "s.urn, s.name", "schools s", "s.urn");
 	if (!st)
 		return -1;
 	int rc, cap = 0;
@@ -139,7 +140,7 @@ static int load_schools(struct cli *cli, struct report *r)
 		};
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(&cli->db, "reading schools");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "reading schools");
 }
 
 /* Add one pupil's year into the weekly totals, their school and the severe
@@ -207,13 +208,13 @@ static int add_pupil(struct report *r, struct history *h, struct school *school,
 }
 
 /* One pass over the organisation's pupils, each history loaded once. */
-static int read_pupils(struct cli *cli, struct report *r)
+static int read_pupils(struct db *db, struct report *r)
 {
 	struct registers reg;
 	struct history h = { 0 };
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
-	if (register_open(&reg, &cli->db) < 0)
+	if (register_open(&reg, db) < 0)
 		return -1;
 	if (reg.nyears == 0) { /* no marks at all */
 		rc = 0;
@@ -222,7 +223,7 @@ static int read_pupils(struct cli *cli, struct report *r)
 	r->year = reg.years[reg.nyears - 1];
 	r->year_start = date_from_ymd(r->year, 9, 1);
 	r->week0 = date_monday(r->year_start);
-	st = org_query(cli, r->org, "p.id, p.upn, p.urn, p.year_group",
+	st = org_query(db, r->org, "p.id, p.upn, p.urn, p.year_group",
 		       "pupils p JOIN schools s ON s.urn = p.urn", "p.id");
 	if (!st)
 		goto out;
@@ -238,7 +239,7 @@ static int read_pupils(struct cli *cli, struct report *r)
 		    add_pupil(r, &h, school, st) < 0)
 			goto out;
 	}
-	rc = step == SQLITE_DONE ? 0 : db_fail(&cli->db, "reading pupils");
+	rc = step == SQLITE_DONE ? 0 : db_fail(db, "reading pupils");
 out:
 	sqlite3_finalize(st);
 	history_free(&h);
@@ -247,11 +248,11 @@ out:
 }
 
 /* Actions by (action, kind) and the week of their evaluated date. */
-static int read_actions(struct cli *cli, struct report *r)
+static int read_actions(struct db *db, struct report *r)
 {
-	sqlite3_stmt *st = db_prepare(
-		&cli->db, "SELECT action, kind, date, count(*) FROM actions WHERE org = ? "
-			  "GROUP BY action, kind, date ORDER BY action, kind");
+	sqlite3_stmt *st =
+		db_prepare(db, "SELECT action, kind, date, count(*) FROM actions WHERE org = ? "
+			       "GROUP BY action, kind, date ORDER BY action, kind");
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
@@ -282,15 +283,15 @@ static int read_actions(struct cli *cli, struct report *r)
 		note_week(r, w);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(&cli->db, "reading actions");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "reading actions");
 }
 
 /* Open cases by stage, in the order of the ladder: referral, then the legal
  * steps (actions.h); any other stage after them. */
-static int read_cases(struct cli *cli, struct report *r)
+static int read_cases(struct db *db, struct report *r)
 {
-	sqlite3_stmt *st = db_prepare(&cli->db, "SELECT stage, count(*) FROM cases WHERE org = ? "
-						"AND closed IS NULL GROUP BY stage");
+	sqlite3_stmt *st = db_prepare(db, "SELECT stage, count(*) FROM cases WHERE org = ? "
+					  "AND closed IS NULL GROUP BY stage");
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
@@ -314,7 +315,7 @@ static int read_cases(struct cli *cli, struct report *r)
 	json_object_foreach(by_stage, stage, count) json_array_append_new(
 		r->cases, json_pack("{s:s, s:O}", "stage", stage, "count", count));
 	json_decref(by_stage);
-	return rc == SQLITE_DONE ? 0 : db_fail(&cli->db, "reading cases");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "reading cases");
 }
 
 /* Most persistent absentees first; then the larger share; then by URN. */
@@ -336,10 +337,10 @@ static int by_persistence(const void *a, const void *b)
 /* The legal steps waiting for a person's decision, the first to expire
  * first, and those decided in the last DECIDED_DAYS days: how many each
  * person approved and declined, and how many expired undecided. */
-static int read_signoff(struct cli *cli, struct report *r)
+static int read_signoff(struct db *db, struct report *r)
 {
 	sqlite3_stmt *st = db_prepare(
-		&cli->db,
+		db,
 		"SELECT a.id, a.kind, a.date, a.decide_by, a.urn, EXISTS (SELECT 1 FROM pupils p "
 		"JOIN schools s ON s.urn = p.urn WHERE p.id = a.pupil AND ('la:' || s.la_code = "
 		"a.org OR 'trust:' || s.trust_id = a.org)), a.upn FROM actions a WHERE a.org = ? "
@@ -362,14 +363,13 @@ static int read_signoff(struct cli *cli, struct report *r)
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_fail(&cli->db, "reading proposals");
+		return db_fail(db, "reading proposals");
 	st = db_prepare(
-		&cli->db,
-		"SELECT coalesce(decided_by, ''), sum(state = 'approved'), sum(state = "
-		"'declined'), sum(state = 'expired') FROM actions WHERE org = ? AND action "
-		"= 'legal_step' AND signoff = 1 AND state IN ('approved', 'declined', "
-		"'expired') AND decided_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) GROUP "
-		"BY 1 ORDER BY 1");
+		db, "SELECT coalesce(decided_by, ''), sum(state = 'approved'), sum(state = "
+		    "'declined'), sum(state = 'expired') FROM actions WHERE org = ? AND action "
+		    "= 'legal_step' AND signoff = 1 AND state IN ('approved', 'declined', "
+		    "'expired') AND decided_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) GROUP "
+		    "BY 1 ORDER BY 1");
 	if (!st)
 		return -1;
 	char since[24];
@@ -386,7 +386,7 @@ static int read_signoff(struct cli *cli, struct report *r)
 						sqlite3_column_int(st, 3)));
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(&cli->db, "reading decisions");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "reading decisions");
 }
 
 /* The figures for page.js, weeks trimmed to those with figures or actions. */
@@ -535,6 +535,54 @@ static FILE *open_private(const char *path)
 	return f;
 }
 
+/* One snapshot's figures for org, as the page's JSON, into *data; 1 if no
+ * school belongs to org (reported). */
+static int report_data(struct db *db, struct report *r, json_t **data)
+{
+	/* Every query reads one snapshot: the figures agree with each other. */
+	if (db_exec(db, "BEGIN") < 0)
+		return -1;
+	int rc = load_schools(db, r);
+	if (!rc && !r->nschools) {
+		error("%s: no school belongs to this organisation", r->org);
+		rc = 1;
+	}
+	if (!rc)
+		rc = read_pupils(db, r);
+	if (!rc)
+		rc = read_actions(db, r);
+	if (!rc)
+		rc = read_cases(db, r);
+	if (!rc)
+		rc = read_signoff(db, r);
+	db_exec(db, "COMMIT");
+	if (!rc)
+		*data = report_json(r);
+	return rc;
+}
+
+int listing_report(struct db *db, const char *org, FILE *out)
+{
+	struct report r = { .org = org, .through = -1, .first_week = MAX_WEEKS, .last_week = -1 };
+	json_t *data = NULL;
+	r.severe = json_array();
+	r.cases = json_array();
+	r.waiting = json_array();
+	r.decided = json_array();
+	int rc = report_data(db, &r, &data);
+	if (!rc)
+		put_page(out, &r, data);
+	json_decref(data);
+	json_decref(r.severe);
+	json_decref(r.cases);
+	json_decref(r.waiting);
+	json_decref(r.decided);
+	for (int i = 0; i < r.nschools; i++)
+		free(r.schools[i].name);
+	free(r.schools);
+	return rc;
+}
+
 int cmd_report(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *path = NULL;
@@ -558,43 +606,28 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 		*strchr(fallback, ':') = '-';
 		path = fallback;
 	}
-
-	struct report r = { .org = org, .through = -1, .first_week = MAX_WEEKS, .last_week = -1 };
-	int status = EXIT_FAILURE;
-	json_t *data = NULL;
-	r.severe = json_array();
-	r.cases = json_array();
-	r.waiting = json_array();
-	r.decided = json_array();
-	/* Every query reads one snapshot: the figures agree with each other. */
-	if (db_exec(&cli->db, "BEGIN") < 0)
-		goto out;
-	int rc = load_schools(cli, &r);
-	if (!rc && !r.nschools) {
-		error("%s: no school belongs to this organisation", org);
-		status = EXIT_USAGE;
-		rc = -1;
+	/* the page is made in memory first: no file is left half-written, and
+	 * an organisation with no school leaves none at all */
+	char *page = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&page, &size);
+	if (!mem) {
+		error("report: %s", strerror(errno));
+		return EXIT_FAILURE;
 	}
-	if (!rc)
-		rc = read_pupils(cli, &r);
-	if (!rc)
-		rc = read_actions(cli, &r);
-	if (!rc)
-		rc = read_cases(cli, &r);
-	if (!rc)
-		rc = read_signoff(cli, &r);
-	db_exec(&cli->db, "COMMIT");
-	if (rc < 0)
-		goto out;
-
-	data = report_json(&r);
-	int to_stdout = !strcmp(path, "-");
+	int rc = listing_report(&cli->db, org, mem);
+	fclose(mem);
+	if (rc) {
+		free(page);
+		return rc > 0 ? EXIT_USAGE : EXIT_FAILURE;
+	}
+	int status = EXIT_FAILURE, to_stdout = !strcmp(path, "-");
 	FILE *out = to_stdout ? stdout : open_private(path);
 	if (!out) {
 		error("%s: %s", path, strerror(errno));
 		goto out;
 	}
-	put_page(out, &r, data);
+	fwrite(page, 1, size, out);
 	if (ferror(out) | (to_stdout ? fflush(out) : fclose(out))) {
 		error("%s: write failed: %s", to_stdout ? "standard output" : path,
 		      strerror(errno));
@@ -606,13 +639,6 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "wrote %s\n", path);
 	status = EXIT_SUCCESS;
 out:
-	json_decref(data);
-	json_decref(r.severe);
-	json_decref(r.cases);
-	json_decref(r.waiting);
-	json_decref(r.decided);
-	for (int i = 0; i < r.nschools; i++)
-		free(r.schools[i].name);
-	free(r.schools);
+	free(page);
 	return status;
 }

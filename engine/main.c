@@ -175,6 +175,30 @@ static const struct command commands[] = {
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  on or after DATE (YYYY-MM-DD, UTC)\n"
 	  "  --json        one object per entry\n" },
+	{ "token", cmd_token, NEED_DB,
+	  "token add --org ORG --role ROLE --name PERSON [--expires DATE] | list [--org ORG] "
+	  "[--json] | revoke ID",
+	  "the API's tokens: make one (shown once), list them, revoke one",
+	  "A token lets one person reach one organisation's records through\n"
+	  "rollcall serve, at one role: viewer (read), thresholds (set params),\n"
+	  "officer (sign off legal steps, redeliver), author (publish policies),\n"
+	  "each including the one before. add prints rc_ and 43 characters once;\n"
+	  "only its SHA-256 is kept. add and revoke are audited (rollcall audit).\n"
+	  "  --org ORG       la:NNN or trust:ID\n"
+	  "  --role ROLE     viewer, thresholds, officer or author\n"
+	  "  --name PERSON   whom it is for (1-200 bytes of text); API changes are\n"
+	  "                  audited under this name\n"
+	  "  --expires DATE  YYYY-MM-DD (it stops working as that day begins, UTC) or\n"
+	  "                  YYYY-MM-DDTHH:MM:SSZ; default: it does not expire\n"
+	  "  --json          list: one object per token (never the token itself)\n" },
+	{ "serve", cmd_serve, NEED_DB, "serve",
+	  "the HTTP API for the people of each organisation (docs/API.md)",
+	  "Listens where rollcall.conf's serve = { listen = ... } says (default\n"
+	  "127.0.0.1:8443), over TLS with tls_cert and tls_key; refuses a listen\n"
+	  "address that is not loopback without them. Each request carries\n"
+	  "Authorization: Bearer TOKEN (rollcall token) and sees only the token's\n"
+	  "organisation. SIGHUP reads the TLS files again; SIGTERM or SIGINT stops\n"
+	  "accepting, finishes the requests in flight, exit 0.\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"
