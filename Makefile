@@ -75,6 +75,10 @@ $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
 		$(LDLIBS) -lcmocka
 
+# The API's tests read docs/api.yaml with libyaml, and share tests/apitest.h.
+$(B)/tests/test_api $(B)/tests/test_api_hostile: LDLIBS += -lyaml
+$(B)/tests/test_api $(B)/tests/test_api_hostile: tests/apitest.h
+
 $(B):
 	mkdir -p $(B)
 

@@ -23,6 +23,7 @@
 #include "date.h"
 #include "outbox.h"
 #include "params.h"
+#include "report.h"
 #include "signoff.h"
 #include "token.h"
 #include "upn.h"
@@ -355,7 +356,7 @@ static int get_report(struct ctx *c)
 	FILE *mem = open_memstream(&page, &size);
 	if (!mem)
 		return answer_failure(c, DB_FAILED);
-	int rc = listing_report(c->db, c->token.org, mem);
+	int rc = report_page(c->db, c->token.org, mem);
 	fclose(mem);
 	if (rc) {
 		free(page);

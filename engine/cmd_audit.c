@@ -15,64 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ?1 org, ?2 since; by id, which is the order written (a page from ?5) */
-static const char *const audit_sql[2] = {
-	"SELECT id, at, who, via, org, what, action_id, before, after, detail FROM audit WHERE "
-	"(?1 IS NULL OR org = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY id",
-	"SELECT id, at, who, via, org, what, action_id, before, after, detail FROM audit WHERE "
-	"(?1 IS NULL OR org = ?1) AND (?2 IS NULL OR at >= ?2) AND id > ?5 ORDER BY id LIMIT ?6",
-};
-
-int listing_audit(struct db *db, const struct listing_scope *s, const char *since,
-		  struct listing_page *page, listing_fn each, void *arg)
-{
-	static const char *const keys[] = { "id",   "at",	 "who",	   "via",   "org",
-					    "what", "action_id", "before", "after", "detail" };
-	int paged = page && page->limit, rc, status = -1;
-	long n = 0;
-	long long last = 0;
-	sqlite3_stmt *st = db_prepare(db, audit_sql[paged]);
-	if (page)
-		page->next = 0;
-	if (!st)
-		return -1;
-	listing_bind_scope(st, s);
-	if (since)
-		sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
-	if (paged) {
-		sqlite3_bind_int64(st, 5, page->after);
-		sqlite3_bind_int64(st, 6, page->limit + 1);
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (paged && n == page->limit) {
-			page->next = last;
-			break;
-		}
-		json_t *o = json_object();
-		for (int k = 0; k < 10; k++)
-			json_object_set_new(
-				o, keys[k],
-				k == 0 || k == 6
-					? (sqlite3_column_type(st, k) == SQLITE_NULL
-						   ? json_null()
-						   : json_integer(sqlite3_column_int64(st, k)))
-					: column_json(st, k, NULL));
-		last = sqlite3_column_int64(st, 0);
-		int stop = each(o, arg);
-		json_decref(o);
-		if (stop < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		db_fail(db, "reading the audit trail");
-	else
-		status = 0;
-out:
-	sqlite3_finalize(st);
-	return status;
-}
-
 /* a text of the entry's JSON as the terminal may show it */
 static char *shown(json_t *o, const char *key)
 {

@@ -26,46 +26,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Is the pupil of the action row still at a school of its organisation? */
-#define AT_ORG                                                                                     \
-	"EXISTS (SELECT 1 FROM pupils p JOIN schools s ON s.urn = p.urn WHERE p.id = "             \
-	"actions.pupil AND ('la:' || s.la_code = actions.org OR 'trust:' || s.trust_id = "         \
-	"actions.org))"
-
-/* ?1 org; ?9 the scope's pupils. The first to expire first, or by id from
- * ?5 for the API. The column after ACTIONS_COLUMNS is AT_ORG. */
-#define PROPOSALS                                                                                  \
-	"SELECT " ACTIONS_COLUMNS ", " AT_ORG " FROM actions WHERE action = 'legal_step' AND "     \
-	"state = 'proposed' AND (?1 IS NULL OR org = ?1) AND " LISTING_AT_SCHOOLS("actions.pupil")
-static const char *const proposals_sql[2] = {
-	PROPOSALS " ORDER BY decide_by, id",
-	PROPOSALS " AND id > ?5 ORDER BY id LIMIT ?6",
-};
-
-static void add_signoff(sqlite3_stmt *st, json_t *o)
-{
-	char today[11];
-	const char *decide_by = json_string_value(json_object_get(o, "decide_by"));
-	date_format(date_today(), today);
-	/* past its day, and not yet recorded expired (the service does it) */
-	json_object_set_new(o, "pupil_at_org",
-			    json_boolean(sqlite3_column_int(st, ACTION_COLUMNS_COUNT)));
-	json_object_set_new(o, "past_decide_by",
-			    json_boolean(decide_by && strcmp(decide_by, today) < 0));
-}
-
-int listing_signoff(struct db *db, const struct listing_scope *s, struct listing_page *page,
-		    listing_action_fn each, void *arg)
-{
-	sqlite3_stmt *st = db_prepare(db, proposals_sql[page && page->limit]);
-	if (!st)
-		return -1;
-	listing_bind_scope(st, s);
-	int rc = listing_action_rows(db, st, page, add_signoff, each, arg);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 struct printing {
 	int json, n;
 };

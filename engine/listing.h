@@ -1,9 +1,10 @@
 /*
  * listing.h — what rollcall shows of its records, built once for both the
  * command line (`--json`, and the text made from the same rows) and the
- * API: one query and one JSON builder each, implemented beside the command
- * that prints it (cmd_actions.c, cmd_cases.c, cmd_pupil.c, cmd_signoff.c,
- * cmd_audit.c, cmd_report.c).
+ * API: one query and one JSON builder each (listing.c); the commands
+ * (cmd_actions.c, cmd_cases.c, cmd_pupil.c, cmd_signoff.c, cmd_audit.c)
+ * print them, as JSON or as text made from the same items. The report's
+ * page is report.h's.
  *
  * A scope says whose records may be seen. The command line sees every
  * organisation's, or one's with --org. The API sees the token's
@@ -17,8 +18,6 @@
 #include "actions.h"
 #include "config.h"
 #include "db.h"
-
-#include <stdio.h>
 
 struct json_t;
 
@@ -80,6 +79,13 @@ int listing_cases(struct db *db, const struct listing_scope *s, int open, long l
 		  long long id, struct listing_page *page, long max, long long *more,
 		  listing_fn each, void *arg);
 
+#define LISTING_WINDOWS_MAX    16 /* windows a pupil's listing may ask for */
+#define LISTING_RECENT_ACTIONS 10 /* a pupil's latest actions, newest first */
+
+/* Is spec a window listing_pupil takes: "sessions=N", "school_weeks=N",
+ * "days=N", "since=YYYY-MM-DD" or "academic_year"? */
+int listing_window_valid(const char *spec);
+
 /* A pupil as `rollcall pupil --json` shows them, with the windows named
  * (specs, "sessions=N" and the like; NULL and 0: the standard set): NULL
  * with *found 0 if there is no such pupil in scope, NULL with *found 1 on
@@ -96,9 +102,5 @@ int listing_signoff(struct db *db, const struct listing_scope *s, struct listing
  * before, after, detail}; since NULL or YYYY-MM-DD. */
 int listing_audit(struct db *db, const struct listing_scope *s, const char *since,
 		  struct listing_page *page, listing_fn each, void *arg);
-
-/* org's report page, written to out. Returns 0, 1 if no school belongs to
- * org (reported), or -1. */
-int listing_report(struct db *db, const char *org, FILE *out);
 
 #endif
