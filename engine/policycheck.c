@@ -651,12 +651,21 @@ static char *replaced(const char *s, const char *from, const char *to)
 
 json_t *policycheck_error_json(const char *text, const char *path, const char *name)
 {
-	size_t n = strlen(path);
+	size_t n = strlen(path), place = 0;
 	json_t *line = json_null();
 	const char *message = text;
 	char *renamed = NULL;
-	if (!strncmp(text, path, n) && text[n] == ':') {
-		const char *at = text + n + 1;
+	if (!strncmp(text, path, n) && text[n] == ':')
+		place = n;
+	else if (!strncmp(text, "...", 3)) {
+		/* Lua shortens a long chunk name to "..." and its end */
+		const char *colon = strchr(text + 3, ':');
+		size_t k = colon ? (size_t)(colon - text - 3) : 0;
+		if (colon && k <= n && !strncmp(path + n - k, text + 3, k))
+			place = (size_t)(colon - text);
+	}
+	if (place) {
+		const char *at = text + place + 1;
 		char *end;
 		long l = strtol(at, &end, 10);
 		if (end > at && *end == ':' && l > 0) {
