@@ -239,7 +239,8 @@ struct draft {
 	json_t *check; /* what the check found, when it passed */
 };
 
-/* Is text[0..len) UTF-8, NUL-free? The API carries it as a JSON string. */
+/* Is text[0..len) UTF-8, with no control character but tabs and line
+ * breaks? The API carries it as a JSON string, and a terminal shows it. */
 static int utf8(const char *text, size_t len)
 {
 	char *safe = text_safe(text, len, "\n\t\r\f\v");
@@ -265,7 +266,10 @@ static int stage(struct draft *d, const struct config *cfg, const char *org, con
 		return PUBLISH_REFUSED;
 	}
 	if (!utf8(text, len)) {
-		*out = refusal("text", NULL, "%s: not UTF-8 text", d->name);
+		*out = refusal("text", NULL,
+			       "%s: not UTF-8 text, or a control character other than a tab or a "
+			       "line break",
+			       d->name);
 		return PUBLISH_REFUSED;
 	}
 	sha256_hex(text, len, d->sha256);
@@ -281,12 +285,12 @@ static int stage(struct draft *d, const struct config *cfg, const char *org, con
 	}
 	size_t done = 0;
 	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0 && errno == EINTR)
+		ssize_t wrote = write(fd, text + done, len - done);
+		if (wrote < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (wrote < 0)
 			break;
-		done += (size_t)n;
+		done += (size_t)wrote;
 	}
 	if (done < len || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
 		error("%s: %s", d->staged, strerror(errno));
@@ -400,18 +404,15 @@ static int check(struct draft *d, struct whatif *w, const struct config *cfg, co
  * is stored). Returns 0 or -1. */
 static int window(struct whatif *w, int days, int *from, int *to)
 {
-	int latest = whatif_latest_day(w);
+	int latest;
 	*from = INT_MIN;
 	*to = INT_MAX;
-	if (latest == -1) {
-		/* none stored, or a failure (reported): which, the next read says */
-		sqlite3_stmt *st = db_prepare(w->db, "SELECT 1 FROM marks LIMIT 1");
-		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-		sqlite3_finalize(st);
-		return rc == SQLITE_DONE ? 0 : -1;
+	if (whatif_latest_day(w, &latest) < 0)
+		return -1;
+	if (latest >= 0) {
+		*to = latest;
+		*from = latest - days + 1;
 	}
-	*to = latest;
-	*from = latest - days + 1;
 	return 0;
 }
 

@@ -171,19 +171,19 @@ json_t *whatif_side_json(struct whatif *w, int first)
 	return o;
 }
 
-int whatif_latest_day(struct whatif *w)
+int whatif_latest_day(struct whatif *w, int *day)
 {
 	/* a mark's id is (2 × day + session) << 32 | pupil: the largest is
 	 * the latest day's, found at the end of the table */
 	sqlite3_stmt *st = db_prepare(w->db, "SELECT max(id) >> 33 FROM marks");
-	int day = -1;
+	*day = -1;
 	if (!st)
 		return -1;
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		day = sqlite3_column_int(st, 0);
+		*day = sqlite3_column_int(st, 0);
 	else if (rc != SQLITE_ROW)
-		db_fail(w->db, "reading the latest day stored");
+		rc = db_fail(w->db, "reading the latest day stored");
 	sqlite3_finalize(st);
-	return day;
+	return rc == SQLITE_ROW ? 0 : -1;
 }

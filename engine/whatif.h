@@ -64,8 +64,8 @@ json_t *whatif_side_json(struct whatif *w, int first);
  * have waited for a person's decision. -1 on a database error. */
 long long whatif_taken_as_approved(struct whatif *w, int first);
 
-/* The latest day with a stored mark, as a day number; -1 if none is
- * stored, or on a database error (reported). */
-int whatif_latest_day(struct whatif *w);
+/* The latest day with a stored mark, as a day number, into *day (-1 if
+ * none is stored). Returns 0, or -1 on a database error (reported). */
+int whatif_latest_day(struct whatif *w, int *day);
 
 #endif
