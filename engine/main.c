@@ -109,6 +109,33 @@ static const struct command commands[] = {
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"
 	  "values. Values outside the bounds the policy declares are refused.\n" },
+	{ "policy", cmd_policy, NEED_DB,
+	  "policy show|versions ORG | check|publish ORG FILE | rollback ORG SHA | preview ORG "
+	  "NAME=VALUE...",
+	  "an organisation's policy: read, check a draft, publish, roll back, preview params",
+	  "ORG is la:NNN or trust:ID; its policy is the file its name gives in the\n"
+	  "policies directory (la-NNN.lua, trust-ID.lua), written by nothing else.\n"
+	  "  show ORG [--sha256 SHA] [--json]  the live text, or a kept version's\n"
+	  "  versions ORG [--json]             every version kept, newest first\n"
+	  "  check ORG FILE [--days N] [--json]\n"
+	  "                 check FILE as rollcall check does, as ORG's policy, then\n"
+	  "                 replay it beside the live version over the last N days\n"
+	  "                 (default 28) up to the latest day stored\n"
+	  "  publish ORG FILE [--if-sha256 SHA] [--by NAME] [--json]\n"
+	  "                 checked, then written atomically as ORG's file; the\n"
+	  "                 version kept and audited (policy.publish); the service\n"
+	  "                 reloads it. --if-sha256: only if SHA is the live version\n"
+	  "                 (none: only if there is no file yet)\n"
+	  "  rollback ORG SHA [--if-sha256 SHA] [--by NAME] [--json]\n"
+	  "                 make a kept version live again, checked again; audited\n"
+	  "                 (policy.rollback)\n"
+	  "  preview ORG NAME=VALUE... [--days N] [--json]\n"
+	  "                 the live policy replayed with those params beside the\n"
+	  "                 values in force: actions by kind, pupils, differences\n"
+	  "  --by NAME      who publishes (default: the local user)\n"
+	  "Exit status 2, nothing written, for a text that fails check or speaks for\n"
+	  "another organisation, a param out of bounds, a version not live\n"
+	  "(--if-sha256), or an unknown organisation or version.\n" },
 	{ "deliveries", cmd_deliveries, NEED_DB, "deliveries [--failed] [--json]",
 	  "the webhook outbox: state, attempts, last status and error",
 	  "Newest first.\n"
