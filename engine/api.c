@@ -23,6 +23,7 @@
 #include "date.h"
 #include "outbox.h"
 #include "params.h"
+#include "publish.h"
 #include "report.h"
 #include "signoff.h"
 #include "token.h"
@@ -631,6 +632,115 @@ static int delete_param(struct ctx *c)
 	return 0;
 }
 
+/* ---- policy (publish.h) ---- */
+
+/* publish.h's result as the answer: its status, and with live (a publish
+ * or a rollback done, or a conflict) the live version as the ETag. */
+static int answer_publish(struct ctx *c, int rc, json_t *out, int live)
+{
+	static const int status[] = { [PUBLISH_DONE] = 200,
+				      [PUBLISH_REFUSED] = 422,
+				      [PUBLISH_CONFLICT] = 409,
+				      [PUBLISH_NOT_FOUND] = 404 };
+	if (rc < 0 || rc > PUBLISH_NOT_FOUND || !out) {
+		json_decref(out);
+		return answer_failure(c, rc < 0 ? rc : DB_FAILED);
+	}
+	const char *sha = json_string_value(json_object_get(out, "sha256"));
+	if (sha && (live || rc == PUBLISH_CONFLICT))
+		snprintf(c->rs->etag, sizeof c->rs->etag, "\"%s\"", sha);
+	if (rc != PUBLISH_DONE && !json_object_get(out, "error"))
+		json_object_set_new(out, "error", json_string("refused"));
+	if (rc != PUBLISH_DONE && !json_object_get(out, "field"))
+		json_object_set_new(out, "field", json_null());
+	answer_json(c, status[rc], out);
+	return 0;
+}
+
+/* If-Match for a policy: its ETag, a quoted sha256 (or "none"), unquoted
+ * into buf; NULL when none was sent. */
+static const char *policy_if_match(const struct ctx *c, char buf[72])
+{
+	const char *m = c->rq->if_match;
+	if (!m)
+		return NULL;
+	size_t len = strlen(m);
+	if (len >= 2 && m[0] == '"' && m[len - 1] == '"')
+		snprintf(buf, 72, "%.*s", (int)(len - 2), m + 1);
+	else
+		snprintf(buf, 72, "%s", m);
+	return buf;
+}
+
+/* GET /api/v1/policy: the ETag is the live version, "none" before any */
+static int get_policy(struct ctx *c)
+{
+	json_t *out = NULL;
+	int rc = publish_show(c->db, c->api->cfg, c->token.org, NULL, &out);
+	answer_publish(c, rc, out, 1);
+	if (rc == PUBLISH_DONE && !c->rs->etag[0])
+		snprintf(c->rs->etag, sizeof c->rs->etag, "\"none\"");
+	return 0;
+}
+
+/* POST /api/v1/policy/check */
+static int post_policy_check(struct ctx *c)
+{
+	json_t *out = NULL;
+	const char *days = query_value(c, "days");
+	long long n = days ? whole(days, 1, PUBLISH_DAYS_MAX) : 0;
+	if (n < 0)
+		return answer_error(c, 400, "days", "days: expected a whole number from 1 to %d",
+				    PUBLISH_DAYS_MAX);
+	int rc = publish_check(c->db, c->api->cfg, c->token.org, NULL, c->rq->body, c->rq->body_len,
+			       (int)n, &out);
+	return answer_publish(c, rc, out, 0);
+}
+
+/* PUT /api/v1/policy */
+static int put_policy(struct ctx *c)
+{
+	json_t *out = NULL;
+	char match[72];
+	struct publish_actor by = { c->token.name, c->via };
+	int rc = publish_policy(c->db, c->api->cfg, c->token.org, NULL, c->rq->body,
+				c->rq->body_len, policy_if_match(c, match), &by, &out);
+	return answer_publish(c, rc, out, 1);
+}
+
+/* POST /api/v1/policy/rollback {"sha256": ...} */
+static int post_policy_rollback(struct ctx *c)
+{
+	json_t *out = NULL;
+	char match[72];
+	const char *sha = json_string_value(json_object_get(c->body, "sha256"));
+	if (!sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
+		return answer_error(c, 422, "sha256",
+				    "sha256: expected a kept version's SHA-256, 64 hex digits");
+	struct publish_actor by = { c->token.name, c->via };
+	int rc = publish_rollback(c->db, c->api->cfg, c->token.org, sha, policy_if_match(c, match),
+				  &by, &out);
+	return answer_publish(c, rc, out, 1);
+}
+
+/* POST /api/v1/params/preview {"params": {...}, "days": N} */
+static int post_params_preview(struct ctx *c)
+{
+	json_t *out = NULL, *params = json_object_get(c->body, "params"),
+	       *days = json_object_get(c->body, "days");
+	if (params && !json_is_object(params))
+		return answer_error(c, 422, "params", "params: expected an object, name: value");
+	if (days && (!json_is_integer(days) || json_integer_value(days) < 1 ||
+		     json_integer_value(days) > PUBLISH_DAYS_MAX))
+		return answer_error(c, 422, "days", "days: expected a whole number from 1 to %d",
+				    PUBLISH_DAYS_MAX);
+	json_t *none = params ? NULL : json_object();
+	int rc = publish_preview(c->db, c->api->cfg, c->token.org, params ? params : none,
+				 days ? (int)json_integer_value(days) : 0, &out);
+	json_decref(none);
+	return answer_publish(c, rc, out, 0);
+}
+
 /* ---- the route table ---- */
 
 static const struct route routes[] = {
@@ -640,6 +750,8 @@ static const struct route routes[] = {
 	  put_param },
 	{ "DELETE", "/api/v1/params/{name}", ROLE_THRESHOLDS, ID_NONE, BODY_NONE, "", "",
 	  delete_param },
+	{ "POST", "/api/v1/params/preview", ROLE_VIEWER, ID_NONE, BODY_JSON, "", "params days",
+	  post_params_preview },
 	{ "GET", "/api/v1/actions", ROLE_VIEWER, ID_NONE, BODY_NONE, "since kind state after limit",
 	  "", get_actions },
 	{ "GET", "/api/v1/actions/{id}", ROLE_VIEWER, ID_ACTION, BODY_NONE, "", "", get_action },
@@ -654,6 +766,12 @@ static const struct route routes[] = {
 	  post_approve },
 	{ "POST", "/api/v1/signoff/{id}/decline", ROLE_OFFICER, ID_PROPOSAL, BODY_JSON, "",
 	  "reason", post_decline },
+	{ "GET", "/api/v1/policy", ROLE_VIEWER, ID_NONE, BODY_NONE, "", "", get_policy },
+	{ "POST", "/api/v1/policy/check", ROLE_AUTHOR, ID_NONE, BODY_LUA, "days", "",
+	  post_policy_check },
+	{ "PUT", "/api/v1/policy", ROLE_AUTHOR, ID_NONE, BODY_LUA, "", "", put_policy },
+	{ "POST", "/api/v1/policy/rollback", ROLE_AUTHOR, ID_NONE, BODY_JSON, "", "sha256",
+	  post_policy_rollback },
 	{ "GET", "/api/v1/deliveries", ROLE_OFFICER, ID_NONE, BODY_NONE, "state after limit", "",
 	  get_deliveries },
 	{ "POST", "/api/v1/deliveries/{id}/redeliver", ROLE_OFFICER, ID_DELIVERY, BODY_NONE, "", "",

@@ -63,7 +63,7 @@ static const struct delivery_key serve_keys[] = {
 	{ "timeout_s", S(timeout_s), 15, 1, 3600 },
 	{ "request_s", S(request_s), 30, 1, 3600 },
 	{ "json_max_kb", S(json_max_kb), 64, 1, 1024 },
-	{ "policy_max_kb", S(policy_max_kb), 1024, 1, 16384 },
+	{ "policy_max_kb", S(policy_max_kb), 1024, 1, 1024 }, /* publish.h: PUBLISH_TEXT_MAX */
 	{ "auth_failures", S(auth_failures), 20, 1, 100000 },
 };
 #undef S

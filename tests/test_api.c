@@ -29,6 +29,11 @@
  *   percent-encoding in the path, unknown or bad query arguments (400), a
  *   param out of bounds or of the wrong type (422 naming the field); a
  *   slow client is timed out;
+ * - a council's author checks a draft (a draft that does not load is 422
+ *   with its FILE:LINE errors; a trust's author cannot write the
+ *   council's file), publishes it with If-Match (a stale one is 409), sees
+ *   it live, rolls back; both audited under the person; a params preview
+ *   replays beside the values in force, refusing values out of bounds;
  * - the server's route table and docs/api.yaml agree, and every status
  *   code a test here saw is documented for its route.
  */
@@ -68,6 +73,7 @@ static struct fixture {
 	char la_viewer[TOKEN_LEN + 1], la_thresholds[TOKEN_LEN + 1], la_officer[TOKEN_LEN + 1];
 	/* trust:TR00092 */
 	char tr_viewer[TOKEN_LEN + 1], tr_thresholds[TOKEN_LEN + 1], tr_officer[TOKEN_LEN + 1];
+	char la_author[TOKEN_LEN + 1], tr_author[TOKEN_LEN + 1];
 	/* la:846 */
 	char far_officer[TOKEN_LEN + 1];
 } fx;
@@ -120,6 +126,8 @@ static int group_setup(void **state)
 	api_token(fx.e, "trust:TR00092", "thresholds", "Tess Trust", NULL, fx.tr_thresholds);
 	api_token(fx.e, "trust:TR00092", "officer", "Otto Trust", NULL, fx.tr_officer);
 	api_token(fx.e, "la:846", "officer", "Fay Faraway", NULL, fx.far_officer);
+	api_token(fx.e, "la:355", "author", "Ada Author", NULL, fx.la_author);
+	api_token(fx.e, "trust:TR00092", "author", "Tia Trust", NULL, fx.tr_author);
 	api_start(fx.e, &fx.s);
 	return 0;
 }
@@ -778,6 +786,163 @@ static void a_slow_client_is_timed_out(void **state)
 	free(after);
 }
 
+/* The text of a file in e->dir, malloc'd. */
+static char *file_text(const char *name)
+{
+	char *text = malloc(1 << 20);
+	e2e_slurp(fx.e, name, text, 1 << 20);
+	return text;
+}
+
+static struct api_reply put_lua(const char *method, const char *path, const char *token,
+				const char *text, const char *if_match)
+{
+	char header[128];
+	if (if_match)
+		snprintf(header, sizeof header, "If-Match: %s", if_match);
+	return api_call(&fx.s, method, path, token, "text/x-lua", text, strlen(text),
+			if_match ? header : NULL);
+}
+
+static void a_council_author_publishes_sees_it_live_and_rolls_back(void **state)
+{
+	(void)state;
+	char *live = file_text("policies/la-355.lua");
+	struct api_reply r = api_get(&fx.s, "/api/v1/policy", fx.la_viewer);
+	char etag[80];
+	snprintf(etag, sizeof etag, "%s", r.etag);
+	json_t *shown = api_expect(r, 200, "the live policy");
+	assert_string_equal(json_string_value(json_object_get(shown, "text")), live);
+	const char *sha = json_string_value(json_object_get(shown, "sha256"));
+	char first[65];
+	snprintf(first, sizeof first, "%s", sha);
+	char quoted[80];
+	snprintf(quoted, sizeof quoted, "\"%s\"", first);
+	assert_string_equal(etag, quoted);
+	json_decref(shown);
+
+	/* a draft, one line changed */
+	char *draft = malloc(strlen(live) + 64);
+	const char *at = strstr(live, "Salford City Council");
+	assert_non_null(at);
+	snprintf(draft, strlen(live) + 64, "%.*sSalford City Council (v2)%s", (int)(at - live),
+		 live, at + strlen("Salford City Council"));
+
+	/* refused, each leaving everything as it was: a role too low, a draft that
+	 * does not load, a text for another organisation, a stale If-Match */
+	char *before = api_dump(fx.e);
+	json_decref(api_expect(put_lua("POST", "/api/v1/policy/check", fx.la_officer, draft, NULL),
+			       403, "an officer checks"));
+	json_decref(api_expect(put_lua("PUT", "/api/v1/policy", fx.la_officer, draft, NULL), 403,
+			       "an officer publishes"));
+	json_t *o = api_expect(
+		put_lua("POST", "/api/v1/policy/check", fx.la_author,
+			"policy { org = \"la:355\", name = \"x\" }\nfunction on_pupil(p)\n"
+			"  alert(p, \"a\", { severity = \"low\" }\nend\n",
+			NULL),
+		422, "a draft that does not load");
+	json_t *err = json_array_get(json_object_get(o, "errors"), 0);
+	assert_non_null(err);
+	assert_true(json_is_integer(json_object_get(err, "line")));
+	json_decref(o);
+	json_decref(api_expect(put_lua("PUT", "/api/v1/policy", fx.tr_author, draft, NULL), 422,
+			       "a trust's author writes the council's text"));
+	json_decref(api_expect(
+		put_lua("PUT", "/api/v1/policy", fx.la_author, draft,
+			"\"0000000000000000000000000000000000000000000000000000000000000000\""),
+		409, "a stale If-Match"));
+	json_decref(api_expect(api_call(&fx.s, "PUT", "/api/v1/policy", fx.la_author,
+					"application/json", "{}", 2, NULL),
+			       400, "a policy sent as JSON"));
+	char *after = api_dump(fx.e);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	char *unchanged = file_text("policies/la-355.lua");
+	assert_string_equal(unchanged, live);
+	free(unchanged);
+
+	/* checked and replayed beside the live version: nothing written */
+	o = api_expect(put_lua("POST", "/api/v1/policy/check?days=10", fx.la_author, draft, NULL),
+		       200, "check a draft");
+	assert_non_null(json_object_get(json_object_get(o, "replay"), "live"));
+	json_decref(o);
+
+	/* published with the ETag read: live, kept, audited under the person */
+	r = put_lua("PUT", "/api/v1/policy", fx.la_author, draft, etag);
+	char published_etag[80];
+	snprintf(published_etag, sizeof published_etag, "%s", r.etag);
+	o = api_expect(r, 200, "publish");
+	assert_string_equal(json_string_value(json_object_get(o, "previous")), first);
+	assert_string_equal(json_string_value(json_object_get(o, "published_by")), "Ada Author");
+	char second[65];
+	snprintf(second, sizeof second, "%s", json_string_value(json_object_get(o, "sha256")));
+	json_decref(o);
+	assert_string_not_equal(published_etag, etag);
+	char *now = file_text("policies/la-355.lua");
+	assert_string_equal(now, draft);
+	free(now);
+	shown = api_expect(api_get(&fx.s, "/api/v1/policy", fx.la_viewer), 200, "after publish");
+	assert_string_equal(json_string_value(json_object_get(shown, "sha256")), second);
+	json_decref(shown);
+	assert_int_equal(e2e_query(fx.e, "SELECT count(*) FROM audit WHERE what = 'policy.publish' "
+					 "AND who = 'Ada Author' AND via LIKE 'api:token %'"),
+			 1);
+
+	/* rolled back to the first: the file as it was */
+	char body[128];
+	json_decref(api_expect(api_json(&fx.s, "POST", "/api/v1/policy/rollback", fx.la_author,
+					"{\"sha256\": \"abc\"}"),
+			       422, "not a sha256"));
+	json_decref(api_expect(api_json(&fx.s, "POST", "/api/v1/policy/rollback", fx.la_author,
+					"{\"sha256\": \"00000000000000000000000000000000000000000"
+					"00000000000000000000000\"}"),
+			       404, "a version never kept"));
+	snprintf(body, sizeof body, "{\"sha256\": \"%s\"}", first);
+	json_decref(
+		api_expect(api_json(&fx.s, "POST", "/api/v1/policy/rollback", fx.tr_author, body),
+			   404, "the council's version, for the trust"));
+	o = api_expect(api_json(&fx.s, "POST", "/api/v1/policy/rollback", fx.la_author, body), 200,
+		       "rollback");
+	assert_string_equal(json_string_value(json_object_get(o, "sha256")), first);
+	json_decref(o);
+	now = file_text("policies/la-355.lua");
+	assert_string_equal(now, live);
+	free(now);
+	assert_int_equal(e2e_query(fx.e, "SELECT count(*) FROM audit WHERE what = "
+					 "'policy.rollback' AND who = 'Ada Author'"),
+			 1);
+	free(draft);
+	free(live);
+}
+
+static void params_preview_replays_beside_the_values_in_force(void **state)
+{
+	(void)state;
+	char *before = api_dump(fx.e);
+	json_t *o = api_expect(api_json(&fx.s, "POST", "/api/v1/params/preview", fx.la_viewer,
+					"{\"params\": {\"alert_rate\": 1.0}, \"days\": 28}"),
+			       200, "preview");
+	assert_non_null(json_object_get(o, "proposed"));
+	assert_non_null(json_object_get(o, "in_force"));
+	assert_non_null(json_object_get(o, "difference"));
+	json_decref(o);
+	o = api_expect(api_json(&fx.s, "POST", "/api/v1/params/preview", fx.la_viewer,
+				"{\"params\": {\"alert_rate\": 7}}"),
+		       422, "a proposed value out of bounds");
+	assert_string_equal(json_string_value(json_object_get(o, "field")), "params.alert_rate");
+	json_decref(o);
+	o = api_expect(
+		api_json(&fx.s, "POST", "/api/v1/params/preview", fx.la_viewer, "{\"days\": 0}"),
+		422, "days out of bounds");
+	assert_string_equal(json_string_value(json_object_get(o, "field")), "days");
+	json_decref(o);
+	char *after = api_dump(fx.e);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 static void the_route_table_and_docs_api_yaml_agree(void **state)
 {
 	(void)state;
@@ -796,6 +961,8 @@ int main(void)
 		cmocka_unit_test(paging_by_cursor_gives_every_item_once),
 		cmocka_unit_test(bad_input_is_refused_and_changes_nothing),
 		cmocka_unit_test(a_slow_client_is_timed_out),
+		cmocka_unit_test(a_council_author_publishes_sees_it_live_and_rolls_back),
+		cmocka_unit_test(params_preview_replays_beside_the_values_in_force),
 		cmocka_unit_test(the_route_table_and_docs_api_yaml_agree),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
