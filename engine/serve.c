@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -142,6 +143,22 @@ static enum MHD_Result each_query(void *cls, enum MHD_ValueKind kind, const char
 	return MHD_YES;
 }
 
+/* Content-Length given more than once, or beside Transfer-Encoding: the
+ * framing two parsers may read two ways (request smuggling, RFC 9112
+ * §6.3), refused rather than guessed at. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	int *n = cls;
+	(void)kind;
+	(void)value;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		n[0]++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		n[1]++;
+	return MHD_YES;
+}
+
 static enum MHD_Result send_answer(struct MHD_Connection *con, struct api_response *rs)
 {
 	struct MHD_Response *r =
@@ -169,15 +186,21 @@ static enum MHD_Result send_answer(struct MHD_Connection *con, struct api_respon
 	return ok;
 }
 
-/* A 413 before the body is read, in the API's form. */
-static enum MHD_Result too_large(struct MHD_Connection *con, size_t max)
+/* A refusal before the body is read, in the API's form: 413 for a body
+ * announced longer than max, else 400 for its framing. */
+static enum MHD_Result refuse_early(struct MHD_Connection *con, int status, size_t max)
 {
-	char msg[160];
-	struct api_response rs = { .status = 413, .content_type = "application/json" };
-	snprintf(msg, sizeof msg,
-		 "{\"error\":\"the body is longer than the %zu bytes any request may carry\","
-		 "\"field\":null}",
-		 max);
+	char msg[200];
+	struct api_response rs = { .status = status, .content_type = "application/json" };
+	if (status == 413)
+		snprintf(msg, sizeof msg,
+			 "{\"error\":\"the body is longer than the %zu bytes any request may "
+			 "carry\",\"field\":null}",
+			 max);
+	else
+		snprintf(msg, sizeof msg,
+			 "{\"error\":\"Content-Length given twice, or with "
+			 "Transfer-Encoding\",\"field\":\"Content-Length\"}");
 	rs.body = xstrdup(msg);
 	rs.len = strlen(msg);
 	return send_answer(con, &rs);
@@ -213,10 +236,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		atomic_fetch_add(&p->server->in_flight, 1);
 		p->started_ms = monotonic_ms();
 		*con_cls = p;
+		int framing[2] = { 0, 0 };
+		MHD_get_connection_values(con, MHD_HEADER_KIND, count_framing, framing);
+		if (framing[0] > 1 || (framing[0] && framing[1]))
+			return refuse_early(con, 400, 0);
 		const char *length =
 			MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
 		if (length && strtoull(length, NULL, 10) > s->body_max)
-			return too_large(con, s->body_max);
+			return refuse_early(con, 413, s->body_max);
 		return MHD_YES;
 	}
 	if (*upload_data_size) { /* a piece of the body */
@@ -349,15 +376,17 @@ fail:
 /* Stop accepting, let the requests in flight finish, stop. */
 static void server_retire(struct server *srv)
 {
+	/* closed at once: a connection the kernel would queue on it could
+	 * never be answered */
 	MHD_socket fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 	for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < SERVE_DRAIN_S * 100;
 	     waited++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(srv->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
 	if (srv->key)
 		memset(srv->key, 0, strlen(srv->key));
 	free(srv->cert);
