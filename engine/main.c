@@ -108,7 +108,8 @@ static const struct command commands[] = {
 	{ "params", cmd_params, NEED_DB, "params ORG [NAME=VALUE | --reset NAME]...",
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"
-	  "values. Values outside the bounds the policy declares are refused.\n" },
+	  "values. Values outside the bounds the policy declares are refused. Each\n"
+	  "change is audited (rollcall audit), who the local user.\n" },
 	{ "policy", cmd_policy, NEED_DB,
 	  "policy show|versions ORG | check|publish ORG FILE | rollback ORG SHA | preview ORG "
 	  "NAME=VALUE...",
@@ -196,9 +197,10 @@ static const struct command commands[] = {
 	  "bad text, a pupil who has left, or a step the framework refuses.\n" },
 	{ "audit", cmd_audit, NEED_DB, "audit [--org ORG] [--since DATE] [--json]",
 	  "the audit trail: who decided what, and when",
-	  "Oldest first: each sign-off decision and each expiry, with who (the person\n"
-	  "named, and the local user; rollcall for the service), the organisation, the\n"
-	  "action, the state before and after, and the note or reason.\n"
+	  "Oldest first: each sign-off decision and each expiry, each threshold set,\n"
+	  "publish, rollback, redelivery and token made or revoked, with who (the person\n"
+	  "named, and the local user or api:token N; rollcall for the service), the\n"
+	  "organisation, the action, before and after, and the note or reason.\n"
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  on or after DATE (YYYY-MM-DD, UTC)\n"
 	  "  --json        one object per entry\n" },
