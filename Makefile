@@ -49,7 +49,7 @@ $(B)/trickle: bench/trickle.c | $(B)
 
 # make bench: the programs bench/run drives (bench/*.c, one each).
 BENCH_TOOLS = $(B)/bench-figures $(B)/trickle $(B)/bench-rawinsert $(B)/bench-writer \
-	      $(B)/bench-export $(B)/bench-evaluate
+	      $(B)/bench-export $(B)/bench-evaluate $(B)/bench-apiload
 
 $(B)/bench-rawinsert: bench/rawinsert.c | $(B)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lsqlite3
@@ -59,6 +59,9 @@ $(B)/bench-writer: bench/writer.c | $(B)
 
 $(B)/bench-export: bench/export.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench-apiload: bench/apiload.c | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lcurl
 
 $(B)/bench-evaluate: bench/evaluate.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
