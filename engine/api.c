@@ -153,20 +153,20 @@ static struct db *thread_db(struct api *api)
 
 /* ---- the rate limit ---- */
 
+/* The slot of addr, its minute begun again if the last one is over. An
+ * address whose slot another holds within that one's minute shares its
+ * count: a collision can make an address wait sooner, never let it guess
+ * more. */
 static struct limiter_slot *slot_of(struct api *api, const char *addr, long long now)
 {
 	unsigned h = 2166136261u; /* FNV-1a */
 	for (const char *p = addr; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	struct limiter_slot *s = &api->slots[h % LIMITER_SLOTS];
-	/* a slot is one address's for its minute; another address takes it after */
-	if (strcmp(s->addr, addr) != 0 || now - s->window_start >= LIMITER_WINDOW_MS) {
-		if (strcmp(s->addr, addr) == 0 || now - s->window_start >= LIMITER_WINDOW_MS ||
-		    !s->addr[0]) {
-			snprintf(s->addr, sizeof s->addr, "%s", addr);
-			s->window_start = now;
-			s->failures = 0;
-		}
+	if (!s->addr[0] || now - s->window_start >= LIMITER_WINDOW_MS) {
+		snprintf(s->addr, sizeof s->addr, "%s", addr);
+		s->window_start = now;
+		s->failures = 0;
 	}
 	return s;
 }
@@ -177,7 +177,7 @@ static int limited(struct api *api, const char *addr)
 	long long now = monotonic_ms();
 	pthread_mutex_lock(&api->lock);
 	struct limiter_slot *s = slot_of(api, addr, now);
-	int wait = strcmp(s->addr, addr) == 0 && s->failures >= api->cfg->serve.auth_failures
+	int wait = s->failures >= api->cfg->serve.auth_failures
 			   ? (int)((s->window_start + LIMITER_WINDOW_MS - now) / 1000) + 1
 			   : 0;
 	pthread_mutex_unlock(&api->lock);
@@ -187,9 +187,7 @@ static int limited(struct api *api, const char *addr)
 static void failed_auth(struct api *api, const char *addr)
 {
 	pthread_mutex_lock(&api->lock);
-	struct limiter_slot *s = slot_of(api, addr, monotonic_ms());
-	if (!strcmp(s->addr, addr))
-		s->failures++;
+	slot_of(api, addr, monotonic_ms())->failures++;
 	pthread_mutex_unlock(&api->lock);
 }
 

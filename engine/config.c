@@ -65,6 +65,7 @@ static const struct delivery_key serve_keys[] = {
 	{ "json_max_kb", S(json_max_kb), 64, 1, 1024 },
 	{ "policy_max_kb", S(policy_max_kb), 1024, 1, 1024 }, /* publish.h: PUBLISH_TEXT_MAX */
 	{ "auth_failures", S(auth_failures), 20, 1, 100000 },
+	{ "nice", S(nice), 19, 0, 19 },
 };
 #undef S
 
@@ -245,7 +246,7 @@ static int read_serve(struct reader *r)
 			return fail(r,
 				    "serve: unknown key '%s' (keys: listen, tls_cert, tls_key, "
 				    "threads, max_connections, per_ip, timeout_s, request_s, "
-				    "json_max_kb, policy_max_kb, auth_failures)",
+				    "json_max_kb, policy_max_kb, auth_failures, nice)",
 				    key, NULL);
 		if (read_integer(r, "serve", key, k->min, k->max,
 				 (long *)((char *)r->c + k->offset)) < 0)

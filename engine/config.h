@@ -55,6 +55,7 @@ struct config {
 		long json_max_kb;	  /* a JSON request body */
 		long policy_max_kb;	  /* a policy's text (PUT /api/v1/policy, check) */
 		long auth_failures;	  /* failed authentications an address may make a minute */
+		long nice;		  /* the server's niceness: the evaluator first */
 	} serve;
 };
 

@@ -28,17 +28,18 @@ void listing_bind_scope(sqlite3_stmt *st, const struct listing_scope *s)
 		sqlite3_bind_text(st, 9, s->org, -1, SQLITE_STATIC);
 }
 
-/* ?1 org, ?2 since, ?3 kind, ?4 state, ?7 one id; ?9 the scope's pupils */
-#define ACTIONS_WHERE                                                                              \
-	" FROM actions WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR date >= ?2) AND (?3 IS "  \
-	"NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4) AND (?7 IS NULL OR id = ?7) AND "       \
+/* ?1 org (ORG: how it is tested), ?2 since, ?3 kind, ?4 state, ?7 one id;
+ * ?9 the scope's pupils */
+#define ACTIONS_WHERE(ORG)                                                                         \
+	" FROM actions WHERE " ORG " AND (?2 IS NULL OR date >= ?2) AND (?3 IS NULL OR kind = "    \
+	"?3) AND (?4 IS NULL OR state = ?4) AND (?7 IS NULL OR id = ?7) AND "                      \
 	"" LISTING_AT_SCHOOLS("actions.pupil")
 
-/* The command's order, and the API's (by id, a page from ?5, ?6 of them):
- * one WHERE. */
+/* The command's order, any organisation or one; and the API's, always one
+ * organisation's, by id, a page from ?5, ?6 of them (index actions_org). */
 static const char *const actions_sql[2] = {
-	"SELECT " ACTIONS_COLUMNS ACTIONS_WHERE " ORDER BY date, id",
-	"SELECT " ACTIONS_COLUMNS ACTIONS_WHERE " AND id > ?5 ORDER BY id LIMIT ?6",
+	"SELECT " ACTIONS_COLUMNS ACTIONS_WHERE("(?1 IS NULL OR org = ?1)") " ORDER BY date, id",
+	"SELECT " ACTIONS_COLUMNS ACTIONS_WHERE("org = ?1") " AND id > ?5 ORDER BY id LIMIT ?6",
 };
 
 /* The rows of st, a query of ACTIONS_COLUMNS (and more columns after, which

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -414,6 +415,11 @@ int serve_run(const struct config *cfg, const char *db_path)
 	}
 	s.api = api_new(cfg, db_path);
 	s.body_max = api_body_max(s.api);
+	/* On the cores the evaluator shares, a request waits before a batch
+	 * does: the pool's threads, started below, inherit the niceness. */
+	if (cfg->serve.nice && setpriority(PRIO_PROCESS, 0, (int)cfg->serve.nice) != 0)
+		log_event(LOG_WARN, "cannot lower the server's priority", "error", strerror(errno),
+			  NULL);
 
 	/* The signals are the main thread's: every thread started from here
 	 * on (libmicrohttpd's) inherits them blocked. */
