@@ -22,7 +22,7 @@
 struct api;
 
 /* The API over the database at db_path with cfg's limits and policies
- * directory (both kept by pointer: they outlive the api). Each thread that
+ * directory (cfg is kept by pointer: it must outlive the api). Each thread that
  * calls api_handle gets its own connection to the database, opened on its
  * first request and closed when the thread ends. */
 struct api *api_new(const struct config *cfg, const char *db_path);

@@ -28,7 +28,8 @@ struct listing_scope {
 
 /* A page of a list in the API's order, by id from after on: at most limit
  * items (0: every one, in the command's own order); next is set to the
- * cursor of the next page, 0 if this is the last. */
+ * cursor of the next page, 0 if this is the last. A page is always of one
+ * organisation's records (the scope's org; the API has no other). */
 struct listing_page {
 	long long after;
 	long limit;
