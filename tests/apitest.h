@@ -385,8 +385,8 @@ static inline void api_check_documented(void)
 	const struct api_route_info *routes;
 	int n = api_routes(&routes);
 	for (int i = 0; i < n; i++) {
-		char method[8];
-		for (int k = 0; k < 8; k++)
+		char method[8] = "";
+		for (int k = 0; routes[i].method[k] && k < 7; k++)
 			method[k] = (char)(routes[i].method[k] >= 'A' && routes[i].method[k] <= 'Z'
 						   ? routes[i].method[k] + 32
 						   : routes[i].method[k]);
