@@ -23,7 +23,7 @@
 #define TOKEN_NAME_MAX 200	/* bytes of the person's name */
 
 /* The roles, lowest first: a token may do what its role and every role
- * below it may (SPEC of the API: docs/API.md). */
+ * below it may (docs/API.md, "Tokens"). */
 enum token_role { ROLE_VIEWER, ROLE_THRESHOLDS, ROLE_OFFICER, ROLE_AUTHOR, TOKEN_ROLES };
 
 /* "viewer", "thresholds", "officer", "author" */
