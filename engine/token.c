@@ -59,7 +59,7 @@ int token_generate(char out[TOKEN_LEN + 1], char hash[TOKEN_HASH_HEX])
 }
 
 int token_add(struct db *db, const char *org, enum token_role role, const char *name,
-	      const char *expires, const char *created_by, const char *via, char out[TOKEN_LEN + 1],
+	      const char *expires, const char *who, const char *via, char out[TOKEN_LEN + 1],
 	      long long *id)
 {
 	char hash[TOKEN_HASH_HEX], after[512];
@@ -77,7 +77,7 @@ int token_add(struct db *db, const char *org, enum token_role role, const char *
 	sqlite3_bind_text(st, 2, token_role_names[role], -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, via, -1, SQLITE_STATIC);
 	if (expires)
 		sqlite3_bind_text(st, 6, expires, -1, SQLITE_STATIC);
 	if ((rc = db_step_done(db, st, "storing a token")) < 0)
@@ -86,7 +86,7 @@ int token_add(struct db *db, const char *org, enum token_role role, const char *
 	/* the audit row names the token by id, role and person, never by its text */
 	snprintf(after, sizeof after, "token %lld, %s, expires %s", *id, token_role_names[role],
 		 expires ? expires : "never");
-	struct audit_entry e = { .who = created_by,
+	struct audit_entry e = { .who = who,
 				 .via = via,
 				 .org = org,
 				 .what = "token.add",
