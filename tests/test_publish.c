@@ -592,6 +592,37 @@ static void a_check_replays_the_draft_beside_the_live_version(void **state)
 	nothing_written(v);
 }
 
+/* Lua shortens a long file name in its messages to "..." and its end: in
+ * a deep policies directory the errors still name the draft, with their
+ * lines, never the temporary file it was checked from. */
+static void errors_name_the_draft_in_a_deep_directory(void **state)
+{
+	struct env *v = *state;
+	char path[PATH_MAX + 256], conf[PATH_MAX + 512];
+	static const char deep[] = "the-policies-directory-of-a-council-with-a-long-name/policies";
+	snprintf(path, sizeof path, "%s/the-policies-directory-of-a-council-with-a-long-name",
+		 v->e->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/%s", v->e->dir, deep);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/deep.conf", v->e->dir);
+	snprintf(conf, sizeof conf, "policies = '%s/%s'\nscripts = '%s/scripts'\n", v->e->dir, deep,
+		 e2e_root);
+	write_file(path, conf);
+	put(v, "unclosed.lua", unloadable_policy);
+	put(v, "broken.lua", broken_policy);
+	assert_int_equal(rc(v, "--config deep.conf policy publish la:355 unclosed.lua --json"), 2);
+	json_t *o = out_json(v);
+	json_t *e = json_array_get(json_object_get(o, "errors"), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "file")), "unclosed.lua");
+	assert_true(json_integer_value(json_object_get(e, "line")) >= 4);
+	json_decref(o);
+	assert_int_equal(rc(v, "--config deep.conf policy check la:355 broken.lua"), 2);
+	assert_non_null(strstr(v->err, "broken.lua:5: attempt to index a nil value"));
+	assert_null(strstr(v->err, ".la-355.lua."));
+	assert_null(strstr(v->err, "..."));
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -613,6 +644,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(a_check_replays_the_draft_beside_the_live_version,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(errors_name_the_draft_in_a_deep_directory, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("publish", tests, NULL, NULL);
 }
