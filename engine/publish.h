@@ -34,7 +34,8 @@
  * the error has none), the FILE:LINE errors `rollcall check` reports,
  * with, for an error met running on_pupil, "pupil" {"upn", "date",
  * "synthetic" (what the synthetic pupil is) or null} and how many pupils
- * met it ("synthetic_pupils", "stored_pupils").
+ * met it ("synthetic_pupils", "stored_pupils"). Every call refuses an org
+ * that is not la:NNN or trust:ID (REFUSED, "field": "org").
  *
  * Threads: each call uses db, a connection the calling thread holds for
  * the call, for its reads and its one write transaction. A check or a
@@ -105,12 +106,15 @@ int publish_versions(struct db *db, const struct config *cfg, const char *org, j
  * "synthetic_pupils", "synthetic_calls", "stored_pupils", "stored_calls"},
  * "replay": {"from", "to", "days", "draft": SIDE, "live": SIDE or null
  * (no live file), "difference": DIFF}} where SIDE is {"sha256", "actions",
- * "by_kind": {"alert persistent": n, ...}, "pupils" (affected),
+ * "by_kind": {"alert persistent": n, ...}, "by_month", "pupils" (affected),
  * "policy_calls": {"made", "failed", "first_failed": [{"upn", "error"}]},
  * "legal_steps_taken_as_approved"} and DIFF is {"only_draft",
  * "only_live", "pupils" (whose actions differ), "items": [{"only_in",
  * "date", "upn", "action", "kind"}] (at most PUBLISH_DIFFERENCES_MAX),
- * "truncated"}. REFUSED: the error result, every error found. */
+ * "truncated"}; when the live file does not load, "live" and "difference"
+ * are null and "live_error" says why. REFUSED: the error result, every
+ * error found ("field": "text"; "days" for days outside
+ * 1..PUBLISH_DAYS_MAX). */
 int publish_check(struct db *db, const struct config *cfg, const char *org, const char *name,
 		  const char *text, size_t len, int days, json_t **out);
 
@@ -119,8 +123,8 @@ int publish_check(struct db *db, const struct config *cfg, const char *org, cons
  * is the live version's ("" or "none": org has no file yet). DONE:
  * {"org", "file", "sha256", "previous" (null: none), "published_by",
  * "check": {as publish_check's}}; REFUSED with every error; CONFLICT:
- * {"error", "sha256": the live version}. Nothing is written unless DONE.
- * Audited as policy.publish. */
+ * {"error", "field": "if_sha256", "sha256": the live version or null}. Nothing is written unless
+ * DONE. Audited as policy.publish. */
 int publish_policy(struct db *db, const struct config *cfg, const char *org, const char *name,
 		   const char *text, size_t len, const char *if_sha256,
 		   const struct publish_actor *by, json_t **out);

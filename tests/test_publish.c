@@ -15,7 +15,8 @@
  *   version that is not the organisation's is refused;
  * - a text whose policy{ org } is another organisation's is refused, and
  *   so is an organisation that is not one (no path is made from it);
- * - --if-sha256 that is not the live version is refused (the API's 409);
+ * - --if-sha256 that is not the live version is refused (the API's 409),
+ *   and of two authors publishing over one version at once, one wins;
  * - a params preview gives the figures `rollcall replay --param
  *   --compare` gives over the same days, and refuses a value the
  *   declaration does not allow, naming the param; a draft's check replays
@@ -592,6 +593,106 @@ static void a_check_replays_the_draft_beside_the_live_version(void **state)
 	nothing_written(v);
 }
 
+/* Start `rollcall ARGS` in the test's directory, its output to outN and
+ * errN; returns its pid. */
+static pid_t start(struct env *v, int n, const char *args)
+{
+	char cmd[PATH_MAX * 3];
+	snprintf(cmd, sizeof cmd,
+		 "cd '%s' && exec '%s' -q --config rollcall.conf %s >out%d 2>err%d", v->e->dir,
+		 e2e_bin, args, n, n);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+static int finish(pid_t pid)
+{
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* Two authors publish at once, each over the version they read: one wins,
+ * the other is refused and writes nothing — never two audit rows over one
+ * version, never a file that is neither. */
+static void of_two_publishes_over_one_version_one_wins(void **state)
+{
+	struct env *v = *state;
+	char live[65];
+	memcpy(live, v->live_sha, sizeof live);
+	for (int round = 0; round < 5; round++) {
+		char text[2][sizeof next_policy + 64], sha[2][65], args[2][512], name[32];
+		pid_t pid[2];
+		for (int k = 0; k < 2; k++) {
+			snprintf(text[k], sizeof text[k], "%s-- round %d, author %d\n", next_policy,
+				 round, k);
+			sha256_of(text[k], sha[k]);
+			snprintf(name, sizeof name, "author%d.lua", k);
+			put(v, name, text[k]);
+			snprintf(args[k], sizeof args[k],
+				 "policy publish la:355 author%d.lua --if-sha256 %s --by 'Author "
+				 "%d'",
+				 k, live, k);
+		}
+		for (int k = 0; k < 2; k++)
+			pid[k] = start(v, k, args[k]);
+		int status[2] = { finish(pid[0]), finish(pid[1]) };
+		assert_true((status[0] == 0) != (status[1] == 0));
+		int won = status[0] == 0 ? 0 : 1;
+		assert_int_equal(status[!won], 2);
+		char *file = slurp(v, "policies/la-355.lua", NULL);
+		assert_string_equal(file, text[won]);
+		free(file);
+		assert_int_equal(count(v, "SELECT count(*) FROM audit WHERE before = '%s'", live),
+				 1);
+		assert_int_equal(
+			count(v, "SELECT count(*) FROM audit WHERE after = '%s'", sha[won]), 1);
+		assert_int_equal(count(v,
+				       "SELECT count(*) FROM policy_versions WHERE sha256 = '%s'",
+				       sha[!won]),
+				 0);
+		assert_int_equal(policies_entries(v), 1);
+		memcpy(live, sha[won], sizeof live);
+	}
+	assert_int_equal(count(v, "SELECT count(*) FROM audit"), 5);
+}
+
+/* Lua shortens a long file name in its messages to "..." and its end: in
+ * a deep policies directory the errors still name the draft, with their
+ * lines, never the temporary file it was checked from. */
+static void errors_name_the_draft_in_a_deep_directory(void **state)
+{
+	struct env *v = *state;
+	char path[PATH_MAX + 256], conf[PATH_MAX + 512];
+	static const char deep[] = "the-policies-directory-of-a-council-with-a-long-name/policies";
+	snprintf(path, sizeof path, "%s/the-policies-directory-of-a-council-with-a-long-name",
+		 v->e->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/%s", v->e->dir, deep);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/deep.conf", v->e->dir);
+	snprintf(conf, sizeof conf, "policies = '%s/%s'\nscripts = '%s/scripts'\n", v->e->dir, deep,
+		 e2e_root);
+	write_file(path, conf);
+	put(v, "unclosed.lua", unloadable_policy);
+	put(v, "broken.lua", broken_policy);
+	assert_int_equal(rc(v, "--config deep.conf policy publish la:355 unclosed.lua --json"), 2);
+	json_t *o = out_json(v);
+	json_t *e = json_array_get(json_object_get(o, "errors"), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "file")), "unclosed.lua");
+	assert_true(json_integer_value(json_object_get(e, "line")) >= 4);
+	json_decref(o);
+	assert_int_equal(rc(v, "--config deep.conf policy check la:355 broken.lua"), 2);
+	assert_non_null(strstr(v->err, "broken.lua:5: attempt to index a nil value"));
+	assert_null(strstr(v->err, ".la-355.lua."));
+	assert_null(strstr(v->err, "..."));
+}
+
 int main(void)
 {
 	if (e2e_init() < 0)
@@ -613,6 +714,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(a_check_replays_the_draft_beside_the_live_version,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(of_two_publishes_over_one_version_one_wins, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(errors_name_the_draft_in_a_deep_directory, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("publish", tests, NULL, NULL);
 }
