@@ -13,7 +13,7 @@
 
 CC       = gcc
 CFLAGS  ?= -O2 -g
-PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto
+PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto libmicrohttpd
 WARN     = -Wall -Wextra -Wpedantic -std=c11
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
@@ -49,7 +49,7 @@ $(B)/trickle: bench/trickle.c | $(B)
 
 # make bench: the programs bench/run drives (bench/*.c, one each).
 BENCH_TOOLS = $(B)/bench-figures $(B)/trickle $(B)/bench-rawinsert $(B)/bench-writer \
-	      $(B)/bench-export $(B)/bench-evaluate
+	      $(B)/bench-export $(B)/bench-evaluate $(B)/bench-apiload
 
 $(B)/bench-rawinsert: bench/rawinsert.c | $(B)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lsqlite3
@@ -59,6 +59,9 @@ $(B)/bench-writer: bench/writer.c | $(B)
 
 $(B)/bench-export: bench/export.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench-apiload: bench/apiload.c | $(B)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -lcurl
 
 $(B)/bench-evaluate: bench/evaluate.c $(B)/librollcall.a
 	$(CC) $(CPPFLAGS) -Iengine $(WARN) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -74,6 +77,10 @@ $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
 		$(LDLIBS) -lcmocka
+
+# The API's tests read docs/api.yaml with libyaml, and share tests/apitest.h.
+$(B)/tests/test_api $(B)/tests/test_api_hostile: LDLIBS += -lyaml
+$(B)/tests/test_api $(B)/tests/test_api_hostile: tests/apitest.h
 
 $(B):
 	mkdir -p $(B)
