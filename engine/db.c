@@ -304,7 +304,22 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  failing_since INTEGER,"
 	"  disabled_at   TEXT,"
 	"  disabled_why  TEXT) WITHOUT ROWID;"
-	"CREATE INDEX actions_created ON actions(created_at);",
+	"CREATE INDEX actions_created ON actions(created_at);"
+	/* The web console: sessions people signed in to (with a token, or a
+	 * one-time link), by the SHA-256 of their cookie; seen_at and a link's
+	 * expires_at in Unix seconds. */
+	"CREATE TABLE console_sessions("
+	"  sha256    TEXT PRIMARY KEY,"
+	"  token     INTEGER NOT NULL," /* tokens.id */
+	"  opened_at TEXT NOT NULL,"
+	"  seen_at   INTEGER NOT NULL,"
+	"  closed_at TEXT) WITHOUT ROWID;"
+	"CREATE TABLE console_links("
+	"  sha256     TEXT PRIMARY KEY,"
+	"  token      INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at    TEXT) WITHOUT ROWID;",
 };
 
 enum db_result db_result_of(int code)
