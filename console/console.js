@@ -207,7 +207,9 @@ function errorsOf(e, field) {
 		throw e;
 	if (e.errors)
 		return e.errors.map((x) => ({ field, message: (x.line ? 'Line ' + x.line + ': ' : '') + x.message }));
-	return [{ field: e.field || field, message: e.message }];
+	/* the API names a param as params.NAME; its input is named NAME */
+	const named = e.field ? String(e.field).replace(/^params\./, '') : null;
+	return [{ field: named || field, message: e.message }];
 }
 
 /* A form's submit handler: run, or show what the API refused. */
@@ -377,7 +379,10 @@ function param(p, etag) {
 		const showPreview = async (value, note) => {
 			const { data } = await api('POST', '/api/v1/params/preview', { params: { [p.name]: value }, days: 28 });
 			previewed = value;
-			preview.replaceChildren(previewTable(data, p.name, p.value, value), note ? para(note) : null);
+			preview.replaceChildren(compared('What it would have changed', data.days, data.in_force,
+							 p.name + ' = ' + p.value + ' (in force)', data.proposed,
+							 p.name + ' = ' + value, data.difference),
+						note ? para(note) : null);
 		};
 	}
 	box.append(el('div', { class: 'govuk-summary-card__title-wrapper' },
@@ -386,16 +391,20 @@ function param(p, etag) {
 	return box;
 }
 
-/* What a preview says: actions by kind with the value in force and the
- * proposed one, and the pupils whose actions would differ. */
-function previewTable(data, name, now, proposed) {
-	const kinds = data.kinds || [];
-	return [table('Over the last ' + data.days + ' days: actions by kind',
-		      [{ title: 'Kind', value: (k) => k.action + ' ' + k.kind },
-		       { title: name + ' = ' + now + ' (in force)', numeric: true, value: (k) => String(k.live) },
-		       { title: name + ' = ' + proposed, numeric: true, value: (k) => String(k.draft) }],
-		      kinds, 'No actions either way over the last ' + data.days + ' days.'),
-		para('Pupils whose actions would differ: ' + (data.pupils_affected || 0) + '.')];
+/* What a replay beside another says: actions by kind on each side, and
+ * the pupils whose actions would differ (a preview: the value in force
+ * beside the proposed one; a policy check: the live version beside the
+ * draft). */
+function compared(caption, days, before, beforeTitle, after, afterTitle, difference) {
+	const kinds = [...new Set(Object.keys((before && before.by_kind) || {})
+				  .concat(Object.keys(after.by_kind || {})))].sort();
+	const count = (side, k) => String((side && side.by_kind && side.by_kind[k]) || 0);
+	return [table(caption + ' over the last ' + days + ' days: actions by kind',
+		      [{ title: 'Kind', value: (k) => k.replace(/_/g, ' ') },
+		       { title: beforeTitle, numeric: true, value: (k) => count(before, k) },
+		       { title: afterTitle, numeric: true, value: (k) => count(after, k) }],
+		      kinds, 'No actions either way over the last ' + days + ' days.'),
+		para('Pupils whose actions would differ: ' + ((difference && difference.pupils) || 0) + '.')];
 }
 
 function saved(text) {
@@ -597,8 +606,15 @@ async function policy() {
 	const check = async (draft) => {
 		const { data: r } = await api('POST', '/api/v1/policy/check', draft);
 		checked = draft;
+		const replay = r.replay;
 		result.replaceChildren(el('h2', { class: 'govuk-heading-m' }, 'No errors'),
-				       previewTable(Object.assign({ days: 28 }, r.replay || r), 'version', 'live', 'draft'),
+				       (r.check.warnings || []).map((w) => el('div', { class: 'govuk-warning-text' },
+					       el('span', { class: 'govuk-warning-text__icon', 'aria-hidden': 'true' }, '!'),
+					       el('strong', { class: 'govuk-warning-text__text' },
+						  el('span', { class: 'govuk-visually-hidden' }, 'Warning'),
+						  typeof w === 'string' ? w : w.message))),
+				       compared('The draft beside the live version', replay.days, replay.live,
+						'live version', replay.draft, 'draft', replay.difference),
 				       para('Publish to make it live.'));
 	};
 	const versions = data.versions || [];
