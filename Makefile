@@ -13,7 +13,7 @@
 
 CC       = gcc
 CFLAGS  ?= -O2 -g
-PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto
+PKGS     = lua5.4 sqlite3 jansson libcurl libcrypto libmicrohttpd
 WARN     = -Wall -Wextra -Wpedantic -std=c11
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
@@ -74,6 +74,10 @@ $(B)/tests/%: tests/%.c tests/testutil.h tests/e2e.h $(B)/librollcall.a | $(B)
 	@mkdir -p $(B)/tests
 	$(CC) $(CPPFLAGS) -Iengine -Itests $(WARN) $(CFLAGS) -o $@ $< $(B)/librollcall.a \
 		$(LDLIBS) -lcmocka
+
+# The API's tests read docs/api.yaml with libyaml, and share tests/apitest.h.
+$(B)/tests/test_api $(B)/tests/test_api_hostile: LDLIBS += -lyaml
+$(B)/tests/test_api $(B)/tests/test_api_hostile: tests/apitest.h
 
 $(B):
 	mkdir -p $(B)

@@ -10,6 +10,7 @@
 #include "actions.h"
 #include "cmd.h"
 #include "date.h"
+#include "listing.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -42,70 +43,46 @@ static const char *or_none(const char *s, const char *none)
 	return s ? s : none;
 }
 
+static int print_action(const struct action_row *row, json_t *o, void *arg)
+{
+	const struct action_row a = *row;
+	if (*(int *)arg) {
+		char *line = json_dumps(o, JSON_COMPACT);
+		puts(line);
+		free(line);
+		return 0;
+	}
+	char states[128] = "";
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(o, "deliveries"), i, d)
+	{
+		size_t n = strlen(states);
+		snprintf(states + n, sizeof states - n, "%s%s", n ? "," : "",
+			 json_string_value(json_object_get(d, "state")));
+	}
+	/* Stored text is printed only as text_safe made it: a message
+	 * holding ESC must not drive the terminal, nor bytes that are
+	 * not UTF-8 garble it. */
+	const struct action_text shown[] = { a.date, a.org,	 a.action,  a.kind,
+					     a.upn,  a.severity, a.message, a.state };
+	enum { COLUMNS = sizeof shown / sizeof *shown };
+	char *text[COLUMNS], *safe_states = text_safe(states, strlen(states), NULL);
+	for (int k = 0; k < COLUMNS; k++)
+		text[k] = shown[k].s ? text_safe(shown[k].s, shown[k].len, NULL) : NULL;
+	printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s%s%s%s\n", a.id, or_none(text[0], ""),
+	       or_none(text[1], ""), or_none(text[2], ""), or_none(text[3], ""),
+	       or_none(text[4], ""), or_none(text[5], "-"), safe_states, text[7] ? "[" : "",
+	       or_none(text[7], ""), text[7] ? "] " : "", or_none(text[6], ""));
+	for (int k = 0; k < COLUMNS; k++)
+		free(text[k]);
+	free(safe_states);
+	return 0;
+}
+
 int cmd_print_actions(struct db *db, const char *org, const char *since, int json)
 {
-	int status = -1, rc;
-	sqlite3_stmt *st = db_prepare(db, "SELECT " ACTIONS_COLUMNS " FROM actions "
-					  "WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR "
-					  "date >= ?2) ORDER BY date, id");
-	sqlite3_stmt *del = db_prepare(db, ACTIONS_DELIVERIES);
-	if (!st || !del)
-		goto out;
-	if (org)
-		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-	if (since)
-		sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct action_row a;
-		actions_row(st, 0, &a);
-		json_t *deliveries = actions_deliveries(del, a.id);
-		if (!deliveries) {
-			rc = SQLITE_ERROR;
-			break;
-		}
-		if (json) {
-			json_t *o = actions_payload(&a);
-			json_object_set_new(o, "deliveries", deliveries);
-			char *line = json_dumps(o, JSON_COMPACT);
-			puts(line);
-			free(line);
-			json_decref(o);
-			continue;
-		}
-		char states[128] = "";
-		size_t i;
-		json_t *d;
-		json_array_foreach(deliveries, i, d)
-		{
-			size_t n = strlen(states);
-			snprintf(states + n, sizeof states - n, "%s%s", n ? "," : "",
-				 json_string_value(json_object_get(d, "state")));
-		}
-		json_decref(deliveries);
-		/* Stored text is printed only as text_safe made it: a message
-		 * holding ESC must not drive the terminal, nor bytes that are
-		 * not UTF-8 garble it. */
-		const struct action_text shown[] = { a.date, a.org,	 a.action,  a.kind,
-						     a.upn,  a.severity, a.message, a.state };
-		enum { COLUMNS = sizeof shown / sizeof *shown };
-		char *text[COLUMNS], *safe_states = text_safe(states, strlen(states), NULL);
-		for (int k = 0; k < COLUMNS; k++)
-			text[k] = shown[k].s ? text_safe(shown[k].s, shown[k].len, NULL) : NULL;
-		printf("%-6lld %s  %-12s %-10s %-28s %s %-7s %-11s %s%s%s%s\n", a.id,
-		       or_none(text[0], ""), or_none(text[1], ""), or_none(text[2], ""),
-		       or_none(text[3], ""), or_none(text[4], ""), or_none(text[5], "-"),
-		       safe_states, text[7] ? "[" : "", or_none(text[7], ""), text[7] ? "] " : "",
-		       or_none(text[6], ""));
-		for (int k = 0; k < COLUMNS; k++)
-			free(text[k]);
-		free(safe_states);
-	}
-	if (rc != SQLITE_DONE)
-		db_fail(db, "reading actions");
-	else
-		status = 0;
-out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(del);
-	return status;
+	struct listing_scope s = { .org = org };
+	struct listing_actions_filter f = { .since = since };
+	return listing_actions(db, &s, &f, NULL, print_action, &json);
 }

@@ -7,6 +7,7 @@
  */
 #include "cmd.h"
 #include "date.h"
+#include "listing.h"
 #include "policy.h"
 #include "util.h"
 
@@ -14,10 +15,47 @@
 #include <stdio.h>
 #include <string.h>
 
+/* a text of the entry's JSON as the terminal may show it */
+static char *shown(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	char number[32];
+	if (json_is_integer(v)) {
+		snprintf(number, sizeof number, "%lld", (long long)json_integer_value(v));
+		return xstrdup(number);
+	}
+	const char *t = json_string_value(v);
+	return t ? text_safe(t, strlen(t), NULL) : NULL;
+}
+
+static int print_entry(json_t *o, void *arg)
+{
+	if (*(int *)arg) {
+		char *line = json_dumps(o, JSON_COMPACT);
+		puts(line);
+		free(line);
+		return 0;
+	}
+	/* stored text reaches the terminal only as text_safe makes it */
+	static const char *const keys[] = { "id",   "at",	 "who",	   "via",   "org",
+					    "what", "action_id", "before", "after", "detail" };
+	char *t[10];
+	for (int k = 1; k < 10; k++)
+		t[k] = shown(o, keys[k]);
+	printf("%s  %-14s %-16s action %-7s %s -> %s  by %s (%s)\n", t[1] ? t[1] : "",
+	       t[4] ? t[4] : "", t[5] ? t[5] : "", t[6] ? t[6] : "-", t[7] ? t[7] : "-",
+	       t[8] ? t[8] : "-", t[2] ? t[2] : "", t[3] ? t[3] : "");
+	if (t[9])
+		printf("    %s\n", t[9]);
+	for (int k = 1; k < 10; k++)
+		free(t[k]);
+	return 0;
+}
+
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *since = NULL;
-	int json = 0, got, rc;
+	int json = 0, got;
 	for (int i = 1; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
@@ -40,52 +78,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 		free(safe);
 		return EXIT_USAGE;
 	}
-	sqlite3_stmt *st = db_prepare(
-		&cli->db, "SELECT id, at, who, via, org, what, action_id, before, after, "
-			  "detail FROM audit WHERE (?1 IS NULL OR org = ?1) AND (?2 IS "
-			  "NULL OR at >= ?2) ORDER BY id");
-	if (!st)
-		return EXIT_FAILURE;
-	if (org)
-		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-	if (since)
-		sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
-	static const char *const keys[] = { "id",   "at",	 "who",	   "via",   "org",
-					    "what", "action_id", "before", "after", "detail" };
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (json) {
-			json_t *o = json_object();
-			for (int k = 0; k < 10; k++)
-				json_object_set_new(
-					o, keys[k],
-					k == 0 || k == 6
-						? (sqlite3_column_type(st, k) == SQLITE_NULL
-							   ? json_null()
-							   : json_integer(
-								     sqlite3_column_int64(st, k)))
-						: column_json(st, k, NULL));
-			char *line = json_dumps(o, JSON_COMPACT);
-			puts(line);
-			free(line);
-			json_decref(o);
-			continue;
-		}
-		/* stored text reaches the terminal only as column_safe makes it */
-		char *t[10];
-		for (int k = 1; k < 10; k++)
-			t[k] = column_safe(st, k, NULL);
-		printf("%s  %-14s %-16s action %-7s %s -> %s  by %s (%s)\n", t[1] ? t[1] : "",
-		       t[4] ? t[4] : "", t[5] ? t[5] : "", t[6] ? t[6] : "-", t[7] ? t[7] : "-",
-		       t[8] ? t[8] : "-", t[2] ? t[2] : "", t[3] ? t[3] : "");
-		if (t[9])
-			printf("    %s\n", t[9]);
-		for (int k = 1; k < 10; k++)
-			free(t[k]);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(&cli->db, "reading the audit trail");
-		return EXIT_FAILURE;
-	}
-	return EXIT_SUCCESS;
+	struct listing_scope scope = { .org = org };
+	return listing_audit(&cli->db, &scope, since, NULL, print_entry, &json) < 0 ? EXIT_FAILURE
+										    : EXIT_SUCCESS;
 }

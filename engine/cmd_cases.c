@@ -11,6 +11,7 @@
  * first step), then by id: index cases_opened.
  */
 #include "cmd.h"
+#include "listing.h"
 #include "policy.h"
 #include "upn.h"
 #include "util.h"
@@ -21,29 +22,6 @@
 
 #define CASES_LIMIT_DEFAULT 100
 #define CASES_LIMIT_MAX	    100000
-
-/* ?1 org, ?2 1 open only / 0 closed only / NULL both, ?3 pupil id */
-#define CASES_WHERE                                                                                \
-	" FROM cases c WHERE (?1 IS NULL OR c.org = ?1) AND (?2 IS NULL OR (c.closed IS NULL) = "  \
-	"?2) AND (?3 IS NULL OR c.pupil = ?3)"
-
-static const char *const list_sql =
-	"SELECT c.id, c.org, (SELECT upn FROM pupils WHERE id = c.pupil), c.stage, c.opened, "
-	"c.closed, c.close_reason, c.referral_open, (SELECT count(*) FROM actions a WHERE "
-	"a.case_id = c.id AND a.action <> 'case_closed' AND (a.state IS NULL OR a.state = "
-	"'approved'))" CASES_WHERE " ORDER BY c.opened DESC, c.id DESC LIMIT ?4";
-
-static const char *const count_sql = "SELECT count(*)" CASES_WHERE;
-
-static void bind_filters(sqlite3_stmt *st, const char *org, int open, long long pupil)
-{
-	if (org)
-		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-	if (open >= 0)
-		sqlite3_bind_int(st, 2, open);
-	if (pupil)
-		sqlite3_bind_int64(st, 3, pupil);
-}
 
 /* The pupils.id of upn: > 0, 0 if none (reported), -1 on error. */
 static long long pupil_id(struct db *db, const char *upn)
@@ -62,47 +40,44 @@ static long long pupil_id(struct db *db, const char *upn)
 	return id;
 }
 
-static void print_json(sqlite3_stmt *st)
+/* a text of the case's JSON as the terminal may show it */
+static char *shown(json_t *o, const char *key)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-	json_object_set_new(o, "org", column_json(st, 1, NULL));
-	json_object_set_new(o, "upn", column_json(st, 2, NULL));
-	json_object_set_new(o, "stage", column_json(st, 3, NULL));
-	json_object_set_new(o, "opened", column_json(st, 4, NULL));
-	json_object_set_new(o, "closed", column_json(st, 5, NULL));
-	json_object_set_new(o, "reason", column_json(st, 6, TEXT_KEEP_JSON));
-	json_object_set_new(o, "referral_open", json_boolean(sqlite3_column_int(st, 7)));
-	json_object_set_new(o, "steps", json_integer(sqlite3_column_int64(st, 8)));
-	char *line = json_dumps(o, JSON_COMPACT);
-	puts(line);
-	free(line);
-	json_decref(o);
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? text_safe(v, strlen(v), NULL) : NULL;
 }
 
-static void print_text(sqlite3_stmt *st)
+static int print_case(json_t *o, void *arg)
 {
+	if (*(int *)arg) {
+		char *line = json_dumps(o, JSON_COMPACT);
+		puts(line);
+		free(line);
+		return 0;
+	}
 	/* stored text leaves only as text_safe made it: a reason is a policy's
 	 * words, and an org or stage could be anything a writer stored */
-	char *org = column_safe(st, 1, NULL), *upn = column_safe(st, 2, NULL),
-	     *stage = column_safe(st, 3, NULL), *opened = column_safe(st, 4, NULL),
-	     *closed = column_safe(st, 5, NULL), *reason = column_safe(st, 6, NULL);
+	char *org = shown(o, "org"), *upn = shown(o, "upn"), *stage = shown(o, "stage"),
+	     *opened = shown(o, "opened"), *closed = shown(o, "closed"),
+	     *reason = shown(o, "reason");
 	printf("%-6lld %-14s %-13s %-27s %-10s %-10s %3lld steps%s%s\n",
-	       (long long)sqlite3_column_int64(st, 0), org ? org : "", upn ? upn : "-",
-	       stage ? stage : "", opened ? opened : "", closed ? closed : "open",
-	       (long long)sqlite3_column_int64(st, 8), reason ? "  " : "", reason ? reason : "");
+	       (long long)json_integer_value(json_object_get(o, "id")), org ? org : "",
+	       upn ? upn : "-", stage ? stage : "", opened ? opened : "", closed ? closed : "open",
+	       (long long)json_integer_value(json_object_get(o, "steps")), reason ? "  " : "",
+	       reason ? reason : "");
 	free(org);
 	free(upn);
 	free(stage);
 	free(opened);
 	free(closed);
 	free(reason);
+	return 0;
 }
 
 int cmd_cases(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *upn = NULL, *limit_text = NULL;
-	int json = 0, open = -1, got, status = EXIT_FAILURE, rc;
+	int json = 0, open = -1, got, status = EXIT_FAILURE;
 	for (int i = 1; i < argc;) {
 		if (cmd_flag(argv, &i, "--json"))
 			json = 1;
@@ -145,39 +120,16 @@ int cmd_cases(struct cli *cli, int argc, char **argv)
 	if (upn && (pupil = pupil_id(&cli->db, upn)) <= 0)
 		return EXIT_FAILURE;
 
-	sqlite3_stmt *st = db_prepare(&cli->db, list_sql), *count = NULL;
-	if (!st)
+	struct listing_scope scope = { .org = org };
+	long long total = 0;
+	if (listing_cases(&cli->db, &scope, open, pupil, 0, NULL, limit, &total, print_case,
+			  &json) < 0)
 		goto out;
-	bind_filters(st, org, open, pupil);
-	sqlite3_bind_int64(st, 4, limit + 1); /* one more: are there more? */
-	long shown = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && shown < limit) {
-		shown++;
-		if (json)
-			print_json(st);
-		else
-			print_text(st);
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_fail(&cli->db, "reading cases");
-		goto out;
-	}
-	if (rc == SQLITE_ROW) { /* cut at --limit: say by how much */
-		if (!(count = db_prepare(&cli->db, count_sql)))
-			goto out;
-		bind_filters(count, org, open, pupil);
-		if (sqlite3_step(count) != SQLITE_ROW) {
-			db_fail(&cli->db, "counting cases");
-			goto out;
-		}
-		long long total = sqlite3_column_int64(count, 0);
+	if (total)
 		fprintf(stderr,
 			"rollcall: %ld of %lld cases shown, newest first (--limit N shows more)\n",
-			shown, total);
-	}
+			limit, total);
 	status = EXIT_SUCCESS;
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(count);
 	return status;
 }

@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "upn.h"
 #include "util.h"
+#include "whatif.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -33,8 +34,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *const outcomes[] = { "actions", "cases", "deliveries", NULL };
 
 #define PARAMS_MAX 64
 
@@ -130,10 +129,10 @@ static int parse_params(struct side *s, const struct policy *p, const struct req
 
 /* Replay s->path into the TEMP tables, emptied first, keeping the actions
  * of the days asked for. */
-static int replay(struct engine *e, struct policy_set *set, struct side *s, const struct request *q,
+static int replay(struct whatif *w, struct policy_set *set, struct side *s, const struct request *q,
 		  int with_params, int tty)
 {
-	struct policy *p = load(set, e->cfg, s->path);
+	struct policy *p = load(set, w->e.cfg, s->path);
 	if (!p)
 		return EXIT_USAGE;
 	if (q->upn && !covers(p, q)) {
@@ -145,27 +144,11 @@ static int replay(struct engine *e, struct policy_set *set, struct side *s, cons
 	}
 	if (with_params && parse_params(s, p, q) < 0)
 		return EXIT_USAGE;
-	s->r.to = q->to;
 	s->r.upn = q->upn;
 	s->r.progress = tty ? progress : NULL;
-
-	char from[11] = "0000-00-00", to[11] = "9999-99-99";
-	if (q->from != INT_MIN)
-		date_format(q->from, from);
-	if (q->to != INT_MAX)
-		date_format(q->to, to);
 	/* Every day is replayed, so that what was decided before --from weighs
-	 * as it would have live (a pupil alerted in October is not alerted again
-	 * on 3 November); only the days asked for are kept. */
-	char *keep = sqlite3_mprintf("DELETE FROM temp.actions WHERE date < %Q OR date > %Q; "
-				     "DELETE FROM temp.deliveries WHERE action_id NOT IN "
-				     "(SELECT id FROM temp.actions)",
-				     from, to);
-	int rc = db_exec(e->db, "DELETE FROM temp.actions; DELETE FROM temp.cases; "
-				"DELETE FROM temp.deliveries") < 0 ||
-		 engine_replay(e, p, &s->r) < 0 || db_exec(e->db, keep) < 0;
-	sqlite3_free(keep);
-	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+	 * as it would have live; only the days asked for are kept. */
+	return whatif_replay(w, p, &s->r, q->from, q->to) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* The params s was replayed with that are not those in force, as
@@ -237,24 +220,6 @@ static json_t *counts(struct db *db, const char *sql)
 	return o;
 }
 
-/* The legal steps of table (actions, or replay_first) that live would
- * have waited for a person's decision: a replay took each as approved on
- * the day proposed. -1 on a database error (reported). */
-static long long taken_as_approved(struct db *db, const char *table)
-{
-	char sql[160];
-	snprintf(sql, sizeof sql,
-		 "SELECT count(*) FROM %s WHERE action = 'legal_step' AND signoff = 1", table);
-	sqlite3_stmt *st = db_prepare(db, sql);
-	long long n = -1;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	else if (st)
-		db_fail(db, "counting legal steps");
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* Said whenever a replay took a proposal as approved: what live does. */
 static void say_taken_as_approved(long long n, const char *who)
 {
@@ -265,9 +230,10 @@ static void say_taken_as_approved(long long n, const char *who)
 		       who ? who : "", who ? ": " : "", n, n == 1 ? "" : "s");
 }
 
-static void summary(struct db *db, const struct side *s, int json)
+static void summary(struct whatif *w, const struct side *s, int json)
 {
-	long long approved = taken_as_approved(db, "actions");
+	struct db *db = w->db;
+	long long approved = whatif_taken_as_approved(w, 0);
 	json_t *kinds = counts(db, "SELECT action || ' ' || kind, count(*) FROM actions "
 				   "GROUP BY 1 ORDER BY 1");
 	json_t *months = counts(db, "SELECT substr(date, 1, 7), count(*) FROM actions GROUP BY 1 "
@@ -313,44 +279,40 @@ static void summary(struct db *db, const struct side *s, int json)
 	json_decref(o);
 }
 
+/* One action only one side took, printed as a line or as JSON. */
+struct difference_out {
+	const struct side *sides[2];
+	int json;
+};
+
+static int print_difference(int side, const char *date, const char *upn, const char *action,
+			    const char *kind, void *arg)
+{
+	const struct difference_out *d = arg;
+	const char *who = d->sides[side - 1]->label;
+	if (d->json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "only_in", who, "date", date,
+				      "upn", upn, "action", action, "kind", kind);
+		char *line = json_dumps(o, JSON_COMPACT);
+		puts(line);
+		free(line);
+		json_decref(o);
+	} else {
+		printf("only %-30s %s %s %-10s %s\n", who, date, upn, action, kind);
+	}
+	return 0;
+}
+
 /* What the first replay did (kept in temp.replay_first) that the second
  * (in temp.actions) did not, and the other way round. */
-static int compare(struct db *db, const struct side *a, const struct side *b, int json)
+static int compare(struct whatif *w, const struct side *a, const struct side *b, int json)
 {
-	static const char *const sql =
-		"SELECT * FROM (SELECT 1, date, upn, action, kind FROM replay_first EXCEPT "
-		"SELECT 1, date, upn, action, kind FROM actions) UNION ALL "
-		"SELECT * FROM (SELECT 2, date, upn, action, kind FROM actions EXCEPT "
-		"SELECT 2, date, upn, action, kind FROM replay_first) ORDER BY 2, 3, 1";
-	sqlite3_stmt *st = db_prepare(db, sql);
-	long only[3] = { 0 };
-	int rc;
-	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int side = sqlite3_column_int(st, 0);
-		const char *who = side == 1 ? a->label : b->label;
-		only[side]++;
-		if (json) {
-			json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "only_in", who, "date",
-					      sqlite3_column_text(st, 1), "upn",
-					      sqlite3_column_text(st, 2), "action",
-					      sqlite3_column_text(st, 3), "kind",
-					      sqlite3_column_text(st, 4));
-			char *line = json_dumps(o, JSON_COMPACT);
-			puts(line);
-			free(line);
-			json_decref(o);
-		} else {
-			printf("only %-30s %s %s %-10s %s\n", who, sqlite3_column_text(st, 1),
-			       sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
-			       sqlite3_column_text(st, 4));
-		}
-	}
-	sqlite3_finalize(st);
-	if (!st || rc != SQLITE_DONE)
-		return db_fail(db, "comparing replays");
+	struct difference_out d = { { a, b }, json };
+	long only[3];
+	if (whatif_compare(w, print_difference, &d, only, NULL) < 0)
+		return -1;
 	const struct side *sides[] = { a, b };
-	long long approved[] = { taken_as_approved(db, "replay_first"),
-				 taken_as_approved(db, "actions") };
+	long long approved[] = { whatif_taken_as_approved(w, 1), whatif_taken_as_approved(w, 0) };
 	if (json) {
 		json_t *list = json_array();
 		for (int i = 0; i < 2; i++)
@@ -470,16 +432,13 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 	}
 	label(&a, &b, &q);
 
-	struct engine e;
+	struct whatif w;
 	struct policy_set set = { 0 };
 	int tty = isatty(STDERR_FILENO) && cli->verbosity >= 0;
-	if (db_open(&cli->db, cli->db_path, DB_READONLY) < 0 || db_check_version(&cli->db) < 0 ||
-	    db_shadow(&cli->db, outcomes) < 0 || engine_open(&e, &cli->db, &cli->cfg) < 0)
+	/* A legal step is taken as approved on the day proposed (whatif.h);
+	 * the summary says how many were. */
+	if (whatif_open(&w, &cli->db, cli->db_path, &cli->cfg) < 0)
 		return EXIT_FAILURE;
-	/* Live, a legal step waits for a person's decision; a replay cannot
-	 * know what they would decide, and takes each proposal as approved on
-	 * the day proposed (the summary says so). */
-	e.actions.approve_as = "replay (approved on the day proposed)";
 	if (q.upn && (status = find_pupil(&cli->db, &q)) != 0)
 		goto out;
 	/* the file compared with loads, and covers the pupil, before any
@@ -494,20 +453,19 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	status = replay(&e, &set, &a, &q, 1, tty);
+	status = replay(&w, &set, &a, &q, 1, tty);
 	if (status == EXIT_SUCCESS && b.path) {
-		if (db_exec(&cli->db, "CREATE TEMP TABLE replay_first AS SELECT * FROM actions") <
-		    0)
+		if (whatif_keep_first(&w) < 0)
 			status = EXIT_FAILURE;
 		else
-			status = replay(&e, &set, &b, &q, 0, tty);
-		if (status == EXIT_SUCCESS && compare(&cli->db, &a, &b, q.json) < 0)
+			status = replay(&w, &set, &b, &q, 0, tty);
+		if (status == EXIT_SUCCESS && compare(&w, &a, &b, q.json) < 0)
 			status = EXIT_FAILURE;
 	} else if (status == EXIT_SUCCESS) {
 		if (cmd_print_actions(&cli->db, NULL, NULL, q.json) < 0)
 			status = EXIT_FAILURE;
 		else
-			summary(&cli->db, &a, q.json);
+			summary(&w, &a, q.json);
 	}
 	/* last, so that it is what the reader sees: the calls that failed */
 	fflush(stdout);
@@ -515,6 +473,6 @@ int cmd_replay(struct cli *cli, int argc, char **argv)
 		status = EXIT_FAILURE;
 out:
 	policy_set_free(&set);
-	engine_close(&e);
+	whatif_close(&w);
 	return status;
 }

@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "cmd.h"
 #include "date.h"
+#include "listing.h"
 #include "policy.h"
 #include "signoff.h"
 #include "util.h"
@@ -25,76 +26,49 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Is the pupil of the action row still at a school of its organisation? */
-#define AT_ORG                                                                                     \
-	"EXISTS (SELECT 1 FROM pupils p JOIN schools s ON s.urn = p.urn WHERE p.id = "             \
-	"actions.pupil AND ('la:' || s.la_code = actions.org OR 'trust:' || s.trust_id = "         \
-	"actions.org))"
+struct printing {
+	int json, n;
+};
+
+static int print_proposal(const struct action_row *row, json_t *o, void *arg)
+{
+	struct printing *pr = arg;
+	const struct action_row a = *row;
+	pr->n++;
+	if (pr->json) {
+		char *line = json_dumps(o, JSON_COMPACT);
+		puts(line);
+		free(line);
+		return 0;
+	}
+	int at_org = json_is_true(json_object_get(o, "pupil_at_org"));
+	int past = json_is_true(json_object_get(o, "past_decide_by"));
+	if (pr->n == 1)
+		printf("%-7s %-10s %-14s %-28s %-13s %-11s %s\n", "id", "proposed", "org", "step",
+		       "pupil", "decide by", "reason");
+	const struct action_text shown[] = { a.date, a.org, a.kind, a.upn, a.decide_by, a.message };
+	enum { COLUMNS = sizeof shown / sizeof *shown };
+	char *text[COLUMNS];
+	for (int k = 0; k < COLUMNS; k++)
+		text[k] = text_safe(shown[k].s ? shown[k].s : "", shown[k].len, NULL);
+	printf("%-7lld %-10s %-14s %-28s %-13s %-11s %s%s%s\n", a.id, text[0], text[1], text[2],
+	       text[3], text[4], at_org ? "" : "(the pupil has left) ",
+	       past ? "(expired: past its day) " : "", text[5]);
+	for (int k = 0; k < COLUMNS; k++)
+		free(text[k]);
+	return 0;
+}
 
 static int list(struct cli *cli, const char *org, int json)
 {
-	char today[11];
-	int rc, status = EXIT_FAILURE, n = 0;
-	sqlite3_stmt *st = db_prepare(&cli->db, "SELECT " ACTIONS_COLUMNS ", " AT_ORG
-						" FROM actions WHERE action = 'legal_step' AND "
-						"state = 'proposed' AND (?1 IS NULL OR org = ?1) "
-						"ORDER BY decide_by, id");
-	sqlite3_stmt *del = db_prepare(&cli->db, ACTIONS_DELIVERIES);
-	if (!st || !del)
-		goto out;
-	date_format(date_today(), today);
-	if (org)
-		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct action_row a;
-		actions_row(st, 0, &a);
-		int at_org = sqlite3_column_int(st, ACTION_COLUMNS_COUNT);
-		/* past its day, and not yet recorded expired (the service does it) */
-		int past = a.decide_by.s && strcmp(a.decide_by.s, today) < 0;
-		n++;
-		if (json) {
-			json_t *o = actions_payload(&a), *d = actions_deliveries(del, a.id);
-			if (!d) {
-				json_decref(o);
-				rc = SQLITE_ERROR;
-				break;
-			}
-			json_object_set_new(o, "deliveries", d);
-			json_object_set_new(o, "pupil_at_org", json_boolean(at_org));
-			json_object_set_new(o, "past_decide_by", json_boolean(past));
-			char *line = json_dumps(o, JSON_COMPACT);
-			puts(line);
-			free(line);
-			json_decref(o);
-			continue;
-		}
-		if (n == 1)
-			printf("%-7s %-10s %-14s %-28s %-13s %-11s %s\n", "id", "proposed", "org",
-			       "step", "pupil", "decide by", "reason");
-		const struct action_text shown[] = { a.date, a.org,	  a.kind,
-						     a.upn,  a.decide_by, a.message };
-		enum { COLUMNS = sizeof shown / sizeof *shown };
-		char *text[COLUMNS];
-		for (int k = 0; k < COLUMNS; k++)
-			text[k] = text_safe(shown[k].s ? shown[k].s : "", shown[k].len, NULL);
-		printf("%-7lld %-10s %-14s %-28s %-13s %-11s %s%s%s\n", a.id, text[0], text[1],
-		       text[2], text[3], text[4], at_org ? "" : "(the pupil has left) ",
-		       past ? "(expired: past its day) " : "", text[5]);
-		for (int k = 0; k < COLUMNS; k++)
-			free(text[k]);
-	}
-	if (rc != SQLITE_DONE) {
-		db_fail(&cli->db, "reading proposals");
-		goto out;
-	}
-	if (!json && n == 0)
+	struct listing_scope scope = { .org = org };
+	struct printing pr = { .json = json };
+	if (listing_signoff(&cli->db, &scope, NULL, print_proposal, &pr) < 0)
+		return EXIT_FAILURE;
+	if (!json && pr.n == 0)
 		printf("no legal steps waiting for a decision%s%s\n", org ? " for " : "",
 		       org ? org : "");
-	status = EXIT_SUCCESS;
-out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(del);
-	return status;
+	return EXIT_SUCCESS;
 }
 
 /* A proposal's id: a whole number from 1. */

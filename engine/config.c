@@ -31,7 +31,7 @@
 
 static const struct datafile_spec config_file = {
 	.what = "the configuration",
-	.names = "database, policies, scripts, endpoints, delivery, limits, signoff_days",
+	.names = "database, policies, scripts, endpoints, delivery, limits, signoff_days, serve",
 	.instructions = 1000000,
 	.memory = 16 << 20,
 	.track_budget = 1L << 21,
@@ -54,8 +54,23 @@ static const struct delivery_key delivery_keys[] = {
 };
 #undef D
 
-static const char *const top_keys[] = { "database", "policies", "scripts",	"endpoints",
-					"delivery", "limits",	"signoff_days", NULL };
+/* serve = { ... }: the API's numbers, each with its bounds (docs/CONFIG.md) */
+#define S(field) offsetof(struct config, serve.field)
+static const struct delivery_key serve_keys[] = {
+	{ "threads", S(threads), 4, 1, 64 },
+	{ "max_connections", S(max_connections), 256, 1, 10000 },
+	{ "per_ip", S(per_ip), 32, 1, 10000 },
+	{ "timeout_s", S(timeout_s), 15, 1, 3600 },
+	{ "request_s", S(request_s), 30, 1, 3600 },
+	{ "json_max_kb", S(json_max_kb), 64, 1, 1024 },
+	{ "policy_max_kb", S(policy_max_kb), 1024, 1, 1024 }, /* publish.h: PUBLISH_TEXT_MAX */
+	{ "auth_failures", S(auth_failures), 20, 1, 100000 },
+};
+#undef S
+
+static const char *const top_keys[] = { "database",	"policies", "scripts",
+					"endpoints",	"delivery", "limits",
+					"signoff_days", "serve",    NULL };
 
 struct reader {
 	struct config *c;
@@ -192,6 +207,54 @@ static int read_limits(struct reader *r)
 		}
 		lua_pop(L, 1);
 	}
+	return 0;
+}
+
+/* serve = { listen = "...", tls_cert = "...", tls_key = "...", threads = N,
+ * ... }: paths relative to the file, numbers within serve_keys' bounds. */
+static int read_serve(struct reader *r)
+{
+	lua_State *L = r->L;
+	if (!lua_istable(L, -1))
+		return fail(r, "serve must be a table", NULL, NULL);
+	struct place table = table_place(r);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		const struct delivery_key *k = NULL;
+		at_key(r, -3, table);
+		char **text = !strcmp(key, "listen")	 ? &r->c->serve.listen
+			      : !strcmp(key, "tls_cert") ? &r->c->serve.tls_cert
+			      : !strcmp(key, "tls_key")	 ? &r->c->serve.tls_key
+							 : NULL;
+		if (text) {
+			if (read_string(r, key, text) < 0)
+				return -1;
+			if (strcmp(key, "listen") != 0) {
+				char *p = resolve(r, *text);
+				free(*text);
+				*text = p;
+			}
+			lua_pop(L, 1);
+			continue;
+		}
+		for (size_t i = 0; i < sizeof serve_keys / sizeof *serve_keys; i++)
+			if (!strcmp(key, serve_keys[i].name))
+				k = &serve_keys[i];
+		if (!k)
+			return fail(r,
+				    "serve: unknown key '%s' (keys: listen, tls_cert, tls_key, "
+				    "threads, max_connections, per_ip, timeout_s, request_s, "
+				    "json_max_kb, policy_max_kb, auth_failures)",
+				    key, NULL);
+		if (read_integer(r, "serve", key, k->min, k->max,
+				 (long *)((char *)r->c + k->offset)) < 0)
+			return -1;
+		lua_pop(L, 1);
+	}
+	if (!r->c->serve.tls_cert != !r->c->serve.tls_key)
+		return fail(r, "serve: tls_cert and tls_key go together: give both or neither",
+			    NULL, NULL);
 	return 0;
 }
 
@@ -334,6 +397,9 @@ static void defaults(struct config *c)
 	c->batch_rows = 100000;
 	c->batch_pupils = 50000;
 	c->signoff_days = SIGNOFF_DAYS_DEFAULT;
+	for (size_t i = 0; i < sizeof serve_keys / sizeof *serve_keys; i++)
+		*(long *)((char *)c + serve_keys[i].offset) = serve_keys[i].def;
+	c->serve.listen = xstrdup("127.0.0.1:8443");
 }
 
 int config_load(struct config *c, const char *path, int optional)
@@ -394,11 +460,12 @@ int config_load(struct config *c, const char *path, int optional)
 			else
 				c->signoff_days = (long)lua_tointeger(L, -1);
 			break;
+		case 7: bad = read_serve(&r); break;
 		default:
 			bad = fail(
 				&r,
 				"unknown key '%s' (keys: database, policies, scripts, endpoints, "
-				"delivery, limits, signoff_days)",
+				"delivery, limits, signoff_days, serve)",
 				key, NULL);
 		}
 		if (bad)
@@ -435,6 +502,9 @@ void config_free(struct config *c)
 	free(c->policies);
 	free(c->scripts);
 	free(c->path);
+	free(c->serve.listen);
+	free(c->serve.tls_cert);
+	free(c->serve.tls_key);
 	memset(c, 0, sizeof *c);
 }
 
@@ -450,6 +520,9 @@ void config_copy(struct config *to, const struct config *from)
 	to->database = copy_or_null(from->database);
 	to->policies = copy_or_null(from->policies);
 	to->scripts = copy_or_null(from->scripts);
+	to->serve.listen = copy_or_null(from->serve.listen);
+	to->serve.tls_cert = copy_or_null(from->serve.tls_cert);
+	to->serve.tls_key = copy_or_null(from->serve.tls_key);
 	to->endpoints = NULL;
 	if (from->nendpoints)
 		to->endpoints = xcalloc((size_t)from->nendpoints, sizeof *to->endpoints);

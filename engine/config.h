@@ -43,6 +43,19 @@ struct config {
 	long batch_rows;	  /* incoming rows taken per batch (one transaction) */
 	long batch_pupils;	  /* changed pupils evaluated per batch */
 	long signoff_days;	  /* school days a proposed legal step waits for a decision */
+	/* serve = { ... }: the API (serve.c, docs/SECURITY.md for each limit) */
+	struct {
+		char *listen;		  /* "127.0.0.1:8443", "[::1]:8443" */
+		char *tls_cert, *tls_key; /* PEM files; both or neither */
+		long threads;		  /* the thread pool */
+		long max_connections;	  /* in all */
+		long per_ip;		  /* connections from one address */
+		long timeout_s;		  /* a connection idle this long is closed */
+		long request_s;		  /* a request not complete in this long is refused */
+		long json_max_kb;	  /* a JSON request body */
+		long policy_max_kb;	  /* a policy's text (PUT /api/v1/policy, check) */
+		long auth_failures;	  /* failed authentications an address may make a minute */
+	} serve;
 };
 
 /* A proposed legal step expires if no one decides it within signoff_days

@@ -109,6 +109,33 @@ static const struct command commands[] = {
 	  "show or set an organisation's policy thresholds",
 	  "With no NAME=VALUE, lists the policy's parameters, their bounds and\n"
 	  "values. Values outside the bounds the policy declares are refused.\n" },
+	{ "policy", cmd_policy, NEED_DB,
+	  "policy show|versions ORG | check|publish ORG FILE | rollback ORG SHA | preview ORG "
+	  "NAME=VALUE...",
+	  "an organisation's policy: read, check a draft, publish, roll back, preview params",
+	  "ORG is la:NNN or trust:ID; its policy is the file its name gives in the\n"
+	  "policies directory (la-NNN.lua, trust-ID.lua), written by nothing else.\n"
+	  "  show ORG [--sha256 SHA] [--json]  the live text, or a kept version's\n"
+	  "  versions ORG [--json]             every version kept, newest first\n"
+	  "  check ORG FILE [--days N] [--json]\n"
+	  "                 check FILE as rollcall check does, as ORG's policy, then\n"
+	  "                 replay it beside the live version over the last N days\n"
+	  "                 (default 28) up to the latest day stored\n"
+	  "  publish ORG FILE [--if-sha256 SHA] [--by NAME] [--json]\n"
+	  "                 checked, then written atomically as ORG's file; the\n"
+	  "                 version kept and audited (policy.publish); the service\n"
+	  "                 reloads it. --if-sha256: only if SHA is the live version\n"
+	  "                 (none: only if there is no file yet)\n"
+	  "  rollback ORG SHA [--if-sha256 SHA] [--by NAME] [--json]\n"
+	  "                 make a kept version live again, checked again; audited\n"
+	  "                 (policy.rollback)\n"
+	  "  preview ORG NAME=VALUE... [--days N] [--json]\n"
+	  "                 the live policy replayed with those params beside the\n"
+	  "                 values in force: actions by kind, pupils, differences\n"
+	  "  --by NAME      who publishes (default: the local user)\n"
+	  "Exit status 2, nothing written, for a text that fails check or speaks for\n"
+	  "another organisation, a param out of bounds, a version not live\n"
+	  "(--if-sha256), or an unknown organisation or version.\n" },
 	{ "deliveries", cmd_deliveries, NEED_DB, "deliveries [--failed] [--json]",
 	  "the webhook outbox: state, attempts, last status and error",
 	  "Newest first.\n"
@@ -175,6 +202,30 @@ static const struct command commands[] = {
 	  "  --org ORG     la:NNN or trust:ID only\n"
 	  "  --since DATE  on or after DATE (YYYY-MM-DD, UTC)\n"
 	  "  --json        one object per entry\n" },
+	{ "token", cmd_token, NEED_DB,
+	  "token add --org ORG --role ROLE --name PERSON [--expires DATE] | list [--org ORG] "
+	  "[--json] | revoke ID",
+	  "the API's tokens: make one (shown once), list them, revoke one",
+	  "A token lets one person reach one organisation's records through\n"
+	  "rollcall serve, at one role: viewer (read), thresholds (set params),\n"
+	  "officer (sign off legal steps, redeliver), author (publish policies),\n"
+	  "each including the one before. add prints rc_ and 43 characters once;\n"
+	  "only its SHA-256 is kept. add and revoke are audited (rollcall audit).\n"
+	  "  --org ORG       la:NNN or trust:ID\n"
+	  "  --role ROLE     viewer, thresholds, officer or author\n"
+	  "  --name PERSON   whom it is for (1-200 bytes of text); API changes are\n"
+	  "                  audited under this name\n"
+	  "  --expires DATE  YYYY-MM-DD (it stops working as that day begins, UTC) or\n"
+	  "                  YYYY-MM-DDTHH:MM:SSZ; default: it does not expire\n"
+	  "  --json          list: one object per token (never the token itself)\n" },
+	{ "serve", cmd_serve, NEED_DB, "serve",
+	  "the HTTP API for the people of each organisation (docs/API.md)",
+	  "Listens where rollcall.conf's serve = { listen = ... } says (default\n"
+	  "127.0.0.1:8443), over TLS with tls_cert and tls_key; refuses a listen\n"
+	  "address that is not loopback without them. Each request carries\n"
+	  "Authorization: Bearer TOKEN (rollcall token) and sees only the token's\n"
+	  "organisation. SIGHUP reads the TLS files again; SIGTERM or SIGINT stops\n"
+	  "accepting, finishes the requests in flight, exit 0.\n" },
 	{ "report", cmd_report, NEED_DB, "report --org ORG [-o FILE.html]",
 	  "one organisation's attendance as a self-contained HTML page",
 	  "Weekly attendance and absence rates, persistent and severe absence over\n"
