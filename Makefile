@@ -119,7 +119,7 @@ CONSOLE_NPM = console/node_modules/.package-lock.json
 GOVUK_JS    = console/node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js
 CONSOLE_ASSETS = console_index_html console/index.html console_js console/console.js \
 		 console_css $(B)/console.css console_govuk_js $(GOVUK_JS) \
-		 console_licences $(B)/console-licences.txt
+		 console_licences $(B)/console-licences.txt console_icon console/icon.svg
 
 $(CONSOLE_NPM): console/package.json console/package-lock.json
 	cd console && npm ci --no-audit --no-fund

@@ -36,6 +36,8 @@ const CATEGORY_NAMES = {
 	not_counted: 'not a possible session',
 };
 
+const AUDIT_DAYS = 90; /* the audit trail shown: its last 90 days */
+
 let me = null; /* {org, role, name}: the signed-in person */
 const main = document.getElementById('main-content');
 
@@ -106,6 +108,11 @@ function tag(text, colour) {
 	return el('strong', { class: 'govuk-tag' + (colour ? ' govuk-tag--' + colour : '') }, text);
 }
 
+/* The date n days ago, YYYY-MM-DD (UTC). */
+function daysAgo(n) {
+	return new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
+}
+
 function percent(v) {
 	return v === null || v === undefined ? '—' : (100 * v).toFixed(1) + '%';
 }
@@ -137,7 +144,7 @@ async function api(method, path, body, headers) {
 	}
 	const r = await fetch(path, init);
 	const type = r.headers.get('Content-Type') || '';
-	const data = type.startsWith('application/json') ? await r.json() : null;
+	const data = r.status !== 204 && type.startsWith('application/json') ? await r.json() : null;
 	if (!r.ok)
 		throw new ApiError(r.status, data);
 	return { data, etag: r.headers.get('ETag') };
@@ -263,8 +270,11 @@ async function signin(code) {
 	onSubmit(form, 'token', async () => {
 		const body = code ? { link: code } : { token: form.elements.token.value.trim() };
 		await api('POST', '/console/session', body);
-		location.hash = '#/';
-		await start();
+		await whoami();
+		if (location.hash === '#/')
+			await route();
+		else
+			location.hash = '#/'; /* hashchange draws it */
 	});
 	render('signin', heading('Sign in'), form);
 }
@@ -330,7 +340,7 @@ async function overview() {
 
 async function thresholds() {
 	const [{ data, etag }, trail] = await Promise.all([api('GET', '/api/v1/params'),
-							    all('/api/v1/audit?what=params', 50)]);
+							    all('/api/v1/audit?since=' + daysAgo(AUDIT_DAYS), 1000)]);
 	const rows = data.items.map((p) => param(p, etag));
 	render('thresholds', heading('Thresholds', me.org),
 	       para('Each threshold the policy declares, with its bounds. Changing one shows what it would have changed over the last 4 weeks before it is saved.'),
@@ -339,7 +349,8 @@ async function thresholds() {
 				 { title: 'What', value: (a) => a.detail || a.what },
 				 { title: 'Before', value: (a) => a.before === null ? 'default' : a.before },
 				 { title: 'After', value: (a) => a.after === null ? 'default' : a.after }],
-		     trail.filter((a) => a.what.startsWith('params')), 'No threshold has been changed.'));
+		     trail.filter((a) => a.what.startsWith('params.')).reverse(),
+		     'No threshold has been changed in the last ' + AUDIT_DAYS + ' days.'));
 }
 
 function param(p, etag) {
@@ -416,7 +427,9 @@ function saved(text) {
 
 async function decisions() {
 	const waiting = await all('/api/v1/signoff', 200);
-	const decided = (await all('/api/v1/actions?action=legal_step', 200)).filter((a) => a.state && a.state !== 'proposed');
+	const decided = (await Promise.all(['approved', 'declined', 'expired'].map((state) =>
+		all('/api/v1/actions?state=' + state, 200)))).flat()
+		.sort((a, b) => (a.decided_at < b.decided_at ? 1 : a.decided_at > b.decided_at ? -1 : 0));
 	waiting.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.action_id - b.action_id));
 	render('decisions', heading('Decisions', me.org),
 	       para('Legal steps the policy proposed, oldest first. Each needs a named person\'s decision (UK GDPR article 22): approve it with a note, or decline it with a reason.'),
@@ -670,7 +683,8 @@ async function deliveries() {
 async function audit() {
 	const q = new URLSearchParams(location.hash.split('?')[1] || '');
 	const what = q.get('what') || '';
-	const rows = await all('/api/v1/audit' + (what ? '?what=' + encodeURIComponent(what) : ''), 500);
+	const rows = (await all('/api/v1/audit?since=' + daysAgo(AUDIT_DAYS), 1000))
+		.filter((a) => !what || a.what.startsWith(what + '.')).reverse();
 	const select = el('select', { class: 'govuk-select', id: 'what', name: 'what' },
 		['', 'params', 'signoff', 'policy', 'delivery', 'token'].map((w) =>
 			el('option', { value: w, selected: w === what }, w || 'everything')));
@@ -679,7 +693,8 @@ async function audit() {
 		location.hash = '#/audit' + (select.value ? '?what=' + encodeURIComponent(select.value) : '');
 	});
 	render('audit', heading('Audit', me.org),
-	       para('Every change made to your organisation\'s rollcall, by whom and when, newest first.'),
+	       para('Every change made to your organisation\'s rollcall in the last ' + AUDIT_DAYS +
+		    ' days, by whom and when, newest first (rollcall audit has the whole trail).'),
 	       form,
 	       table('Changes', [{ title: 'When', value: (a) => a.at }, { title: 'Who', value: (a) => a.who },
 				 { title: 'What', value: (a) => a.what },
@@ -743,14 +758,14 @@ async function route() {
 	}
 }
 
+/* Who is signed in: the session's person, or null. */
+async function whoami() {
+	const { data } = await api('GET', '/console/session');
+	me = data.signed_in ? data : null;
+}
+
 async function start() {
-	try {
-		me = (await api('GET', '/api/v1/me')).data;
-	} catch (e) {
-		if (!(e instanceof ApiError) || e.status !== 401)
-			throw e;
-		me = null;
-	}
+	await whoami();
 	await route();
 }
 

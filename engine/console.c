@@ -17,9 +17,9 @@
 
 /* build/console_assets.c and build/report_assets.c */
 extern const unsigned char console_index_html[], console_js[], console_css[], console_govuk_js[],
-	console_licences[], report_chartjs[];
+	console_licences[], console_icon[], report_chartjs[];
 extern const size_t console_index_html_len, console_js_len, console_css_len, console_govuk_js_len,
-	console_licences_len, report_chartjs_len;
+	console_licences_len, console_icon_len, report_chartjs_len;
 
 #define JS   "text/javascript; charset=utf-8"
 #define TEXT "text/plain; charset=utf-8"
@@ -31,6 +31,7 @@ static const struct console_asset assets[] = {
 	{ "/console/govuk-frontend.min.js", JS, console_govuk_js, 0 },
 	{ "/console/chart.umd.js", JS, report_chartjs, 0 },
 	{ "/console/licences.txt", TEXT, console_licences, 0 },
+	{ "/console/icon.svg", "image/svg+xml", console_icon, 0 },
 };
 
 const struct console_asset *console_asset(const char *path)
@@ -38,7 +39,8 @@ const struct console_asset *console_asset(const char *path)
 	/* the lengths are not constant expressions in C: looked up here */
 	static const size_t *const lens[] = { &console_index_html_len, &console_js_len,
 					      &console_css_len,	       &console_govuk_js_len,
-					      &report_chartjs_len,     &console_licences_len };
+					      &report_chartjs_len,     &console_licences_len,
+					      &console_icon_len };
 	static struct console_asset found;
 	for (size_t i = 0; i < sizeof assets / sizeof *assets; i++)
 		if (!strcmp(assets[i].path, path)) {

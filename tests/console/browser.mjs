@@ -58,7 +58,12 @@ page.on('console', (m) => {
 		errors.push(m.text());
 });
 page.on('pageerror', (e) => errors.push(String(e)));
-page.on('requestfailed', (r) => errors.push('request failed: ' + r.url()));
+page.on('requestfailed', (r) => errors.push('request failed: ' + r.method() + ' ' + r.url() + ' (' + (r.failure() && r.failure().errorText) + ')'));
+/* which request a "Failed to load resource" was */
+page.on('response', (r) => {
+	if (r.status() >= 400)
+		errors.push(r.status() + ' ' + r.request().method() + ' ' + r.url());
+});
 
 /* Go to a page of the console and wait until it has drawn. */
 async function visit(hash, name) {
