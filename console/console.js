@@ -144,7 +144,16 @@ async function api(method, path, body, headers) {
 	}
 	const r = await fetch(path, init);
 	const type = r.headers.get('Content-Type') || '';
-	const data = r.status !== 204 && type.startsWith('application/json') ? await r.json() : null;
+	let data = null;
+	if (type.startsWith('application/json')) {
+		const text = await r.text();
+		try {
+			data = JSON.parse(text);
+		} catch (e) {
+			throw new ApiError(502, { error: 'the answer to ' + method + ' ' + path + ' was not whole (' +
+					   r.status + ', ' + text.length + ' bytes): try again' });
+		}
+	}
 	if (!r.ok)
 		throw new ApiError(r.status, data);
 	return { data, etag: r.headers.get('ETag') };
@@ -361,7 +370,7 @@ function param(p, etag) {
 	const input = el('input', { class: 'govuk-input govuk-input--width-5', id, name: p.name, type: 'text',
 				    inputmode: p.integer ? 'numeric' : 'decimal', value: p.value, spellcheck: 'false',
 				    disabled: !may('thresholds') });
-	const form = el('form', { novalidate: true }, field(id, p.name, input, (p.doc ? p.doc + '. ' : '') + bounds));
+	const form = el('form', { novalidate: true }, field(id, 'Value', input, (p.doc ? p.doc + '. ' : '') + bounds));
 	const preview = el('div', { class: 'rc-preview', 'aria-live': 'polite' });
 	if (may('thresholds')) {
 		form.append(el('div', { class: 'govuk-button-group' },
@@ -390,7 +399,7 @@ function param(p, etag) {
 		const showPreview = async (value, note) => {
 			const { data } = await api('POST', '/api/v1/params/preview', { params: { [p.name]: value }, days: 28 });
 			previewed = value;
-			preview.replaceChildren(compared('What it would have changed', data.days, data.in_force,
+			preview.replaceChildren(...compared('What it would have changed', data.days, data.in_force,
 							 p.name + ' = ' + p.value + ' (in force)', data.proposed,
 							 p.name + ' = ' + value, data.difference),
 						note ? para(note) : null);
@@ -506,14 +515,13 @@ async function pupils(upn) {
 		return render('pupils', heading('Pupils and cases', me.org), form,
 			      table('Open cases', caseColumns(), open, 'No open cases.'));
 	}
-	let p, marks, cases, acts;
+	let p, marks, cases;
 	try {
 		const enc = encodeURIComponent(upn);
-		[p, marks, cases, acts] = await Promise.all([
+		[p, marks, cases] = await Promise.all([
 			api('GET', '/api/v1/pupils/' + enc).then((r) => r.data),
 			all('/api/v1/pupils/' + enc + '/marks', 2000),
-			all('/api/v1/cases?upn=' + enc, 100),
-			all('/api/v1/actions?upn=' + enc, 200)]);
+			all('/api/v1/cases?upn=' + enc, 100)]);
 	} catch (e) {
 		if (e instanceof ApiError && e.status === 404) {
 			render('pupils', heading('Pupils and cases', me.org), form);
@@ -535,12 +543,12 @@ async function pupils(upn) {
 		     p.windows || []),
 	       calendar(marks),
 	       table('Cases', caseColumns(), cases, 'No cases.'),
-	       table('Actions', [{ title: 'Date', value: (a) => a.date },
+	       table('Latest actions', [{ title: 'Date', value: (a) => a.date },
 				 { title: 'Action', value: (a) => a.action },
 				 { title: 'Kind', value: (a) => a.step || a.kind },
 				 { title: 'State', value: (a) => a.state || '—' },
 				 { title: 'Message', value: (a) => a.message || '—' }],
-		     acts, 'No actions.'));
+		     p.recent_actions || [], 'No actions.'));
 }
 
 function caseColumns() {
@@ -620,7 +628,7 @@ async function policy() {
 		const { data: r } = await api('POST', '/api/v1/policy/check', draft);
 		checked = draft;
 		const replay = r.replay;
-		result.replaceChildren(el('h2', { class: 'govuk-heading-m' }, 'No errors'),
+		result.replaceChildren(...[el('h2', { class: 'govuk-heading-m' }, 'No errors'),
 				       (r.check.warnings || []).map((w) => el('div', { class: 'govuk-warning-text' },
 					       el('span', { class: 'govuk-warning-text__icon', 'aria-hidden': 'true' }, '!'),
 					       el('strong', { class: 'govuk-warning-text__text' },
@@ -628,7 +636,7 @@ async function policy() {
 						  typeof w === 'string' ? w : w.message))),
 				       compared('The draft beside the live version', replay.days, replay.live,
 						'live version', replay.draft, 'draft', replay.difference),
-				       para('Publish to make it live.'));
+				       para('Publish to make it live.')].flat());
 	};
 	const versions = data.versions || [];
 	render('policy', heading('Policy', me.org),
@@ -644,7 +652,7 @@ async function policy() {
 function rollback(sha256) {
 	const form = el('form', { novalidate: true, class: 'rc-inline' },
 		button('Roll back to this version', { class: 'govuk-button govuk-button--secondary govuk-!-margin-bottom-0',
-						     'aria-label': 'Roll back to version ' + sha256.slice(0, 12) }));
+						     'aria-label': 'Roll back to this version, ' + sha256.slice(0, 12) }));
 	onSubmit(form, null, async () => {
 		await api('POST', '/api/v1/policy/rollback', { sha256 });
 		return saved('Version ' + sha256.slice(0, 12) + ' is live again');
@@ -729,7 +737,7 @@ function nav() {
 		el('a', { class: 'govuk-service-navigation__link', href, 'aria-current': active ? 'page' : false },
 		   active ? el('strong', { class: 'govuk-service-navigation__active-fallback' }, text) : text));
 	list.replaceChildren(...PAGES.filter((p) => may(p.role)).map((p) => item('#/' + p.path, p.title, p.path === here)),
-			     item('#/signout', 'Sign out (' + me.name + ', ' + me.role + ')', false));
+			     item('#/signout', 'Sign out (' + me.name + ')', false));
 }
 
 async function route() {

@@ -307,6 +307,8 @@ static int get_action(struct ctx *c)
 	return 0;
 }
 
+static int in_scope(struct ctx *c, enum id_kind kind);
+
 static int get_cases(struct ctx *c)
 {
 	struct listing_page page;
@@ -316,10 +318,27 @@ static int get_cases(struct ctx *c)
 		return answer_error(c, 400, "open", "open: expected true or false");
 	if (open)
 		want = !strcmp(open, "true");
+	/* one pupil's: one of the organisation's, as for /pupils/{upn} */
+	const char *upn = query_value(c, "upn");
+	long long pupil = 0;
+	if (upn) {
+		snprintf(c->arg, sizeof c->arg, "%s", upn);
+		int in = in_scope(c, ID_PUPIL);
+		if (in < 0)
+			return answer_failure(c, in);
+		if (!in)
+			return answer_error(c, 404, "upn", "no such pupil");
+		sqlite3_stmt *st = db_prepare(c->db, "SELECT id FROM pupils WHERE upn = ?");
+		if (!st)
+			return answer_failure(c, DB_FAILED);
+		sqlite3_bind_text(st, 1, upn, -1, SQLITE_STATIC);
+		pupil = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_finalize(st);
+	}
 	if (!page_of(c, &page))
 		return 0;
 	struct items it = { json_array() };
-	if (listing_cases(c->db, &c->scope, want, 0, 0, &page, 0, NULL, add_item, &it) < 0) {
+	if (listing_cases(c->db, &c->scope, want, pupil, 0, &page, 0, NULL, add_item, &it) < 0) {
 		json_decref(it.list);
 		return answer_failure(c, DB_FAILED);
 	}
@@ -920,13 +939,13 @@ static int console_answer(struct ctx *c)
 	const struct api_request *rq = c->rq;
 	if (strcmp(rq->path, "/") != 0 && strncmp(rq->path, "/console/", 9) != 0)
 		return 0;
-	const struct console_asset *a = console_asset(rq->path);
-	if (a && !strcmp(rq->method, "GET")) {
+	struct console_asset a;
+	if (console_asset(rq->path, &a) && !strcmp(rq->method, "GET")) {
 		c->rs->status = 200;
-		c->rs->body = xmalloc(a->len + 1);
-		memcpy(c->rs->body, a->data, a->len);
-		c->rs->len = a->len;
-		c->rs->content_type = a->type;
+		c->rs->body = xmalloc(a.len + 1);
+		memcpy(c->rs->body, a.data, a.len);
+		c->rs->len = a.len;
+		c->rs->content_type = a.type;
 		return 1;
 	}
 	if (strcmp(rq->path, "/console/session") != 0) {
@@ -979,7 +998,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/actions", ROLE_VIEWER, ID_NONE, BODY_NONE, "since kind state after limit",
 	  "", get_actions },
 	{ "GET", "/api/v1/actions/{id}", ROLE_VIEWER, ID_ACTION, BODY_NONE, "", "", get_action },
-	{ "GET", "/api/v1/cases", ROLE_VIEWER, ID_NONE, BODY_NONE, "open after limit", "",
+	{ "GET", "/api/v1/cases", ROLE_VIEWER, ID_NONE, BODY_NONE, "open upn after limit", "",
 	  get_cases },
 	{ "GET", "/api/v1/cases/{id}", ROLE_VIEWER, ID_CASE, BODY_NONE, "", "", get_case },
 	{ "GET", "/api/v1/pupils/{upn}", ROLE_VIEWER, ID_PUPIL, BODY_NONE, "", "", get_pupil },

@@ -34,21 +34,21 @@ static const struct console_asset assets[] = {
 	{ "/console/icon.svg", "image/svg+xml", console_icon, 0 },
 };
 
-const struct console_asset *console_asset(const char *path)
+int console_asset(const char *path, struct console_asset *a)
 {
-	/* the lengths are not constant expressions in C: looked up here */
+	/* the lengths are not constant expressions in C: looked up here, into
+	 * the caller's copy (the server's threads each ask for their own) */
 	static const size_t *const lens[] = { &console_index_html_len, &console_js_len,
 					      &console_css_len,	       &console_govuk_js_len,
 					      &report_chartjs_len,     &console_licences_len,
 					      &console_icon_len };
-	static struct console_asset found;
 	for (size_t i = 0; i < sizeof assets / sizeof *assets; i++)
 		if (!strcmp(assets[i].path, path)) {
-			found = assets[i];
-			found.len = *lens[i];
-			return &found;
+			*a = assets[i];
+			a->len = *lens[i];
+			return 1;
 		}
-	return NULL;
+	return 0;
 }
 
 int console_secret(char out[CONSOLE_SECRET_CHARS + 1])

@@ -35,8 +35,8 @@ struct console_asset {
 	size_t len;
 };
 
-/* The asset served at path, or NULL. */
-const struct console_asset *console_asset(const char *path);
+/* The asset served at path, into *a: 1, or 0 if there is none. */
+int console_asset(const char *path, struct console_asset *a);
 
 /* Open a session for a token (its text, as pasted) or a link code (the
  * other NULL): writes the cookie's value (CONSOLE_SECRET_CHARS and a NUL)

@@ -69,7 +69,12 @@ page.on('response', (r) => {
 async function visit(hash, name) {
 	await page.evaluate(() => document.getElementById('main-content').setAttribute('data-ready', 'false')).catch(() => {});
 	if (page.url().startsWith(URL))
-		await page.evaluate((h) => { location.hash = h; }, hash);
+		await page.evaluate((h) => {
+			if (location.hash === h) /* the same page again: no hashchange of its own */
+				window.dispatchEvent(new HashChangeEvent('hashchange'));
+			else
+				location.hash = h;
+		}, hash);
 	else
 		await page.goto(URL + '/' + hash, { waitUntil: 'load' });
 	await page.waitForSelector('main[data-ready="true"]');
@@ -108,6 +113,7 @@ async function signOut() {
 	await visit('#/signout', 'signout');
 	const r = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
 	check(r === 401, 'after signing out the session is gone (' + r + ')');
+	errors.length = 0; /* that 401, asked for */
 }
 
 async function shot(name) {
@@ -156,11 +162,10 @@ const scenarios = {
 		check(t.includes('params.set') && t.includes(process.env.CONSOLE_PERSON || ''), 'the audit page shows the change and who made it');
 		await shot('audit');
 		await signOut();
-		const again = await page.goto(URL + '/#/link/' + process.env.CONSOLE_LINK, { waitUntil: 'load' });
-		await page.waitForSelector('main[data-page="signin"][data-ready="true"]');
+		await visit('#/link/' + process.env.CONSOLE_LINK, 'signin');
 		await page.click('main button[type=submit]');
 		await page.waitForSelector('.govuk-error-summary');
-		check(again && /used|expired|not valid/i.test(await page.$eval('.govuk-error-summary', (e) => e.innerText)), 'a link signs in once only');
+		check(/used|expired|not valid/i.test(await page.$eval('.govuk-error-summary', (e) => e.innerText)), 'a link signs in once only');
 		errors.length = 0; /* the refused sign-in is a 401 the page reports itself */
 	},
 
@@ -255,8 +260,11 @@ const scenarios = {
 			const seen = FOREIGN.filter((u) => t.includes(u));
 			check(seen.length === 0, `${hash} shows no other organisation's pupil` + (seen.length ? ': ' + seen.join(' ') : ''));
 		}
-		await visit('#/pupils/' + FOREIGN[0], 'pupils');
+		await page.evaluate(() => document.getElementById('main-content').setAttribute('data-ready', 'false'));
+		await page.evaluate((u) => { location.hash = '#/pupils/' + u; }, FOREIGN[0]);
+		await page.waitForSelector('main[data-ready="true"]');
 		check((await page.$('.govuk-error-summary')) !== null && !(await text()).includes('Figures'), 'looking up another organisation\'s pupil finds nothing');
+		check(errors.length > 0 && errors.every((e) => /404/.test(e)), 'the API answered 404 for it');
 		errors.length = 0;
 	},
 
@@ -276,9 +284,21 @@ const scenarios = {
 			await accessible('the ' + name + ' page');
 			await shot(name);
 		}
-		/* keyboard alone: Tab from the top reaches the skip link, then the menu */
+		/* keyboard alone: from the top of a page, Tab reaches the skip link,
+		 * then the service's name and the menu; Enter on a menu link opens
+		 * its page */
+		await page.evaluate(() => { location.hash = '#/'; });
+		await page.reload({ waitUntil: 'load' });
+		await page.waitForSelector('main[data-ready="true"]');
 		await page.keyboard.press('Tab');
 		check(await page.evaluate(() => document.activeElement.classList.contains('govuk-skip-link')), 'the first Tab reaches the skip link');
+		await page.keyboard.press('Tab');
+		await page.keyboard.press('Tab');
+		await page.keyboard.press('Tab');
+		const focused = await page.evaluate(() => document.activeElement.textContent.trim());
+		check(focused === 'Thresholds', 'Tab goes on through the menu (' + focused + ')');
+		await drawn(() => page.keyboard.press('Enter'));
+		check((await page.$eval('main', (m) => m.getAttribute('data-page'))) === 'thresholds', 'Enter opens the page');
 	},
 };
 
