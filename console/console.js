@@ -427,22 +427,34 @@ function compared(caption, days, before, beforeTitle, after, afterTitle, differe
 		para('Pupils whose actions would differ: ' + ((difference && difference.pupils) || 0) + '.')];
 }
 
-function saved(text) {
+/* Say what was done, on the page drawn next: this one again, or hash. */
+function saved(text, hash) {
 	sessionStorage.setItem('rollcall-banner', text);
+	if (hash && location.hash !== hash) {
+		location.hash = hash; /* hashchange draws it */
+		return;
+	}
 	return route();
 }
 
 /* ---- 3. decisions ---- */
 
-async function decisions() {
-	const waiting = await all('/api/v1/signoff', 200);
+async function decisions(id) {
+	if (id)
+		return decision(id);
+	const waiting = await all('/api/v1/signoff', 500);
 	const decided = (await Promise.all(['approved', 'declined', 'expired'].map((state) =>
 		all('/api/v1/actions?state=' + state, 200)))).flat()
 		.sort((a, b) => (a.decided_at < b.decided_at ? 1 : a.decided_at > b.decided_at ? -1 : 0));
 	waiting.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.action_id - b.action_id));
 	render('decisions', heading('Decisions', me.org),
 	       para('Legal steps the policy proposed, oldest first. Each needs a named person\'s decision (UK GDPR article 22): approve it with a note, or decline it with a reason.'),
-	       waiting.length ? waiting.map(proposal) : para('No legal step is waiting for a decision.'),
+	       table('Waiting for a decision', [
+		       { title: 'Step', value: (a) => link('#/decisions/' + a.action_id, stepName(a) + ' for ' + a.pupil.upn) },
+		       { title: 'Proposed', value: (a) => a.date },
+		       { title: 'Decide by', value: (a) => a.past_decide_by ? tag(a.decide_by + ': overdue', 'red') : a.decide_by },
+		       { title: 'Why', value: (a) => a.message || '—' }],
+		     waiting, 'No legal step is waiting for a decision.'),
 	       table('Decided steps', [{ title: 'Step', value: (a) => a.step || a.kind },
 				       { title: 'Pupil', value: (a) => a.pupil.upn },
 				       { title: 'Proposed', value: (a) => a.date },
@@ -450,6 +462,22 @@ async function decisions() {
 				       { title: 'By', value: (a) => a.decided_by || '—' },
 				       { title: 'Note or reason', value: (a) => a.note || a.decline_reason || '—' }],
 		     decided, 'No step has been decided yet.'));
+}
+
+function stepName(a) {
+	return (a.step || a.kind).replace(/_/g, ' ');
+}
+
+/* One proposal: the pupil's figures and the evidence, and (for an
+ * officer) approving or declining it; a step decided already says so. */
+async function decision(id) {
+	const { data: a } = await api('GET', '/api/v1/actions/' + encodeURIComponent(id));
+	render('decision', el('a', { class: 'govuk-back-link', href: '#/decisions' }, 'Back to decisions'),
+	       heading(stepName(a) + ' for ' + a.pupil.upn, 'Decision'),
+	       a.state === 'proposed' ? null
+		       : para(tag(a.state, a.state === 'approved' ? 'green' : a.state === 'declined' ? 'red' : 'grey'),
+			      ' ', a.decided_by ? 'by ' + a.decided_by + ' on ' + (a.decided_at || '').slice(0, 10) : ''),
+	       proposal(a));
 }
 
 function proposal(a) {
@@ -468,7 +496,7 @@ function proposal(a) {
 		   el('summary', { class: 'govuk-details__summary' },
 		      el('span', { class: 'govuk-details__summary-text' }, 'All the evidence')),
 		   el('div', { class: 'govuk-details__text' }, el('pre', { class: 'rc-evidence' }, JSON.stringify(e, null, 2)))));
-	if (may('officer')) {
+	if (may('officer') && a.state === 'proposed') {
 		const noteId = 'note-' + id, reasonId = 'reason-' + id;
 		const approve = el('form', { novalidate: true },
 			field(noteId, 'Note (optional)', el('textarea', { class: 'govuk-textarea', id: noteId, name: 'note', rows: 2 })),
@@ -478,19 +506,19 @@ function proposal(a) {
 			button('Decline', { id: 'decline-' + id, class: 'govuk-button govuk-button--warning' }));
 		onSubmit(approve, 'note', async () => {
 			await api('POST', '/api/v1/signoff/' + id + '/approve', { note: approve.elements.note.value || null });
-			return saved('Approved: ' + (a.step || a.kind) + ' for ' + a.pupil.upn);
+			return saved('Approved: ' + stepName(a) + ' for ' + a.pupil.upn, '#/decisions');
 		});
 		onSubmit(decline, 'reason', async () => {
 			const reason = decline.elements.reason.value.trim();
 			if (!reason)
 				throw new ApiError(422, { error: 'Enter why the step is declined', field: 'reason' });
 			await api('POST', '/api/v1/signoff/' + id + '/decline', { reason });
-			return saved('Declined: ' + (a.step || a.kind) + ' for ' + a.pupil.upn);
+			return saved('Declined: ' + stepName(a) + ' for ' + a.pupil.upn, '#/decisions');
 		});
 		content.append(approve, decline);
 	}
 	card.append(el('div', { class: 'govuk-summary-card__title-wrapper' },
-		       el('h2', { class: 'govuk-summary-card__title' }, (a.step || a.kind).replace(/_/g, ' ') + ' for ' + a.pupil.upn)),
+		       el('h2', { class: 'govuk-summary-card__title' }, 'The pupil and the evidence')),
 		    content);
 	return card;
 }

@@ -140,13 +140,16 @@ static void scenario(const char *name, const char *org)
 	char *foreign = foreign_upns(org);
 	char *upn = e2e_text(fx.e, "SELECT p.upn FROM actions a JOIN pupils p ON p.id = a.pupil "
 				   "WHERE a.org = 'la:355' ORDER BY a.id LIMIT 1");
+	long long proposal = e2e_query(fx.e, "SELECT coalesce(min(id), 0) FROM actions WHERE "
+					     "state = 'proposed' AND org = 'la:355'");
 	snprintf(out, sizeof out, "%s/%s.txt", fx.shots, name); /* kept beside the screenshots */
 	snprintf(cmd, sizeof cmd,
 		 "CONSOLE_URL='http://127.0.0.1:%d' CONSOLE_TOKENS='%s' CONSOLE_LINK='%s' "
-		 "CONSOLE_PERSON='Tess Trustlead' CONSOLE_UPN='%s' CONSOLE_SHOTS='%s' "
+		 "CONSOLE_PERSON='Tess Trustlead' CONSOLE_UPN='%s' CONSOLE_PROPOSAL=%lld "
+		 "CONSOLE_SHOTS='%s' "
 		 "CONSOLE_FOREIGN=\"$(cat '%s/foreign.json')\" "
 		 "timeout 120 " NODE " '%s/tests/console/browser.mjs' %s >'%s' 2>&1",
-		 fx.s.port, tokens, fx.link, upn, fx.shots, fx.e->dir, e2e_root, name, out);
+		 fx.s.port, tokens, fx.link, upn, proposal, fx.shots, fx.e->dir, e2e_root, name, out);
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/foreign.json", fx.e->dir);
 	write_file(path, foreign);
@@ -217,8 +220,8 @@ static void every_page_is_accessible(void **state)
 {
 	(void)state;
 	scenario("axe", "la:355");
-	const char *pages[] = { "signin", "overview", "thresholds", "decisions", "pupils",
-				"pupil",  "policy",   "deliveries", "audit" };
+	const char *pages[] = { "signin", "overview", "thresholds", "decisions",  "decision",
+				"pupils", "pupil",    "policy",	    "deliveries", "audit" };
 	for (size_t i = 0; i < sizeof pages / sizeof *pages; i++) {
 		char path[PATH_MAX + 64];
 		struct stat st;

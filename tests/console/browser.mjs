@@ -11,6 +11,7 @@
  *   CONSOLE_FOREIGN  JSON [UPN...]: pupils of another organisation, never
  *                    to be shown
  *   CONSOLE_SHOTS    the directory screenshots are written to
+ *   CONSOLE_UPN, CONSOLE_PROPOSAL  a pupil and a proposal to show
  *
  * Every page visited is checked for console errors (a script error, a
  * refused Content-Security-Policy, a failed asset) and, in the `axe`
@@ -175,11 +176,14 @@ const scenarios = {
 		await signInWithToken(TOKENS.officer);
 		await visit('#/decisions', 'decisions');
 		await shot('decisions');
-		const ids = await page.$$eval('main .govuk-summary-card[id^=proposal-]', (cs) => cs.map((c) => c.id.slice(9)));
+		const ids = await page.$$eval('main a[href^="#/decisions/"]', (as) => as.map((a) => a.getAttribute('href').slice(12)));
 		check(ids.length >= 2, 'two proposals or more are waiting (' + ids.length + ')');
+		await visit('#/decisions/' + ids[0], 'decision');
+		await shot('decision');
 		await page.type('#note-' + ids[0], 'no leave was asked for');
 		await drawn(() => page.click('#approve-' + ids[0]));
 		check((await text()).includes('Approved:'), 'approving says so');
+		await visit('#/decisions/' + ids[1], 'decision');
 		await page.click('#decline-' + ids[1]);
 		await page.waitForSelector('.govuk-error-summary');
 		check(await page.$('#reason-' + ids[1] + '-error') !== null, 'declining with no reason shows the error by the field');
@@ -278,6 +282,7 @@ const scenarios = {
 		await signInWithToken(TOKENS.author);
 		const upn = process.env.CONSOLE_UPN;
 		for (const [hash, name] of [['#/', 'overview'], ['#/thresholds', 'thresholds'], ['#/decisions', 'decisions'],
+					    ['#/decisions/' + process.env.CONSOLE_PROPOSAL, 'decision'],
 					    ['#/pupils', 'pupils'], ['#/pupils/' + upn, 'pupil'], ['#/policy', 'policy'],
 					    ['#/deliveries', 'deliveries'], ['#/audit', 'audit']]) {
 			await visit(hash, name);
