@@ -92,7 +92,7 @@ function table(caption, columns, rows, empty) {
 		  el('tbody', { class: 'govuk-table__body' }, rows.map((r) =>
 			  el('tr', { class: 'govuk-table__row' }, columns.map((c) =>
 				  el('td', { class: 'govuk-table__cell' +
-					     (c.numeric ? ' govuk-table__cell--numeric' : '') },
+					     (c.numeric ? ' govuk-table__cell--numeric' : '') + (c.nowrap ? ' rc-nowrap' : '') },
 				     c.value(r)))))));
 }
 
@@ -468,12 +468,16 @@ function stepName(a) {
 	return (a.step || a.kind).replace(/_/g, ' ');
 }
 
+function capital(s) {
+	return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 /* One proposal: the pupil's figures and the evidence, and (for an
  * officer) approving or declining it; a step decided already says so. */
 async function decision(id) {
 	const { data: a } = await api('GET', '/api/v1/actions/' + encodeURIComponent(id));
 	render('decision', el('a', { class: 'govuk-back-link', href: '#/decisions' }, 'Back to decisions'),
-	       heading(stepName(a) + ' for ' + a.pupil.upn, 'Decision'),
+	       heading(capital(stepName(a)) + ' for ' + a.pupil.upn, 'Decision'),
 	       a.state === 'proposed' ? null
 		       : para(tag(a.state, a.state === 'approved' ? 'green' : a.state === 'declined' ? 'red' : 'grey'),
 			      ' ', a.decided_by ? 'by ' + a.decided_by + ' on ' + (a.decided_at || '').slice(0, 10) : ''),
@@ -563,7 +567,8 @@ async function pupils(upn) {
 			['Free school meals', p.fsm ? 'yes' : 'no'],
 			['Days absent in a row', String(p.consecutive_absent_days)]]),
 	       table('Figures', [{ title: 'Window', value: (w) => w.window },
-				 { title: 'From', value: (w) => w.from }, { title: 'To', value: (w) => w.to },
+				 { title: 'From', nowrap: true, value: (w) => w.from },
+				 { title: 'To', nowrap: true, value: (w) => w.to },
 				 { title: 'Possible', numeric: true, value: (w) => String(w.possible) },
 				 { title: 'Attendance', numeric: true, value: (w) => percent(w.rate) },
 				 { title: 'Unauthorised', numeric: true, value: (w) => String(w.unauthorised) },
@@ -587,8 +592,9 @@ function caseColumns() {
 		{ title: 'Closed', value: (c) => c.closed || 'open' }];
 }
 
-/* The marks of the latest term at a glance: a row a school week, a cell a
- * session (Monday AM to Friday PM), coloured by category, its code in it. */
+/* The marks of the latest term at a glance: a row a school week (a week
+ * with a mark: holidays are left out), a cell a session (Monday AM to
+ * Friday PM), coloured by category, its code in it. */
 function calendar(marks) {
 	if (!marks.length)
 		return para('No marks.');
@@ -598,8 +604,10 @@ function calendar(marks) {
 	const last = new Date(marks[marks.length - 1].date + 'T12:00:00Z');
 	const monday = (d) => new Date(d.getTime() - ((d.getUTCDay() + 6) % 7) * 86400000);
 	const weeks = [];
-	for (let w = monday(last), i = 0; i < 14; i++, w = new Date(w.getTime() - 7 * 86400000))
-		weeks.unshift(w);
+	const marked = new Set(marks.map((m) => monday(new Date(m.date + 'T12:00:00Z')).toISOString()));
+	for (let w = monday(last), i = 0; i < 20 && weeks.length < 14; i++, w = new Date(w.getTime() - 7 * 86400000))
+		if (marked.has(w.toISOString()))
+			weeks.unshift(w);
 	const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'];
 	const iso = (d) => d.toISOString().slice(0, 10);
 	const used = new Set();
