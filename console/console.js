@@ -39,6 +39,11 @@ const CATEGORY_NAMES = {
 const AUDIT_DAYS = 90; /* the audit trail shown: its last 90 days */
 
 let me = null; /* {org, role, name}: the signed-in person */
+
+/* What GOV.UK Frontend's template does with an inline script, which the
+ * Content-Security-Policy forbids: a browser that runs this module
+ * supports GOV.UK Frontend's JavaScript. */
+document.body.classList.add('js-enabled', 'govuk-frontend-supported');
 const main = document.getElementById('main-content');
 
 /* ---- building the page ---- */
@@ -331,7 +336,7 @@ async function overview() {
 			s.borderColor = s.backgroundColor = palette[i % palette.length];
 		});
 		charts.push(new window.Chart(canvas, { type, data: { labels, datasets: sets },
-			options: Object.assign({ animation: false, responsive: true }, options) }));
+			options: Object.assign({ animation: false, responsive: true, maintainAspectRatio: false }, options) }));
 	};
 	charts.forEach((c) => c.destroy());
 	charts = [];
@@ -402,7 +407,7 @@ function param(p, etag) {
 			preview.replaceChildren(...compared('What it would have changed', data.days, data.in_force,
 							 p.name + ' = ' + p.value + ' (in force)', data.proposed,
 							 p.name + ' = ' + value, data.difference),
-						note ? para(note) : null);
+						...(note ? [para(note)] : []));
 		};
 	}
 	box.append(el('div', { class: 'govuk-summary-card__title-wrapper' },
@@ -424,7 +429,15 @@ function compared(caption, days, before, beforeTitle, after, afterTitle, differe
 		       { title: beforeTitle, numeric: true, value: (k) => count(before, k) },
 		       { title: afterTitle, numeric: true, value: (k) => count(after, k) }],
 		      kinds, 'No actions either way over the last ' + days + ' days.'),
-		para('Pupils whose actions would differ: ' + ((difference && difference.pupils) || 0) + '.')];
+		para('Pupils whose actions would differ: ' + ((difference && difference.pupils) || 0) + '.'),
+		difference && difference.items && difference.items.length
+			? table('What would differ' + (difference.truncated ? ' (the first ' + difference.items.length + ')' : ''),
+				[{ title: 'Date', nowrap: true, value: (d) => d.date },
+				 { title: 'Pupil', value: (d) => d.upn },
+				 { title: 'Action', value: (d) => (d.action + ' ' + d.kind).replace(/_/g, ' ') },
+				 { title: 'Only with', value: (d) => d.only_in === 'proposed' || d.only_in === 'draft' ? afterTitle : beforeTitle }],
+				difference.items)
+			: null].filter(Boolean);
 }
 
 /* Say what was done, on the page drawn next: this one again, or hash. */

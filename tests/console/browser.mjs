@@ -117,9 +117,28 @@ async function signOut() {
 	errors.length = 0; /* that 401, asked for */
 }
 
+/* A screenshot of the whole page: the window made as tall as the page
+ * first, and two frames let pass, so that charts redrawn for the new size
+ * are in it. */
 async function shot(name) {
-	if (SHOTS)
-		await page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: true });
+	if (!SHOTS)
+		return;
+	const height = await page.evaluate(() => document.documentElement.scrollHeight);
+	await page.setViewport({ width: 1200, height });
+	await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+	await page.screenshot({ path: join(SHOTS, name + '.png') });
+	await page.setViewport({ width: 1200, height: 900 });
+}
+
+/* The pixels each chart of the page has painted (0: a blank chart). */
+async function ink() {
+	return page.$$eval('canvas', (cs) => cs.map((c) => {
+		const d = c.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, c.width, c.height).data;
+		let n = 0;
+		for (let i = 3; i < d.length; i += 4)
+			n += d[i] !== 0;
+		return n;
+	}));
 }
 
 /* axe-core on the page as it is: no violation at WCAG 2.2 A and AA. It is
@@ -288,6 +307,10 @@ const scenarios = {
 			await visit(hash, name);
 			await accessible('the ' + name + ' page');
 			await shot(name);
+			if (name === 'overview') {
+				const painted = await ink();
+				check(painted.length === 3 && painted.every((n) => n > 1000), 'the overview draws its three charts (' + painted.join(', ') + ')');
+			}
 		}
 		/* keyboard alone: from the top of a page, Tab reaches the skip link,
 		 * then the service's name and the menu; Enter on a menu link opens
