@@ -112,6 +112,39 @@ $(B)/report_assets.o: $(B)/report_assets.c
 
 $(B)/librollcall.a: $(B)/report_assets.o
 
+# The web console `rollcall serve` gives at / (docs/CONSOLE.md) is embedded
+# the same way: its page and script, the styles compiled from GOV.UK
+# Frontend's Sass by sass (both at the versions console/package-lock.json
+# pins; the same npm install brings the browser tests' puppeteer-core and
+# axe-core), GOV.UK Frontend's script, and the licences; Chart.js is the
+# report's copy.
+CONSOLE_NPM = console/node_modules/.package-lock.json
+GOVUK_JS    = console/node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js
+CONSOLE_ASSETS = console_index_html console/index.html console_js console/console.js \
+		 console_css $(B)/console.css console_govuk_js $(GOVUK_JS) \
+		 console_licences $(B)/console-licences.txt console_icon console/icon.svg
+
+$(CONSOLE_NPM): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	touch $@
+
+$(GOVUK_JS): $(CONSOLE_NPM)
+
+$(B)/console.css: console/console.scss console/_rollcall.scss $(CONSOLE_NPM) | $(B)
+	console/node_modules/.bin/sass --no-source-map --style=compressed \
+		--load-path=console/node_modules console/console.scss $@
+
+$(B)/console-licences.txt: console/LICENSE.govuk-frontend.md report/LICENSE.chart.js.md | $(B)
+	cat $^ >$@
+
+$(B)/console_assets.c: $(B)/embed $(filter-out console_%,$(CONSOLE_ASSETS))
+	$(B)/embed $@ $(CONSOLE_ASSETS)
+
+$(B)/console_assets.o: $(B)/console_assets.c
+	$(CC) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(B)/librollcall.a: $(B)/console_assets.o
+
 # Fuzzing: the engine built again with clang's libFuzzer instrumentation and
 # ASan + UBSan; each target runs FUZZ_SECONDS on its corpus (tests/fuzz/).
 F             = $(B)/fuzz

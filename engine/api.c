@@ -17,6 +17,8 @@
 #include "api.h"
 
 #include "audit.h"
+#include "codes.h"
+#include "console.h"
 #include "db.h"
 #include "listing.h"
 #include "log.h"
@@ -24,6 +26,7 @@
 #include "outbox.h"
 #include "params.h"
 #include "publish.h"
+#include "register.h"
 #include "report.h"
 #include "signoff.h"
 #include "token.h"
@@ -31,6 +34,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -304,6 +308,8 @@ static int get_action(struct ctx *c)
 	return 0;
 }
 
+static int in_scope(struct ctx *c, enum id_kind kind);
+
 static int get_cases(struct ctx *c)
 {
 	struct listing_page page;
@@ -313,10 +319,27 @@ static int get_cases(struct ctx *c)
 		return answer_error(c, 400, "open", "open: expected true or false");
 	if (open)
 		want = !strcmp(open, "true");
+	/* one pupil's: one of the organisation's, as for /pupils/{upn} */
+	const char *upn = query_value(c, "upn");
+	long long pupil = 0;
+	if (upn) {
+		snprintf(c->arg, sizeof c->arg, "%s", upn);
+		int in = in_scope(c, ID_PUPIL);
+		if (in < 0)
+			return answer_failure(c, in);
+		if (!in)
+			return answer_error(c, 404, "upn", "no such pupil");
+		sqlite3_stmt *st = db_prepare(c->db, "SELECT id FROM pupils WHERE upn = ?");
+		if (!st)
+			return answer_failure(c, DB_FAILED);
+		sqlite3_bind_text(st, 1, upn, -1, SQLITE_STATIC);
+		pupil = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_finalize(st);
+	}
 	if (!page_of(c, &page))
 		return 0;
 	struct items it = { json_array() };
-	if (listing_cases(c->db, &c->scope, want, 0, 0, &page, 0, NULL, add_item, &it) < 0) {
+	if (listing_cases(c->db, &c->scope, want, pupil, 0, &page, 0, NULL, add_item, &it) < 0) {
 		json_decref(it.list);
 		return answer_failure(c, DB_FAILED);
 	}
@@ -351,8 +374,13 @@ static int get_pupil(struct ctx *c)
 	return 0;
 }
 
+static int report_figures_json(struct ctx *c);
+static int media_type(const char *content_type, const char *types);
+
 static int get_report(struct ctx *c)
 {
+	if (media_type(c->rq->accept, "application/json"))
+		return report_figures_json(c);
 	char *page = NULL;
 	size_t size = 0;
 	FILE *mem = open_memstream(&page, &size);
@@ -742,6 +770,221 @@ static int post_params_preview(struct ctx *c)
 	return answer_publish(c, rc, out, 0);
 }
 
+/* GET /api/v1/pupils/{upn}/marks: the pupil's sessions over the last
+ * MARKS_DAYS days to their latest mark, oldest first, each {date,
+ * session, code, category} (no mark: not listed) — read from registers,
+ * a pupil's year in one row, as the figures are. */
+#define MARKS_DAYS 98 /* 14 weeks: a term at a glance */
+
+static int get_marks(struct ctx *c)
+{
+	sqlite3_stmt *st = db_prepare(c->db, "SELECT id FROM pupils WHERE upn = ?");
+	if (!st)
+		return answer_failure(c, DB_FAILED);
+	sqlite3_bind_text(st, 1, c->arg, -1, SQLITE_STATIC);
+	long long pupil = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	struct registers regs;
+	struct history h = { 0 };
+	if (!pupil || register_open(&regs, c->db) < 0)
+		return answer_failure(c, DB_FAILED);
+	int rc = register_history(&regs, (uint32_t)pupil,
+				  regs.nyears ? regs.years[regs.nyears - 1] - 1 : 0, &h);
+	json_t *items = json_array();
+	int last_day, last_session, code;
+	if (rc == 0 && stats_latest(&h, &last_day, &last_session, &code)) {
+		int from = last_day - MARKS_DAYS + 1;
+		for (int i = 0; i < h.nslots; i++) {
+			int day = h.first_day + i / 2;
+			const struct code *k = codes_get(h.slot[i]);
+			if (day < from || !k)
+				continue;
+			char date[11];
+			date_format(day, date);
+			json_array_append_new(items,
+					      json_pack("{s:s, s:s, s:s, s:s}", "date", date,
+							"session", i % 2 ? "PM" : "AM", "code", k->text,
+							"category", codes_category_name(k->category)));
+		}
+	}
+	free(h.slot);
+	register_close(&regs);
+	if (rc < 0) {
+		json_decref(items);
+		return answer_failure(c, DB_FAILED);
+	}
+	answer_json(c, 200, json_pack("{s:o, s:n}", "items", items, "next"));
+	return 0;
+}
+
+/* GET /api/v1/report: the page, or with Accept: application/json the
+ * figures it is drawn from (the console's overview). */
+static int report_figures_json(struct ctx *c)
+{
+	json_t *figures = NULL;
+	int rc = report_figures(c->db, c->token.org, &figures);
+	if (rc > 0)
+		return answer_error(c, 404, NULL, "no school belongs to %s", c->token.org);
+	if (rc < 0)
+		return answer_failure(c, DB_FAILED);
+	answer_json(c, 200, figures);
+	return 0;
+}
+
+/* ---- the web console (console.h) ---- */
+
+/* Does the request come from a page of this server? Its Origin must be
+ * this server as the browser reached it: the scheme, and the Host it sent
+ * (RFC 6454 §7: a browser sends Origin with every POST, PUT and DELETE). */
+static int same_origin(const struct api_request *rq)
+{
+	char self[320];
+	if (!rq->origin || !rq->host)
+		return 0;
+	snprintf(self, sizeof self, "%s://%s", rq->tls ? "https" : "http", rq->host);
+	return strcmp(rq->origin, self) == 0;
+}
+
+static void answer_session(struct ctx *c, int signed_in);
+
+/* POST /console/session {"token": ...} or {"link": ...}: signing in. */
+static int open_session(struct ctx *c)
+{
+	json_error_t err;
+	json_t *body = json_loadb(c->rq->body ? c->rq->body : "", c->rq->body_len,
+				  JSON_REJECT_DUPLICATES, &err);
+	const char *token = json_string_value(json_object_get(body, "token"));
+	const char *link = json_string_value(json_object_get(body, "link"));
+	if (!media_type(c->rq->content_type, "application/json") || !json_is_object(body) ||
+	    json_object_size(body) != 1 || (!token && !link)) {
+		json_decref(body);
+		return answer_error(c, 400, NULL,
+				    "expected a JSON object {\"token\": TOKEN} or {\"link\": CODE}");
+	}
+	char cookie[CONSOLE_SECRET_CHARS + 1];
+	long long id = console_session_open(c->db, token, token ? NULL : link, cookie);
+	json_decref(body);
+	if (id < 0)
+		return answer_failure(c, (int)id);
+	if (!id) {
+		failed_auth(c->api, c->rq->client ? c->rq->client : "");
+		return answer_error(c, 401, token ? "token" : NULL,
+				    token ? "the token is not valid (wrong, revoked or expired)"
+					  : "this link has been used, has expired, or is not valid: "
+					    "ask for another");
+	}
+	snprintf(c->rs->set_cookie, sizeof c->rs->set_cookie,
+		 CONSOLE_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", cookie,
+		 c->rq->tls ? "; Secure" : "");
+	OPENSSL_cleanse(cookie, sizeof cookie);
+	if (token_get(c->db, id, &c->token) <= 0) /* revoked the moment after */
+		return answer_failure(c, DB_FAILED);
+	answer_session(c, 1);
+	return 0;
+}
+
+/* DELETE /console/session: signing out. */
+static int close_session(struct ctx *c)
+{
+	if (c->rq->session) {
+		int rc = console_session_close(c->db, c->rq->session);
+		if (rc < 0)
+			return answer_failure(c, rc);
+	}
+	snprintf(c->rs->set_cookie, sizeof c->rs->set_cookie,
+		 CONSOLE_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
+		 c->rq->tls ? "; Secure" : "");
+	answer_session(c, 0);
+	return 0;
+}
+
+/* The session's person: as GET /api/v1/me, with "signed_in": true; or
+ * {"signed_in": false}. */
+static void answer_session(struct ctx *c, int signed_in)
+{
+	if (!signed_in) {
+		answer_json(c, 200, json_pack("{s:b}", "signed_in", 0));
+		return;
+	}
+	get_me(c);
+	json_t *me = json_loadb(c->rs->body, c->rs->len, 0, NULL);
+	free(c->rs->body);
+	c->rs->body = NULL;
+	json_object_set_new(me, "signed_in", json_true());
+	answer_json(c, 200, me);
+}
+
+/* GET /console/session: who the session cookie stands for (not signed
+ * in is not an error for the page that asks). */
+static void who_is_signed_in(struct ctx *c)
+{
+	long long id = 0;
+	int found = 0;
+	if (!(c->db = thread_db(c->api))) {
+		answer_failure(c, DB_FAILED);
+		return;
+	}
+	if (c->rq->session && (id = console_session_token(c->db, c->rq->session)) > 0)
+		found = token_get(c->db, id, &c->token);
+	if (id < 0 || found < 0) {
+		answer_failure(c, id < 0 ? (int)id : found);
+		return;
+	}
+	answer_session(c, found);
+}
+
+/* The console's paths: its page and assets, and its session. 1 if path is
+ * one (answered), else 0. */
+static int console_answer(struct ctx *c)
+{
+	const struct api_request *rq = c->rq;
+	if (strcmp(rq->path, "/") != 0 && strncmp(rq->path, "/console/", 9) != 0)
+		return 0;
+	struct console_asset a;
+	if (console_asset(rq->path, &a) && !strcmp(rq->method, "GET")) {
+		c->rs->status = 200;
+		c->rs->body = xmalloc(a.len + 1);
+		memcpy(c->rs->body, a.data, a.len);
+		c->rs->len = a.len;
+		c->rs->content_type = a.type;
+		return 1;
+	}
+	if (strcmp(rq->path, "/console/session") != 0) {
+		answer_error(c, 404, NULL, "no such page");
+		return 1;
+	}
+	if (!strcmp(rq->method, "GET")) {
+		who_is_signed_in(c);
+		return 1;
+	}
+	if (strcmp(rq->method, "POST") && strcmp(rq->method, "DELETE")) {
+		answer_error(c, 404, NULL, "%s is not a method of this path", rq->method);
+		return 1;
+	}
+	/* signing in from another site's page (login CSRF), or out */
+	if (!same_origin(rq)) {
+		answer_error(c, 403, "Origin", "a request from another site's page is refused");
+		return 1;
+	}
+	int wait = limited(c->api, rq->client ? rq->client : "");
+	if (wait) {
+		c->rs->retry_after = wait;
+		answer_error(c, 429, NULL,
+			     "too many failed authentications from this address: try again in %d s",
+			     wait);
+		return 1;
+	}
+	if (!(c->db = thread_db(c->api))) {
+		answer_failure(c, DB_FAILED);
+		return 1;
+	}
+	if (!strcmp(rq->method, "POST"))
+		open_session(c);
+	else
+		close_session(c);
+	return 1;
+}
+
 /* ---- the route table ---- */
 
 static const struct route routes[] = {
@@ -756,10 +999,12 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/actions", ROLE_VIEWER, ID_NONE, BODY_NONE, "since kind state after limit",
 	  "", get_actions },
 	{ "GET", "/api/v1/actions/{id}", ROLE_VIEWER, ID_ACTION, BODY_NONE, "", "", get_action },
-	{ "GET", "/api/v1/cases", ROLE_VIEWER, ID_NONE, BODY_NONE, "open after limit", "",
+	{ "GET", "/api/v1/cases", ROLE_VIEWER, ID_NONE, BODY_NONE, "open upn after limit", "",
 	  get_cases },
 	{ "GET", "/api/v1/cases/{id}", ROLE_VIEWER, ID_CASE, BODY_NONE, "", "", get_case },
 	{ "GET", "/api/v1/pupils/{upn}", ROLE_VIEWER, ID_PUPIL, BODY_NONE, "", "", get_pupil },
+	{ "GET", "/api/v1/pupils/{upn}/marks", ROLE_VIEWER, ID_PUPIL, BODY_NONE, "", "",
+	  get_marks },
 	{ "GET", "/api/v1/report", ROLE_VIEWER, ID_NONE, BODY_NONE, "", "", get_report },
 	{ "GET", "/api/v1/signoff", ROLE_VIEWER, ID_NONE, BODY_NONE, "after limit", "",
 	  get_signoff },
@@ -1018,6 +1263,8 @@ static int handle(struct ctx *c_)
 	struct api *api = c.api;
 	const struct api_request *rq = c.rq;
 	struct api_response *rs = c.rs;
+	if (console_answer(&c))
+		return 0;
 	const char *why = path_refused(rq->path);
 	if (why)
 		return answer_error(&c, 400, NULL, "%s", why);
@@ -1045,6 +1292,17 @@ static int handle(struct ctx *c_)
 		found = token_find(c.db, t, len, &c.token);
 		if (found < 0)
 			return answer_failure(&c, found);
+	} else if (rq->session) { /* the console's session stands for a token */
+		long long id = console_session_token(c.db, rq->session);
+		found = id > 0 ? token_get(c.db, id, &c.token) : (int)id;
+		if (found < 0)
+			return answer_failure(&c, found);
+		/* a change made with the cookie must come from a page of this
+		 * server: another site's page could have the browser send it */
+		if (found && strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD") &&
+		    !same_origin(rq))
+			return answer_error(&c, 403, "Origin",
+					    "a change from another site's page is refused");
 	}
 	if (!found) {
 		failed_auth(api, client);

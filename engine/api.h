@@ -38,6 +38,11 @@ struct api_request {
 	const char *method, *path; /* the path as sent: no percent-decoding done */
 	const char *client;	   /* the peer's address, for the rate limit */
 	const char *authorization, *content_type, *if_match; /* NULL: none sent */
+	/* For the web console (console.h): its session cookie's value, the
+	 * Origin and Host headers, Accept; tls 1 when the request came over
+	 * TLS (the cookie is then Secure, and the origin https). */
+	const char *session, *origin, *host, *accept;
+	int tls;
 	struct api_arg query[API_QUERY_MAX];
 	int nquery;	  /* API_QUERY_MAX + 1: more were sent */
 	const char *body; /* NULL or body_len bytes */
@@ -52,6 +57,7 @@ struct api_response {
 	const char *content_type;
 	char etag[72];	 /* "" or the ETag header's value */
 	int retry_after; /* > 0: seconds, for a 429 */
+	char set_cookie[192]; /* "" or the Set-Cookie header's value */
 };
 
 /* Answer rq. Never fails: a failure inside is a 500 (reported on stderr). */

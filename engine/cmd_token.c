@@ -1,15 +1,18 @@
 /*
  * cmd_token.c — the API's tokens from the command line (token.h):
  *
- *   rollcall token add --org ORG --role ROLE --name PERSON [--expires DATE]
+ *   rollcall token add --org ORG --role ROLE --name PERSON [--expires DATE] [--link]
  *   rollcall token list [--org ORG] [--json]
  *   rollcall token revoke ID
  *
  * add prints the token once, on standard output and nowhere else: only its
- * SHA-256 is stored. add and revoke are audited, who the local user.
+ * SHA-256 is stored. With --link it prints instead a one-time link to the
+ * web console that signs the person in (console.h): the token is then
+ * never shown at all. add and revoke are audited, who the local user.
  */
 #include "audit.h"
 #include "cmd.h"
+#include "console.h"
 #include "date.h"
 #include "policy.h"
 #include "signoff.h"
@@ -41,11 +44,42 @@ static int parse_expiry(const char *s, char out[21])
 	return -1;
 }
 
+/* A one-time sign-in link for token id: the console's address (serve.url,
+ * else what serve.listen serves), then "/#/link/" and the code, which a
+ * browser keeps to itself (a fragment is never sent in a request). */
+static int print_link(struct cli *cli, long long id, const char *org, const char *role,
+		      const char *name)
+{
+	char code[CONSOLE_SECRET_CHARS + 1];
+	if (console_link_new(&cli->db, id, code) < 0)
+		return EXIT_FAILURE;
+	const struct config *c = &cli->cfg;
+	if (c->serve.url) {
+		size_t n = strlen(c->serve.url);
+		printf("%.*s/#/link/%s\n", (int)(n - (c->serve.url[n - 1] == '/')), c->serve.url,
+		       code);
+	}
+	else
+		printf("%s://%s/#/link/%s\n", c->serve.tls_cert ? "https" : "http", c->serve.listen,
+		       code);
+	fflush(stdout);
+	OPENSSL_cleanse(code, sizeof code);
+	if (cli->verbosity >= 0)
+		fprintf(stderr,
+			"token %lld for %s, %s, %s: a link to sign in once, within 24 hours, to "
+			"the web console; only its SHA-256 is kept\n",
+			id, org, role, name);
+	return EXIT_SUCCESS;
+}
+
 static int add(struct cli *cli, int argc, char **argv)
 {
 	const char *org = NULL, *role = NULL, *name = NULL, *expires = NULL;
+	int link = 0;
 	for (int i = 2, got; i < argc;) {
-		if ((got = cmd_option(argc, argv, &i, "--org", &org)) != 0 ||
+		if (cmd_flag(argv, &i, "--link"))
+			link = 1;
+		else if ((got = cmd_option(argc, argv, &i, "--org", &org)) != 0 ||
 		    (got = cmd_option(argc, argv, &i, "--role", &role)) != 0 ||
 		    (got = cmd_option(argc, argv, &i, "--name", &name)) != 0 ||
 		    (got = cmd_option(argc, argv, &i, "--expires", &expires)) != 0) {
@@ -87,6 +121,10 @@ static int add(struct cli *cli, int argc, char **argv)
 	if (token_add(&cli->db, org, (enum token_role)r, name, expires ? expiry : NULL, via + 4,
 		      via, token, &id) < 0)
 		return EXIT_FAILURE;
+	if (link) {
+		OPENSSL_cleanse(token, sizeof token);
+		return print_link(cli, id, org, role, name);
+	}
 	printf("%s\n", token);
 	fflush(stdout);
 	OPENSSL_cleanse(token, sizeof token);

@@ -283,11 +283,16 @@ static int read_serve(struct reader *r)
 		char **text = !strcmp(key, "listen")	 ? &r->c->serve.listen
 			      : !strcmp(key, "tls_cert") ? &r->c->serve.tls_cert
 			      : !strcmp(key, "tls_key")	 ? &r->c->serve.tls_key
+			      : !strcmp(key, "url")	 ? &r->c->serve.url
 							 : NULL;
 		if (text) {
 			if (read_string(r, key, text) < 0)
 				return -1;
-			if (strcmp(key, "listen") != 0) {
+			if (!strcmp(key, "url") && strncmp(*text, "https://", 8) != 0 &&
+			    strncmp(*text, "http://", 7) != 0)
+				return fail(r, "serve.url must begin https:// (or http://)", NULL,
+					    NULL);
+			if (strcmp(key, "listen") != 0 && strcmp(key, "url") != 0) {
 				char *p = resolve(r, *text);
 				free(*text);
 				*text = p;
@@ -300,7 +305,7 @@ static int read_serve(struct reader *r)
 				k = &serve_keys[i];
 		if (!k)
 			return fail(r,
-				    "serve: unknown key '%s' (keys: listen, tls_cert, tls_key, "
+				    "serve: unknown key '%s' (keys: listen, url, tls_cert, tls_key, "
 				    "threads, max_connections, per_ip, timeout_s, request_s, "
 				    "json_max_kb, policy_max_kb, auth_failures, nice)",
 				    key, NULL);
@@ -702,6 +707,7 @@ void config_free(struct config *c)
 	free(c->scripts);
 	free(c->path);
 	free(c->serve.listen);
+	free(c->serve.url);
 	free(c->serve.tls_cert);
 	free(c->serve.tls_key);
 	memset(c, 0, sizeof *c);
@@ -720,6 +726,7 @@ void config_copy(struct config *to, const struct config *from)
 	to->policies = copy_or_null(from->policies);
 	to->scripts = copy_or_null(from->scripts);
 	to->serve.listen = copy_or_null(from->serve.listen);
+	to->serve.url = copy_or_null(from->serve.url);
 	to->serve.tls_cert = copy_or_null(from->serve.tls_cert);
 	to->serve.tls_key = copy_or_null(from->serve.tls_key);
 	to->endpoints = NULL;

@@ -317,7 +317,22 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	/* The API (rollcall serve): an organisation's actions a page at a time,
 	 * by id from a cursor. An index on org alone ends in the rowid, so
 	 * `org = ? AND id > ? ORDER BY id` reads the page and no more. */
-	"CREATE INDEX actions_org ON actions(org);",
+	"CREATE INDEX actions_org ON actions(org);"
+	/* The web console: sessions people signed in to (with a token, or a
+	 * one-time link), by the SHA-256 of their cookie; seen_at and a link's
+	 * expires_at in Unix seconds. */
+	"CREATE TABLE console_sessions("
+	"  sha256    TEXT PRIMARY KEY,"
+	"  token     INTEGER NOT NULL," /* tokens.id */
+	"  opened_at TEXT NOT NULL,"
+	"  seen_at   INTEGER NOT NULL,"
+	"  closed_at TEXT) WITHOUT ROWID;"
+	"CREATE TABLE console_links("
+	"  sha256     TEXT PRIMARY KEY,"
+	"  token      INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at    TEXT) WITHOUT ROWID;",
 };
 
 enum db_result db_result_of(int code)

@@ -536,7 +536,8 @@ static int report_data(struct db *db, struct report *r, json_t **data)
 	return rc;
 }
 
-int report_page(struct db *db, const char *org, FILE *out)
+/* The page to out, or the figures alone to *figures (the other NULL). */
+static int build(struct db *db, const char *org, FILE *out, json_t **figures)
 {
 	struct report r = { .org = org, .through = -1, .first_week = MAX_WEEKS, .last_week = -1 };
 	json_t *data = NULL;
@@ -545,8 +546,10 @@ int report_page(struct db *db, const char *org, FILE *out)
 	r.waiting = json_array();
 	r.decided = json_array();
 	int rc = report_data(db, &r, &data);
-	if (!rc)
+	if (!rc && out)
 		put_page(out, &r, data);
+	if (!rc && figures)
+		*figures = json_incref(data);
 	json_decref(data);
 	json_decref(r.severe);
 	json_decref(r.cases);
@@ -556,4 +559,14 @@ int report_page(struct db *db, const char *org, FILE *out)
 		free(r.schools[i].name);
 	free(r.schools);
 	return rc;
+}
+
+int report_page(struct db *db, const char *org, FILE *out)
+{
+	return build(db, org, out, NULL);
+}
+
+int report_figures(struct db *db, const char *org, json_t **figures)
+{
+	return build(db, org, NULL, figures);
 }

@@ -17,4 +17,10 @@
  * org (reported), or -1 (reported). */
 int report_page(struct db *db, const char *org, FILE *out);
 
+/* The page's figures alone, as the JSON object it draws from (the web
+ * console's overview): into *figures, the caller's to json_decref.
+ * Returns as report_page. */
+struct json_t;
+int report_figures(struct db *db, const char *org, struct json_t **figures);
+
 #endif

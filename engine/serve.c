@@ -22,6 +22,7 @@
 #include "serve.h"
 
 #include "api.h"
+#include "console.h"
 #include "file.h"
 #include "log.h"
 #include "util.h"
@@ -172,6 +173,12 @@ static enum MHD_Result send_answer(struct MHD_Connection *con, struct api_respon
 	/* what a person's records are must not stay in a cache or be sniffed */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* the console's page and assets, and everything else: no script or
+	 * style but the server's, no framing, no referrer to leak a path */
+	MHD_add_response_header(r, "Content-Security-Policy", CONSOLE_CSP);
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	if (rs->set_cookie[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rs->set_cookie);
 	if (rs->etag[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rs->etag);
 	if (rs->status == 401)
@@ -276,6 +283,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	rq->content_type =
 		MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	rq->if_match = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	rq->session = MHD_lookup_connection_value(con, MHD_COOKIE_KIND, CONSOLE_COOKIE);
+	rq->origin = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Origin");
+	rq->host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	rq->accept = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	rq->tls = srv->cert != NULL;
 	MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, each_query, rq);
 	rq->body = p->body;
 	rq->body_len = p->len;

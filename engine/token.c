@@ -142,6 +142,22 @@ out:
 	return rc;
 }
 
+/* A token's id, org, role and name, columns 0 to 3 of st, into *t: 1, or
+ * 0 if the row is not one this rollcall could have written. */
+static int from_row(sqlite3_stmt *st, struct token *t)
+{
+	const char *org = (const char *)sqlite3_column_text(st, 1);
+	const char *name = (const char *)sqlite3_column_text(st, 3);
+	int role = token_role((const char *)sqlite3_column_text(st, 2));
+	if (role < 0 || !org || !name || strlen(org) >= sizeof t->org)
+		return 0;
+	t->id = sqlite3_column_int64(st, 0);
+	snprintf(t->org, sizeof t->org, "%s", org);
+	t->role = (enum token_role)role;
+	snprintf(t->name, sizeof t->name, "%s", name);
+	return 1;
+}
+
 int token_find(struct db *db, const char *text, size_t len, struct token *t)
 {
 	char hash[TOKEN_HASH_HEX];
@@ -159,22 +175,29 @@ int token_find(struct db *db, const char *text, size_t len, struct token *t)
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
 		const char *stored = (const char *)sqlite3_column_text(st, 4);
-		const char *org = (const char *)sqlite3_column_text(st, 1);
-		const char *name = (const char *)sqlite3_column_text(st, 3);
-		int role = token_role((const char *)sqlite3_column_text(st, 2));
 		found = stored && strlen(stored) == TOKEN_HASH_HEX - 1 &&
 			CRYPTO_memcmp(stored, hash, TOKEN_HASH_HEX - 1) == 0 &&
-			sqlite3_column_int(st, 5) && role >= 0 && org && name &&
-			strlen(org) < sizeof t->org;
-		if (found) {
-			t->id = sqlite3_column_int64(st, 0);
-			snprintf(t->org, sizeof t->org, "%s", org);
-			t->role = (enum token_role)role;
-			snprintf(t->name, sizeof t->name, "%s", name);
-		}
+			sqlite3_column_int(st, 5) && from_row(st, t);
 	} else if (rc != SQLITE_DONE)
 		found = db_fail(db, "reading tokens");
 	sqlite3_finalize(st);
 	OPENSSL_cleanse(hash, sizeof hash);
+	return found;
+}
+
+int token_get(struct db *db, long long id, struct token *t)
+{
+	sqlite3_stmt *st = db_prepare(
+		db, "SELECT id, org, role, name FROM tokens WHERE id = ? AND revoked_at IS NULL AND "
+		    "(expires_at IS NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
+	if (!st)
+		return DB_FAILED;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW)
+		found = from_row(st, t);
+	else if (rc != SQLITE_DONE)
+		found = db_fail(db, "reading tokens");
+	sqlite3_finalize(st);
 	return found;
 }

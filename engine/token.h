@@ -68,4 +68,9 @@ int token_revoke(struct db *db, long long id, const char *who, const char *via);
  * (negative, reported). */
 int token_find(struct db *db, const char *text, size_t len, struct token *t);
 
+/* Token id, as token_find finds one (the web console's session stands for
+ * a token by its id): 1 and *t filled if it is neither revoked nor expired
+ * now, 0 if it is, or no such token; or a failure (negative, reported). */
+int token_get(struct db *db, long long id, struct token *t);
+
 #endif

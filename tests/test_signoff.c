@@ -1374,6 +1374,7 @@ static void a_version_6_database_migrates(void **state)
 		"DROP INDEX deliveries_payload;" /* retention's; audit's goes with its table */
 		"DROP TABLE tokens; DROP TABLE policy_versions; DROP TABLE delivery_attempts;"
 		"DROP TABLE endpoint_state; DROP INDEX actions_created; DROP INDEX actions_org;"
+		"DROP TABLE console_sessions; DROP TABLE console_links;"
 		"ALTER TABLE actions DROP COLUMN line; ALTER TABLE deliveries DROP COLUMN body;"
 		"ALTER TABLE deliveries DROP COLUMN created_at;"
 		"DROP TABLE audit; DROP INDEX actions_proposed;"
