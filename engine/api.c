@@ -20,6 +20,7 @@
 #include "codes.h"
 #include "console.h"
 #include "db.h"
+#include "export.h"
 #include "listing.h"
 #include "log.h"
 #include "date.h"
@@ -375,6 +376,25 @@ static int get_pupil(struct ctx *c)
 }
 
 static int report_figures_json(struct ctx *c);
+
+/* GET /api/v1/pupils/{upn}/export: everything the organisation holds
+ * about the pupil, for a subject access request (export.h) — a
+ * disclosure, audited under the token's person before it is sent. */
+static int get_export(struct ctx *c)
+{
+	json_t *doc = NULL;
+	int rc = export_pupil(c->db, c->arg, c->token.org, &doc);
+	if (rc == EXPORT_NOT_FOUND) /* the gate saw them; they left since */
+		return answer_error(c, 404, NULL, "no such pupil");
+	if (rc < 0)
+		return answer_failure(c, rc);
+	if ((rc = export_audit(c->db, c->arg, c->token.org, c->token.name, c->via)) < 0) {
+		json_decref(doc);
+		return answer_failure(c, rc);
+	}
+	answer_json(c, 200, doc);
+	return 0;
+}
 static int media_type(const char *content_type, const char *types);
 
 static int get_report(struct ctx *c)
@@ -801,10 +821,10 @@ static int get_marks(struct ctx *c)
 				continue;
 			char date[11];
 			date_format(day, date);
-			json_array_append_new(items,
-					      json_pack("{s:s, s:s, s:s, s:s}", "date", date,
-							"session", i % 2 ? "PM" : "AM", "code", k->text,
-							"category", codes_category_name(k->category)));
+			json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s}", "date", date,
+							       "session", i % 2 ? "PM" : "AM",
+							       "code", k->text, "category",
+							       codes_category_name(k->category)));
 		}
 	}
 	free(h.slot);
@@ -858,8 +878,9 @@ static int open_session(struct ctx *c)
 	if (!media_type(c->rq->content_type, "application/json") || !json_is_object(body) ||
 	    json_object_size(body) != 1 || (!token && !link)) {
 		json_decref(body);
-		return answer_error(c, 400, NULL,
-				    "expected a JSON object {\"token\": TOKEN} or {\"link\": CODE}");
+		return answer_error(
+			c, 400, NULL,
+			"expected a JSON object {\"token\": TOKEN} or {\"link\": CODE}");
 	}
 	char cookie[CONSOLE_SECRET_CHARS + 1];
 	long long id = console_session_open(c->db, token, token ? NULL : link, cookie);
@@ -868,10 +889,11 @@ static int open_session(struct ctx *c)
 		return answer_failure(c, (int)id);
 	if (!id) {
 		failed_auth(c->api, c->rq->client ? c->rq->client : "");
-		return answer_error(c, 401, token ? "token" : NULL,
-				    token ? "the token is not valid (wrong, revoked or expired)"
-					  : "this link has been used, has expired, or is not valid: "
-					    "ask for another");
+		return answer_error(
+			c, 401, token ? "token" : NULL,
+			token ? "the token is not valid (wrong, revoked or expired)"
+			      : "this link has been used, has expired, or is not valid: "
+				"ask for another");
 	}
 	snprintf(c->rs->set_cookie, sizeof c->rs->set_cookie,
 		 CONSOLE_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", cookie,
@@ -1005,6 +1027,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/pupils/{upn}", ROLE_VIEWER, ID_PUPIL, BODY_NONE, "", "", get_pupil },
 	{ "GET", "/api/v1/pupils/{upn}/marks", ROLE_VIEWER, ID_PUPIL, BODY_NONE, "", "",
 	  get_marks },
+	{ "GET", "/api/v1/pupils/{upn}/export", ROLE_OFFICER, ID_PUPIL, BODY_NONE, "", "",
+	  get_export },
 	{ "GET", "/api/v1/report", ROLE_VIEWER, ID_NONE, BODY_NONE, "", "", get_report },
 	{ "GET", "/api/v1/signoff", ROLE_VIEWER, ID_NONE, BODY_NONE, "after limit", "",
 	  get_signoff },

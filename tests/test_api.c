@@ -625,6 +625,39 @@ static void an_officer_decides_and_redelivers_through_the_api(void **state)
 	assert_non_null(strstr(out, "by Olive Officer (api:token"));
 }
 
+/* Subject access through the API: an officer of the pupil's organisation
+ * gets the export (audited under their name), a viewer is refused, and
+ * another organisation's pupil is not found; the marks alike. */
+static void an_officer_exports_a_pupil_and_it_is_audited(void **state)
+{
+	(void)state;
+	char path[160];
+	snprintf(path, sizeof path, "/api/v1/pupils/%s/export", J);
+	json_t *doc = api_expect(api_get(&fx.s, path, fx.la_officer), 200, path);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	assert_non_null(strstr(text, J));
+	assert_null(strstr(text, Y)); /* nothing about another pupil */
+	assert_null(strstr(text, H));
+	free(text);
+	json_decref(doc);
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM audit WHERE what = 'pupil.export' AND who = 'Olive Officer' "
+		 "AND via = 'api:token %lld' AND org = 'la:355'",
+		 token_id("Olive Officer"));
+	assert_int_equal(e2e_query(fx.e, sql), 1);
+	json_decref(api_expect(api_get(&fx.s, path, fx.la_viewer), 403, path));
+	snprintf(path, sizeof path, "/api/v1/pupils/%s/export", V);
+	json_decref(api_expect(api_get(&fx.s, path, fx.la_officer), 404, path));
+	snprintf(path, sizeof path, "/api/v1/pupils/%s/marks", V);
+	json_decref(api_expect(api_get(&fx.s, path, fx.la_viewer), 404, path));
+	snprintf(path, sizeof path, "/api/v1/pupils/%s/marks", J);
+	json_t *marks = api_expect(api_get(&fx.s, path, fx.la_viewer), 200, path);
+	assert_true(json_array_size(json_object_get(marks, "items")) > 0);
+	json_decref(marks);
+	assert_int_equal(e2e_query(fx.e, sql), 1);
+}
+
 static void paging_by_cursor_gives_every_item_once(void **state)
 {
 	(void)state;
@@ -958,6 +991,7 @@ int main(void)
 		cmocka_unit_test(a_trust_sets_its_threshold_and_the_next_batch_uses_it),
 		cmocka_unit_test(another_organisations_ids_are_404_on_every_path),
 		cmocka_unit_test(an_officer_decides_and_redelivers_through_the_api),
+		cmocka_unit_test(an_officer_exports_a_pupil_and_it_is_audited),
 		cmocka_unit_test(paging_by_cursor_gives_every_item_once),
 		cmocka_unit_test(bad_input_is_refused_and_changes_nothing),
 		cmocka_unit_test(a_slow_client_is_timed_out),
