@@ -298,10 +298,13 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"CREATE INDEX delivery_attempts_at ON delivery_attempts(at);"
 	/* An endpoint's run of failures, and whether it is disabled for it:
 	 * failing_since the first failed attempt since the last success (Unix
-	 * ms; NULL: not failing), disabled_at when it was disabled. */
+	 * ms; NULL: not failing), last_failure the latest failed attempt (a run
+	 * with a long quiet gap in it is no run: deliver.c), disabled_at when
+	 * it was disabled. */
 	"CREATE TABLE endpoint_state("
 	"  name          TEXT PRIMARY KEY,"
 	"  failing_since INTEGER,"
+	"  last_failure  INTEGER,"
 	"  disabled_at   TEXT,"
 	"  disabled_why  TEXT) WITHOUT ROWID;"
 	"CREATE INDEX actions_created ON actions(created_at);"

@@ -180,9 +180,16 @@ struct deliver *deliver_new(struct db *db, const struct config *cfg)
 	d->lease = db_prepare(db, "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?");
 	d->attempt = db_prepare(db, "INSERT INTO delivery_attempts(delivery, at, status, "
 				    "duration_ms, response) VALUES (?, ?, ?, ?, ?)");
-	d->failing = db_prepare(db, "INSERT INTO endpoint_state(name, failing_since) VALUES "
-				    "(?1, ?2) ON CONFLICT(name) DO UPDATE SET failing_since = "
-				    "coalesce(failing_since, excluded.failing_since)");
+	/* A run of failures is attempts that all failed with no gap longer
+	 * than ?3 between them: an endpoint that sent nothing for a holiday
+	 * (its last delivery dead before it) starts a new run with its next
+	 * failure, not one as old as the holiday. */
+	d->failing = db_prepare(db, "INSERT INTO endpoint_state(name, failing_since, last_failure) "
+				    "VALUES (?1, ?2, ?2) ON CONFLICT(name) DO UPDATE SET "
+				    "failing_since = CASE WHEN failing_since IS NULL OR "
+				    "last_failure IS NULL OR last_failure < ?2 - ?3 THEN "
+				    "excluded.failing_since ELSE failing_since END, last_failure = "
+				    "max(coalesce(last_failure, 0), excluded.last_failure)");
 	d->recovered = db_prepare(db, "UPDATE endpoint_state SET failing_since = NULL WHERE "
 				      "name = ? AND failing_since IS NOT NULL");
 	d->disable = db_prepare(db, "UPDATE endpoint_state SET disabled_at = ?3, disabled_why = "
@@ -733,6 +740,9 @@ static int endpoint_result(struct deliver *d, struct transfer *t, int ok)
 	run->failing = 1;
 	sqlite3_bind_text(d->failing, 1, e->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(d->failing, 2, t->began_ms);
+	/* the longest a failing endpoint with deliveries to send waits between
+	 * attempts is backoff_max_ms: twice that with none is a quiet gap */
+	sqlite3_bind_int64(d->failing, 3, 2 * d->cfg->delivery.backoff_max_ms);
 	if ((rc = db_step_done(d->db, d->failing, "recording an endpoint's state")) < 0)
 		return rc;
 	char at[32], why[160];

@@ -470,11 +470,22 @@ static void an_endpoint_failing_for_disable_after_hours_is_disabled(void **state
 		 port);
 	configure(e, endpoints, "max_attempts = 100, backoff_ms = 100, backoff_max_ms = 300");
 	import_data(e);
+	/* it failed last before a holiday of ten days: that run is over, and
+	 * the next failure starts a new one (it is not disabled at once) */
+	e2e_exec(e, "INSERT INTO endpoint_state(name, failing_since, last_failure) VALUES "
+		    "('hook', (strftime('%s', 'now') - 864000) * 1000, (strftime('%s', 'now') - "
+		    "864000) * 1000)");
 	e2e_daemon_start(e, "");
 	assert_true(e2e_wait_for(e,
 				 "SELECT count(*) FROM endpoint_state WHERE name = 'hook' AND "
 				 "disabled_at IS NOT NULL",
 				 1, 20000));
+	/* disabled after 3.6 s of failing, not before (disabled_at is to the
+	 * second: up to 1 s of it lost) */
+	assert_int_equal(e2e_query(e, "SELECT failing_since > (strftime('%s', 'now') - 120) * 1000 "
+				      "AND strftime('%s', disabled_at) * 1000 - failing_since >= "
+				      "2600 FROM endpoint_state WHERE name = 'hook'"),
+			 1);
 	sleep_ms(500); /* what was in flight has ended */
 	long long attempts = e2e_query(e, "SELECT count(*) FROM delivery_attempts");
 	sleep_ms(1500);
