@@ -712,8 +712,9 @@ function rollback(sha256) {
 /* ---- 6. deliveries ---- */
 
 async function deliveries() {
-	const [dead, retrying] = await Promise.all([all('/api/v1/deliveries?state=dead', 200),
-						    all('/api/v1/deliveries?state=pending', 200)]);
+	const [dead, retrying, endpoints] = await Promise.all([all('/api/v1/deliveries?state=dead', 200),
+							       all('/api/v1/deliveries?state=pending', 200),
+							       all('/api/v1/endpoints', 100)]);
 	const redeliver = (d) => {
 		const form = el('form', { novalidate: true, class: 'rc-inline' },
 			button('Redeliver', { class: 'govuk-button govuk-button--secondary govuk-!-margin-bottom-0',
@@ -729,9 +730,34 @@ async function deliveries() {
 			 { title: 'Event', value: (d) => d.event || '—' },
 			 { title: 'Attempts', numeric: true, value: (d) => String(d.attempts) },
 			 { title: 'Last error', value: (d) => d.last_error || (d.last_status ? 'HTTP ' + d.last_status : '—') }];
+	/* every dead delivery to an endpoint since a time, queued again */
+	const withDead = endpoints.filter((e) => e.dead > 0);
+	const bulk = withDead.length ? el('form', { novalidate: true },
+		el('h2', { class: 'govuk-heading-m' }, 'Redeliver all since a time'),
+		field('bulk-endpoint', 'Endpoint', el('select', { class: 'govuk-select', id: 'bulk-endpoint', name: 'endpoint' },
+			withDead.map((e) => el('option', { value: e.name }, e.name + ' (' + e.dead + ' dead)')))),
+		field('bulk-since', 'Queued on or after', el('input', { class: 'govuk-input govuk-input--width-10', id: 'bulk-since',
+			name: 'since', type: 'text', spellcheck: 'false', value: daysAgo(7) }), 'A date, YYYY-MM-DD (UTC)'),
+		button('Redeliver all', { id: 'redeliver-all', class: 'govuk-button govuk-button--secondary' })) : null;
+	if (bulk)
+		onSubmit(bulk, 'since', async () => {
+			const { data } = await api('POST', '/api/v1/deliveries/redeliver',
+						   { endpoint: bulk.elements.endpoint.value, since: bulk.elements.since.value.trim() });
+			return saved(data.queued + ' deliveries to ' + data.endpoint + ' queued again');
+		});
 	render('deliveries', heading('Deliveries', me.org),
 	       para('Webhooks to your case-management systems that failed, and those being retried. A delivery sent again keeps its webhook-id, so a receiver that had it already sees the same message.'),
+	       table('Endpoints', [{ title: 'Endpoint', value: (e) => e.name },
+				   { title: 'State', value: (e) => e.state === 'disabled' ? tag('disabled since ' + e.disabled_at, 'red')
+							       : e.state === 'failing' ? tag('failing since ' + e.failing_since, 'orange') : tag('ok', 'green') },
+				   { title: 'Waiting', numeric: true, value: (e) => String(e.pending) },
+				   { title: 'Dead', numeric: true, value: (e) => String(e.dead) }],
+		     endpoints, 'No delivery of yours is waiting or dead.'),
+	       endpoints.some((e) => e.state === 'disabled')
+		       ? el('div', { class: 'govuk-inset-text' }, 'A disabled endpoint\'s deliveries wait until it is enabled again (rollcall endpoint enable NAME, by the service\'s operator).')
+		       : null,
 	       table('Dead', columns.concat([{ title: '', value: redeliver }]), dead, 'No dead deliveries.'),
+	       bulk,
 	       table('Being retried', columns, retrying.filter((d) => d.attempts > 0), 'None being retried.'));
 }
 

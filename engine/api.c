@@ -38,6 +38,7 @@
 #include <openssl/crypto.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ struct limiter_slot {
 };
 
 struct api {
+	atomic_int replaying; /* previews and checks running now (HEAVY_MAX at most) */
 	const struct config *cfg;
 	char *db_path;
 	pthread_key_t conn;
@@ -418,6 +420,7 @@ static int get_report(struct ctx *c)
 	c->rs->body = page;
 	c->rs->len = size;
 	c->rs->content_type = "text/html; charset=utf-8";
+	c->rs->csp = REPORT_CSP;
 	return 0;
 }
 
@@ -551,8 +554,14 @@ static int get_deliveries(struct ctx *c)
 static int post_redeliver(struct ctx *c)
 {
 	char why[512];
-	int rc = outbox_redeliver(c->db, c->api->cfg, strtoll(c->arg, NULL, 10), c->token.org,
-				  c->token.name, c->via, why, sizeof why);
+	/* the change and its audit row in one transaction, as the CLI's */
+	int rc = db_begin(c->db);
+	if (rc == DB_DONE) {
+		rc = outbox_redeliver(c->db, c->api->cfg, strtoll(c->arg, NULL, 10), c->token.org,
+				      c->token.name, c->via, why, sizeof why);
+		if (rc != DB_DONE || (rc = db_commit(c->db)) < 0)
+			db_rollback(c->db);
+	}
 	if (rc < 0)
 		return answer_failure(c, rc);
 	if (rc == OUTBOX_NOT_FOUND)
@@ -562,6 +571,82 @@ static int post_redeliver(struct ctx *c)
 	answer_json(c, 200,
 		    json_pack("{s:I, s:s}", "id", (json_int_t)strtoll(c->arg, NULL, 10), "state",
 			      "pending"));
+	return 0;
+}
+
+/* POST /api/v1/deliveries/redeliver {"endpoint", "since"}: every dead
+ * delivery of the organisation's to the endpoint since a time queued
+ * again (outbox_redeliver_since: bounded, each its webhook-id, audited),
+ * in one transaction. */
+static int post_redeliver_since(struct ctx *c)
+{
+	const char *endpoint = json_string_value(json_object_get(c->body, "endpoint"));
+	const char *since = json_string_value(json_object_get(c->body, "since"));
+	long long ms;
+	if (!endpoint || !*endpoint)
+		return answer_error(c, 422, "endpoint", "endpoint: expected an endpoint's name");
+	if (!since || config_parse_time(since, &ms) < 0)
+		return answer_error(c, 422, "since",
+				    "since: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
+	char why[256];
+	long queued = 0;
+	int rc = db_begin(c->db);
+	if (rc == DB_DONE) {
+		rc = outbox_redeliver_since(c->db, c->api->cfg, endpoint, since, "dead",
+					    c->token.org, c->token.name, c->via, &queued, why,
+					    sizeof why);
+		if (rc != DB_DONE || (rc = db_commit(c->db)) < 0)
+			db_rollback(c->db);
+	}
+	if (rc < 0)
+		return answer_failure(c, rc);
+	if (rc > 0)
+		return answer_error(c, 422, rc == OUTBOX_NO_ENDPOINT ? "endpoint" : "since", "%s",
+				    why);
+	answer_json(c, 200, json_pack("{s:s, s:s, s:I}", "endpoint", endpoint, "since", since,
+				      "queued", (json_int_t)queued));
+	return 0;
+}
+
+/* GET /api/v1/endpoints: the endpoints the organisation's deliveries go
+ * to, each with its state (ok, failing since, disabled since and why) and
+ * the organisation's own deliveries to it waiting and dead. An endpoint
+ * serves every organisation whose policy names it: its state is shared,
+ * its counts are the organisation's. */
+static int get_endpoints(struct ctx *c)
+{
+	sqlite3_stmt *st = db_prepare(
+		c->db, "SELECT d.endpoint, sum(d.state = 'pending'), sum(d.state = 'dead'), "
+		       "strftime('%Y-%m-%dT%H:%M:%SZ', s.failing_since / 1000, 'unixepoch'), "
+		       "s.disabled_at, s.disabled_why FROM deliveries d JOIN actions "
+		       "ON actions.id = d.action_id LEFT JOIN endpoint_state s ON s.name = d.endpoint "
+		       "WHERE actions.org = ?1 AND d.endpoint IS NOT NULL AND d.state IN ('pending', "
+		       "'dead') AND " LISTING_AT_SCHOOLS("actions.pupil") " GROUP BY d.endpoint "
+		       "ORDER BY d.endpoint");
+	if (!st)
+		return answer_failure(c, DB_FAILED);
+	listing_bind_scope(st, &c->scope);
+	json_t *items = json_array();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *failing = (const char *)sqlite3_column_text(st, 3);
+		const char *disabled = (const char *)sqlite3_column_text(st, 4);
+		json_array_append_new(
+			items,
+			json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "name",
+				  (const char *)sqlite3_column_text(st, 0), "state",
+				  disabled ? "disabled" : failing ? "failing" : "ok", "pending",
+				  (json_int_t)sqlite3_column_int64(st, 1), "dead",
+				  (json_int_t)sqlite3_column_int64(st, 2), "failing_since",
+				  column_json(st, 3, NULL), "disabled_at", column_json(st, 4, NULL),
+				  "disabled_why", column_json(st, 5, NULL)));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(items);
+		return answer_failure(c, db_fail(c->db, "reading endpoints"));
+	}
+	answer_json(c, 200, json_pack("{s:o, s:n}", "items", items, "next"));
 	return 0;
 }
 
@@ -733,6 +818,30 @@ static int get_policy(struct ctx *c)
 }
 
 /* POST /api/v1/policy/check */
+/* A preview or a check replays the organisation's history twice, on a
+ * request thread: at most HEAVY_MAX at once in the whole server, so that
+ * no organisation's viewers can take every thread (or the evaluator's
+ * cores) from the others. 1 and counted if one may start now, else 0
+ * answered 503 with Retry-After. */
+#define HEAVY_MAX 1
+
+static int heavy_start(struct ctx *c)
+{
+	if (atomic_fetch_add(&c->api->replaying, 1) < HEAVY_MAX)
+		return 1;
+	atomic_fetch_sub(&c->api->replaying, 1);
+	c->rs->retry_after = 5;
+	answer_error(c, 503, NULL,
+		     "another replay (a params preview or a policy check) is running: try again "
+		     "in a few seconds");
+	return 0;
+}
+
+static void heavy_end(struct ctx *c)
+{
+	atomic_fetch_sub(&c->api->replaying, 1);
+}
+
 static int post_policy_check(struct ctx *c)
 {
 	json_t *out = NULL;
@@ -741,8 +850,11 @@ static int post_policy_check(struct ctx *c)
 	if (n < 0)
 		return answer_error(c, 400, "days", "days: expected a whole number from 1 to %d",
 				    PUBLISH_DAYS_MAX);
+	if (!heavy_start(c))
+		return 0;
 	int rc = publish_check(c->db, c->api->cfg, c->token.org, NULL, c->rq->body, c->rq->body_len,
 			       (int)n, &out);
+	heavy_end(c);
 	return answer_publish(c, rc, out, 0);
 }
 
@@ -783,10 +895,13 @@ static int post_params_preview(struct ctx *c)
 		     json_integer_value(days) > PUBLISH_DAYS_MAX))
 		return answer_error(c, 422, "days", "days: expected a whole number from 1 to %d",
 				    PUBLISH_DAYS_MAX);
+	if (!heavy_start(c))
+		return 0;
 	json_t *none = params ? NULL : json_object();
 	int rc = publish_preview(c->db, c->api->cfg, c->token.org, params ? params : none,
 				 days ? (int)json_integer_value(days) : 0, &out);
 	json_decref(none);
+	heavy_end(c);
 	return answer_publish(c, rc, out, 0);
 }
 
@@ -856,13 +971,29 @@ static int report_figures_json(struct ctx *c)
 /* Does the request come from a page of this server? Its Origin must be
  * this server as the browser reached it: the scheme, and the Host it sent
  * (RFC 6454 §7: a browser sends Origin with every POST, PUT and DELETE). */
-static int same_origin(const struct api_request *rq)
+static int same_origin(const struct api *api, const struct api_request *rq)
 {
 	char self[320];
-	if (!rq->origin || !rq->host)
+	if (!rq->origin)
+		return 0;
+	const char *url = api->cfg->serve.url;
+	if (url) { /* reached through a proxy: its origin, scheme://host[:port] */
+		const char *host = strstr(url, "://") + 3;
+		size_t n = (size_t)(host - url) + strcspn(host, "/");
+		return strlen(rq->origin) == n && strncmp(rq->origin, url, n) == 0;
+	}
+	if (!rq->host)
 		return 0;
 	snprintf(self, sizeof self, "%s://%s", rq->tls ? "https" : "http", rq->host);
 	return strcmp(rq->origin, self) == 0;
+}
+
+/* The session cookie is Secure when people reach the server over TLS:
+ * its own, or a proxy's (serve.url https://). */
+static const char *secure(const struct ctx *c)
+{
+	const char *url = c->api->cfg->serve.url;
+	return c->rq->tls || (url && !strncmp(url, "https://", 8)) ? "; Secure" : "";
 }
 
 static void answer_session(struct ctx *c, int signed_in);
@@ -896,8 +1027,7 @@ static int open_session(struct ctx *c)
 				"ask for another");
 	}
 	snprintf(c->rs->set_cookie, sizeof c->rs->set_cookie,
-		 CONSOLE_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", cookie,
-		 c->rq->tls ? "; Secure" : "");
+		 CONSOLE_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", cookie, secure(c));
 	OPENSSL_cleanse(cookie, sizeof cookie);
 	if (token_get(c->db, id, &c->token) <= 0) /* revoked the moment after */
 		return answer_failure(c, DB_FAILED);
@@ -914,8 +1044,7 @@ static int close_session(struct ctx *c)
 			return answer_failure(c, rc);
 	}
 	snprintf(c->rs->set_cookie, sizeof c->rs->set_cookie,
-		 CONSOLE_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
-		 c->rq->tls ? "; Secure" : "");
+		 CONSOLE_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s", secure(c));
 	answer_session(c, 0);
 	return 0;
 }
@@ -984,7 +1113,7 @@ static int console_answer(struct ctx *c)
 		return 1;
 	}
 	/* signing in from another site's page (login CSRF), or out */
-	if (!same_origin(rq)) {
+	if (!same_origin(c->api, rq)) {
 		answer_error(c, 403, "Origin", "a request from another site's page is refused");
 		return 1;
 	}
@@ -1044,6 +1173,9 @@ static const struct route routes[] = {
 	  post_policy_rollback },
 	{ "GET", "/api/v1/deliveries", ROLE_OFFICER, ID_NONE, BODY_NONE, "state after limit", "",
 	  get_deliveries },
+	{ "POST", "/api/v1/deliveries/redeliver", ROLE_OFFICER, ID_NONE, BODY_JSON, "",
+	  "endpoint since", post_redeliver_since },
+	{ "GET", "/api/v1/endpoints", ROLE_OFFICER, ID_NONE, BODY_NONE, "", "", get_endpoints },
 	{ "POST", "/api/v1/deliveries/{id}/redeliver", ROLE_OFFICER, ID_DELIVERY, BODY_NONE, "", "",
 	  post_redeliver },
 	{ "GET", "/api/v1/audit", ROLE_VIEWER, ID_NONE, BODY_NONE, "since after limit", "",
@@ -1324,7 +1456,7 @@ static int handle(struct ctx *c_)
 		/* a change made with the cookie must come from a page of this
 		 * server: another site's page could have the browser send it */
 		if (found && strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD") &&
-		    !same_origin(rq))
+		    !same_origin(api, rq))
 			return answer_error(&c, 403, "Origin",
 					    "a change from another site's page is refused");
 	}

@@ -50,6 +50,13 @@ struct api_request {
 	int body_over; /* 1: the body was longer than api_body_max (not kept) */
 };
 
+/* The report's page is one self-contained file (as `rollcall report`
+ * writes it), its script and style inline: allowed inline, and nothing
+ * else — no request it could make, no form, no framing. */
+#define REPORT_CSP                                                                          \
+	"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "         \
+	"img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
 struct api_response {
 	int status;
 	char *body; /* malloc'd, len bytes; the caller frees it */
@@ -58,6 +65,7 @@ struct api_response {
 	char etag[72];	 /* "" or the ETag header's value */
 	int retry_after; /* > 0: seconds, for a 429 */
 	char set_cookie[192]; /* "" or the Set-Cookie header's value */
+	const char *csp;      /* the Content-Security-Policy; NULL: the console's */
 };
 
 /* Answer rq. Never fails: a failure inside is a 500 (reported on stderr). */

@@ -175,7 +175,7 @@ static enum MHD_Result send_answer(struct MHD_Connection *con, struct api_respon
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	/* the console's page and assets, and everything else: no script or
 	 * style but the server's, no framing, no referrer to leak a path */
-	MHD_add_response_header(r, "Content-Security-Policy", CONSOLE_CSP);
+	MHD_add_response_header(r, "Content-Security-Policy", rs->csp ? rs->csp : CONSOLE_CSP);
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	if (rs->set_cookie[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rs->set_cookie);

@@ -31,6 +31,7 @@
 
 #include "e2e.h"
 
+#include "api.h"
 #include "apitest.h"
 #include "console.h"
 
@@ -78,7 +79,16 @@ static int group_setup(void **state)
 	snprintf(path, sizeof path, "%s/rollcall.conf", fx.e->dir);
 	snprintf(conf, sizeof conf,
 		 "policies = \"policies\"\nscripts = \"%s/scripts\"\n"
-		 "serve = { listen = \"127.0.0.1:0\", threads = 4 }\n",
+		 "serve = { listen = \"127.0.0.1:0\", threads = 4 }\n"
+		 /* the bundled policies' endpoints: nothing listens there (the
+		  * service is not run; deliveries wait, one made dead below) */
+		 "endpoints = {\n"
+		 "  [\"ewo-team\"] = { url = \"http://127.0.0.1:9/ewo\", secret_env = \"HOOK_SECRET\" },\n"
+		 "  [\"mentors\"] = { url = \"http://127.0.0.1:9/mentors\", secret_env = \"HOOK_SECRET\" },\n"
+		 "  [\"legal-team\"] = { url = \"http://127.0.0.1:9/legal\", secret_env = \"HOOK_SECRET\" },\n"
+		 "  [\"trust-attendance\"] = { url = \"http://127.0.0.1:9/trust\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
+		 "}\n",
 		 e2e_root);
 	write_file(path, conf);
 	snprintf(args, sizeof args,
@@ -377,6 +387,14 @@ static void the_cookie_and_the_page_are_locked_down(void **state)
 	assert_int_equal(with_cookie("POST", path, cookie, NULL, "{}"), 403);
 	assert_int_equal(e2e_query(fx.e, "SELECT count(*) FROM audit"), audit);
 	assert_int_equal(with_cookie("GET", "/api/v1/me", cookie, NULL, NULL), 200);
+
+	/* the report's page is one file with its script inline: its own policy */
+	char line_[128];
+	snprintf(line_, sizeof line_, "Cookie: " CONSOLE_COOKIE "=%s", cookie);
+	r = http("GET", "/api/v1/report", NULL, (const char *[]){ line_, NULL });
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "Content-Security-Policy: " REPORT_CSP));
+	reply_free(&r);
 
 	/* idle for 8 hours: no longer signed in */
 	snprintf(sql, sizeof sql,

@@ -215,6 +215,10 @@ const scenarios = {
 		check(t.includes('no leave was asked for') && t.includes('the family has moved abroad'), 'both decisions are listed with the note and the reason');
 		await visit('#/deliveries', 'deliveries');
 		await shot('deliveries');
+		check((await text()).includes('Endpoints'), 'the deliveries page shows the endpoints\' state');
+		await page.$eval('#bulk-since', (i) => { i.value = '2000-01-01'; });
+		await drawn(() => page.click('#redeliver-all'));
+		check(/[1-9][0-9]* deliveries to .* queued again/.test(await text()), 'every dead delivery since a time is queued again');
 	},
 
 	/* An author uploads a policy with an error, sees its line, fixes it,
