@@ -197,7 +197,8 @@ sanitize: deps
 # (log_path): a report fails the run even from a child that a test killed
 # or whose exit status it does not look at (halt_on_error stops the process
 # at its first report, with exit status 66). test_run and test_deliver run
-# with a no-op wrapper (env), which makes them skip their peak-RSS bounds as
+# (and test_api, rollcall serve's thread pool over every route) with a
+# no-op wrapper (env), which makes them skip their peak-RSS bounds as
 # under valgrind: those bound rollcall, and TSan's shadow memory is not
 # rollcall's. test_daemon runs without one, so that its kills at random
 # moments (skipped under a wrapper) run instrumented too.
@@ -205,12 +206,14 @@ TSAN_FLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 TSAN_REPORTS = $(abspath $(B))/tsan/reports
 tsan: deps
 	@$(MAKE) --no-print-directory B=$(B)/tsan CC=clang CFLAGS="$(TSAN_FLAGS)" all \
-		$(B)/tsan/tests/test_daemon $(B)/tsan/tests/test_run $(B)/tsan/tests/test_deliver
+		$(B)/tsan/tests/test_daemon $(B)/tsan/tests/test_run $(B)/tsan/tests/test_deliver \
+		$(B)/tsan/tests/test_api
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
 	@export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
 		log_path=$(TSAN_REPORTS)/report" ROLLCALL_BUILD=$(B)/tsan; status=0; \
 	sh tests/run $(B)/tsan/tests/test_daemon || status=1; \
-	ROLLCALL_WRAP=env sh tests/run $(B)/tsan/tests/test_run $(B)/tsan/tests/test_deliver || status=1; \
+	ROLLCALL_WRAP=env sh tests/run $(B)/tsan/tests/test_run $(B)/tsan/tests/test_deliver \
+		$(B)/tsan/tests/test_api || status=1; \
 	if ls $(TSAN_REPORTS)/report.* >/dev/null 2>&1; then \
 		cat $(TSAN_REPORTS)/report.*; echo "ThreadSanitizer reported: see $(TSAN_REPORTS)"; \
 		exit 1; fi; exit $$status
