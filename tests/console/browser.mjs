@@ -19,7 +19,8 @@
  * what" and the script exits 1; each check passed prints "ok: what".
  */
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -228,7 +229,11 @@ const scenarios = {
 		await visit('#/policy', 'policy');
 		const live = await page.$eval('#draft', (t) => t.value);
 		const broken = live.replace(/function on_pupil\(p\)/, 'function on_pupil(p)\n  if p.year_group == 9 then end\n  local x = = 1');
-		await page.$eval('#draft', (t, v) => { t.value = v; }, broken);
+		/* uploaded as a file, as an author would */
+		const draft = join(mkdtempSync(join(tmpdir(), 'rollcall-draft-')), 'la-355.lua');
+		writeFileSync(draft, broken);
+		await (await page.$('#draft-file')).uploadFile(draft);
+		await page.waitForFunction(() => document.getElementById('draft').value.includes('local x = = 1'));
 		await page.click('main button[value=check]');
 		await page.waitForSelector('.govuk-error-summary');
 		const summaryText = await page.$eval('.govuk-error-summary', (e) => e.innerText);
