@@ -30,6 +30,8 @@ static void print_counts(const struct retention_counts *n, int dry)
 		{ "webhook bodies and errors", n->bodies },
 		{ "receiver responses", n->responses },
 		{ "rejected rows", n->rejected },
+		{ "console sign-ins ended", n->sessions },
+		{ "sign-in links past their day", n->links },
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
 		printf("  %-30s %lld\n", rows[i].what, rows[i].count);

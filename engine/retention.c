@@ -15,6 +15,7 @@
 #include "retention.h"
 
 #include "audit.h"
+#include "console.h"
 #include "date.h"
 #include "log.h"
 #include "util.h"
@@ -38,6 +39,8 @@ enum cut { CUT_MARK_ID, CUT_REGISTER_ID, CUT_ACTIONS_AT, CUT_PAYLOADS_AT };
 	"deliveries p WHERE p.action_id = actions.id AND p.state = 'pending'))"
 
 #define N(field) offsetof(struct retention_counts, field)
+#define STR_(x)	 #x
+#define STR(x)	 STR_(x) /* a number's text in SQL: "(8 * 3600)" */
 
 static const struct step {
 	const char *name;  /* the count's key in the audit row */
@@ -92,6 +95,20 @@ static const struct step {
 	  "SELECT count(*) FROM rejected WHERE rejected_at < ?1",
 	  "DELETE FROM rejected WHERE id IN (SELECT id FROM rejected WHERE rejected_at < ?1 "
 	  "ORDER BY id LIMIT ?2)" },
+	/* the console's sign-ins that ended (signed out, or idle past
+	 * CONSOLE_IDLE_SECONDS) and its links past their day, before the cut:
+	 * who signed in when is no longer needed, nor what would let them in */
+	{ "sessions", N(sessions), CUT_PAYLOADS_AT, 0,
+	  "SELECT count(*) FROM console_sessions WHERE coalesce(strftime('%s', closed_at), "
+	  "seen_at + " STR(CONSOLE_IDLE_SECONDS) ") < CAST(strftime('%s', ?1) AS INTEGER)",
+	  "DELETE FROM console_sessions WHERE sha256 IN (SELECT sha256 FROM console_sessions "
+	  "WHERE coalesce(strftime('%s', closed_at), seen_at + " STR(
+		  CONSOLE_IDLE_SECONDS) ") < CAST(strftime('%s', ?1) AS INTEGER) LIMIT ?2)" },
+	{ "links", N(links), CUT_PAYLOADS_AT, 0,
+	  "SELECT count(*) FROM console_links WHERE expires_at < CAST(strftime('%s', ?1) AS "
+	  "INTEGER)",
+	  "DELETE FROM console_links WHERE sha256 IN (SELECT sha256 FROM console_links WHERE "
+	  "expires_at < CAST(strftime('%s', ?1) AS INTEGER) LIMIT ?2)" },
 };
 
 /* The counts an audit row and the tally carry, beside the steps'. */
@@ -313,8 +330,7 @@ out:
 
 /* One transaction: stmt, then the tally; the rows it changed counted in
  * n's field at offset count. Returns them, or the failure. */
-static long long chunk(struct db *db, sqlite3_stmt *st, struct retention_counts *n,
-		       size_t count)
+static long long chunk(struct db *db, sqlite3_stmt *st, struct retention_counts *n, size_t count)
 {
 	double t0 = monotonic_seconds();
 	int rc = db_try_begin(db); /* busy: said by the caller, not every try */

@@ -37,7 +37,8 @@ struct retention_counts {
 	long long marks, amendments, registers;				/* rows removed */
 	long long actions, deliveries, attempts, audit, cases, exports; /* exports: audit rows */
 	long long bodies, responses, rejected; /* deliveries and attempts expunged; rows removed */
-	double longest_lock; /* seconds: the longest a transaction held the write lock */
+	long long sessions, links; /* the web console's sign-ins that ended, links past their day */
+	double longest_lock;	   /* seconds: the longest a transaction held the write lock */
 	long transactions;
 };
 

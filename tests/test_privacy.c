@@ -347,6 +347,24 @@ static void a_tally_left_is_counted_once(void **state)
 			 0);
 	assert_int_equal(e2e_rollcall(e, "retention"), 0); /* nothing more to count */
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = 'retention'"), 1);
+
+	/* the console's sign-ins that ended and its links past their day go
+	 * after payloads_days; a session in use stays */
+	e2e_exec(e, "INSERT INTO console_sessions VALUES ('a', 1, '2020-01-01T00:00:00Z', "
+		    "1577836800, '2020-01-01T01:00:00Z'), ('b', 1, '2020-01-01T00:00:00Z', "
+		    "1577836800, NULL), ('c', 1, '2026-01-01T00:00:00Z', strftime('%s', 'now'), "
+		    "NULL); INSERT INTO console_links VALUES ('d', 1, '2020-01-01T00:00:00Z', "
+		    "1577923200, NULL), ('e', 1, '2026-01-01T00:00:00Z', strftime('%s', 'now') + "
+		    "86400, NULL)");
+	assert_int_equal(e2e_rollcall(e, "retention"), 0);
+	char *left = e2e_text(e, "SELECT group_concat(sha256) FROM (SELECT sha256 FROM "
+				 "console_sessions UNION ALL SELECT sha256 FROM console_links)");
+	assert_string_equal(left, "c,e");
+	free(left);
+	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = 'retention' AND "
+				      "json_extract(detail, '$.sessions') = 2 AND "
+				      "json_extract(detail, '$.links') = 1"),
+			 1);
 	e2e_free(e);
 }
 
@@ -756,14 +774,13 @@ static void no_export_names_another_pupil(void **state)
  * policy says in the log which pupil it is deciding, and is slow (a few
  * tenths of a second a call): the erase lands after the batch's snapshot
  * and before its recording. */
-static const char policy_slow[] =
-	"policy { org = \"la:355\", name = \"Test council\" }\n"
-	"function on_pupil(p)\n"
-	"  log(\"deciding\", p.upn)\n"
-	"  local x = 0\n"
-	"  for i = 1, 3000000 do x = x + i end\n"
-	"  alert(p, \"seen\", { cooldown_days = 0 })\n"
-	"end\n";
+static const char policy_slow[] = "policy { org = \"la:355\", name = \"Test council\" }\n"
+				  "function on_pupil(p)\n"
+				  "  log(\"deciding\", p.upn)\n"
+				  "  local x = 0\n"
+				  "  for i = 1, 3000000 do x = x + i end\n"
+				  "  alert(p, \"seen\", { cooldown_days = 0 })\n"
+				  "end\n";
 
 static void a_pupil_erased_during_a_batch_gets_nothing(void **state)
 {
@@ -787,9 +804,8 @@ static void a_pupil_erased_during_a_batch_gets_nothing(void **state)
 	assert_int_equal(e2e_query(e, sql), 0);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM actions WHERE upn = '%s'", b);
 	assert_int_equal(e2e_query(e, sql), 1);
-	assert_int_equal(lines_with(e->daemon_log, "pupils changed while the batch was decided",
-				    NULL),
-			 1);
+	assert_int_equal(
+		lines_with(e->daemon_log, "pupils changed while the batch was decided", NULL), 1);
 	e2e_free(e);
 }
 
