@@ -603,8 +603,9 @@ static int post_redeliver_since(struct ctx *c)
 	if (rc > 0)
 		return answer_error(c, 422, rc == OUTBOX_NO_ENDPOINT ? "endpoint" : "since", "%s",
 				    why);
-	answer_json(c, 200, json_pack("{s:s, s:s, s:I}", "endpoint", endpoint, "since", since,
-				      "queued", (json_int_t)queued));
+	answer_json(c, 200,
+		    json_pack("{s:s, s:s, s:I}", "endpoint", endpoint, "since", since, "queued",
+			      (json_int_t)queued));
 	return 0;
 }
 
@@ -616,13 +617,14 @@ static int post_redeliver_since(struct ctx *c)
 static int get_endpoints(struct ctx *c)
 {
 	sqlite3_stmt *st = db_prepare(
-		c->db, "SELECT d.endpoint, sum(d.state = 'pending'), sum(d.state = 'dead'), "
-		       "strftime('%Y-%m-%dT%H:%M:%SZ', s.failing_since / 1000, 'unixepoch'), "
-		       "s.disabled_at, s.disabled_why FROM deliveries d JOIN actions "
-		       "ON actions.id = d.action_id LEFT JOIN endpoint_state s ON s.name = d.endpoint "
-		       "WHERE actions.org = ?1 AND d.endpoint IS NOT NULL AND d.state IN ('pending', "
-		       "'dead') AND " LISTING_AT_SCHOOLS("actions.pupil") " GROUP BY d.endpoint "
-		       "ORDER BY d.endpoint");
+		c->db,
+		"SELECT d.endpoint, sum(d.state = 'pending'), sum(d.state = 'dead'), "
+		"strftime('%Y-%m-%dT%H:%M:%SZ', s.failing_since / 1000, 'unixepoch'), "
+		"s.disabled_at, s.disabled_why FROM deliveries d JOIN actions "
+		"ON actions.id = d.action_id LEFT JOIN endpoint_state s ON s.name = d.endpoint "
+		"WHERE actions.org = ?1 AND d.endpoint IS NOT NULL AND d.state IN ('pending', "
+		"'dead') AND " LISTING_AT_SCHOOLS("actions.pupil") " GROUP BY d.endpoint "
+								   "ORDER BY d.endpoint");
 	if (!st)
 		return answer_failure(c, DB_FAILED);
 	listing_bind_scope(st, &c->scope);
@@ -631,15 +633,17 @@ static int get_endpoints(struct ctx *c)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *failing = (const char *)sqlite3_column_text(st, 3);
 		const char *disabled = (const char *)sqlite3_column_text(st, 4);
-		json_array_append_new(
-			items,
-			json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "name",
-				  (const char *)sqlite3_column_text(st, 0), "state",
-				  disabled ? "disabled" : failing ? "failing" : "ok", "pending",
-				  (json_int_t)sqlite3_column_int64(st, 1), "dead",
-				  (json_int_t)sqlite3_column_int64(st, 2), "failing_since",
-				  column_json(st, 3, NULL), "disabled_at", column_json(st, 4, NULL),
-				  "disabled_why", column_json(st, 5, NULL)));
+		json_array_append_new(items,
+				      json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "name",
+						(const char *)sqlite3_column_text(st, 0), "state",
+						disabled  ? "disabled"
+						: failing ? "failing"
+							  : "ok",
+						"pending", (json_int_t)sqlite3_column_int64(st, 1),
+						"dead", (json_int_t)sqlite3_column_int64(st, 2),
+						"failing_since", column_json(st, 3, NULL),
+						"disabled_at", column_json(st, 4, NULL),
+						"disabled_why", column_json(st, 5, NULL)));
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1065,23 +1069,30 @@ static void answer_session(struct ctx *c, int signed_in)
 	answer_json(c, 200, me);
 }
 
+/* The token the request's session cookie stands for, into c->token: 1,
+ * 0 if there is no cookie or it stands for none (ended, idle too long,
+ * its token revoked or expired), or a failure. */
+static int session_of(struct ctx *c)
+{
+	if (!c->rq->session)
+		return 0;
+	long long id = console_session_token(c->db, c->rq->session);
+	return id > 0 ? token_get(c->db, id, &c->token) : (int)id;
+}
+
 /* GET /console/session: who the session cookie stands for (not signed
  * in is not an error for the page that asks). */
 static void who_is_signed_in(struct ctx *c)
 {
-	long long id = 0;
-	int found = 0;
 	if (!(c->db = thread_db(c->api))) {
 		answer_failure(c, DB_FAILED);
 		return;
 	}
-	if (c->rq->session && (id = console_session_token(c->db, c->rq->session)) > 0)
-		found = token_get(c->db, id, &c->token);
-	if (id < 0 || found < 0) {
-		answer_failure(c, id < 0 ? (int)id : found);
-		return;
-	}
-	answer_session(c, found);
+	int found = session_of(c);
+	if (found < 0)
+		answer_failure(c, found);
+	else
+		answer_session(c, found);
 }
 
 /* The console's paths: its page and assets, and its session. 1 if path is
@@ -1449,8 +1460,7 @@ static int handle(struct ctx *c_)
 		if (found < 0)
 			return answer_failure(&c, found);
 	} else if (rq->session) { /* the console's session stands for a token */
-		long long id = console_session_token(c.db, rq->session);
-		found = id > 0 ? token_get(c.db, id, &c.token) : (int)id;
+		found = session_of(&c);
 		if (found < 0)
 			return answer_failure(&c, found);
 		/* a change made with the cookie must come from a page of this

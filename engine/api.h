@@ -53,8 +53,8 @@ struct api_request {
 /* The report's page is one self-contained file (as `rollcall report`
  * writes it), its script and style inline: allowed inline, and nothing
  * else — no request it could make, no form, no framing. */
-#define REPORT_CSP                                                                          \
-	"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "         \
+#define REPORT_CSP                                                                                 \
+	"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "              \
 	"img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 struct api_response {
@@ -62,8 +62,8 @@ struct api_response {
 	char *body; /* malloc'd, len bytes; the caller frees it */
 	size_t len;
 	const char *content_type;
-	char etag[72];	 /* "" or the ETag header's value */
-	int retry_after; /* > 0: seconds, for a 429 */
+	char etag[72];	      /* "" or the ETag header's value */
+	int retry_after;      /* > 0: seconds, for a 429 */
 	char set_cookie[192]; /* "" or the Set-Cookie header's value */
 	const char *csp;      /* the Content-Security-Policy; NULL: the console's */
 };

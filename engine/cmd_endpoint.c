@@ -179,7 +179,8 @@ static int enable(struct cli *cli, const char *name)
 	if (rc != SQLITE_ROW) {
 		if (rc == SQLITE_DONE) {
 			error("endpoint \"%s\" is not disabled%s", name,
-			      config_endpoint(&cli->cfg, name) ? "" : " (nor in the configuration)");
+			      config_endpoint(&cli->cfg, name) ? ""
+							       : " (nor in the configuration)");
 			status = EXIT_USAGE;
 		} else {
 			db_fail(&cli->db, "reading the endpoint's state");

@@ -328,11 +328,12 @@ static int read_health(struct db *db, struct health *h, const char *since)
 			      "'proposed'",
 			      0, 2, (char **[]){ &h->oldest_proposed, &h->next_decide_by });
 	if (!rc)
-		rc = text_row(db,
-			      "SELECT count(*), group_concat(name || ' since ' || disabled_at || ': ' "
-			      "|| coalesce(disabled_why, ''), '; ') FROM endpoint_state WHERE "
-			      "disabled_at IS NOT NULL",
-			      0, 2, (char **[]){ &disabled, &h->disabled_list });
+		rc = text_row(
+			db,
+			"SELECT count(*), group_concat(name || ' since ' || disabled_at || ': ' "
+			"|| coalesce(disabled_why, ''), '; ') FROM endpoint_state WHERE "
+			"disabled_at IS NOT NULL",
+			0, 2, (char **[]){ &disabled, &h->disabled_list });
 	h->disabled = disabled ? atoll(disabled) : 0;
 	free(disabled);
 	if (!rc)

@@ -58,8 +58,7 @@ static int print_link(struct cli *cli, long long id, const char *org, const char
 		size_t n = strlen(c->serve.url);
 		printf("%.*s/#/link/%s\n", (int)(n - (c->serve.url[n - 1] == '/')), c->serve.url,
 		       code);
-	}
-	else
+	} else
 		printf("%s://%s/#/link/%s\n", c->serve.tls_cert ? "https" : "http", c->serve.listen,
 		       code);
 	fflush(stdout);
@@ -80,9 +79,9 @@ static int add(struct cli *cli, int argc, char **argv)
 		if (cmd_flag(argv, &i, "--link"))
 			link = 1;
 		else if ((got = cmd_option(argc, argv, &i, "--org", &org)) != 0 ||
-		    (got = cmd_option(argc, argv, &i, "--role", &role)) != 0 ||
-		    (got = cmd_option(argc, argv, &i, "--name", &name)) != 0 ||
-		    (got = cmd_option(argc, argv, &i, "--expires", &expires)) != 0) {
+			 (got = cmd_option(argc, argv, &i, "--role", &role)) != 0 ||
+			 (got = cmd_option(argc, argv, &i, "--name", &name)) != 0 ||
+			 (got = cmd_option(argc, argv, &i, "--expires", &expires)) != 0) {
 			if (got < 0)
 				return cmd_usage(cli);
 		} else

@@ -71,10 +71,9 @@ static const struct delivery_key serve_keys[] = {
 };
 #undef S
 
-static const char *const top_keys[] = { "database",	"policies",  "scripts",
-					"endpoints",	"delivery",  "limits",
-					"signoff_days", "retention", "serve",
-					NULL };
+static const char *const top_keys[] = { "database", "policies", "scripts",	"endpoints",
+					"delivery", "limits",	"signoff_days", "retention",
+					"serve",    NULL };
 
 struct reader {
 	struct config *c;
@@ -304,11 +303,12 @@ static int read_serve(struct reader *r)
 			if (!strcmp(key, serve_keys[i].name))
 				k = &serve_keys[i];
 		if (!k)
-			return fail(r,
-				    "serve: unknown key '%s' (keys: listen, url, tls_cert, tls_key, "
-				    "threads, max_connections, per_ip, timeout_s, request_s, "
-				    "json_max_kb, policy_max_kb, auth_failures, nice)",
-				    key, NULL);
+			return fail(
+				r,
+				"serve: unknown key '%s' (keys: listen, url, tls_cert, tls_key, "
+				"threads, max_connections, per_ip, timeout_s, request_s, "
+				"json_max_kb, policy_max_kb, auth_failures, nice)",
+				key, NULL);
 		if (read_integer(r, "serve", key, k->min, k->max,
 				 (long *)((char *)r->c + k->offset)) < 0)
 			return -1;

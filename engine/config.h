@@ -79,8 +79,8 @@ struct config {
 	} retention;
 	/* serve = { ... }: the API (serve.c, docs/SECURITY.md for each limit) */
 	struct {
-		char *listen;		  /* "127.0.0.1:8443", "[::1]:8443" */
-		char *url; /* how people reach it (a proxy's address): sign-in links */
+		char *listen; /* "127.0.0.1:8443", "[::1]:8443" */
+		char *url;    /* how people reach it (a proxy's address): sign-in links */
 		char *tls_cert, *tls_key; /* PEM files; both or neither */
 		long threads;		  /* the thread pool */
 		long max_connections;	  /* in all */

@@ -11,9 +11,9 @@
 #include "token.h"
 #include "util.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <string.h>
+
+_Static_assert(CONSOLE_SECRET_CHARS == TOKEN_SECRET, "a cookie is a token's secret");
 
 /* build/console_assets.c and build/report_assets.c */
 extern const unsigned char console_index_html[], console_js[], console_css[], console_govuk_js[],
@@ -51,18 +51,6 @@ int console_asset(const char *path, struct console_asset *a)
 	return 0;
 }
 
-int console_secret(char out[CONSOLE_SECRET_CHARS + 1])
-{
-	unsigned char raw[32], b64[48];
-	if (RAND_bytes(raw, sizeof raw) != 1)
-		return -1;
-	EVP_EncodeBlock(b64, raw, sizeof raw); /* 44 characters, the last '=' */
-	for (int i = 0; i < CONSOLE_SECRET_CHARS; i++)
-		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
-	out[CONSOLE_SECRET_CHARS] = '\0';
-	return 0;
-}
-
 void console_secret_hash(const char *secret, char hex[65])
 {
 	token_hash(secret, strlen(secret), hex);
@@ -74,10 +62,11 @@ static long long redeem(struct db *db, const char *link)
 	char hash[65];
 	console_secret_hash(link, hash);
 	sqlite3_stmt *st = db_prepare(
-		db, "UPDATE console_links SET used_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-		    "WHERE sha256 = ?1 AND used_at IS NULL AND expires_at > strftime('%s', 'now') "
-		    "AND token IN (SELECT id FROM tokens WHERE revoked_at IS NULL AND (expires_at "
-		    "IS NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) RETURNING token");
+		db,
+		"UPDATE console_links SET used_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+		"WHERE sha256 = ?1 AND used_at IS NULL AND expires_at > strftime('%s', 'now') "
+		"AND token IN (SELECT id FROM tokens WHERE revoked_at IS NULL AND (expires_at "
+		"IS NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) RETURNING token");
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -105,7 +94,7 @@ long long console_session_open(struct db *db, const char *token, const char *lin
 		id = redeem(db, link);
 	}
 	char hash[65];
-	if (id > 0 && console_secret(cookie) < 0)
+	if (id > 0 && token_secret(cookie) < 0)
 		id = DB_FAILED;
 	if (id > 0) {
 		console_secret_hash(cookie, hash);
@@ -137,10 +126,11 @@ long long console_session_token(struct db *db, const char *cookie)
 	char hash[65];
 	console_secret_hash(cookie, hash);
 	sqlite3_stmt *st = db_prepare(
-		db, "SELECT token, strftime('%s', 'now') - seen_at FROM console_sessions WHERE "
-		    "sha256 = ?1 AND closed_at IS NULL AND seen_at > strftime('%s', 'now') - ?2 AND "
-		    "token IN (SELECT id FROM tokens WHERE revoked_at IS NULL AND (expires_at IS "
-		    "NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))");
+		db,
+		"SELECT token, strftime('%s', 'now') - seen_at FROM console_sessions WHERE "
+		"sha256 = ?1 AND closed_at IS NULL AND seen_at > strftime('%s', 'now') - ?2 AND "
+		"token IN (SELECT id FROM tokens WHERE revoked_at IS NULL AND (expires_at IS "
+		"NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))");
 	if (!st)
 		return DB_FAILED;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -174,9 +164,9 @@ int console_session_close(struct db *db, const char *cookie)
 {
 	char hash[65];
 	console_secret_hash(cookie, hash);
-	sqlite3_stmt *st =
-		db_prepare(db, "UPDATE console_sessions SET closed_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
-			       "'now') WHERE sha256 = ? AND closed_at IS NULL");
+	sqlite3_stmt *st = db_prepare(
+		db, "UPDATE console_sessions SET closed_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+		    "'now') WHERE sha256 = ? AND closed_at IS NULL");
 	if (!st)
 		return DB_FAILED;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -188,14 +178,13 @@ int console_session_close(struct db *db, const char *cookie)
 int console_link_new(struct db *db, long long token_id, char code[CONSOLE_SECRET_CHARS + 1])
 {
 	char hash[65];
-	if (console_secret(code) < 0) {
-		error("cannot make a sign-in link: the random generator failed");
+	if (token_secret(code) < 0)
 		return DB_FAILED;
-	}
 	console_secret_hash(code, hash);
-	sqlite3_stmt *st = db_prepare(db, "INSERT INTO console_links(sha256, token, created_at, "
-					  "expires_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', "
-					  "'now'), strftime('%s', 'now') + ?3)");
+	sqlite3_stmt *st =
+		db_prepare(db, "INSERT INTO console_links(sha256, token, created_at, "
+			       "expires_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', "
+			       "'now'), strftime('%s', 'now') + ?3)");
 	if (!st)
 		return DB_FAILED;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);

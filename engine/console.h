@@ -20,12 +20,12 @@
 #define CONSOLE_COOKIE	     "rollcall_session"
 #define CONSOLE_IDLE_SECONDS (8 * 3600)
 #define CONSOLE_LINK_SECONDS (24 * 3600)
-#define CONSOLE_SECRET_CHARS 43 /* base64url of 32 random bytes, unpadded */
+#define CONSOLE_SECRET_CHARS 43 /* as a token's secret (token_secret): TOKEN_SECRET */
 
 /* What every console response carries: scripts, styles, images and
  * requests from the server only, no inline script or style, no framing. */
-#define CONSOLE_CSP                                                                        \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "        \
+#define CONSOLE_CSP                                                                                \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                \
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 struct console_asset {
@@ -60,9 +60,7 @@ int console_session_close(struct db *db, const char *cookie);
  * or the failure (reported). */
 int console_link_new(struct db *db, long long token_id, char code[CONSOLE_SECRET_CHARS + 1]);
 
-/* A new secret: base64url of 32 random bytes (OpenSSL's RAND_bytes), into
- * out; and the SHA-256 (hex) of a secret as it is stored. Return 0 or -1. */
-int console_secret(char out[CONSOLE_SECRET_CHARS + 1]);
+/* The SHA-256 (hex) of a cookie or a link's code, as it is stored. */
 void console_secret_hash(const char *secret, char hex[65]);
 
 #endif

@@ -1248,8 +1248,9 @@ int engine_batch(struct engine *e, struct batch_stats *st)
 	long long pupils_now = directory_version(e->db);
 	if (pupils_now != pupils_version) {
 		if (pupils_now >= 0)
-			log_event(LOG_INFO, "pupils changed while the batch was decided: decided again",
-				  "db", e->db->path, NULL);
+			log_event(LOG_INFO,
+				  "pupils changed while the batch was decided: decided again", "db",
+				  e->db->path, NULL);
 		drop_drafts(e, read);
 		db_rollback(e->db);
 		return pupils_now < 0 ? DB_FAILED : 1;

@@ -322,9 +322,8 @@ static void recorded_params(struct policy *p, json_t *params, json_t *rerun)
  * decided the action began, into the TEMP copies: the actions of earlier
  * calls (recorded before it, not in the same second for the same day),
  * each legal step decided since put back to its proposal (without the
- * case its approval opened), and their cases, reopened if closed since, at the stage of the latest step
- * approved by then. ?1 org, ?2 pupil, ?3 the action's id, ?4 its date,
- * ?5 its created_at. */
+ * case its approval opened), and their cases, reopened if closed since, at the stage of the latest
+ * step approved by then. ?1 org, ?2 pupil, ?3 the action's id, ?4 its date, ?5 its created_at. */
 static const char *const as_it_stood[] = {
 	"INSERT INTO temp.actions SELECT * FROM main.actions WHERE org = ?1 AND pupil = ?2 AND "
 	"id < ?3 AND NOT (date = ?4 AND created_at = ?5)",

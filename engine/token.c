@@ -37,7 +37,7 @@ void token_hash(const char *text, size_t len, char hash[TOKEN_HASH_HEX])
 		snprintf(hash + 2 * i, 3, "%02x", md[i]);
 }
 
-int token_generate(char out[TOKEN_LEN + 1], char hash[TOKEN_HASH_HEX])
+int token_secret(char out[TOKEN_SECRET + 1])
 {
 	unsigned char random[TOKEN_RANDOM];
 	unsigned char b64[4 * ((TOKEN_RANDOM + 2) / 3) + 1];
@@ -52,8 +52,18 @@ int token_generate(char out[TOKEN_LEN + 1], char hash[TOKEN_HASH_HEX])
 		n--;
 	for (int i = 0; i < n; i++)
 		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	snprintf(out, TOKEN_LEN + 1, "%s%.*s", TOKEN_PREFIX, n, (const char *)b64);
+	snprintf(out, TOKEN_SECRET + 1, "%.*s", n, (const char *)b64);
 	OPENSSL_cleanse(b64, sizeof b64);
+	return 0;
+}
+
+int token_generate(char out[TOKEN_LEN + 1], char hash[TOKEN_HASH_HEX])
+{
+	char secret[TOKEN_SECRET + 1];
+	if (token_secret(secret) < 0)
+		return -1;
+	snprintf(out, TOKEN_LEN + 1, "%s%s", TOKEN_PREFIX, secret);
+	OPENSSL_cleanse(secret, sizeof secret);
 	token_hash(out, strlen(out), hash);
 	return 0;
 }
@@ -188,8 +198,9 @@ int token_find(struct db *db, const char *text, size_t len, struct token *t)
 int token_get(struct db *db, long long id, struct token *t)
 {
 	sqlite3_stmt *st = db_prepare(
-		db, "SELECT id, org, role, name FROM tokens WHERE id = ? AND revoked_at IS NULL AND "
-		    "(expires_at IS NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
+		db,
+		"SELECT id, org, role, name FROM tokens WHERE id = ? AND revoked_at IS NULL AND "
+		"(expires_at IS NULL OR expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
 	if (!st)
 		return DB_FAILED;
 	sqlite3_bind_int64(st, 1, id);

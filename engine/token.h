@@ -17,10 +17,11 @@
 #include <stddef.h>
 
 #define TOKEN_PREFIX   "rc_"
-#define TOKEN_RANDOM   32	/* bytes of RAND_bytes */
-#define TOKEN_LEN      (3 + 43) /* "rc_" + base64url of 32 bytes, unpadded */
-#define TOKEN_HASH_HEX 65	/* SHA-256 as hex, and its NUL */
-#define TOKEN_NAME_MAX 200	/* bytes of the person's name */
+#define TOKEN_RANDOM   32		  /* bytes of RAND_bytes */
+#define TOKEN_SECRET   43		  /* base64url of TOKEN_RANDOM bytes, unpadded */
+#define TOKEN_LEN      (3 + TOKEN_SECRET) /* "rc_" and the secret */
+#define TOKEN_HASH_HEX 65		  /* SHA-256 as hex, and its NUL */
+#define TOKEN_NAME_MAX 200		  /* bytes of the person's name */
 
 /* The roles, lowest first: a token may do what its role and every role
  * below it may (docs/API.md, "Tokens"). */
@@ -40,6 +41,12 @@ struct token {
 	enum token_role role;
 	char name[TOKEN_NAME_MAX + 1];
 };
+
+/* A new secret: TOKEN_RANDOM bytes of RAND_bytes as base64url (RFC 4648
+ * §5, no padding), into out (a token's, and the web console's cookies and
+ * sign-in links). Returns 0, or -1 if the random generator failed
+ * (reported). */
+int token_secret(char out[TOKEN_SECRET + 1]);
 
 /* A new token into out (TOKEN_LEN + 1 bytes) and its SHA-256 hex into hash.
  * Returns 0, or -1 if the random generator failed (reported). */

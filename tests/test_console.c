@@ -62,8 +62,9 @@ static void make_link(const char *org, const char *role, const char *name, char 
 	if (!at)
 		fail_msg("no link in: %s", out);
 	at += strlen("/#/link/");
-	assert_true(strspn(at, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
-		    CONSOLE_SECRET_CHARS);
+	assert_true(
+		strspn(at, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+		CONSOLE_SECRET_CHARS);
 	memcpy(code, at, CONSOLE_SECRET_CHARS);
 	code[CONSOLE_SECRET_CHARS] = '\0';
 }
@@ -83,9 +84,12 @@ static int group_setup(void **state)
 		 /* the bundled policies' endpoints: nothing listens there (the
 		  * service is not run; deliveries wait, one made dead below) */
 		 "endpoints = {\n"
-		 "  [\"ewo-team\"] = { url = \"http://127.0.0.1:9/ewo\", secret_env = \"HOOK_SECRET\" },\n"
-		 "  [\"mentors\"] = { url = \"http://127.0.0.1:9/mentors\", secret_env = \"HOOK_SECRET\" },\n"
-		 "  [\"legal-team\"] = { url = \"http://127.0.0.1:9/legal\", secret_env = \"HOOK_SECRET\" },\n"
+		 "  [\"ewo-team\"] = { url = \"http://127.0.0.1:9/ewo\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
+		 "  [\"mentors\"] = { url = \"http://127.0.0.1:9/mentors\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
+		 "  [\"legal-team\"] = { url = \"http://127.0.0.1:9/legal\", secret_env = "
+		 "\"HOOK_SECRET\" },\n"
 		 "  [\"trust-attendance\"] = { url = \"http://127.0.0.1:9/trust\", secret_env = "
 		 "\"HOOK_SECRET\" },\n"
 		 "}\n",
@@ -159,7 +163,8 @@ static void scenario(const char *name, const char *org)
 		 "CONSOLE_SHOTS='%s' "
 		 "CONSOLE_FOREIGN=\"$(cat '%s/foreign.json')\" "
 		 "timeout 120 " NODE " '%s/tests/console/browser.mjs' %s >'%s' 2>&1",
-		 fx.s.port, tokens, fx.link, upn, proposal, fx.shots, fx.e->dir, e2e_root, name, out);
+		 fx.s.port, tokens, fx.link, upn, proposal, fx.shots, fx.e->dir, e2e_root, name,
+		 out);
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/foreign.json", fx.e->dir);
 	write_file(path, foreign);
@@ -188,9 +193,10 @@ static void a_trust_lead_signs_in_by_link_and_sets_a_threshold(void **state)
 	assert_int_equal(e2e_query(fx.e, "SELECT count(*) FROM audit WHERE what = 'params.set' AND "
 					 "who = 'Tess Trustlead' AND org = 'trust:TR00001'"),
 			 1);
-	assert_int_equal(e2e_query(fx.e, "SELECT count(*) FROM console_links WHERE used_at IS NOT "
-					 "NULL AND token = (SELECT id FROM tokens WHERE name = 'Tess "
-					 "Trustlead')"),
+	assert_int_equal(e2e_query(fx.e,
+				   "SELECT count(*) FROM console_links WHERE used_at IS NOT "
+				   "NULL AND token = (SELECT id FROM tokens WHERE name = 'Tess "
+				   "Trustlead')"),
 			 1);
 }
 
@@ -427,9 +433,9 @@ static void a_wrong_token_or_used_link_signs_no_one_in(void **state)
 {
 	(void)state;
 	char code[CONSOLE_SECRET_CHARS + 1], body[128], cookie[CONSOLE_SECRET_CHARS + 1], line[512];
-	assert_int_equal(open_session("{\"token\":\"rc_wrong\"}", self_origin(), cookie, line,
-				      sizeof line),
-			 401);
+	assert_int_equal(
+		open_session("{\"token\":\"rc_wrong\"}", self_origin(), cookie, line, sizeof line),
+		401);
 	assert_string_equal(line, "");
 	make_link("la:355", "viewer", "Lee Link", code);
 	snprintf(body, sizeof body, "{\"link\":\"%s\"}", code);
@@ -440,9 +446,8 @@ static void a_wrong_token_or_used_link_signs_no_one_in(void **state)
 	/* a sign-in from another origin is refused (login CSRF), the link kept */
 	make_link("la:355", "viewer", "Lou Link", code);
 	snprintf(body, sizeof body, "{\"link\":\"%s\"}", code);
-	assert_int_equal(open_session(body, "Origin: https://evil.example", cookie, line,
-				      sizeof line),
-			 403);
+	assert_int_equal(
+		open_session(body, "Origin: https://evil.example", cookie, line, sizeof line), 403);
 	assert_int_equal(open_session(body, self_origin(), cookie, line, sizeof line), 200);
 }
 
