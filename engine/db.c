@@ -335,7 +335,13 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
 	"  token      INTEGER NOT NULL,"
 	"  created_at TEXT NOT NULL,"
 	"  expires_at INTEGER NOT NULL,"
-	"  used_at    TEXT) WITHOUT ROWID;",
+	"  used_at    TEXT) WITHOUT ROWID;"
+	/* Two early forms of version 3 (commits 8b387c5, 07b01e8) were made
+	 * before it gained these indexes, with no new number: they get them
+	 * now, and every database migrated has a fresh one's schema. */
+	"CREATE INDEX IF NOT EXISTS rejected_source ON rejected(source, line);"
+	"CREATE INDEX IF NOT EXISTS cases_pupil ON cases(pupil);"
+	"CREATE INDEX IF NOT EXISTS actions_pupil ON actions(pupil, day);",
 };
 
 enum db_result db_result_of(int code)
