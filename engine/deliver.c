@@ -396,7 +396,7 @@ static int start(struct deliver *d, struct transfer *t, sqlite3_stmt *row, int e
 	 * one that knows only the old secret, or only the new, accepts it
 	 * while a rotation is under way. fill starts nothing for an endpoint
 	 * with no valid secret. */
-	int nkeys = config_signing_keys(e, wall_ms(), keys, NULL);
+	int nkeys = config_signing_keys(e, now, keys, NULL); /* fill's now: can_sign saw one */
 	size_t used = (size_t)snprintf(signatures, sizeof signatures, "webhook-signature:");
 	for (int k = 0; k < nkeys; k++) {
 		signatures[used++] = ' ';
@@ -534,10 +534,10 @@ static long tokens(struct deliver *d, int e, long want)
 /* Can endpoint e sign now? An endpoint whose every secret has expired
  * since the configuration was read sends nothing (its deliveries wait for
  * a reload with a new secret): said once. */
-static int can_sign(struct deliver *d, int e)
+static int can_sign(struct deliver *d, int e, long long now)
 {
 	const struct sign_key *keys[ENDPOINT_SECRETS_MAX];
-	if (config_signing_keys(&d->cfg->endpoints[e], wall_ms(), keys, NULL) > 0)
+	if (config_signing_keys(&d->cfg->endpoints[e], now, keys, NULL) > 0)
 		return 1;
 	if (!d->run[e].no_key_noted++)
 		log_event(LOG_ERROR,
@@ -592,7 +592,7 @@ static int fill(struct deliver *d)
 		long room = d->cfg->delivery.per_endpoint - d->run[e].inflight;
 		if (room > free_slots - started)
 			room = free_slots - started;
-		if (room <= 0 || d->run[e].disabled || !can_sign(d, e))
+		if (room <= 0 || d->run[e].disabled || !can_sign(d, e, now))
 			continue;
 		if ((room = tokens(d, e, room)) <= 0)
 			continue;
