@@ -238,6 +238,44 @@ static inline struct api_reply api_call(const struct api_server *s, const char *
 	return r;
 }
 
+/* Send bytes over a fresh connection; the status of the answer, 0 if the
+ * server closed it without one. */
+static inline int api_raw_status(const struct api_server *s, const char *bytes, size_t len)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	size_t sent = 0;
+	while (sent < len) {
+		ssize_t n = send(fd, bytes + sent, len - sent, MSG_NOSIGNAL);
+		if (n <= 0)
+			break; /* the server may answer and close before it all came */
+		sent += (size_t)n;
+	}
+	shutdown(fd, SHUT_WR);
+	char buf[512];
+	size_t got = 0;
+	while (got < sizeof buf - 1) {
+		ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n"))
+			break;
+	}
+	close(fd);
+	buf[got] = '\0';
+	int status = 0;
+	if (sscanf(buf, "HTTP/1.%*c %d", &status) != 1)
+		status = 0;
+	return status;
+}
+
 static inline struct api_reply api_get(const struct api_server *s, const char *path,
 				       const char *token)
 {

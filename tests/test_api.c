@@ -170,7 +170,7 @@ static void tokens_are_shown_once_and_stored_hashed(void **state)
 	/* the token itself is nowhere in the database's file, nor in list */
 	char cmd[PATH_MAX * 2];
 	snprintf(cmd, sizeof cmd,
-		 "cat '%s/rollcall.db' '%s/rollcall.db-wal' 2>/dev/null | grep -c -a '%s' "
+		 "cat '%s/rollcall.db' '%s/rollcall.db-wal' 2>/dev/null | grep -c -a -F -e '%s' "
 		 ">/dev/null",
 		 fx.e->dir, fx.e->dir, token + 3);
 	assert_int_equal(WEXITSTATUS(system(cmd)), 1); /* grep: no line selected */
@@ -706,10 +706,18 @@ static void bad_input_is_refused_and_changes_nothing(void **state)
 	json_decref(api_expect(api_call(&fx.s, "PUT", "/api/v1/params/alert_rate", t,
 					"application/json", body, big, NULL),
 			       413, "a body over json_max_kb"));
-	json_decref(api_expect(api_call(&fx.s, "PUT", "/api/v1/params/alert_rate", t,
-					"application/json", body, huge, NULL),
-			       413, "a body over any limit"));
 	free(body);
+	/* refused from its Content-Length before a byte of it is read: only
+	 * the headers are sent (the server closes with the body unread, so a
+	 * client still sending it may see its connection reset, not the 413) */
+	char head[512];
+	int hlen = snprintf(head, sizeof head,
+			    "PUT /api/v1/params/alert_rate HTTP/1.1\r\nHost: x\r\nAuthorization: "
+			    "Bearer %s\r\nContent-Type: application/json\r\nContent-Length: "
+			    "%zu\r\n\r\n",
+			    t, huge);
+	assert_int_equal(api_raw_status(&fx.s, head, (size_t)hlen), 413);
+	api_note("PUT", "/api/v1/params/alert_rate", 413);
 	struct {
 		const char *method, *path, *type, *body;
 		long status;
