@@ -94,6 +94,14 @@ static inline long long e2e_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The wall clock, as rollcall's times are (Unix milliseconds). */
+static inline long long e2e_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static inline struct e2e *e2e_new(void)
 {
 	struct e2e *e = calloc(1, sizeof *e);
@@ -113,6 +121,19 @@ static inline int lines_with(const char *path, const char *a, const char *b)
 	if (f)
 		fclose(f);
 	return n;
+}
+
+/* Poll until at least want lines of path contain a (and b), at most ms;
+ * returns 1 if they did. */
+static inline int e2e_wait_lines(const char *path, const char *a, const char *b, int want, int ms)
+{
+	long long end = e2e_now_ms() + ms;
+	do {
+		if (lines_with(path, a, b) >= want)
+			return 1;
+		sleep_ms(20);
+	} while (e2e_now_ms() < end);
+	return 0;
 }
 
 /* Start build/receiver with args on port (0: any) and wait for its port. */

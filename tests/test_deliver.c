@@ -883,8 +883,7 @@ static void sighup(struct e2e *e, const char *what)
 {
 	int before = lines_with(e->daemon_log, what, NULL);
 	kill(e->daemon, SIGHUP);
-	for (int i = 0; i < 500 && lines_with(e->daemon_log, what, NULL) == before; i++)
-		sleep_ms(20);
+	assert_true(e2e_wait_lines(e->daemon_log, what, NULL, before + 1, 60000));
 }
 
 #define ACTIONS_OF(org) "SELECT count(*) FROM actions WHERE org = '" org "'"
@@ -992,7 +991,9 @@ static void a_reload_that_is_not_valid_keeps_the_endpoints_and_secrets_in_use(vo
 	assert_int_equal(lines_with(e->daemon_log, "rollcall.conf:4:", "not valid base64"), 1);
 	assert_int_equal(lines_with(e->daemon_log, "not*base64", NULL), 0);
 	assert_int_equal(lines_with(e->daemon_log, "endpoints reloaded", NULL), 0);
-	/* the policies were reloaded each time all the same */
+	/* the policies were reloaded each time all the same (logged after
+	 * the configuration's line) */
+	assert_true(e2e_wait_lines(e->daemon_log, "policies reloaded", NULL, policies + 3, 60000));
 	assert_int_equal(lines_with(e->daemon_log, "policies reloaded", NULL), policies + 3);
 
 	/* still the first URL and secret */
