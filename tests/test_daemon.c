@@ -228,12 +228,13 @@ static void rows_from_another_process_are_taken_and_delivered(void **state)
 	prepare(e, e->port, policies, "");
 	e2e_daemon_start(e, "");
 
-	/* idle: no busy loop (a loose bound: a spinning loop uses ~100%) */
-	sleep_ms(300);
+	/* idle: no busy loop (a loose bound, for ThreadSanitizer's build too:
+	 * a spinning loop uses ~100%) */
+	sleep_ms(1000);
 	long before = cpu_ticks(e->daemon);
 	sleep_ms(2000);
 	long idle = cpu_ticks(e->daemon) - before;
-	if (idle > 20) /* clock ticks, 1/100 s: 10% of the 2 s */
+	if (idle > 50) /* clock ticks, 1/100 s: 25% of the 2 s */
 		fail_msg("an idle rollcall run used %ld ticks in 2 s", idle);
 
 	for (int i = 0; i < s->ndays; i++) {
@@ -687,9 +688,10 @@ static void a_busy_spell_is_waited_out_and_a_damaged_register_then_stops_it(void
 	sqlite3 *db = e2e_db(e);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	e2e_daemon_start(e, "--no-deliver");
-	sleep_ms(6500);
+	/* the busy timeout runs out, is logged, and the service goes on */
+	assert_true(e2e_wait_lines(e->daemon_log, "level=error", "database is locked", 1, 60000));
+	sleep_ms(1500); /* a retry or more */
 	assert_true(daemon_running(e));
-	assert_true(lines_with(e->daemon_log, "level=error", "database is locked") >= 1);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	if (!e2e_wait_for(e, "SELECT count(*) FROM incoming", 0, 10000))

@@ -389,7 +389,7 @@ static void a_hanging_endpoint_does_not_hold_up_a_healthy_one(void **state)
 		 "  [\"legal-team\"] = { url = \"http://127.0.0.1:%d/\", secret_env = "
 		 "\"HOOK_SECRET\" },\n"
 		 "}\n"
-		 "delivery = { timeout_ms = 500, concurrency = 2, per_endpoint = 1, backoff_ms = "
+		 "delivery = { timeout_ms = 2000, concurrency = 2, per_endpoint = 1, backoff_ms = "
 		 "60000 }\n",
 		 e2e_root, e2e_root, e->port, healthy, healthy);
 	write_file(path, conf);
@@ -417,7 +417,7 @@ static void a_result_that_must_wait_for_the_lock_is_not_sent_again(void **state)
 {
 	struct e2e *e = *state;
 	e2e_receiver_start(e, 0, "--hang-ms 500");
-	configure(e, e->port, "timeout_ms = 1000, backoff_ms = 60000");
+	configure(e, e->port, "timeout_ms = 2000, backoff_ms = 60000");
 	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
 	e2e_daemon_start(e, "");
 	if (!e2e_wait_for(e,
@@ -425,14 +425,14 @@ static void a_result_that_must_wait_for_the_lock_is_not_sent_again(void **state)
 			  "next_attempt_at > 0",
 			  3, 10000))
 		fail_msg("the deliveries were not leased");
-	/* answered after 500 ms; the lease runs out 1,000 + 5,000 ms after it
+	/* answered after 500 ms; the lease runs out 2,000 + 5,000 ms after it
 	 * was taken; the sender tries for the lock every turn, 50 ms at a
 	 * time. Which of its two writes gets the lock once it is let go (fill,
 	 * leasing, or collect, recording) depends on the moment: the test
 	 * below takes the sender turn by turn. */
 	sqlite3 *db = e2e_db(e);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	sleep_ms(7000);
+	sleep_ms(8000);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 3,
@@ -533,7 +533,7 @@ static void a_backlog_for_a_hanging_endpoint_does_not_hide_the_others(void **sta
 		"  ['mentors'] = { url = 'http://127.0.0.1:%d/', secret_env = 'HOOK_SECRET' },\n"
 		"  ['legal-team'] = { url = 'http://127.0.0.1:%d/', secret_env = 'HOOK_SECRET' },\n"
 		"}\n"
-		"delivery = { timeout_ms = 500, concurrency = 8, per_endpoint = 2, max_attempts = "
+		"delivery = { timeout_ms = 2000, concurrency = 8, per_endpoint = 2, max_attempts = "
 		"1 }\n",
 		e2e_root, e2e_root, e->port, healthy, healthy);
 	write_file(path, conf);
@@ -550,7 +550,7 @@ static void a_backlog_for_a_hanging_endpoint_does_not_hide_the_others(void **sta
 		 "DELETE FROM deliveries WHERE endpoint IN ('mentors', 'legal-team') AND "
 		 "webhook_id NOT LIKE '%_late';");
 	e2e_daemon_start(e, "");
-	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 2, 5000))
+	if (!e2e_wait_for(e, "SELECT count(*) FROM deliveries WHERE state = 'delivered'", 2, 20000))
 		fail_msg("the healthy endpoint's deliveries waited behind the backlog");
 	assert_true(e2e_query(e, "SELECT count(*) FROM deliveries WHERE state = 'pending' AND "
 				 "endpoint = 'ewo-team'") > 250);

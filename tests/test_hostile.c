@@ -125,9 +125,15 @@ static void a_looping_policy_is_cut_off_and_the_others_carry_on(void **state)
 	e2e_slurp(e, "err", err, sizeof err);
 	assert_non_null(strstr(err, "policy cut off"));
 	assert_null(strstr(strstr(err, "policy cut off") + 1, "policy cut off"));
-	/* a loop on every pupil would take n846 budgets; a cut-off takes a few */
-	print_message("%lld + %lld pupils in %lld ms\n", n355, n846, took);
-	assert_true(took < 5000);
+	/* a loop on every pupil would spend n846 budgets; a cut-off spends a
+	 * few (counted, not timed: the time is for the reader) */
+	int stopped = 0;
+	for (const char *p = err; (p = strstr(p, "over the budget of")); p++)
+		stopped++;
+	print_message("%lld + %lld pupils in %lld ms, %d calls stopped\n", n355, n846, took,
+		      stopped);
+	assert_true(stopped >= 3 && stopped <= 6);
+	assert_null(strstr(err, "more policy errors"));
 
 	assert_int_equal(e2e_rollcall(e, "status"), 1);
 	char out[8192];
@@ -192,13 +198,18 @@ static void a_slow_policy_holds_no_lock_and_sigterm_stops_it(void **state)
 	for (int i = 0; i < 1000 && !lines_with(e->daemon_log, "text=deciding", NULL); i++)
 		sleep_ms(10);
 	assert_true(lines_with(e->daemon_log, "text=deciding", NULL) > 0);
+	/* the write lock is free: a write that would not wait a moment for it
+	 * goes through, and so does a command's */
+	sqlite3 *db = e2e_db(e);
+	sqlite3_busy_timeout(db, 0);
 	long long insert = e2e_now_ms();
-	e2e_exec(e, "INSERT INTO meta(key, value) VALUES ('test', 1)");
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO meta(key, value) VALUES ('test', 1)", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
 	insert = e2e_now_ms() - insert;
+	sqlite3_close(db);
 	long long params = timed(e, "params la:355 alert_rate=0.8", 0);
 	print_message("during the batch: an insert took %lld ms, params %lld ms\n", insert, params);
-	assert_true(insert < 1000);
-	assert_true(params < 3000);
 	/* and the batch was still under way: nothing of it recorded yet */
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions"), 0);
 
