@@ -317,7 +317,7 @@ static inline int e2e_wait_for(struct e2e *e, const char *sql, long long want, i
 /* A listener on 127.0.0.1 standing in for a case-management system: it
  * answers every request 200 and appends "PATH BODY" to its log, one line
  * a request (rollcall's bodies are one line of JSON). It exits by itself
- * after two minutes; e2e_hook_stop ends it sooner. */
+ * after ten minutes; e2e_hook_stop ends it sooner. */
 struct e2e_hook {
 	pid_t pid;
 	int port;
@@ -371,7 +371,7 @@ static inline void e2e_hook_start(struct e2e *e, struct e2e_hook *h)
 	h->pid = fork();
 	assert_true(h->pid >= 0);
 	if (h->pid == 0) {
-		alarm(120);
+		alarm(600);
 		for (;;) {
 			int fd = accept(s, NULL, NULL);
 			if (fd >= 0) {

@@ -80,7 +80,8 @@ static int group_setup(void **state)
 	snprintf(path, sizeof path, "%s/rollcall.conf", fx.e->dir);
 	snprintf(conf, sizeof conf,
 		 "policies = \"policies\"\nscripts = \"%s/scripts\"\n"
-		 "serve = { listen = \"127.0.0.1:0\", threads = 4 }\n"
+		 /* failed sign-ins are many here, and not what is tested */
+		 "serve = { listen = \"127.0.0.1:0\", threads = 4, auth_failures = 100000 }\n"
 		 /* the bundled policies' endpoints: nothing listens there (the
 		  * service is not run; deliveries wait, one made dead below) */
 		 "endpoints = {\n"

@@ -112,7 +112,7 @@ static struct canned *canned_start(struct e2e *e, const char *response, size_t l
 	c->pid = fork();
 	assert_true(c->pid >= 0);
 	if (c->pid == 0) {
-		alarm(60);
+		alarm(300);
 		for (;;) {
 			int fd = accept(s, NULL, NULL);
 			if (fd >= 0) {

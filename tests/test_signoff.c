@@ -1066,16 +1066,19 @@ static void an_undecided_proposal_expires(void **state)
 {
 	struct fixture *fx = *state;
 	struct e2e *e = fx->e;
-	char args[256], out[8192], want[11];
+	char args[256], out[8192], want[11], want_after[11];
 	configure(fx, "signoff_days = 5");
 	threshold_policy(fx, "letter", "", ", signoff = 'signoff-team'");
-	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
-	long long id = proposal_id(e);
 	/* five school days from today, by the wall clock: the time a person
-	 * has to decide, whatever day of the marks it was proposed on */
+	 * has to decide, whatever day of the marks it was proposed on (today
+	 * before the run or after it, if it ran past midnight) */
 	date_format(date_add_weekdays(date_today(), 5), want);
+	assert_int_equal(e2e_rollcall(e, "run --once"), 0);
+	date_format(date_add_weekdays(date_today(), 5), want_after);
+	long long id = proposal_id(e);
 	char *by = e2e_text(e, "SELECT decide_by FROM actions WHERE action = 'legal_step'");
-	assert_string_equal(by, want);
+	if (strcmp(by, want_after))
+		assert_string_equal(by, want);
 	free(by);
 	assert_int_equal(e2e_rollcall(e, "run --once"), 0); /* not yet */
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE state = 'proposed'"), 1);
