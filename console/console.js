@@ -602,6 +602,7 @@ function caseColumns() {
 		{ title: 'Pupil', value: (c) => link('#/pupils/' + encodeURIComponent(c.upn), c.upn) },
 		{ title: 'Stage', value: (c) => c.stage },
 		{ title: 'Opened', value: (c) => c.opened },
+		{ title: 'Steps', value: (c) => (c.steps || []).map((s) => s.step + ' ' + s.date).join(', ') || '—' },
 		{ title: 'Closed', value: (c) => c.closed || 'open' }];
 }
 

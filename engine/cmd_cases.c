@@ -5,7 +5,8 @@
  * pupil, stage, opened, closed and why, and how many steps (referrals and
  * legal steps) it holds. At most --limit (default 100); when there are more
  * it says how many on standard error, so a listing is never silently cut.
- * --json prints one object per line.
+ * --json prints one object per line, with the steps themselves (action id,
+ * step, date), in the order taken.
  *
  * Newest first is by the date a case opened (the evaluated date of its
  * first step), then by id: index cases_opened.
@@ -63,7 +64,7 @@ static int print_case(json_t *o, void *arg)
 	printf("%-6lld %-14s %-13s %-27s %-10s %-10s %3lld steps%s%s\n",
 	       (long long)json_integer_value(json_object_get(o, "id")), org ? org : "",
 	       upn ? upn : "-", stage ? stage : "", opened ? opened : "", closed ? closed : "open",
-	       (long long)json_integer_value(json_object_get(o, "steps")), reason ? "  " : "",
+	       (long long)json_array_size(json_object_get(o, "steps")), reason ? "  " : "",
 	       reason ? reason : "");
 	free(org);
 	free(upn);

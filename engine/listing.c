@@ -122,9 +122,16 @@ int listing_actions(struct db *db, const struct listing_scope *s,
 
 #define CASES_COLUMNS                                                                              \
 	"SELECT c.id, c.org, (SELECT upn FROM pupils WHERE id = c.pupil), c.stage, c.opened, "     \
-	"c.closed, c.close_reason, c.referral_open, (SELECT count(*) FROM actions a WHERE "        \
-	"a.case_id = c.id AND a.action <> 'case_closed' AND (a.state IS NULL OR a.state = "        \
-	"'approved'))"
+	"c.closed, c.close_reason, c.referral_open"
+
+/* A case's steps, in the order taken: its actions but the closure and the
+ * legal steps not approved (a proposal waits outside the case), each as
+ * the pupil's view names it (a referral's step is "referral"). Index
+ * actions_case. */
+static const char *const steps_sql =
+	"SELECT id, CASE action WHEN 'referral' THEN 'referral' ELSE kind END, day FROM actions "
+	"WHERE case_id = ?1 AND action <> 'case_closed' AND (state IS NULL OR state = 'approved') "
+	"ORDER BY id";
 
 /* the command's order (?4: how many), and the API's: by id, from ?5 */
 static const char *const list_sql[2] = {
@@ -146,8 +153,24 @@ static void bind_filters(sqlite3_stmt *st, const struct listing_scope *s, int op
 		sqlite3_bind_int64(st, 3, pupil);
 }
 
-static json_t *case_json(sqlite3_stmt *st)
+static json_t *case_json(sqlite3_stmt *st, sqlite3_stmt *steps_st)
 {
+	json_t *steps = json_array();
+	int rc;
+	sqlite3_bind_int64(steps_st, 1, sqlite3_column_int64(st, 0));
+	while ((rc = sqlite3_step(steps_st)) == SQLITE_ROW) {
+		char day[11];
+		json_array_append_new(
+			steps, json_pack("{s:I, s:o, s:s}", "action_id",
+					 (json_int_t)sqlite3_column_int64(steps_st, 0), "step",
+					 column_json(steps_st, 1, NULL), "date",
+					 date_format(sqlite3_column_int(steps_st, 2), day)));
+	}
+	sqlite3_reset(steps_st);
+	if (rc != SQLITE_DONE) {
+		json_decref(steps);
+		return NULL;
+	}
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
 	json_object_set_new(o, "org", column_json(st, 1, NULL));
@@ -157,7 +180,7 @@ static json_t *case_json(sqlite3_stmt *st)
 	json_object_set_new(o, "closed", column_json(st, 5, NULL));
 	json_object_set_new(o, "reason", column_json(st, 6, TEXT_KEEP_JSON));
 	json_object_set_new(o, "referral_open", json_boolean(sqlite3_column_int(st, 7)));
-	json_object_set_new(o, "steps", json_integer(sqlite3_column_int64(st, 8)));
+	json_object_set_new(o, "steps", steps);
 	return o;
 }
 
@@ -169,18 +192,23 @@ int listing_cases(struct db *db, const struct listing_scope *s, int open, long l
 	long limit = paged ? page->limit : max, n = 0;
 	long long last = 0;
 	sqlite3_stmt *st = db_prepare(db, list_sql[paged]), *count = NULL;
+	sqlite3_stmt *steps = db_prepare(db, steps_sql);
 	if (more)
 		*more = 0;
 	if (page)
 		page->next = 0;
-	if (!st)
-		return -1;
+	if (!st || !steps)
+		goto out;
 	bind_filters(st, s, open, pupil, id);
 	sqlite3_bind_int64(st, 4, limit + 1); /* one more: are there more? */
 	if (paged)
 		sqlite3_bind_int64(st, 5, page->after);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
-		json_t *o = case_json(st);
+		json_t *o = case_json(st, steps);
+		if (!o) {
+			db_fail(db, "reading a case's steps");
+			goto out;
+		}
 		last = sqlite3_column_int64(st, 0);
 		int stop = each(o, arg);
 		json_decref(o);
@@ -207,6 +235,7 @@ int listing_cases(struct db *db, const struct listing_scope *s, int open, long l
 	status = 0;
 out:
 	sqlite3_finalize(st);
+	sqlite3_finalize(steps);
 	sqlite3_finalize(count);
 	return status;
 }

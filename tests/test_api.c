@@ -417,6 +417,16 @@ static void list_is_own(const char *path, const char *token, const char *org, co
 			json_object_get(json_is_object(pupil) ? pupil : item, "upn"));
 		if (upn && !strstr(upns, upn))
 			fail_msg("%s for %s: pupil %s is not its own", path, org, upn);
+		/* a case's steps are the organisation's own actions */
+		size_t k;
+		json_t *step;
+		json_array_foreach(json_object_get(item, "steps"), k, step)
+		{
+			char one[64];
+			snprintf(one, sizeof one, "/api/v1/actions/%lld",
+				 (long long)json_integer_value(json_object_get(step, "action_id")));
+			json_decref(api_expect(api_get(&fx.s, one, token), 200, one));
+		}
 	}
 	json_decref(o);
 }

@@ -460,7 +460,15 @@ static void cases_lists_them_newest_first(void **state)
 	assert_string_equal(text_of(c, "opened"), "2025-09-12");
 	assert_string_equal(text_of(c, "closed"), "2025-09-15");
 	assert_string_equal(text_of(c, "reason"), "attendance recovered");
-	assert_int_equal(int_of(c, "steps"), 1); /* the letter; the closure is not a step */
+	/* the letter; the closure is not a step */
+	json_t *steps = json_object_get(c, "steps");
+	assert_int_equal(json_array_size(steps), 1);
+	assert_string_equal(text_of(json_array_get(steps, 0), "step"), "letter");
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "SELECT id FROM actions WHERE action = 'legal_step' AND case_id = %lld",
+		 int_of(c, "id"));
+	assert_int_equal(int_of(json_array_get(steps, 0), "action_id"), e2e_query(e, sql));
 	assert_true(json_is_false(json_object_get(c, "referral_open")));
 	json_decref(closed);
 

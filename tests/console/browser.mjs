@@ -316,6 +316,10 @@ const scenarios = {
 			await visit(hash, name);
 			await accessible('the ' + name + ' page');
 			await shot(name);
+			if (name === 'pupils') { /* each open case with its steps and their dates */
+				const steps = await page.$$eval('main table tbody tr', (rows) => rows.map((r) => r.cells[4].textContent));
+				check(steps.length > 0 && steps.every((t) => /^[a-z_]+ \d{4}-\d{2}-\d{2}/.test(t)), 'the open cases show their steps (' + steps.slice(0, 3).join('; ') + ')');
+			}
 			if (name === 'overview') {
 				const painted = await ink();
 				check(painted.length === 3 && painted.every((n) => n > 1000), 'the overview draws its three charts (' + painted.join(', ') + ')');
