@@ -160,11 +160,11 @@ static json_t *case_json(sqlite3_stmt *st, sqlite3_stmt *steps_st)
 	sqlite3_bind_int64(steps_st, 1, sqlite3_column_int64(st, 0));
 	while ((rc = sqlite3_step(steps_st)) == SQLITE_ROW) {
 		char day[11];
-		json_array_append_new(
-			steps, json_pack("{s:I, s:o, s:s}", "action_id",
-					 (json_int_t)sqlite3_column_int64(steps_st, 0), "step",
-					 column_json(steps_st, 1, NULL), "date",
-					 date_format(sqlite3_column_int(steps_st, 2), day)));
+		json_array_append_new(steps,
+				      json_pack("{s:I, s:o, s:s}", "action_id",
+						(json_int_t)sqlite3_column_int64(steps_st, 0),
+						"step", column_json(steps_st, 1, NULL), "date",
+						date_format(sqlite3_column_int(steps_st, 2), day)));
 	}
 	sqlite3_reset(steps_st);
 	if (rc != SQLITE_DONE) {
