@@ -3,7 +3,7 @@
  * [--limit N] [--json]`: the cases policies opened (a referral or a legal
  * step opens one; close_case ends it), newest first: id, organisation,
  * pupil, stage, opened, closed and why, and how many steps (referrals and
- * legal steps) it holds. At most --limit (default 100); when there are more
+ * legal steps once approved) it holds. At most --limit (default 100); when there are more
  * it says how many on standard error, so a listing is never silently cut.
  * --json prints one object per line, with the steps themselves (action id,
  * step, date), in the order taken.

@@ -402,6 +402,9 @@ static void a_trust_sets_its_threshold_and_the_next_batch_uses_it(void **state)
 
 /* Does every item of the list at path, for token, belong to org, and
  * (where it names one) to one of the UPNs in upns? */
+/* Steps listed in the cases seen by list_is_own, over the battery. */
+static int steps_seen;
+
 static void list_is_own(const char *path, const char *token, const char *org, const char *upns)
 {
 	json_t *o = api_expect(api_get(&fx.s, path, token), 200, path);
@@ -417,7 +420,7 @@ static void list_is_own(const char *path, const char *token, const char *org, co
 			json_object_get(json_is_object(pupil) ? pupil : item, "upn"));
 		if (upn && !strstr(upns, upn))
 			fail_msg("%s for %s: pupil %s is not its own", path, org, upn);
-		/* a case's steps are the organisation's own actions */
+		/* a case's steps are the organisation's own actions, of that case */
 		size_t k;
 		json_t *step;
 		json_array_foreach(json_object_get(item, "steps"), k, step)
@@ -425,7 +428,11 @@ static void list_is_own(const char *path, const char *token, const char *org, co
 			char one[64];
 			snprintf(one, sizeof one, "/api/v1/actions/%lld",
 				 (long long)json_integer_value(json_object_get(step, "action_id")));
-			json_decref(api_expect(api_get(&fx.s, one, token), 200, one));
+			json_t *a = api_expect(api_get(&fx.s, one, token), 200, one);
+			assert_int_equal(json_integer_value(json_object_get(a, "case_id")),
+					 json_integer_value(json_object_get(item, "id")));
+			json_decref(a);
+			steps_seen++;
 		}
 	}
 	json_decref(o);
@@ -547,6 +554,7 @@ static void another_organisations_ids_are_404_on_every_path(void **state)
 	assert_null(strstr(page.body, H));
 	assert_non_null(strstr(page.body, "trust:TR00092"));
 	free(page.body);
+	assert_true(steps_seen > 0); /* cases with steps were among those listed */
 	char *after = api_dump(fx.e);
 	assert_string_equal(before, after);
 	free(before);
