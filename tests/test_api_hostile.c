@@ -180,11 +180,6 @@ static struct hostile *load_hostile(int *count)
 	return list;
 }
 
-static int raw_status(const char *bytes, size_t len)
-{
-	return api_raw_status(&fx.s, bytes, len);
-}
-
 static void each_hostile_request_gets_its_status(void **state)
 {
 	(void)state;
@@ -194,7 +189,7 @@ static void each_hostile_request_gets_its_status(void **state)
 	char *before = api_dump(fx.e);
 	int wrong = 0;
 	for (int i = 0; i < n; i++) {
-		int got = raw_status(list[i].bytes, list[i].len);
+		int got = api_raw_status(&fx.s, list[i].bytes, list[i].len);
 		if (got != list[i].expect) {
 			fprintf(stderr, "%s (%s): status %d, expected %d\n", list[i].name,
 				list[i].what, got, list[i].expect);
@@ -222,7 +217,7 @@ static void the_server_survives_10000_hostile_requests(void **state)
 	long long start = e2e_now_ms();
 	for (int i = 0; i < BATTERY; i++) {
 		struct hostile *h = &list[i % n];
-		int got = raw_status(h->bytes, h->len);
+		int got = api_raw_status(&fx.s, h->bytes, h->len);
 		if (got != h->expect)
 			fail_msg("request %d, %s: status %d, expected %d", i, h->name, got,
 				 h->expect);
@@ -355,7 +350,8 @@ static void tls_is_served_and_sighup_reloads_it(void **state)
 	assert_int_equal(tls_me("one.pem"), 200);
 	assert_int_equal(tls_me("two.pem"), 0); /* not the certificate served */
 	/* in clear, to a TLS port: no answer */
-	assert_int_equal(raw_status("GET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n", 36), 0);
+	assert_int_equal(api_raw_status(&fx.s, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n", 36),
+			 0);
 
 	/* a new certificate: served after SIGHUP */
 	snprintf(cmd, sizeof cmd, "cd '%s' && cp two.pem live.pem && cp two.key live.key",

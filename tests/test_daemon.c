@@ -300,10 +300,7 @@ static void a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up(void **sta
 
 	/* a syntax error: logged, and the previous version goes on acting */
 	write_policy(e, "v2", 1);
-	long long end = e2e_now_ms() + 10000;
-	while (!lines_with(e->daemon_log, "policy not reloaded", "la-355.lua") &&
-	       e2e_now_ms() < end)
-		sleep_ms(20);
+	(void)e2e_wait_lines(e->daemon_log, "policy not reloaded", "la-355.lua", 1, 10000);
 	assert_true(lines_with(e->daemon_log, "previous version keeps running", "la-355.lua:5:") >=
 		    1);
 	assert_int_equal(day_of_alerts(e, s, 1, "v1"), 2 * salford);
@@ -311,9 +308,7 @@ static void a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up(void **sta
 
 	/* the fix is picked up without a restart */
 	write_policy(e, "v2", 0);
-	end = e2e_now_ms() + 10000;
-	while (!lines_with(e->daemon_log, "policies reloaded", "failed=0") && e2e_now_ms() < end)
-		sleep_ms(20);
+	(void)e2e_wait_lines(e->daemon_log, "policies reloaded", "failed=0", 1, 10000);
 	assert_int_equal(day_of_alerts(e, s, 2, "v2"), salford);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM actions WHERE kind = 'v1'"),
 			 2 * salford);
@@ -321,10 +316,7 @@ static void a_broken_edit_keeps_the_old_policy_and_a_fix_is_picked_up(void **sta
 	/* SIGHUP reloads too */
 	int reloads = lines_with(e->daemon_log, "policies reloaded", NULL);
 	kill(e->daemon, SIGHUP);
-	end = e2e_now_ms() + 10000;
-	while (lines_with(e->daemon_log, "policies reloaded", NULL) == reloads &&
-	       e2e_now_ms() < end)
-		sleep_ms(20);
+	(void)e2e_wait_lines(e->daemon_log, "policies reloaded", NULL, reloads + 1, 10000);
 	assert_int_equal(lines_with(e->daemon_log, "policies reloaded", NULL), reloads + 1);
 	assert_int_equal(day_of_alerts(e, s, 3, "v2"), 2 * salford);
 
@@ -758,9 +750,7 @@ static void a_full_disk_holds_up_the_sender_without_stopping_it(void **state)
 		execl(e2e_bin, e2e_bin, "--config", "rollcall.conf", "run", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000 && !lines_with(e->daemon_log, "level=error", "disk I/O error");
-	     i++)
-		sleep_ms(20);
+	(void)e2e_wait_lines(e->daemon_log, "level=error", "disk I/O error", 1, 20000);
 	assert_true(lines_with(e->daemon_log, "level=error", "disk I/O error") >= 1);
 	sleep_ms(2500); /* tried again, and again */
 	assert_true(daemon_running(e));

@@ -195,8 +195,7 @@ static void a_slow_policy_holds_no_lock_and_sigterm_stops_it(void **state)
 	e2e_daemon_start(e, "--no-deliver");
 	assert_int_equal(e2e_rollcall(e, "import data/marks.csv"), 0);
 	/* into the batch: la:846's calls have begun (each takes tens of ms) */
-	for (int i = 0; i < 1000 && !lines_with(e->daemon_log, "text=deciding", NULL); i++)
-		sleep_ms(10);
+	(void)e2e_wait_lines(e->daemon_log, "text=deciding", NULL, 1, 10000);
 	assert_true(lines_with(e->daemon_log, "text=deciding", NULL) > 0);
 	/* the write lock is free: a write that would not wait a moment for it
 	 * goes through, and so does a command's */
@@ -471,13 +470,10 @@ static void a_full_disk_is_waited_out_not_a_crash_loop(void **state)
 		      (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 1500 && !lines_with(e->daemon_log, "cannot write the database", NULL);
-	     i++)
-		sleep_ms(20);
+	(void)e2e_wait_lines(e->daemon_log, "cannot write the database", NULL, 1, 30000);
 	assert_true(lines_with(e->daemon_log, "trying again with smaller batches", NULL) >= 1);
 	/* still running while the disk stays full */
-	for (int i = 0; i < 1500 && lines_with(e->daemon_log, "smaller batches", NULL) < 3; i++)
-		sleep_ms(20);
+	(void)e2e_wait_lines(e->daemon_log, "smaller batches", NULL, 3, 30000);
 	assert_int_equal(waitpid(e->daemon, NULL, WNOHANG), 0);
 
 	/* room again: everything is stored and evaluated */

@@ -50,6 +50,7 @@ static const struct old_database {
 	const char *made_by; /* the commit whose rollcall made it */
 	int migrates;	     /* 0: init refuses it, and leaves it as it was */
 } olds[] = {
+	/* clang-format off */
 	{ "v1.sql", 1, "b1e87fc", 1 },
 	{ "v2-first.sql", 2, "8bf31f7", 0 },
 	{ "v2.sql", 2, "0b32385", 1 },
@@ -60,6 +61,7 @@ static const struct old_database {
 	{ "v5.sql", 5, "73ce8dd", 1 },
 	{ "v6.sql", 6, "0075873", 1 },
 	{ "v7.sql", 7, "8c0342d", 1 },
+	/* clang-format on */
 };
 
 #define NOLDS (sizeof olds / sizeof *olds)

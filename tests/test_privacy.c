@@ -129,33 +129,43 @@ static const char policy_v3[] =
 	"  end\n"
 	"end\n";
 
-static void small_school(struct e2e *e, char a[14], char b[14])
+/* One primary school of la:355 with pupils a and b, and later more pupils
+ * after them, ten weekdays of marks from Monday 8 September 2025: a misses
+ * every afternoon, b and the later ones are present at every session. */
+static void small_school(struct e2e *e, char a[14], char b[14], int later)
 {
-	char path[PATH_MAX + 32], text[8192];
+	char path[PATH_MAX + 32], pupils[4096], marks[1 << 16];
 	make_upn(a, "355400120011");
 	make_upn(b, "355400120012");
 	snprintf(path, sizeof path, "%s/policies", e->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	configure(e, "policies", "");
 	put(e, "schools.csv", "urn,name,la_code,trust_id,phase\n135001,Test School,355,,primary\n");
-	snprintf(text, sizeof text,
-		 "upn,urn,year_group,social_worker,sen,fsm\n%s,135001,5,0,N,0\n%s,135001,5,0,N,0\n",
-		 a, b);
-	put(e, "pupils.csv", text);
-	/* ten weekdays from Monday 8 September 2025: a misses every afternoon */
-	size_t n = (size_t)snprintf(text, sizeof text, "upn,urn,date,session,code\n");
-	for (int day = day_of("2025-09-08"), k = 0; k < 10; day++) {
-		char date[11];
-		if (date_weekday(day) >= 5)
-			continue;
-		date_format(day, date);
-		n += (size_t)snprintf(text + n, sizeof text - n,
-				      "%s,135001,%s,AM,/\n%s,135001,%s,PM,O\n"
-				      "%s,135001,%s,AM,/\n%s,135001,%s,PM,\\\n",
-				      a, date, a, date, b, date, b, date);
-		k++;
+	size_t np = (size_t)snprintf(pupils, sizeof pupils,
+				     "upn,urn,year_group,social_worker,sen,fsm\n");
+	size_t nm = (size_t)snprintf(marks, sizeof marks, "upn,urn,date,session,code\n");
+	for (int i = -2; i < later; i++) {
+		char digits[13], upn[14];
+		if (i < 0)
+			snprintf(upn, sizeof upn, "%s", i == -2 ? a : b);
+		else {
+			snprintf(digits, sizeof digits, "3554001202%02d", i);
+			make_upn(upn, digits);
+		}
+		np += (size_t)snprintf(pupils + np, sizeof pupils - np, "%s,135001,5,0,N,0\n", upn);
+		for (int day = day_of("2025-09-08"), k = 0; k < 10; day++) {
+			char date[11];
+			if (date_weekday(day) >= 5)
+				continue;
+			date_format(day, date);
+			nm += (size_t)snprintf(marks + nm, sizeof marks - nm,
+					       "%s,135001,%s,AM,/\n%s,135001,%s,PM,%s\n", upn, date,
+					       upn, date, i == -2 ? "O" : "\\");
+			k++;
+		}
 	}
-	put(e, "marks.csv", text);
+	put(e, "pupils.csv", pupils);
+	put(e, "marks.csv", marks);
 	assert_int_equal(e2e_rollcall(e, "init"), 0);
 	assert_int_equal(e2e_rollcall(e, "import schools.csv pupils.csv marks.csv"), 0);
 }
@@ -165,7 +175,7 @@ static void a_decision_is_explained_after_its_policy_changed_twice(void **state)
 	(void)state;
 	struct e2e *e = e2e_new();
 	char a[14], b[14], sql[512], args[256];
-	small_school(e, a, b);
+	small_school(e, a, b, 0);
 	put(e, "policies/la-355.lua", policy_v1);
 	/* in force when decided: 0.6 (a's rate is 0.5) */
 	assert_int_equal(e2e_rollcall(e, "params la:355 alert_rate=0.6"), 0);
@@ -297,7 +307,7 @@ static void an_action_before_an_approval_is_explained_without_its_case(void **st
 	(void)state;
 	struct e2e *e = e2e_new();
 	char a[14], b[14], args[256];
-	small_school(e, a, b);
+	small_school(e, a, b, 0);
 	put(e, "policies/la-355.lua", policy_case);
 	assert_int_equal(e2e_rollcall(e, "run --once --no-deliver"), 0);
 	/* the next school day, evaluated while the letter waits for a decision */
@@ -337,7 +347,7 @@ static void a_tally_left_is_counted_once(void **state)
 	(void)state;
 	struct e2e *e = e2e_new();
 	char a[14], b[14];
-	small_school(e, a, b);
+	small_school(e, a, b, 0);
 	e2e_exec(e, "INSERT INTO meta(key, value) VALUES ('retention_tally', '{\"rejected\":7}')");
 	assert_int_equal(e2e_rollcall(e, "retention"), 0);
 	assert_int_equal(e2e_query(e, "SELECT count(*) FROM audit WHERE what = 'retention' AND "
@@ -794,39 +804,13 @@ static void a_pupil_erased_during_a_batch_gets_nothing(void **state)
 	(void)state;
 	struct e2e *e = e2e_new();
 	char a[14], b[14], args[256], sql[256], policy[512];
-	small_school(e, a, b);
-	/* the later pupils, present every session of the same days */
-	char pupils[4096] = "upn,urn,year_group,social_worker,sen,fsm\n", marks[1 << 16];
-	size_t np = strlen(pupils), nm = (size_t)snprintf(marks, sizeof marks,
-							   "upn,urn,date,session,code\n");
-	for (int i = 0; i < LATER; i++) {
-		char digits[13], upn[14];
-		snprintf(digits, sizeof digits, "3554001202%02d", i);
-		make_upn(upn, digits);
-		np += (size_t)snprintf(pupils + np, sizeof pupils - np, "%s,135001,5,0,N,0\n", upn);
-		for (int day = day_of("2025-09-08"), k = 0; k < 10; day++) {
-			char date[11];
-			if (date_weekday(day) >= 5)
-				continue;
-			date_format(day, date);
-			nm += (size_t)snprintf(marks + nm, sizeof marks - nm,
-					       "%s,135001,%s,AM,/\n%s,135001,%s,PM,\\\n", upn, date,
-					       upn, date);
-			k++;
-		}
-	}
-	put(e, "later-pupils.csv", pupils);
-	put(e, "later-marks.csv", marks);
-	assert_int_equal(e2e_rollcall(e, "import later-pupils.csv later-marks.csv"), 0);
+	small_school(e, a, b, LATER);
 	configure(e, "policies", "limits = { policy_instructions = 1000000000 }");
 	/* b is not slow: the later pupils make the window */
 	snprintf(policy, sizeof policy, policy_slow, b);
 	put(e, "policies/la-355.lua", policy);
 	e2e_daemon_start(e, "--no-deliver");
-	for (int ms = 0; !lines_with(e->daemon_log, "deciding", a); ms += 10) {
-		assert_true(ms < 30000);
-		sleep_ms(10);
-	}
+	assert_true(e2e_wait_lines(e->daemon_log, "deciding", a, 1, 30000));
 	snprintf(args, sizeof args, "erase %s --reason 'wrong school'", a);
 	assert_int_equal(e2e_rollcall(e, args), 0);
 	/* the window was not missed: the batch has recorded nothing yet */
